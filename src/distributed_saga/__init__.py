@@ -1,0 +1,86 @@
+"""distributed_saga — a durable saga engine with the guide's API.
+
+>>> from distributed_saga import DistributedSaga
+>>> saga = DistributedSaga(saga_id="operation-123", user_id="user-456")
+
+Everything public is importable from here; the modules are the engine (``saga``), its log
+contract and backends (``log``), durable compensations (``compensations``), recovery
+(``recovery``), retry policies (``retry``) and fault points for tests (``faults``).
+``WikiGenerationSaga`` is the wiki publishing saga built on the engine; it is imported
+lazily so the engine itself needs no HTTP client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distributed_saga._errors import (
+    LeaseLostError,
+    SagaError,
+    SagaExistsError,
+    SagaLockedError,
+    SagaLogError,
+    SagaLogUnavailable,
+    SagaNotFoundError,
+    SagaStateError,
+    StepTimeoutError,
+    UnknownCompensationError,
+)
+from distributed_saga._lease import process_owner
+from distributed_saga._observe import SagaObserver
+from distributed_saga._records import SagaRecord, SagaState, StepRecord, StepState
+from distributed_saga.compensations import (
+    Compensation,
+    CompensationRegistry,
+    compensation,
+    default_registry,
+)
+from distributed_saga.faults import FaultPlan, FaultPoint
+from distributed_saga.log import SagaLog, open_saga_log
+from distributed_saga.recovery import RecoveryOutcome, SagaRecoverer, recover_sagas, retry_saga
+from distributed_saga.retry import RetryPolicy
+from distributed_saga.saga import DistributedSaga
+
+__all__ = [
+    "Compensation",
+    "CompensationRegistry",
+    "DistributedSaga",
+    "FaultPlan",
+    "FaultPoint",
+    "LeaseLostError",
+    "RecoveryOutcome",
+    "RetryPolicy",
+    "SagaError",
+    "SagaExistsError",
+    "SagaLockedError",
+    "SagaLog",
+    "SagaLogError",
+    "SagaLogUnavailable",
+    "SagaNotFoundError",
+    "SagaObserver",
+    "SagaRecord",
+    "SagaRecoverer",
+    "SagaState",
+    "SagaStateError",
+    "StepRecord",
+    "StepState",
+    "StepTimeoutError",
+    "UnknownCompensationError",
+    "WikiGenerationSaga",
+    "compensation",
+    "default_registry",
+    "open_saga_log",
+    "process_owner",
+    "recover_sagas",
+    "retry_saga",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The guide imports WikiGenerationSaga from here; it lives with the application
+    # (it needs HTTP clients), and is loaded only when asked for.
+    if name == "WikiGenerationSaga":
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module("wikisaga.wiki_saga").WikiGenerationSaga
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,80 @@
+"""Named points where a test can make the process running a saga die.
+
+The engine calls :meth:`FaultPlan.at` at each :class:`FaultPoint`. The default plan does
+nothing. A test (or the chaos runner) passes a plan, or sets the environment variable
+``DISTRIBUTED_SAGA_CRASH_AT`` to ``point`` or ``point:step`` in a child process, to kill
+that process with ``SIGKILL`` when it reaches the point: no ``finally`` block, no
+``atexit`` handler, no flush. That is the crash the durable log has to survive.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["CRASH_AT_ENV", "FaultPlan", "FaultPoint", "kill_this_process"]
+
+CRASH_AT_ENV = "DISTRIBUTED_SAGA_CRASH_AT"
+
+
+class FaultPoint(enum.StrEnum):
+    """Where in a saga a fault can be injected, in the order a step meets them."""
+
+    BEFORE_INTENT = "before_intent"
+    """A step is about to be recorded; nothing of it is in the log."""
+    AFTER_INTENT = "after_intent"
+    """The step's intent is in the log; its action has not run."""
+    AFTER_ACTION = "after_action"
+    """The action returned; its result is not in the log."""
+    AFTER_STEP = "after_step"
+    """The step's result is in the log."""
+    BEFORE_COMPENSATION = "before_compensation"
+    """A step is about to be compensated."""
+    AFTER_COMPENSATION = "after_compensation"
+    """The compensation ran; that it ran is not in the log."""
+    BEFORE_COMMIT = "before_commit"
+    """Every step completed; the commit is not in the log."""
+
+
+def kill_this_process() -> None:
+    """Die at once, as a power cut or the OOM killer would end us."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """Fire ``action`` when the saga reaches ``point`` (at step ``step``, or at any step)."""
+
+    point: FaultPoint | None = None
+    step: int | None = None
+    action: Callable[[], None] = kill_this_process
+
+    def at(self, point: FaultPoint, step: int | None) -> None:
+        """Called by the engine at every fault point."""
+        if self.point is None or point is not self.point:
+            return
+        if self.step is not None and step != self.step:
+            return
+        self.action()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FaultPlan:
+        """The plan named by ``DISTRIBUTED_SAGA_CRASH_AT`` (``point`` or ``point:step``)."""
+        spec = (environ if environ is not None else os.environ).get(CRASH_AT_ENV, "").strip()
+        if not spec:
+            return NO_FAULTS
+        name, _, step = spec.partition(":")
+        try:
+            point = FaultPoint(name)
+        except ValueError:
+            choices = ", ".join(p.value for p in FaultPoint)
+            raise ValueError(f"{CRASH_AT_ENV}={spec!r}: unknown point (one of {choices})") from None
+        if step and not step.isdigit():
+            raise ValueError(f"{CRASH_AT_ENV}={spec!r}: the step must be a number")
+        return cls(point=point, step=int(step) if step else None)
+
+
+NO_FAULTS = FaultPlan()

@@ -1,0 +1,197 @@
+"""The saga log contract: what every backend must do, and nothing about how.
+
+A saga log is the single source of truth about sagas. The engine writes to it *before* it
+acts (the intent) and *after* (the result), so that a process that dies at any point
+leaves enough behind for another process to finish the job: compensate every step that
+may have had an effect, in reverse order.
+
+Ownership and fencing
+    Every saga in flight has an *owner* (an opaque string naming one process) and a
+    *lease* that expires ``lease_seconds`` after the owner's last write or renewal. Every
+    write on behalf of an owner is fenced: it succeeds only while that owner still owns the
+    saga, and raises :class:`~distributed_saga.LeaseLostError` otherwise. A fenced write
+    also renews the lease. Recovery claims sagas whose lease expired
+    (:meth:`SagaLog.claim_expired`); two claimants never get the same saga.
+
+Clocks
+    Lease times are taken from the backend's own clock (the database server's for
+    PostgreSQL), so processes on different machines agree on when a lease expires.
+
+Lock keys
+    A saga may hold a *lock key*. While a saga holding a key is unfinished (any state but
+    ``committed`` and ``rolled_back``; a ``failed`` saga still has work left), creating
+    another saga with that key raises :class:`~distributed_saga.SagaLockedError` naming the
+    holder. The check and the insert are one atomic write.
+
+Every method is safe to call from several threads; every public method is one transaction.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from distributed_saga._records import SagaRecord, SagaState, StepState
+
+__all__ = ["SagaLog"]
+
+
+class SagaLog(abc.ABC):
+    """A durable (or, for ``memory://``, process-local) record of sagas and their steps."""
+
+    url: str
+    """The URL this log was opened from, with any password removed."""
+
+    durable: bool = True
+    """Whether the log outlives the process that writes it."""
+
+    # -- creating and advancing a saga (fenced by owner) ------------------------------
+
+    @abc.abstractmethod
+    def create_saga(
+        self,
+        saga_id: str,
+        user_id: str | None,
+        *,
+        owner: str,
+        lease_seconds: float,
+        lock_key: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SagaRecord:
+        """Record a new saga in state ``pending``, owned by ``owner``.
+
+        Raises :class:`SagaExistsError` if ``saga_id`` is taken, and
+        :class:`SagaLockedError` if an unfinished saga holds ``lock_key``. Nothing is
+        written when it raises.
+        """
+
+    @abc.abstractmethod
+    def record_intent(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        name: str,
+        compensation: str | None,
+        compensation_args: Mapping[str, Any] | None,
+        in_process_rollback: bool,
+        idempotency_key: str | None,
+    ) -> None:
+        """Record that step ``index`` is about to run, with what will undo it.
+
+        The step is written in state ``started`` and the saga moves to ``executing``, in one
+        transaction, before the action runs. ``index`` must be the next index (the number
+        of steps so far); the saga must be ``pending`` or ``executing``.
+        """
+
+    @abc.abstractmethod
+    def record_step_result(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        state: StepState,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        """Record how step ``index``'s action ended: ``completed`` or ``failed``."""
+
+    @abc.abstractmethod
+    def begin_compensation(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        failed_at: str | None,
+        error: str | None,
+    ) -> None:
+        """Move the saga to ``compensating``, recording which step failed and why.
+
+        Allowed from ``pending``, ``executing``, ``compensating`` (a recovering owner calls it
+        again) and ``failed`` (an operator's retry, after :meth:`claim_saga`). ``failed_at``
+        and ``error`` already recorded are kept when the new values are ``None``.
+        """
+
+    @abc.abstractmethod
+    def record_compensation(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        succeeded: bool,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        """Record the outcome of compensating step ``index``.
+
+        ``succeeded`` moves the step to ``compensated``; otherwise to
+        ``compensation_failed`` with ``error``. ``attempts`` adds to the step's count.
+        """
+
+    @abc.abstractmethod
+    def finish_saga(self, saga_id: str, owner: str, state: SagaState) -> None:
+        """End the saga in ``committed``, ``rolled_back`` or ``failed``.
+
+        ``committed`` is allowed only from ``pending``/``executing``; the other two only
+        from ``compensating``. The owner and lease are cleared; ``committed`` and
+        ``rolled_back`` release the lock key.
+        """
+
+    # -- leases -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def renew_leases(self, owner: str, saga_ids: Collection[str]) -> int:
+        """Extend the leases of those of ``saga_ids`` that ``owner`` still owns and are in
+        flight; return how many were extended."""
+
+    @abc.abstractmethod
+    def claim_expired(self, owner: str, lease_seconds: float, *, limit: int = 100) -> list[str]:
+        """Take ownership of up to ``limit`` in-flight sagas whose lease has expired.
+
+        Returns their ids, oldest first. Concurrent claimants never receive the same saga.
+        """
+
+    @abc.abstractmethod
+    def claim_saga(
+        self,
+        saga_id: str,
+        owner: str,
+        lease_seconds: float,
+        *,
+        from_states: Collection[SagaState],
+    ) -> SagaRecord:
+        """Take ownership of one saga in one of ``from_states`` (an operator's retry).
+
+        An in-flight saga can be claimed only once its lease has expired. Raises
+        :class:`SagaNotFoundError`, or :class:`SagaStateError` when the saga is in another
+        state or still leased.
+        """
+
+    # -- reading ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_saga(self, saga_id: str) -> SagaRecord:
+        """The saga with its steps (in order); :class:`SagaNotFoundError` if absent."""
+
+    @abc.abstractmethod
+    def list_sagas(
+        self,
+        *,
+        states: Collection[SagaState] | None = None,
+        lock_key: str | None = None,
+        limit: int = 100,
+    ) -> list[SagaRecord]:
+        """Sagas with their steps, newest first, filtered by state and lock key."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release connections. The log must not be used afterwards."""
+
+    def __enter__(self) -> SagaLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

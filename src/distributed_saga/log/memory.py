@@ -1,0 +1,278 @@
+"""``memory://`` — a saga log that lives and dies with its process (the guide's behaviour)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from distributed_saga._errors import (
+    LeaseLostError,
+    SagaExistsError,
+    SagaLockedError,
+    SagaNotFoundError,
+    SagaStateError,
+)
+from distributed_saga._records import (
+    FINISHED_STATES,
+    IN_FLIGHT_STATES,
+    SagaRecord,
+    SagaState,
+    StepRecord,
+    StepState,
+)
+from distributed_saga.log._base import SagaLog
+
+__all__ = ["MemorySagaLog"]
+
+
+class MemorySagaLog(SagaLog):
+    """Keeps sagas in a dictionary guarded by a lock. Nothing survives the process."""
+
+    durable = False
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._sagas: dict[str, SagaRecord] = {}
+
+    def create_saga(
+        self,
+        saga_id: str,
+        user_id: str | None,
+        *,
+        owner: str,
+        lease_seconds: float,
+        lock_key: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SagaRecord:
+        now = time.time()
+        with self._lock:
+            if saga_id in self._sagas:
+                raise SagaExistsError(saga_id)
+            if lock_key is not None:
+                for other in self._sagas.values():
+                    if other.lock_key == lock_key and other.state not in FINISHED_STATES:
+                        raise SagaLockedError(lock_key, other.saga_id)
+            record = SagaRecord(
+                saga_id=saga_id,
+                user_id=user_id,
+                state=SagaState.PENDING,
+                lock_key=lock_key,
+                owner=owner,
+                lease_expires_at=now + lease_seconds,
+                lease_seconds=lease_seconds,
+                created_at=now,
+                updated_at=now,
+                metadata=dict(metadata or {}),
+            )
+            self._sagas[saga_id] = record
+            return record
+
+    def record_intent(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        name: str,
+        compensation: str | None,
+        compensation_args: Mapping[str, Any] | None,
+        in_process_rollback: bool,
+        idempotency_key: str | None,
+    ) -> None:
+        with self._lock:
+            saga = self._owned(saga_id, owner, {SagaState.PENDING, SagaState.EXECUTING})
+            if index != len(saga.steps):
+                raise SagaStateError(
+                    f"saga {saga_id!r} has {len(saga.steps)} steps; cannot record step {index}"
+                )
+            now = time.time()
+            step = StepRecord(
+                saga_id=saga_id,
+                index=index,
+                name=name,
+                state=StepState.STARTED,
+                compensation=compensation,
+                compensation_args=dict(compensation_args) if compensation_args else None,
+                in_process_rollback=in_process_rollback,
+                idempotency_key=idempotency_key,
+                started_at=now,
+            )
+            self._put(saga, now, state=SagaState.EXECUTING, steps=(*saga.steps, step))
+
+    def record_step_result(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        state: StepState,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        if state not in (StepState.COMPLETED, StepState.FAILED):
+            raise ValueError(f"a step's result is completed or failed, not {state}")
+        with self._lock:
+            saga = self._owned(saga_id, owner, {SagaState.EXECUTING, SagaState.COMPENSATING})
+            now = time.time()
+            step = self._step(saga, index)
+            updated = dataclasses.replace(
+                step, state=state, attempts=attempts, error=error, finished_at=now
+            )
+            self._put(saga, now, steps=_replace_step(saga.steps, updated))
+
+    def begin_compensation(
+        self, saga_id: str, owner: str, *, failed_at: str | None, error: str | None
+    ) -> None:
+        with self._lock:
+            saga = self._owned(saga_id, owner, _COMPENSATE_FROM)
+            self._put(
+                saga,
+                time.time(),
+                state=SagaState.COMPENSATING,
+                failed_at=failed_at if failed_at is not None else saga.failed_at,
+                error=error if error is not None else saga.error,
+            )
+
+    def record_compensation(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        succeeded: bool,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        with self._lock:
+            saga = self._owned(saga_id, owner, {SagaState.COMPENSATING})
+            now = time.time()
+            step = self._step(saga, index)
+            updated = dataclasses.replace(
+                step,
+                state=StepState.COMPENSATED if succeeded else StepState.COMPENSATION_FAILED,
+                compensation_attempts=step.compensation_attempts + attempts,
+                compensation_error=None if succeeded else error,
+                compensated_at=now if succeeded else step.compensated_at,
+            )
+            self._put(saga, now, steps=_replace_step(saga.steps, updated))
+
+    def finish_saga(self, saga_id: str, owner: str, state: SagaState) -> None:
+        allowed = _FINISH_FROM.get(state)
+        if allowed is None:
+            raise ValueError(f"a saga finishes committed, rolled_back or failed, not {state}")
+        with self._lock:
+            saga = self._owned(saga_id, owner, allowed)
+            self._put(saga, time.time(), state=state, owner=None, lease_expires_at=None)
+
+    def renew_leases(self, owner: str, saga_ids: Collection[str]) -> int:
+        now = time.time()
+        with self._lock:
+            renewed = 0
+            for saga_id in saga_ids:
+                saga = self._sagas.get(saga_id)
+                if saga is not None and saga.owner == owner and saga.state in IN_FLIGHT_STATES:
+                    self._put(saga, now)
+                    renewed += 1
+            return renewed
+
+    def claim_expired(self, owner: str, lease_seconds: float, *, limit: int = 100) -> list[str]:
+        now = time.time()
+        with self._lock:
+            expired = sorted(
+                (
+                    saga
+                    for saga in self._sagas.values()
+                    if saga.state in IN_FLIGHT_STATES
+                    and (saga.lease_expires_at is None or saga.lease_expires_at < now)
+                ),
+                key=lambda saga: (saga.created_at or 0.0, saga.saga_id),
+            )[:limit]
+            for saga in expired:
+                self._put(saga, now, owner=owner, lease_seconds=lease_seconds)
+            return [saga.saga_id for saga in expired]
+
+    def claim_saga(
+        self,
+        saga_id: str,
+        owner: str,
+        lease_seconds: float,
+        *,
+        from_states: Collection[SagaState],
+    ) -> SagaRecord:
+        now = time.time()
+        with self._lock:
+            saga = self._get(saga_id)
+            if saga.state not in from_states:
+                raise SagaStateError(f"saga {saga_id!r} is {saga.state.value}, not claimable")
+            leased = saga.lease_expires_at is not None and saga.lease_expires_at >= now
+            if saga.state in IN_FLIGHT_STATES and leased and saga.owner != owner:
+                raise SagaStateError(f"saga {saga_id!r} is still leased by {saga.owner!r}")
+            return self._put(saga, now, owner=owner, lease_seconds=lease_seconds)
+
+    def get_saga(self, saga_id: str) -> SagaRecord:
+        with self._lock:
+            return self._get(saga_id)
+
+    def list_sagas(
+        self,
+        *,
+        states: Collection[SagaState] | None = None,
+        lock_key: str | None = None,
+        limit: int = 100,
+    ) -> list[SagaRecord]:
+        with self._lock:
+            chosen = [
+                saga
+                for saga in self._sagas.values()
+                if (states is None or saga.state in states)
+                and (lock_key is None or saga.lock_key == lock_key)
+            ]
+        chosen.sort(key=lambda saga: (saga.created_at or 0.0, saga.saga_id), reverse=True)
+        return chosen[:limit]
+
+    # -- helpers (call with self._lock held) ------------------------------------------
+
+    def _get(self, saga_id: str) -> SagaRecord:
+        try:
+            return self._sagas[saga_id]
+        except KeyError:
+            raise SagaNotFoundError(saga_id) from None
+
+    def _owned(self, saga_id: str, owner: str, states: Collection[SagaState]) -> SagaRecord:
+        saga = self._get(saga_id)
+        if saga.owner != owner:
+            raise LeaseLostError(saga_id, owner)
+        if saga.state not in states:
+            raise SagaStateError(f"saga {saga_id!r} is {saga.state.value}")
+        return saga
+
+    @staticmethod
+    def _step(saga: SagaRecord, index: int) -> StepRecord:
+        if not 0 <= index < len(saga.steps):
+            raise SagaStateError(f"saga {saga.saga_id!r} has no step {index}")
+        return saga.steps[index]
+
+    def _put(self, saga: SagaRecord, now: float, **changes: Any) -> SagaRecord:
+        """Store ``saga`` with ``changes``, renewing the lease when it stays owned."""
+        lease_seconds = changes.get("lease_seconds", saga.lease_seconds)
+        changes.setdefault("lease_expires_at", now + lease_seconds)
+        record = dataclasses.replace(saga, updated_at=now, **changes)
+        self._sagas[saga.saga_id] = record
+        return record
+
+
+_COMPENSATE_FROM = IN_FLIGHT_STATES | {SagaState.FAILED}
+
+_FINISH_FROM: dict[SagaState, frozenset[SagaState]] = {
+    SagaState.COMMITTED: frozenset({SagaState.PENDING, SagaState.EXECUTING}),
+    SagaState.ROLLED_BACK: frozenset({SagaState.COMPENSATING}),
+    SagaState.FAILED: frozenset({SagaState.COMPENSATING}),
+}
+
+
+def _replace_step(steps: tuple[StepRecord, ...], step: StepRecord) -> tuple[StepRecord, ...]:
+    return tuple(step if existing.index == step.index else existing for existing in steps)

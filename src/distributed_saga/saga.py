@@ -1,0 +1,480 @@
+"""``DistributedSaga``: the guide's API, on top of a saga log.
+
+Without a ``log`` the saga lives in memory, exactly as the guide describes. With a durable
+log (SQLite, PostgreSQL) every step is written down *before* its action runs, together with
+the compensation that will undo it, so that if this process dies another one can finish the
+rollback (see :mod:`distributed_saga.recovery` and ``docs/protocol.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from distributed_saga._compensate import DEFAULT_COMPENSATION_RETRY, compensate_steps
+from distributed_saga._errors import LeaseLostError, SagaLogError, SagaStateError, StepTimeoutError
+from distributed_saga._lease import LeaseKeeper, process_owner
+from distributed_saga._observe import NULL_OBSERVER, SagaObserver
+from distributed_saga._records import SagaRecord, SagaState, StepRecord, StepState
+from distributed_saga.compensations import Compensation, CompensationRegistry, default_registry
+from distributed_saga.faults import FaultPlan, FaultPoint
+from distributed_saga.log import SagaLog, open_saga_log
+from distributed_saga.log.memory import MemorySagaLog
+from distributed_saga.retry import RetryPolicy
+
+__all__ = ["DistributedSaga", "Rollback"]
+
+logger = logging.getLogger("distributed_saga")
+
+T = TypeVar("T")
+
+Rollback = Callable[[], object] | Compensation
+"""A step's undo: a callable (in-process only) or a durable :class:`Compensation`."""
+
+DEFAULT_LEASE_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class _LocalStep:
+    record: StepRecord
+    rollback: Callable[[], object] | None
+
+
+class DistributedSaga:
+    """A sequence of steps that either all take effect or are all undone, last first.
+
+    >>> saga = DistributedSaga(saga_id="operation-123", user_id="user-456")
+    >>> saga.execute_step(name="Reserve", action=lambda: 42, rollback=lambda: None)
+    42
+    >>> saga.commit()
+    >>> saga.get_status()["state"]
+    'committed'
+
+    When a step's action raises, the steps that may have had an effect — the completed ones
+    and the failed one itself, which may have partly happened — are compensated in reverse
+    order, then the original exception is re-raised.
+
+    Keyword-only options beyond the guide:
+
+    ``log``
+        A :class:`SagaLog` or a URL (``memory://``, ``sqlite:///...``, ``postgresql://...``).
+        Default: a private in-memory log (the guide's behaviour; nothing survives a crash).
+    ``lock_key``
+        At most one unfinished saga per key; another raises :class:`SagaLockedError`.
+    ``registry``
+        Where durable compensation names are looked up (default: the global registry).
+    ``compensation_retry``
+        Bounded retries with backoff for each compensation before the saga is ``failed``.
+    ``lease_seconds``
+        How long the log waits after this process's last sign of life before recovery may
+        claim the saga. A background thread renews it every third of that.
+    ``faults``
+        A :class:`FaultPlan` (tests); default: ``DISTRIBUTED_SAGA_CRASH_AT`` or none.
+    ``observer``
+        A :class:`SagaObserver` told about every step and rollback (metrics).
+    """
+
+    def __init__(
+        self,
+        saga_id: str,
+        user_id: str | None = None,
+        *,
+        log: SagaLog | str | None = None,
+        lock_key: str | None = None,
+        registry: CompensationRegistry | None = None,
+        compensation_retry: RetryPolicy = DEFAULT_COMPENSATION_RETRY,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        owner: str | None = None,
+        faults: FaultPlan | None = None,
+        observer: SagaObserver | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not saga_id:
+            raise ValueError("a saga needs a saga_id")
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        self.saga_id = saga_id
+        self.user_id = user_id
+        self.lock_key = lock_key
+        self._log = open_saga_log(log) if isinstance(log, str) else (log or MemorySagaLog())
+        self._registry = registry or default_registry
+        self._compensation_retry = compensation_retry
+        self._owner = owner or process_owner()
+        self._faults = faults if faults is not None else FaultPlan.from_env()
+        self._observer = observer or NULL_OBSERVER
+        self._steps: list[_LocalStep] = []
+        self._lock = threading.RLock()
+        self._state = SagaState.PENDING
+        self._failed_at: str | None = None
+        self._error: str | None = None
+
+        self._log.create_saga(
+            saga_id,
+            user_id,
+            owner=self._owner,
+            lease_seconds=lease_seconds,
+            lock_key=lock_key,
+            metadata=metadata,
+        )
+        self._keeper: LeaseKeeper | None = None
+        if self._log.durable:
+            self._keeper = LeaseKeeper.for_log(self._log, self._owner, lease_seconds)
+            self._keeper.add(saga_id)
+            # A saga dropped without commit must stop being renewed, so recovery gets it.
+            self._finalizer = weakref.finalize(self, self._keeper.discard, saga_id)
+        self._observer.saga_started(saga_id)
+
+    # -- the guide's API --------------------------------------------------------------
+
+    def execute_step(
+        self,
+        name: str,
+        action: Callable[[], T],
+        rollback: Rollback | None = None,
+        *,
+        idempotency_key: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> T:
+        """Run one step and return what its action returned.
+
+        ``rollback`` undoes the step: a callable (the guide's form; it cannot survive a
+        crash of this process) or a :class:`Compensation` (durable). ``retry`` retries the
+        action on transient errors before giving up, which is only allowed when the action
+        is idempotent, so it requires ``idempotency_key``. ``timeout`` bounds each try; a
+        timed-out action is abandoned in its thread and treated as failed (it may still
+        take effect later, so its compensation must tolerate that — pair it with a client
+        timeout that is shorter).
+
+        On failure, rolls the saga back and re-raises the action's exception.
+        """
+        with self._lock:
+            self._require(SagaState.PENDING, SagaState.EXECUTING, doing="execute a step")
+            if retry is not None and retry.attempts > 1 and idempotency_key is None:
+                raise ValueError(
+                    f"step {name!r}: retrying an action is only safe when it is idempotent; "
+                    "pass idempotency_key=... (and make the action honour it)"
+                )
+            if timeout is not None and timeout <= 0:
+                raise ValueError(f"step {name!r}: timeout must be positive")
+            compensation = rollback if isinstance(rollback, Compensation) else None
+            if compensation is not None:
+                self._registry.get(compensation.name)  # unknown names fail before any write
+            index = len(self._steps)
+            self._state = SagaState.EXECUTING
+            logger.info("[%s] Executing step: %s", self.saga_id, name)
+            try:
+                return self._run_step(
+                    index=index,
+                    name=name,
+                    action=action,
+                    rollback=rollback,
+                    compensation=compensation,
+                    idempotency_key=idempotency_key,
+                    retry=retry,
+                    timeout=timeout,
+                )
+            except BaseException:
+                if self._keeper is not None and self._state in (
+                    SagaState.EXECUTING,
+                    SagaState.COMPENSATING,
+                ):
+                    # Interrupted (KeyboardInterrupt, a simulated crash): stop renewing the
+                    # lease so that recovery, not this half-dead saga, finishes the job.
+                    self._keeper.discard(self.saga_id)
+                raise
+
+    def commit(self) -> None:
+        """Mark the saga committed: every step took effect and none will be undone."""
+        with self._lock:
+            self._require(SagaState.PENDING, SagaState.EXECUTING, doing="commit")
+            self._faults.at(FaultPoint.BEFORE_COMMIT, None)
+            self._log.finish_saga(self.saga_id, self._owner, SagaState.COMMITTED)
+            self._finish(SagaState.COMMITTED)
+            logger.info(
+                "[%s] ✓ Saga committed successfully with %d steps", self.saga_id, len(self._steps)
+            )
+
+    def get_status(self) -> dict[str, Any]:
+        """The guide's status: ``saga_id, user_id, state, total_steps, completed_steps,
+        failed_at, error``."""
+        with self._lock:
+            return {
+                "saga_id": self.saga_id,
+                "user_id": self.user_id,
+                "state": self._state.value,
+                "total_steps": len(self._steps),
+                "completed_steps": sum(
+                    1
+                    for step in self._steps
+                    if step.record.state is not StepState.STARTED and step.record.error is None
+                ),
+                "failed_at": self._failed_at,
+                "error": self._error,
+            }
+
+    # -- beyond the guide -------------------------------------------------------------
+
+    @property
+    def state(self) -> SagaState:
+        """The saga's state as this process knows it."""
+        return self._state
+
+    @property
+    def log(self) -> SagaLog:
+        """The log this saga writes to."""
+        return self._log
+
+    def record(self) -> SagaRecord:
+        """The saga as the log holds it (one read)."""
+        return self._log.get_saga(self.saga_id)
+
+    def step_key(self, name: str) -> str:
+        """A stable idempotency key for the next step called ``name`` in this saga."""
+        return f"{self.saga_id}:{len(self._steps)}:{name}"
+
+    # -- internals --------------------------------------------------------------------
+
+    def _run_step(
+        self,
+        *,
+        index: int,
+        name: str,
+        action: Callable[[], T],
+        rollback: Rollback | None,
+        compensation: Compensation | None,
+        idempotency_key: str | None,
+        retry: RetryPolicy | None,
+        timeout: float | None,
+    ) -> T:
+        self._faults.at(FaultPoint.BEFORE_INTENT, index)
+        try:
+            self._log.record_intent(
+                self.saga_id,
+                self._owner,
+                index=index,
+                name=name,
+                compensation=compensation.name if compensation else None,
+                compensation_args=compensation.args if compensation else None,
+                in_process_rollback=callable(rollback),
+                idempotency_key=idempotency_key,
+            )
+        except LeaseLostError:
+            self._state = SagaState.FAILED
+            raise
+        except Exception as exc:
+            # Nothing of this step ran; undo the steps before it.
+            logger.error("[%s] ✗ Step failed: %s - %s", self.saga_id, name, exc)
+            self._rollback(failed_at=name, error=f"saga log: {exc}")
+            raise
+        step = _LocalStep(
+            StepRecord(
+                saga_id=self.saga_id,
+                index=index,
+                name=name,
+                state=StepState.STARTED,
+                compensation=compensation.name if compensation else None,
+                compensation_args=compensation.args if compensation else None,
+                in_process_rollback=callable(rollback),
+                idempotency_key=idempotency_key,
+            ),
+            rollback if callable(rollback) else None,
+        )
+        self._steps.append(step)
+        self._faults.at(FaultPoint.AFTER_INTENT, index)
+
+        started = time.monotonic()
+        attempts = [0]
+        try:
+            result = self._attempt(name, action, retry, timeout, attempts)
+        except Exception as exc:
+            self._step_failed(step, exc, attempts[0], time.monotonic() - started)
+            raise
+        self._faults.at(FaultPoint.AFTER_ACTION, index)
+        self._observer.step_finished(self.saga_id, name, time.monotonic() - started, None)
+        step.record = _with(step.record, StepState.COMPLETED, attempts[0], None)
+        try:
+            self._log.record_step_result(
+                self.saga_id,
+                self._owner,
+                index=index,
+                state=StepState.COMPLETED,
+                attempts=attempts[0],
+            )
+        except LeaseLostError:
+            self._state = SagaState.FAILED
+            raise
+        except Exception as exc:
+            # The action happened but we cannot say so: undo it rather than leave it unknown.
+            logger.error("[%s] ✗ Step failed: %s - saga log: %s", self.saga_id, name, exc)
+            self._rollback(failed_at=name, error=f"saga log: {exc}")
+            raise
+        logger.info("[%s] ✓ Step completed: %s", self.saga_id, name)
+        self._faults.at(FaultPoint.AFTER_STEP, index)
+        return result
+
+    def _attempt(
+        self,
+        name: str,
+        action: Callable[[], T],
+        retry: RetryPolicy | None,
+        timeout: float | None,
+        attempts: list[int],
+    ) -> T:
+        """Run the action, retrying transient errors as ``retry`` allows."""
+        policy = retry or RetryPolicy.never()
+        delays = policy.delays()
+        while True:
+            attempts[0] += 1
+            try:
+                return _call(action, name, timeout)
+            except Exception as exc:
+                delay = next(delays, None)
+                if delay is None or not policy.retry_on(exc):
+                    raise
+                logger.warning(
+                    "[%s] Step %s failed (attempt %d), retrying in %.2fs: %s",
+                    self.saga_id,
+                    name,
+                    attempts[0],
+                    delay,
+                    exc,
+                )
+                time.sleep(delay)
+
+    def _step_failed(self, step: _LocalStep, exc: Exception, attempts: int, seconds: float) -> None:
+        """Record a failed action (it may have partly happened) and roll the saga back."""
+        name = step.record.name
+        error = _describe(exc)
+        logger.error("[%s] ✗ Step failed: %s - %s", self.saga_id, name, exc)
+        self._observer.step_finished(self.saga_id, name, seconds, error)
+        step.record = _with(step.record, StepState.FAILED, attempts, error)
+        try:
+            self._log.record_step_result(
+                self.saga_id,
+                self._owner,
+                index=step.record.index,
+                state=StepState.FAILED,
+                attempts=attempts,
+                error=error,
+            )
+        except LeaseLostError:
+            self._state = SagaState.FAILED
+            raise
+        except SagaLogError as log_exc:
+            logger.error("[%s] could not record failure of %s: %s", self.saga_id, name, log_exc)
+        self._rollback(failed_at=name, error=error)
+
+    def _rollback(self, *, failed_at: str, error: str) -> None:
+        """Compensate, last first, every step that may have had an effect."""
+        self._failed_at = failed_at
+        self._error = error
+        self._state = SagaState.COMPENSATING
+        started = time.monotonic()
+        to_undo = [step.record for step in reversed(self._steps) if step.record.needs_compensation]
+        completed = sum(1 for step in self._steps if step.record.state is StepState.COMPLETED)
+        logger.warning("[%s] Rolling back %d completed steps", self.saga_id, completed)
+        log_ok = self._log_quietly(
+            lambda: self._log.begin_compensation(
+                self.saga_id, self._owner, failed_at=failed_at, error=error
+            )
+        )
+        run = compensate_steps(
+            log_write=self._record_compensation if log_ok else _no_write,
+            saga_id=self.saga_id,
+            steps=to_undo,
+            registry=self._registry,
+            in_process={s.record.index: s.rollback for s in self._steps if s.rollback},
+            policy=self._compensation_retry,
+            faults=self._faults,
+            observer=self._observer,
+        )
+        final = SagaState.ROLLED_BACK if not run.failed else SagaState.FAILED
+        if log_ok and not run.unrecorded:
+            log_ok = self._log_quietly(
+                lambda: self._log.finish_saga(self.saga_id, self._owner, final)
+            )
+        if not (log_ok and not run.unrecorded) and self._keeper is not None:
+            # The log does not know the outcome: let the lease lapse so that recovery
+            # compensates again (compensations are idempotent) and records it.
+            self._keeper.discard(self.saga_id)
+        self._observer.rollback_finished(self.saga_id, time.monotonic() - started, final)
+        self._finish(final)
+
+    def _record_compensation(
+        self, index: int, succeeded: bool, attempts: int, error: str | None
+    ) -> None:
+        self._log.record_compensation(
+            self.saga_id,
+            self._owner,
+            index=index,
+            succeeded=succeeded,
+            attempts=attempts,
+            error=error,
+        )
+
+    def _log_quietly(self, write: Callable[[], None]) -> bool:
+        try:
+            write()
+        except LeaseLostError:
+            raise
+        except SagaLogError as exc:
+            logger.error("[%s] saga log unavailable during rollback: %s", self.saga_id, exc)
+            return False
+        return True
+
+    def _finish(self, state: SagaState) -> None:
+        self._state = state
+        if self._keeper is not None and state is not SagaState.COMPENSATING:
+            self._keeper.discard(self.saga_id)
+        self._observer.saga_finished(self.saga_id, state)
+
+    def _require(self, *states: SagaState, doing: str) -> None:
+        if self._state not in states:
+            raise SagaStateError(
+                f"[{self.saga_id}] cannot {doing}: the saga is {self._state.value}"
+            )
+
+    def __repr__(self) -> str:
+        return f"<DistributedSaga {self.saga_id!r} {self._state.value} steps={len(self._steps)}>"
+
+
+def _no_write(index: int, succeeded: bool, attempts: int, error: str | None) -> None:
+    del index, succeeded, attempts, error
+
+
+def _with(record: StepRecord, state: StepState, attempts: int, error: str | None) -> StepRecord:
+    return replace(record, state=state, attempts=attempts, error=error)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _call(action: Callable[[], T], name: str, timeout: float | None) -> T:
+    """Run ``action``; with a timeout, in a daemon thread that is abandoned if it overruns."""
+    if timeout is None:
+        return action()
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, action()))
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name=f"saga-step-{name}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise StepTimeoutError(name, timeout)
+    ok, value = outcome[0]
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
