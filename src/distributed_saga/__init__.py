@@ -37,7 +37,13 @@ from distributed_saga.compensations import (
 )
 from distributed_saga.faults import FaultPlan, FaultPoint
 from distributed_saga.log import SagaLog, open_saga_log
-from distributed_saga.recovery import RecoveryOutcome, SagaRecoverer, recover_sagas, retry_saga
+from distributed_saga.recovery import (
+    RecoveryOutcome,
+    SagaRecoverer,
+    recover_sagas,
+    resolve_saga,
+    retry_saga,
+)
 from distributed_saga.retry import RetryPolicy
 from distributed_saga.saga import DistributedSaga
 
@@ -72,6 +78,7 @@ __all__ = [
     "open_saga_log",
     "process_owner",
     "recover_sagas",
+    "resolve_saga",
     "retry_saga",
 ]
 

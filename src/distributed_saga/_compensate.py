@@ -27,11 +27,15 @@ class _LostRollback(RuntimeError):
     """A callable rollback that only existed in a process that is gone."""
 
 
+def _is_permanent(error: BaseException) -> bool:
+    # No amount of waiting brings back a name nobody registered or a rollback lost with
+    # its process, whatever the retry policy says.
+    return isinstance(error, UnknownCompensationError | _LostRollback)
+
+
 def _always_retry(error: BaseException) -> bool:
-    # A compensation must eventually succeed, so every error is worth another try —
-    # except a name nobody registered or a rollback lost with its process, which no
-    # amount of waiting will fix.
-    return not isinstance(error, UnknownCompensationError | _LostRollback)
+    # A compensation must eventually succeed, so every error is worth another try.
+    return True
 
 
 DEFAULT_COMPENSATION_RETRY = RetryPolicy(
@@ -116,7 +120,7 @@ def _run_with_retries(
         except Exception as exc:  # noqa: BLE001 - any failure of foreign code is retried or recorded
             error = f"{type(exc).__name__}: {exc}"
             delay = next(delays, None)
-            if delay is None or not policy.retry_on(exc):
+            if delay is None or _is_permanent(exc) or not policy.retry_on(exc):
                 return attempts, error
             logger.warning(
                 "[%s] rollback of %s failed (attempt %d), retrying in %.2fs: %s",
@@ -144,5 +148,5 @@ def _run_once(
     elif step.in_process_rollback:
         raise _LostRollback(
             "its rollback was a callable in the process that ran the saga, which is gone; "
-            "undo it by hand, then mark the saga resolved"
+            "undo it by hand, then resolve the saga (`wikisaga sagas resolve`)"
         )

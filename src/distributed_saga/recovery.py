@@ -27,7 +27,7 @@ from distributed_saga.faults import FaultPlan
 from distributed_saga.log import SagaLog
 from distributed_saga.retry import RetryPolicy
 
-__all__ = ["RecoveryOutcome", "SagaRecoverer", "recover_sagas", "retry_saga"]
+__all__ = ["RecoveryOutcome", "SagaRecoverer", "recover_sagas", "resolve_saga", "retry_saga"]
 
 logger = logging.getLogger("distributed_saga")
 
@@ -111,6 +111,34 @@ def retry_saga(
     if outcome is None:
         raise LeaseLostError(saga_id, owner)
     return outcome
+
+
+def resolve_saga(
+    log: SagaLog,
+    saga_id: str,
+    *,
+    note: str,
+    owner: str | None = None,
+    lease_seconds: float = 30.0,
+) -> RecoveryOutcome:
+    """Record that an operator undid a ``failed`` saga's remaining steps by hand.
+
+    Every step still to be undone is marked compensated (``note`` says by whom and how) and
+    the saga ends ``rolled_back``, releasing its lock key. Nothing is run.
+    """
+    if not note.strip():
+        raise ValueError("say what was done by hand: resolving needs a note")
+    owner = owner or process_owner()
+    record = log.claim_saga(saga_id, owner, lease_seconds, from_states={SagaState.FAILED})
+    log.begin_compensation(saga_id, owner, failed_at=None, error=None)
+    remaining = record.remaining_compensations
+    for step in remaining:
+        log.record_compensation(
+            saga_id, owner, index=step.index, succeeded=True, attempts=0, error=None
+        )
+        logger.warning("[%s] Resolved by hand: %s (%s)", saga_id, step.name, note)
+    log.finish_saga(saga_id, owner, SagaState.ROLLED_BACK)
+    return RecoveryOutcome(saga_id, SagaState.ROLLED_BACK, len(remaining), 0)
 
 
 def _compensate_claimed(
