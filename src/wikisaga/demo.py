@@ -10,6 +10,7 @@ the old wiki restored byte for byte, and finally publishes the generation for re
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import logging
 import os
@@ -81,7 +82,7 @@ def publish(log_url: str, root: Path, saga_id: str) -> None:
             prior = path.read_text(encoding="utf-8") if path.exists() else None
             saga.execute_step(
                 name=f"Write {name}",
-                action=lambda path=path, text=text: _write_atomically(path, text),
+                action=functools.partial(_write_atomically, path, text),
                 rollback=Compensation(
                     "demo.restore_page", {"root": str(root), "name": name, "prior": prior}
                 ),
