@@ -1,0 +1,1 @@
+"""The git service: one bare repository per project, snapshots as commits and tags."""

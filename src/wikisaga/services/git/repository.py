@@ -1,0 +1,612 @@
+"""Snapshots as commits and tags in one bare git repository per project.
+
+A project ``p`` lives in ``<root>/p.git``, a bare repository in ordinary git format that
+any git client can clone. A snapshot is a commit on ``main`` whose tree holds exactly the
+snapshot's files, plus a lightweight tag ``refs/tags/<snapshot_id>`` pointing at it. The
+commit carries the message and the creation time (the committer date, in whole seconds,
+UTC).
+
+Everything is driven through git plumbing with a fixed identity and with global and
+system git configuration switched off, so the result never depends on the machine's git
+setup. Every ref change is one ``git update-ref --stdin`` transaction that states the old
+value of each ref it touches (compare-and-swap), so two writers, even in two processes,
+can never lose each other's update; a writer that loses the race retries on the new head.
+History is only ever appended to: deleting the head snapshot moves ``main`` back to its
+parent, deleting any other snapshot removes only its tag.
+
+A deleted snapshot id is remembered under the hidden ref ``refs/wikisaga/deleted/<id>`` and
+can never be created again: a create request that arrives after the compensation that
+undid it (a retried or delayed request) is refused instead of resurrecting the snapshot.
+Refs under ``refs/wikisaga/`` are hidden from clones.
+
+The project's owner (the user who first snapshotted it, or who first deleted a snapshot
+in it) is recorded in the file ``wikisaga-owner`` inside the repository directory. A new
+repository is built in a temporary directory and renamed into place, so a repository
+either exists with its owner or does not exist at all.
+
+Errors::
+
+    GitRepositoryError             root of every error this module raises
+    ├── ProjectNotFound            no repository for the project
+    ├── NotProjectOwner            the project belongs to another user
+    ├── SnapshotNotFound           no snapshot with this id
+    ├── SnapshotConflict           the snapshot id exists with a different message
+    ├── SnapshotDeleted            the snapshot id was deleted and cannot be reused
+    ├── InvalidSnapshotFiles       the files cannot form a git tree (bad or clashing paths)
+    └── GitCommandFailed           git exited with an error or did not finish in time
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = [
+    "GitCommandFailed",
+    "GitRepositoryError",
+    "InvalidSnapshotFiles",
+    "NotProjectOwner",
+    "ProjectNotFound",
+    "ProjectRepositories",
+    "Snapshot",
+    "SnapshotConflict",
+    "SnapshotDeleted",
+    "SnapshotNotFound",
+    "is_valid_snapshot_id",
+]
+
+MAIN_REF = "refs/heads/main"
+TAG_PREFIX = "refs/tags/"
+HIDDEN_PREFIX = "refs/wikisaga/"
+DELETED_PREFIX = HIDDEN_PREFIX + "deleted/"
+PENDING_PREFIX = HIDDEN_PREFIX + "pending/"
+OWNER_FILE = "wikisaga-owner"
+
+GIT_NAME = "wikisaga"
+GIT_EMAIL = "wikisaga@localhost"
+
+_ZERO_OID = "0" * 40
+_SNAPSHOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_CAS_ATTEMPTS = 8
+
+
+class GitRepositoryError(Exception):
+    """Root of every error raised by the repository layer."""
+
+
+class ProjectNotFound(GitRepositoryError):
+    """The project has no repository (it was never snapshotted)."""
+
+    def __init__(self, project_id: str) -> None:
+        super().__init__(f"project {project_id!r} has no snapshots repository")
+        self.project_id = project_id
+
+
+class NotProjectOwner(GitRepositoryError):
+    """The project's repository belongs to another user."""
+
+    def __init__(self, project_id: str) -> None:
+        super().__init__(f"project {project_id!r} belongs to another user")
+        self.project_id = project_id
+
+
+class SnapshotNotFound(GitRepositoryError):
+    """The project has no snapshot with this id."""
+
+    def __init__(self, project_id: str, snapshot_id: str) -> None:
+        super().__init__(f"project {project_id!r} has no snapshot {snapshot_id!r}")
+        self.project_id = project_id
+        self.snapshot_id = snapshot_id
+
+
+class SnapshotConflict(GitRepositoryError):
+    """The snapshot id is taken by a snapshot with a different message."""
+
+    def __init__(self, project_id: str, snapshot_id: str) -> None:
+        super().__init__(
+            f"snapshot {snapshot_id!r} of project {project_id!r} already exists "
+            "with a different message"
+        )
+        self.project_id = project_id
+        self.snapshot_id = snapshot_id
+
+
+class SnapshotDeleted(GitRepositoryError):
+    """The snapshot id was deleted; ids are never reused."""
+
+    def __init__(self, project_id: str, snapshot_id: str) -> None:
+        super().__init__(
+            f"snapshot {snapshot_id!r} of project {project_id!r} was deleted; "
+            "a deleted snapshot id cannot be created again"
+        )
+        self.project_id = project_id
+        self.snapshot_id = snapshot_id
+
+
+class InvalidSnapshotFiles(GitRepositoryError):
+    """The files cannot be stored as one git tree."""
+
+
+class GitCommandFailed(GitRepositoryError):
+    """A git command exited with an error or ran past its timeout."""
+
+    def __init__(self, args: Iterable[str], detail: str) -> None:
+        command = " ".join(args)
+        super().__init__(f"git {command} failed: {detail}")
+        self.command = command
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One snapshot: a commit on ``main`` and the tag that names it."""
+
+    snapshot_id: str
+    project_id: str
+    commit: str
+    message: str
+    created_at: datetime
+    files: tuple[str, ...] | None = None
+    """The tree's file paths, sorted; ``None`` when not read (listings)."""
+
+
+def is_valid_snapshot_id(snapshot_id: str) -> bool:
+    """Whether ``snapshot_id`` is usable as a snapshot id and as a git tag name.
+
+    One to 128 characters of ``[A-Za-z0-9._-]``, starting with a letter or digit, without
+    ``..``, not ending in ``.`` or ``.lock`` (git refuses such ref names).
+    """
+    return (
+        _SNAPSHOT_ID.fullmatch(snapshot_id) is not None
+        and ".." not in snapshot_id
+        and not snapshot_id.endswith((".", ".lock"))
+    )
+
+
+def _check_project_id(project_id: str) -> None:
+    # Routes validate ids with the shared validator; this guard keeps the repository layer
+    # from ever building a path outside its root even if a caller forgets.
+    if (
+        not project_id
+        or project_id.startswith(".")
+        or "/" in project_id
+        or "\\" in project_id
+        or "\0" in project_id
+    ):
+        raise ValueError(f"unsafe project id {project_id!r}")
+
+
+def _check_snapshot_id(snapshot_id: str) -> None:
+    if not is_valid_snapshot_id(snapshot_id):
+        raise ValueError(f"invalid snapshot id {snapshot_id!r}")
+
+
+def _git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME=GIT_NAME,
+        GIT_AUTHOR_EMAIL=GIT_EMAIL,
+        GIT_COMMITTER_NAME=GIT_NAME,
+        GIT_COMMITTER_EMAIL=GIT_EMAIL,
+        LC_ALL="C",
+    )
+    return env
+
+
+def _quote_path(path: str) -> bytes:
+    """C-style quote a path for ``git fast-import`` (always accepted, sometimes needed)."""
+    out = bytearray(b'"')
+    for byte in path.encode("utf-8"):
+        if byte in (0x22, 0x5C):
+            out += b"\\" + bytes([byte])
+        elif byte < 0x20 or byte == 0x7F:
+            out += b"\\%03o" % byte
+        else:
+            out.append(byte)
+    out += b'"'
+    return bytes(out)
+
+
+def _check_tree_paths(paths: Iterable[str]) -> None:
+    """Refuse paths that git cannot store, or that would clash inside one tree."""
+    seen: set[str] = set()
+    dirs: set[str] = set()
+    for path in paths:
+        parts = path.split("/")
+        if not path or "\0" in path or any(p in ("", ".", "..") for p in parts):
+            raise InvalidSnapshotFiles(f"path {path!r} cannot be stored in a git tree")
+        if any(p.lower() == ".git" for p in parts):
+            raise InvalidSnapshotFiles(f"path {path!r} has a .git component")
+        seen.add(path)
+        for i in range(1, len(parts)):
+            dirs.add("/".join(parts[:i]))
+    clash = seen & dirs
+    if clash:
+        raise InvalidSnapshotFiles(f"path {sorted(clash)[0]!r} is both a file and a directory")
+
+
+def _commit_fields(raw: bytes) -> tuple[datetime, str]:
+    """The committer date and the message of a raw commit object."""
+    header, _, message = raw.partition(b"\n\n")
+    for line in header.split(b"\n"):
+        if line.startswith(b"committer "):
+            timestamp = int(line.rsplit(b" ", 2)[1])
+            created = datetime.fromtimestamp(timestamp, tz=UTC)
+            return created, message.decode("utf-8", errors="replace")
+    raise GitRepositoryError("commit object without a committer line")
+
+
+class ProjectRepositories:
+    """The bare repositories of every project, under one root directory.
+
+    Methods block (they run git); call them from a worker thread in async code. They are
+    safe to call concurrently, including from several processes: every ref change is a
+    compare-and-swap transaction. Callers should still serialise writers of one project
+    (a lock per project) so that they do not retry against each other.
+    """
+
+    def __init__(self, root: Path, *, command_timeout: float = 60.0) -> None:
+        self.root = root
+        self.command_timeout = command_timeout
+        self._env = _git_env()
+
+    # -- paths and ownership -------------------------------------------------------------
+
+    def path(self, project_id: str) -> Path:
+        """The bare repository directory of ``project_id`` (which may not exist)."""
+        _check_project_id(project_id)
+        return self.root / f"{project_id}.git"
+
+    def exists(self, project_id: str) -> bool:
+        """Whether the project has a repository."""
+        return (self.path(project_id) / OWNER_FILE).is_file()
+
+    def owner(self, project_id: str) -> str | None:
+        """The user who owns the project's repository, or ``None`` if there is none."""
+        try:
+            return (self.path(project_id) / OWNER_FILE).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def check_owner(self, project_id: str, user_id: str) -> None:
+        """Raise unless the project's repository exists and belongs to ``user_id``."""
+        owner = self.owner(project_id)
+        if owner is None:
+            raise ProjectNotFound(project_id)
+        if owner != user_id:
+            raise NotProjectOwner(project_id)
+
+    def _ensure_repository(self, project_id: str, user_id: str) -> Path:
+        """The project's repository, created and owned by ``user_id`` if it is new."""
+        final = self.path(project_id)
+        owner = self.owner(project_id)
+        if owner is None:
+            self._create_repository(project_id, user_id)
+            owner = self.owner(project_id)
+        if owner != user_id:
+            raise NotProjectOwner(project_id)
+        return final
+
+    def _create_repository(self, project_id: str, owner: str) -> None:
+        final = self.path(project_id)
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{project_id}.", suffix=".new", dir=self.root))
+        try:
+            self._run(None, "init", "--quiet", "--bare", "--initial-branch=main", str(staging))
+            config = str(staging / "config")
+            for key, value in (
+                ("uploadpack.hideRefs", HIDDEN_PREFIX.rstrip("/")),
+                ("receive.denyNonFastForwards", "true"),
+                ("receive.denyDeletes", "true"),
+                ("core.logAllRefUpdates", "always"),
+            ):
+                self._run(None, "config", "--file", config, key, value)
+            (staging / OWNER_FILE).write_text(owner, encoding="utf-8")
+            try:
+                staging.rename(final)
+            except OSError:
+                # Another writer created it first; its owner wins and ours is discarded.
+                if not self.exists(project_id):
+                    raise
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    # -- git -----------------------------------------------------------------------------
+
+    def _run(
+        self, git_dir: Path | None, *args: str, stdin: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
+        command = ["git"]
+        if git_dir is not None:
+            command.append(f"--git-dir={git_dir}")
+        command.extend(args)
+        try:
+            result = subprocess.run(
+                command,
+                input=stdin,
+                capture_output=True,
+                env=self._env,
+                timeout=self.command_timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise GitCommandFailed(args, f"no answer within {self.command_timeout:g}s") from exc
+        except OSError as exc:
+            raise GitCommandFailed(args, str(exc)) from exc
+        if check and result.returncode != 0:
+            detail = result.stderr.decode("utf-8", errors="replace").strip()
+            raise GitCommandFailed(args, detail or f"exit status {result.returncode}")
+        return result
+
+    def _resolve(self, git_dir: Path, ref: str) -> str | None:
+        result = self._run(git_dir, "rev-parse", "--verify", "--quiet", ref, check=False)
+        if result.returncode != 0:
+            return None
+        return result.stdout.decode().strip()
+
+    def _update_refs(self, git_dir: Path, commands: Iterable[str]) -> bool:
+        """Apply ref commands as one atomic transaction; ``False`` if a CAS check failed."""
+        script = "".join(f"{c}\n" for c in commands).encode()
+        result = self._run(git_dir, "update-ref", "--stdin", stdin=script, check=False)
+        return result.returncode == 0
+
+    def _read_commits(self, git_dir: Path, names: Iterable[str]) -> dict[str, bytes | None]:
+        """Raw commit objects by name (any revision), ``None`` for those that are absent."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        stdin = "".join(f"{n}^{{commit}}\n" for n in wanted).encode()
+        out = self._run(git_dir, "cat-file", "--batch", stdin=stdin).stdout
+        found: dict[str, bytes | None] = {}
+        pos = 0
+        for name in wanted:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split(b" ")
+            pos = end + 1
+            if len(header) != 3 or header[1] != b"commit":
+                found[name] = None
+                continue
+            size = int(header[2])
+            found[name] = out[pos : pos + size]
+            pos += size + 1
+        return found
+
+    def _tree_paths(self, git_dir: Path, commit: str) -> tuple[str, ...]:
+        out = self._run(git_dir, "ls-tree", "-r", "-z", "--name-only", "--full-tree", commit)
+        names = out.stdout.split(b"\0")
+        return tuple(sorted(n.decode("utf-8", errors="replace") for n in names if n))
+
+    def _tag_points(self, git_dir: Path) -> dict[str, str]:
+        """Every snapshot tag's commit, by snapshot id."""
+        out = self._run(
+            git_dir, "for-each-ref", "--format=%(refname:lstrip=2) %(objectname)", "refs/tags/"
+        )
+        points: dict[str, str] = {}
+        for line in out.stdout.decode().splitlines():
+            name, _, oid = line.partition(" ")
+            points[name] = oid
+        return points
+
+    def _write_commit(
+        self,
+        git_dir: Path,
+        files: Mapping[str, bytes],
+        message: str,
+        parent: str | None,
+        timestamp: int,
+    ) -> tuple[str, str]:
+        """Write a commit of exactly ``files`` in one ``git fast-import`` run.
+
+        fast-import can only leave a commit on a ref, so it goes to a hidden pending ref
+        that the caller removes in the same transaction that publishes the commit.
+        Returns ``(commit id, pending ref)``.
+        """
+        pending = f"{PENDING_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+        body = message.encode("utf-8")
+        identity = f"{GIT_NAME} <{GIT_EMAIL}> {timestamp} +0000".encode()
+        chunks = [
+            b"commit " + pending.encode() + b"\nmark :1\n",
+            b"author " + identity + b"\ncommitter " + identity + b"\n",
+            b"data %d\n" % len(body),
+            body,
+            b"\n",
+        ]
+        if parent is not None:
+            chunks.append(b"from " + parent.encode() + b"\n")
+        chunks.append(b"deleteall\n")
+        for path in sorted(files):
+            content = files[path]
+            chunks += [b"M 100644 inline ", _quote_path(path), b"\n"]
+            chunks += [b"data %d\n" % len(content), content, b"\n"]
+        chunks.append(b"\nget-mark :1\ndone\n")
+        out = self._run(git_dir, "fast-import", "--quiet", "--done", stdin=b"".join(chunks))
+        commit = out.stdout.decode().strip().splitlines()[-1]
+        return commit, pending
+
+    def _snapshot(self, project_id: str, snapshot_id: str, commit: str, raw: bytes) -> Snapshot:
+        created_at, message = _commit_fields(raw)
+        return Snapshot(snapshot_id, project_id, commit, message, created_at)
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    def create_snapshot(
+        self,
+        project_id: str,
+        user_id: str,
+        snapshot_id: str,
+        message: str,
+        files: Mapping[str, bytes],
+        *,
+        now: float | None = None,
+    ) -> tuple[Snapshot, bool]:
+        """Commit ``files`` on ``main`` as snapshot ``snapshot_id``, tagged with its id.
+
+        The commit's tree holds exactly ``files`` (paths and bytes, mode 100644); it is
+        created even when the tree equals the head's, since a snapshot records an event.
+        Idempotent by id: when the snapshot already exists with the same message it is
+        returned unchanged. Returns ``(snapshot, created)``.
+
+        Raises :class:`NotProjectOwner`, :class:`SnapshotConflict`,
+        :class:`SnapshotDeleted`, :class:`InvalidSnapshotFiles`, :class:`GitCommandFailed`.
+        """
+        _check_snapshot_id(snapshot_id)
+        if "\0" in message:
+            raise InvalidSnapshotFiles("a snapshot message cannot contain NUL")
+        _check_tree_paths(files)
+        git_dir = self._ensure_repository(project_id, user_id)
+        timestamp = int(time.time() if now is None else now)
+        tag = TAG_PREFIX + snapshot_id
+        tombstone = DELETED_PREFIX + snapshot_id
+        for _ in range(_CAS_ATTEMPTS):
+            existing = self._existing(git_dir, project_id, snapshot_id, message)
+            if existing is not None:
+                return existing, False
+            head = self._resolve(git_dir, MAIN_REF)
+            commit, pending = self._write_commit(git_dir, files, message, head, timestamp)
+            published = self._update_refs(
+                git_dir,
+                [
+                    f"update {MAIN_REF} {commit} {head or _ZERO_OID}",
+                    f"create {tag} {commit}",
+                    f"verify {tombstone} {_ZERO_OID}",
+                    f"delete {pending}",
+                ],
+            )
+            if published:
+                raw = self._read_commits(git_dir, [commit])[commit]
+                assert raw is not None
+                return self._snapshot(project_id, snapshot_id, commit, raw), True
+            self._update_refs(git_dir, [f"delete {pending}"])
+        raise GitCommandFailed(
+            ["update-ref"], f"main kept moving; gave up after {_CAS_ATTEMPTS} attempts"
+        )
+
+    def _existing(
+        self, git_dir: Path, project_id: str, snapshot_id: str, message: str
+    ) -> Snapshot | None:
+        """The snapshot if it already exists with ``message``; raise if it cannot be made."""
+        tag = TAG_PREFIX + snapshot_id
+        raw = self._read_commits(git_dir, [tag])[tag]
+        if raw is None:
+            if self._resolve(git_dir, DELETED_PREFIX + snapshot_id) is not None:
+                raise SnapshotDeleted(project_id, snapshot_id)
+            return None
+        commit = self._resolve(git_dir, tag)
+        assert commit is not None
+        snapshot = self._snapshot(project_id, snapshot_id, commit, raw)
+        if snapshot.message != message:
+            raise SnapshotConflict(project_id, snapshot_id)
+        return snapshot
+
+    def check_can_create(
+        self, project_id: str, user_id: str, snapshot_id: str, message: str
+    ) -> Snapshot | None:
+        """Check, before gathering files, what :meth:`create_snapshot` would do.
+
+        Returns the existing snapshot for an idempotent repeat, ``None`` when a new one
+        can be made; raises :class:`NotProjectOwner`, :class:`SnapshotConflict`,
+        :class:`SnapshotDeleted` as :meth:`create_snapshot` would. Writes nothing.
+        """
+        _check_snapshot_id(snapshot_id)
+        owner = self.owner(project_id)
+        if owner is None:
+            return None
+        if owner != user_id:
+            raise NotProjectOwner(project_id)
+        return self._existing(self.path(project_id), project_id, snapshot_id, message)
+
+    def get_snapshot(self, project_id: str, user_id: str, snapshot_id: str) -> Snapshot:
+        """The snapshot with its file list; raises :class:`SnapshotNotFound` if absent."""
+        _check_snapshot_id(snapshot_id)
+        self.check_owner(project_id, user_id)
+        git_dir = self.path(project_id)
+        tag = TAG_PREFIX + snapshot_id
+        commit = self._resolve(git_dir, tag + "^{commit}")
+        if commit is None:
+            raise SnapshotNotFound(project_id, snapshot_id)
+        raw = self._read_commits(git_dir, [commit])[commit]
+        assert raw is not None
+        created_at, message = _commit_fields(raw)
+        files = self._tree_paths(git_dir, commit)
+        return Snapshot(snapshot_id, project_id, commit, message, created_at, files)
+
+    def list_snapshots(self, project_id: str, user_id: str) -> list[Snapshot]:
+        """Every snapshot of the project, newest first (by position on ``main``)."""
+        self.check_owner(project_id, user_id)
+        git_dir = self.path(project_id)
+        points = self._tag_points(git_dir)
+        if not points:
+            return []
+        order: dict[str, int] = {}
+        if self._resolve(git_dir, MAIN_REF) is not None:
+            history = self._run(git_dir, "rev-list", "--first-parent", MAIN_REF).stdout
+            order = {oid: i for i, oid in enumerate(history.decode().split())}
+        raws = self._read_commits(git_dir, points.values())
+        snapshots = []
+        for snapshot_id, commit in points.items():
+            raw = raws[commit]
+            if raw is not None:
+                snapshots.append(self._snapshot(project_id, snapshot_id, commit, raw))
+        # Commits off main (none in normal operation) sort after, newest first.
+        snapshots.sort(key=lambda s: (order.get(s.commit, len(order)), -s.created_at.timestamp()))
+        return snapshots
+
+    def delete_snapshot(self, project_id: str, user_id: str, snapshot_id: str) -> bool:
+        """Delete a snapshot's tag, and drop its commit from ``main`` if it is the head.
+
+        When the snapshot's commit is the head of ``main`` (and no other snapshot names
+        it), ``main`` moves back to the commit's parent, or is deleted when the commit was
+        the root; older history is never rewritten. The id is remembered as deleted so
+        that it can never be created again. Deleting an absent snapshot succeeds (and
+        remembers the id too, creating the project's empty repository if needed).
+        Returns whether a snapshot was deleted.
+        """
+        _check_snapshot_id(snapshot_id)
+        git_dir = self._ensure_repository(project_id, user_id)
+        tag = TAG_PREFIX + snapshot_id
+        tombstone = DELETED_PREFIX + snapshot_id
+        for _ in range(_CAS_ATTEMPTS):
+            commit = self._resolve(git_dir, tag)
+            if commit is None:
+                if self._resolve(git_dir, tombstone) is not None:
+                    return False
+                # A tombstone ref must name some object; the empty tree says "nothing".
+                marker = self._empty_tree(git_dir)
+                if self._update_refs(
+                    git_dir,
+                    [f"verify {tag} {_ZERO_OID}", f"update {tombstone} {marker} {_ZERO_OID}"],
+                ):
+                    return False
+                continue
+            commands = [f"delete {tag} {commit}", f"update {tombstone} {commit} {_ZERO_OID}"]
+            head = self._resolve(git_dir, MAIN_REF)
+            others = [s for s, c in self._tag_points(git_dir).items() if c == commit]
+            if head == commit and others == [snapshot_id]:
+                parent = self._resolve(git_dir, commit + "^1")
+                if parent is None:
+                    commands.append(f"delete {MAIN_REF} {commit}")
+                else:
+                    commands.append(f"update {MAIN_REF} {parent} {commit}")
+            elif head is not None:
+                commands.append(f"verify {MAIN_REF} {head}")
+            if self._update_refs(git_dir, commands):
+                return True
+        raise GitCommandFailed(
+            ["update-ref"], f"refs kept moving; gave up after {_CAS_ATTEMPTS} attempts"
+        )
+
+    def _empty_tree(self, git_dir: Path) -> str:
+        out = self._run(git_dir, "hash-object", "-w", "-t", "tree", "--stdin", stdin=b"")
+        return out.stdout.decode().strip()
