@@ -533,3 +533,49 @@ def test_operator_can_resolve_a_failed_saga_by_hand() -> None:
     DistributedSaga(saga_id="next", log=log, lock_key="p").commit()
     with pytest.raises(SagaStateError):
         resolve_saga(log, "s", note="again")
+
+
+def test_independent_compensations_run_in_parallel(registry: CompensationRegistry) -> None:
+    """Consecutive compensations registered ``concurrent=True`` are undone side by side
+    (a barrier that needs both at once proves it); others keep strict reverse order."""
+    barrier = threading.Barrier(2, timeout=5)
+    order: list[str] = []
+
+    def meet(args: Mapping[str, Any]) -> None:
+        barrier.wait()
+        order.append(args["name"])
+
+    def ordered(args: Mapping[str, Any]) -> None:
+        order.append(args["name"])
+
+    registry.register("meet", meet, concurrent=True)
+    registry.register("ordered", ordered)
+    saga = DistributedSaga(saga_id="s", registry=registry, compensation_retry=RetryPolicy.never())
+    saga.execute_step(
+        name="first", action=lambda: None, rollback=Compensation("ordered", {"name": "first"})
+    )
+    saga.execute_step(
+        name="graph", action=lambda: None, rollback=Compensation("meet", {"name": "graph"})
+    )
+    saga.execute_step(
+        name="files", action=lambda: None, rollback=Compensation("meet", {"name": "files"})
+    )
+    with pytest.raises(RuntimeError):
+        saga.execute_step(name="boom", action=_raise(RuntimeError("x")))
+    assert saga.state is SagaState.ROLLED_BACK
+    assert sorted(order[:2]) == ["files", "graph"]
+    assert order[2] == "first"
+
+
+def test_abort_undoes_the_steps_so_far() -> None:
+    """``abort`` gives up before commit: completed steps are undone, nothing is raised."""
+    undone: list[str] = []
+    saga = DistributedSaga(saga_id="s")
+    saga.execute_step(name="a", action=lambda: None, rollback=lambda: undone.append("a"))
+    saga.abort("planning failed: filesystem unreachable")
+    assert undone == ["a"]
+    status = saga.get_status()
+    assert status["state"] == "rolled_back"
+    assert status["error"] == "planning failed: filesystem unreachable"
+    with pytest.raises(SagaStateError):
+        saga.abort("again")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from distributed_saga._errors import (
     LeaseLostError,
@@ -80,27 +82,71 @@ def compensate_steps(
     undone: list[int] = []
     failed: list[int] = []
     unrecorded = False
-    for step in steps:
-        logger.warning("[%s] Rolling back: %s", saga_id, step.name)
-        faults.at(FaultPoint.BEFORE_COMPENSATION, step.index)
-        started = time.monotonic()
-        attempts, error = _run_with_retries(saga_id, step, registry, in_process, policy)
-        faults.at(FaultPoint.AFTER_COMPENSATION, step.index)
-        observer.compensation_finished(saga_id, step.name, time.monotonic() - started, error)
-        if error is None:
-            logger.info("[%s] ✓ Rollback successful: %s", saga_id, step.name)
-            undone.append(step.index)
+    options: dict[str, Any] = {
+        "registry": registry,
+        "in_process": in_process,
+        "policy": policy,
+        "faults": faults,
+    }
+    for group in _groups(steps, registry):
+        if len(group) == 1:
+            outcomes = [_compensate_one(saga_id, step=group[0], **options)]
         else:
-            logger.error("[%s] ✗ Rollback failed: %s - %s", saga_id, step.name, error)
-            failed.append(step.index)
-        try:
-            log_write(step.index, error is None, attempts, error)
-        except LeaseLostError:
-            raise
-        except SagaLogError as exc:
-            logger.error("[%s] could not record rollback of %s: %s", saga_id, step.name, exc)
-            unrecorded = True
+            logger.info("[%s] Rolling back %d independent steps in parallel", saga_id, len(group))
+            with ThreadPoolExecutor(max_workers=len(group)) as pool:
+                outcomes = list(
+                    pool.map(
+                        lambda step: _compensate_one(saga_id, step=step, **options),
+                        group,
+                    )
+                )
+        for step, (attempts, error, seconds) in zip(group, outcomes, strict=True):
+            observer.compensation_finished(saga_id, step.name, seconds, error)
+            (undone if error is None else failed).append(step.index)
+            try:
+                log_write(step.index, error is None, attempts, error)
+            except LeaseLostError:
+                raise
+            except SagaLogError as exc:
+                logger.error("[%s] could not record rollback of %s: %s", saga_id, step.name, exc)
+                unrecorded = True
     return CompensationRun(tuple(undone), tuple(failed), unrecorded)
+
+
+def _groups(steps: Sequence[StepRecord], registry: CompensationRegistry) -> list[list[StepRecord]]:
+    """Split the undo order into runs: consecutive concurrent compensations go together."""
+    groups: list[list[StepRecord]] = []
+    previous_concurrent = False
+    for step in steps:
+        concurrent = registry.is_concurrent(step.compensation)
+        if concurrent and previous_concurrent:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+        previous_concurrent = concurrent
+    return groups
+
+
+def _compensate_one(
+    saga_id: str,
+    *,
+    step: StepRecord,
+    registry: CompensationRegistry,
+    in_process: Mapping[int, Callable[[], object]],
+    policy: RetryPolicy,
+    faults: FaultPlan,
+) -> tuple[int, str | None, float]:
+    """Compensate one step with retries; return (attempts, error or None, seconds)."""
+    logger.warning("[%s] Rolling back: %s", saga_id, step.name)
+    faults.at(FaultPoint.BEFORE_COMPENSATION, step.index)
+    started = time.monotonic()
+    attempts, error = _run_with_retries(saga_id, step, registry, in_process, policy)
+    faults.at(FaultPoint.AFTER_COMPENSATION, step.index)
+    if error is None:
+        logger.info("[%s] ✓ Rollback successful: %s", saga_id, step.name)
+    else:
+        logger.error("[%s] ✗ Rollback failed: %s - %s", saga_id, step.name, error)
+    return attempts, error, time.monotonic() - started
 
 
 def _run_with_retries(

@@ -9,6 +9,11 @@ failure, or a recoverer after a crash.
 Compensations must be idempotent: undoing what was never done, or was already undone, must
 succeed and change nothing. The engine may run one more than once (a crash between running
 it and recording that it ran), and runs it for a step whose action may not have run at all.
+
+A compensation registered with ``concurrent=True`` declares that it does not depend on the
+order in which it runs relative to other such compensations (they touch independent
+stores). Consecutive steps whose compensations are all concurrent are undone in parallel;
+everything else is undone strictly last first.
 """
 
 from __future__ import annotations
@@ -58,15 +63,27 @@ class CompensationRegistry:
 
     def __init__(self) -> None:
         self._functions: dict[str, CompensationFunction] = {}
+        self._concurrent: set[str] = set()
         self._lock = threading.Lock()
 
-    def register(self, name: str, function: CompensationFunction) -> None:
-        """Register ``function`` under ``name``; registering the same function again is fine."""
+    def register(
+        self, name: str, function: CompensationFunction, *, concurrent: bool = False
+    ) -> None:
+        """Register ``function`` under ``name``; registering the same function again is fine.
+
+        ``concurrent=True``: it may run in parallel with other concurrent compensations.
+        """
         with self._lock:
             existing = self._functions.get(name)
             if existing is not None and existing is not function:
                 raise ValueError(f"compensation {name!r} is already registered to {existing!r}")
             self._functions[name] = function
+            if concurrent:
+                self._concurrent.add(name)
+
+    def is_concurrent(self, name: str | None) -> bool:
+        """Whether ``name`` was registered as safe to run in parallel with its kind."""
+        return name in self._concurrent
 
     def get(self, name: str) -> CompensationFunction:
         """The function registered as ``name``; :class:`UnknownCompensationError` if none."""
@@ -90,7 +107,9 @@ default_registry = CompensationRegistry()
 """The registry used when none is given."""
 
 
-def compensation(name: str, *, registry: CompensationRegistry | None = None) -> Callable[[_F], _F]:
+def compensation(
+    name: str, *, registry: CompensationRegistry | None = None, concurrent: bool = False
+) -> Callable[[_F], _F]:
     """Decorator: register the decorated function as the compensation ``name``.
 
     >>> @compensation("files.delete")
@@ -99,7 +118,7 @@ def compensation(name: str, *, registry: CompensationRegistry | None = None) -> 
     """
 
     def decorate(function: _F) -> _F:
-        (registry or default_registry).register(name, function)
+        (registry or default_registry).register(name, function, concurrent=concurrent)
         return function
 
     return decorate

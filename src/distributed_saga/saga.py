@@ -200,6 +200,14 @@ class DistributedSaga:
                 "[%s] ✓ Saga committed successfully with %d steps", self.saga_id, len(self._steps)
             )
 
+    def abort(self, reason: str) -> None:
+        """Give up before committing: undo, last first, every step that may have had an
+        effect, and end ``rolled_back`` (or ``failed``). Nothing is raised for the reason."""
+        with self._lock:
+            self._require(SagaState.PENDING, SagaState.EXECUTING, doing="abort")
+            logger.error("[%s] ✗ Saga aborted: %s", self.saga_id, reason)
+            self._rollback(failed_at=None, error=reason)
+
     def get_status(self) -> dict[str, Any]:
         """The guide's status: ``saga_id, user_id, state, total_steps, completed_steps,
         failed_at, error``."""
@@ -370,7 +378,7 @@ class DistributedSaga:
             logger.error("[%s] could not record failure of %s: %s", self.saga_id, name, log_exc)
         self._rollback(failed_at=name, error=error)
 
-    def _rollback(self, *, failed_at: str, error: str) -> None:
+    def _rollback(self, *, failed_at: str | None, error: str) -> None:
         """Compensate, last first, every step that may have had an effect."""
         self._failed_at = failed_at
         self._error = error
