@@ -1,0 +1,152 @@
+"""What every service client shares: one httpx client, and errors translated at the edge.
+
+Errors a client raises (all :class:`ServiceCallError`)::
+
+    ServiceCallError                   a call to an internal service did not succeed
+    ├── ServiceUnavailable             refused or dropped before an answer (ConnectionError)
+    ├── ServiceTimeout                 no answer in time — it may have been applied (TimeoutError)
+    └── ServiceResponseError           the service answered with an error status
+        ├── ServiceFailed              5xx: the service's own failure; worth a retry
+        └── ServiceRejected            4xx: the request is wrong or not allowed; never retried
+
+``is_transient`` says which are worth retrying. Retrying is only done for idempotent
+requests (they carry an ``Idempotency-Key`` or a client-chosen id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+import httpx
+
+__all__ = [
+    "ServiceCallError",
+    "ServiceClient",
+    "ServiceFailed",
+    "ServiceRejected",
+    "ServiceResponseError",
+    "ServiceTimeout",
+    "ServiceUnavailable",
+    "is_transient",
+]
+
+
+class ServiceCallError(Exception):
+    """A call to an internal service did not succeed."""
+
+    def __init__(self, service: str, method: str, url: str, message: str) -> None:
+        super().__init__(f"{service}: {method} {url}: {message}")
+        self.service = service
+        self.method = method
+        self.url = url
+
+
+class ServiceUnavailable(ServiceCallError, ConnectionError):
+    """The service refused the connection or dropped it before answering."""
+
+
+class ServiceTimeout(ServiceCallError, TimeoutError):
+    """The service did not answer in time; the request may still have been applied."""
+
+
+class ServiceResponseError(ServiceCallError):
+    """The service answered with an error status."""
+
+    def __init__(
+        self, service: str, method: str, url: str, *, status: int, error: str, detail: Any
+    ) -> None:
+        super().__init__(service, method, url, f"{status} {error}: {detail}")
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+class ServiceFailed(ServiceResponseError):
+    """A 5xx answer: the service failed; the same request may succeed later."""
+
+
+class ServiceRejected(ServiceResponseError):
+    """A 4xx answer: the request is invalid or not allowed; repeating it will not help."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is worth retrying (for idempotent requests only)."""
+    return isinstance(error, ServiceUnavailable | ServiceTimeout | ServiceFailed)
+
+
+class ServiceClient:
+    """An httpx client for one internal service, with the internal headers on every call."""
+
+    service = "service"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str],
+        timeout: float,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=dict(headers),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        user_id: str | None = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        allow: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """Send one request; return the response if it succeeded (or its status is in
+        ``allow``), else raise the matching :class:`ServiceCallError`."""
+        headers: dict[str, str] = {}
+        if user_id is not None:
+            headers["X-User-ID"] = user_id
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        url = f"{self.base_url}{path}"
+        try:
+            response = self._client.request(method, path, json=json, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ServiceTimeout(self.service, method, url, f"no answer in time ({exc})") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(
+                self.service, method, url, f"{type(exc).__name__}: {exc or 'connection failed'}"
+            ) from exc
+        if response.is_success or response.status_code in allow:
+            return response
+        error, detail = _error_of(response)
+        kind = ServiceFailed if response.status_code >= 500 else ServiceRejected
+        raise kind(
+            self.service, method, url, status=response.status_code, error=error, detail=detail
+        )
+
+
+def _error_of(response: httpx.Response) -> tuple[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "error", response.text[:500]
+    if isinstance(body, dict):
+        return str(body.get("error", response.reason_phrase)), body.get("detail", body)
+    return response.reason_phrase or "error", body

@@ -1,0 +1,109 @@
+"""Typed client for the filesystem service (port 6001)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from wikisaga.clients._http import ServiceClient
+
+__all__ = ["FilesystemClient"]
+
+
+def _path(value: str) -> str:
+    return quote(value, safe="/")
+
+
+class FilesystemClient(ServiceClient):
+    """Files of a project, with versions. Every call acts as ``user_id``."""
+
+    service = "filesystem"
+
+    def save_file(
+        self,
+        project_id: str,
+        file_path: str,
+        content: str,
+        *,
+        user_id: str,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """The guide's ``POST /save_file``: ``{status, file_id, path, ...}``."""
+        body = {"project_id": project_id, "file_path": file_path, "content": content}
+        response = self._request(
+            "POST", "/save_file", user_id=user_id, json=body, idempotency_key=idempotency_key
+        )
+        return dict(response.json())
+
+    def delete_file(self, project_id: str, file_path: str, *, user_id: str) -> None:
+        """The guide's ``DELETE /file/{project_id}/{filename}``; absent files are fine."""
+        self._request("DELETE", f"/file/{_path(project_id)}/{_path(file_path)}", user_id=user_id)
+
+    def get_file(self, project_id: str, file_path: str, *, user_id: str) -> dict[str, Any] | None:
+        """``{project_id, path, content, version}``, or ``None`` if the file is absent."""
+        response = self._request(
+            "GET",
+            f"/file/{_path(project_id)}/{_path(file_path)}",
+            user_id=user_id,
+            allow=(404,),
+        )
+        return None if response.status_code == 404 else dict(response.json())
+
+    def list_files(
+        self, project_id: str, *, user_id: str, prefix: str = ""
+    ) -> list[dict[str, Any]]:
+        """Current files: ``[{path, version, size, sha256, updated_at}]`` (none: ``[]``)."""
+        response = self._request(
+            "GET",
+            f"/files/{_path(project_id)}",
+            user_id=user_id,
+            params={"prefix": prefix} if prefix else None,
+            allow=(404,),
+        )
+        if response.status_code == 404:
+            return []
+        return list(response.json()["files"])
+
+    def batch(
+        self,
+        project_id: str,
+        *,
+        save: Sequence[tuple[str, str]] = (),
+        delete: Iterable[str] = (),
+        user_id: str,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Save and delete many files in one all-or-nothing request."""
+        body = {
+            "project_id": project_id,
+            "save": [{"file_path": path, "content": content} for path, content in save],
+            "delete": list(delete),
+        }
+        response = self._request(
+            "POST", "/batch", user_id=user_id, json=body, idempotency_key=idempotency_key
+        )
+        return dict(response.json())
+
+    def restore(
+        self,
+        project_id: str,
+        versions: Mapping[str, str | None],
+        *,
+        user_id: str,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Put each file back to the given version, or absent for ``None`` (idempotent)."""
+        body = {
+            "project_id": project_id,
+            "files": [{"path": path, "version": version} for path, version in versions.items()],
+        }
+        response = self._request(
+            "POST", "/restore", user_id=user_id, json=body, idempotency_key=idempotency_key
+        )
+        return dict(response.json())
+
+    def export(self, project_id: str, *, user_id: str) -> list[dict[str, Any]]:
+        """Every current file with its content: ``[{path, content, version, sha256}]``."""
+        response = self._request("GET", f"/export/{_path(project_id)}", user_id=user_id)
+        return list(response.json()["files"])

@@ -1,0 +1,372 @@
+"""``WikiGenerationSaga``: publish a generation's files and snapshot all or nothing.
+
+The guide's API, on the durable engine::
+
+    saga = WikiGenerationSaga(
+        project_id="proj-123",
+        user_id="user-456",
+        filesystem_url="http://localhost:6001",
+        git_url="http://localhost:6003",
+        internal_headers={"X-INTERNAL-TOKEN": "token123"},
+    )
+    result = saga.execute_with_consistency(generated_files)
+
+What it adds to the guide:
+
+- **Durable.** The steps and their compensations go to the configured saga log
+  (``WIKISAGA_SAGA_LOG_URL``, SQLite in the data directory by default) before anything is
+  written, so a crash of this process is undone by recovery in another one. Only registered
+  compensations are used (``wikisaga.files.restore``, ``wikisaga.git.delete_snapshot``).
+- **One generation per project.** The saga's lock key is the project id; a second
+  concurrent generation raises :class:`~distributed_saga.SagaLockedError` naming the first.
+- **Overwrite-safe.** Before writing, it reads the version of every file it will touch;
+  rollback puts each back to exactly that version, or removes it if it did not exist. Pages
+  of the previous generation that the new one no longer has are deleted in the same atomic
+  batch, and restored by the same rollback: they are gone for good only when the generation
+  commits, and the snapshot's tree always equals the files.
+- **Batched and idempotent.** One batch request for all files (idempotency key
+  ``{saga_id}:files``), a snapshot id chosen here (``snap-{saga_id}``), so that retrying a
+  request that timed out after being applied changes nothing, and so that the compensation
+  is known before the action runs. Transient failures (refused, timed out, 5xx) are retried
+  with backoff before the saga gives up.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from distributed_saga import (
+    Compensation,
+    DistributedSaga,
+    FaultPlan,
+    RetryPolicy,
+    SagaLog,
+    SagaObserver,
+    compensation,
+    open_saga_log,
+)
+from wikisaga.clients import FilesystemClient, GitClient, is_transient
+from wikisaga.config import Settings
+from wikisaga.service_utils import get_internal_headers
+
+__all__ = [
+    "FILES_RESTORE",
+    "SNAPSHOT_DELETE",
+    "PublishStep",
+    "WikiGenerationSaga",
+    "normalize_files",
+]
+
+logger = logging.getLogger("wikisaga.wiki_saga")
+
+FILES_RESTORE = "wikisaga.files.restore"
+SNAPSHOT_DELETE = "wikisaga.git.delete_snapshot"
+
+DEFAULT_STEP_RETRY = RetryPolicy(attempts=3, base_delay=0.2, max_delay=2.0, retry_on=is_transient)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishStep:
+    """An extra durable step run before the files (the graph write plugs in here)."""
+
+    name: str
+    action: Callable[[], object]
+    compensation: Compensation
+    idempotency_key: str | None = None
+
+
+# -- compensations ------------------------------------------------------------------------
+
+# The internal headers a saga was given, by saga id, so its compensations use them while
+# the saga's own process runs them. Recovery in another process has no entry and uses the
+# token from its settings: the secret is never written to the saga log.
+_headers_by_saga: dict[str, dict[str, str]] = {}
+_headers_lock = threading.Lock()
+
+
+def _headers_for(args: Mapping[str, Any]) -> dict[str, str]:
+    with _headers_lock:
+        given = _headers_by_saga.get(args["saga_id"])
+    headers = dict(given) if given is not None else get_internal_headers()
+    headers.pop("X-User-ID", None)
+    return headers
+
+
+def _timeout(args: Mapping[str, Any], default: float) -> float:
+    return float(args.get("timeout") or default)
+
+
+@compensation(FILES_RESTORE, concurrent=True)
+def restore_files(args: Mapping[str, Any]) -> None:
+    """Put every file the step touched back to its prior version, or absent."""
+    versions = {item["path"]: item["version"] for item in args["files"]}
+    if not versions:
+        return
+    with FilesystemClient(
+        args["filesystem_url"], headers=_headers_for(args), timeout=_timeout(args, 10.0)
+    ) as client:
+        client.restore(args["project_id"], versions, user_id=args["user_id"])
+
+
+@compensation(SNAPSHOT_DELETE, concurrent=True)
+def delete_snapshot(args: Mapping[str, Any]) -> None:
+    """Delete the snapshot the step created (or was about to create); absent is fine."""
+    with GitClient(
+        args["git_url"], headers=_headers_for(args), timeout=_timeout(args, 15.0)
+    ) as client:
+        client.delete_snapshot(args["project_id"], args["snapshot_id"], user_id=args["user_id"])
+
+
+# -- the saga -----------------------------------------------------------------------------
+
+
+def normalize_files(generated_files: object) -> list[tuple[str, str]]:
+    """``[{"file_path", "content"}]`` or ``{path: content}`` → sorted ``(path, content)``.
+
+    Raises :class:`ValueError` on anything else, on a duplicate path, or on non-text content.
+    """
+    items: list[tuple[object, object]]
+    if isinstance(generated_files, Mapping):
+        items = list(generated_files.items())
+    elif isinstance(generated_files, Sequence) and not isinstance(generated_files, str | bytes):
+        items = []
+        for position, entry in enumerate(generated_files):
+            if not isinstance(entry, Mapping) or "file_path" not in entry:
+                raise ValueError(
+                    f"generated_files[{position}] must be a mapping with 'file_path' and 'content'"
+                )
+            items.append((entry["file_path"], entry.get("content")))
+    else:
+        raise ValueError(
+            "generated_files must be a list of {'file_path', 'content'} or a mapping "
+            "path -> content"
+        )
+    files: dict[str, str] = {}
+    for path, content in items:
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"file path {path!r} must be a non-empty string")
+        if not isinstance(content, str):
+            raise ValueError(f"content of {path!r} must be text, not {type(content).__name__}")
+        if path in files:
+            raise ValueError(f"file path {path!r} appears twice")
+        files[path] = content
+    return sorted(files.items())
+
+
+class WikiGenerationSaga:
+    """The guide's wiki publishing saga: save files, then snapshot them; all or nothing."""
+
+    def __init__(
+        self,
+        project_id: str,
+        user_id: str,
+        filesystem_url: str,
+        git_url: str,
+        internal_headers: Mapping[str, str] | None = None,
+        *,
+        saga_id: str | None = None,
+        saga_log: SagaLog | str | None = None,
+        settings: Settings | None = None,
+        filesystem_timeout: float | None = None,
+        git_timeout: float | None = None,
+        step_retry: RetryPolicy = DEFAULT_STEP_RETRY,
+        lease_seconds: float = 30.0,
+        faults: FaultPlan | None = None,
+        observer: SagaObserver | None = None,
+        prepend_steps: Sequence[PublishStep] = (),
+        message: str | None = None,
+    ) -> None:
+        if not project_id or not user_id:
+            raise ValueError("a wiki generation needs a project_id and a user_id")
+        self._settings = settings or Settings.from_env()
+        self.project_id = project_id
+        self.user_id = user_id
+        self.filesystem_url = filesystem_url.rstrip("/")
+        self.git_url = git_url.rstrip("/")
+        self.saga_id = saga_id or _new_saga_id(project_id)
+        self.snapshot_id = f"snap-{self.saga_id}"
+        self._headers = dict(
+            internal_headers if internal_headers is not None else get_internal_headers()
+        )
+        self._headers.pop("X-User-ID", None)
+        self._saga_log = saga_log
+        self._filesystem_timeout = filesystem_timeout or self._settings.filesystem_timeout
+        self._git_timeout = git_timeout or self._settings.git_timeout
+        self._step_retry = step_retry
+        self._lease_seconds = lease_seconds
+        self._faults = faults
+        self._observer = observer
+        self._prepend_steps = tuple(prepend_steps)
+        self._message = message
+        self._saga: DistributedSaga | None = None
+
+    def execute_with_consistency(self, generated_files: object) -> dict[str, Any]:
+        """Publish ``generated_files``; return the guide's success or failure dictionary.
+
+        Success: ``{"status": "success", "files_created", "snapshot_id", "message",
+        "saga_id"}``. Failure (everything rolled back): ``{"status": "failed", "error",
+        "saga_status"}``. Invalid input raises :class:`ValueError` before anything is
+        written; a concurrent generation of the same project raises
+        :class:`~distributed_saga.SagaLockedError`.
+        """
+        files = normalize_files(generated_files)
+        with self._opened_log() as log:
+            saga = DistributedSaga(
+                saga_id=self.saga_id,
+                user_id=self.user_id,
+                log=log,
+                lock_key=f"wiki:{self.project_id}",
+                lease_seconds=self._lease_seconds,
+                faults=self._faults,
+                observer=self._observer,
+                metadata={
+                    "kind": "wiki_generation",
+                    "project_id": self.project_id,
+                    "files": len(files),
+                    "snapshot_id": self.snapshot_id,
+                },
+            )
+            self._saga = saga
+            with _headers_lock:
+                _headers_by_saga[self.saga_id] = self._headers
+            try:
+                return self._publish(saga, files)
+            finally:
+                with _headers_lock:
+                    _headers_by_saga.pop(self.saga_id, None)
+
+    def get_status(self) -> dict[str, Any]:
+        """The guide's status dictionary of the underlying saga."""
+        if self._saga is None:
+            return {
+                "saga_id": self.saga_id,
+                "user_id": self.user_id,
+                "state": "pending",
+                "total_steps": 0,
+                "completed_steps": 0,
+                "failed_at": None,
+                "error": None,
+            }
+        return self._saga.get_status()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _publish(self, saga: DistributedSaga, files: list[tuple[str, str]]) -> dict[str, Any]:
+        filesystem = FilesystemClient(
+            self.filesystem_url, headers=self._headers, timeout=self._filesystem_timeout
+        )
+        git = GitClient(self.git_url, headers=self._headers, timeout=self._git_timeout)
+        try:
+            try:
+                current = filesystem.list_files(self.project_id, user_id=self.user_id)
+            except Exception as exc:  # noqa: BLE001 - the guide reports any failure as a result
+                saga.abort(f"could not read the current wiki: {exc}")
+                return self._failed(saga, exc)
+            prior = {entry["path"]: entry["version"] for entry in current}
+            new_paths = {path for path, _ in files}
+            dropped = sorted(set(prior) - new_paths)
+            touched = sorted(new_paths | set(dropped))
+            base = {
+                "saga_id": self.saga_id,
+                "project_id": self.project_id,
+                "user_id": self.user_id,
+            }
+            try:
+                for extra in self._prepend_steps:
+                    saga.execute_step(
+                        name=extra.name,
+                        action=extra.action,
+                        rollback=extra.compensation,
+                        idempotency_key=extra.idempotency_key,
+                        retry=self._step_retry if extra.idempotency_key else None,
+                    )
+                files_key = f"{self.saga_id}:files"
+                saga.execute_step(
+                    name=f"Save {len(files)} wiki files to filesystem",
+                    action=lambda: filesystem.batch(
+                        self.project_id,
+                        save=files,
+                        delete=dropped,
+                        user_id=self.user_id,
+                        idempotency_key=files_key,
+                    ),
+                    rollback=Compensation(
+                        FILES_RESTORE,
+                        {
+                            **base,
+                            "filesystem_url": self.filesystem_url,
+                            "timeout": self._filesystem_timeout,
+                            "files": [{"path": p, "version": prior.get(p)} for p in touched],
+                        },
+                    ),
+                    idempotency_key=files_key,
+                    retry=self._step_retry,
+                )
+                message = self._message or (
+                    f"Auto-generated wiki with {len(files)} files"
+                    + (f" ({len(dropped)} removed)." if dropped else ".")
+                )
+                snapshot = saga.execute_step(
+                    name="Create git snapshot of wiki files",
+                    action=lambda: git.create_snapshot(
+                        self.project_id,
+                        user_id=self.user_id,
+                        message=message,
+                        snapshot_id=self.snapshot_id,
+                    ),
+                    rollback=Compensation(
+                        SNAPSHOT_DELETE,
+                        {
+                            **base,
+                            "git_url": self.git_url,
+                            "timeout": self._git_timeout,
+                            "snapshot_id": self.snapshot_id,
+                        },
+                    ),
+                    idempotency_key=self.snapshot_id,
+                    retry=self._step_retry,
+                )
+                saga.commit()
+            except Exception as exc:  # noqa: BLE001 - the guide reports any failure as a result
+                logger.error("Saga failed: %s", exc)
+                logger.debug("Saga status: %s", saga.get_status())
+                return self._failed(saga, exc)
+        finally:
+            filesystem.close()
+            git.close()
+        return {
+            "status": "success",
+            "files_created": len(files),
+            "files_removed": len(dropped),
+            "snapshot_id": snapshot.get("snapshot_id", self.snapshot_id),
+            "message": f"Saved {len(files)} wiki files and created snapshot "
+            f"{snapshot.get('snapshot_id', self.snapshot_id)}",
+            "saga_id": self.saga_id,
+        }
+
+    @staticmethod
+    def _failed(saga: DistributedSaga, exc: BaseException) -> dict[str, Any]:
+        return {"status": "failed", "error": str(exc), "saga_status": saga.get_status()}
+
+    @contextmanager
+    def _opened_log(self) -> Iterator[SagaLog]:
+        if isinstance(self._saga_log, SagaLog):
+            yield self._saga_log
+            return
+        log = open_saga_log(self._saga_log or self._settings.effective_saga_log_url)
+        try:
+            yield log
+        finally:
+            log.close()
+
+
+def _new_saga_id(project_id: str) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return f"wiki-{project_id}-{stamp}-{secrets.token_hex(3)}"
