@@ -1,0 +1,113 @@
+"""Annotated FastAPI dependencies shared by every service.
+
+- :data:`InternalToken` — the request carries the right ``X-INTERNAL-TOKEN`` (compared in
+  constant time); missing or wrong is **401** ``unauthorized``. The app's middleware
+  already refuses such requests before their body is read; the dependency repeats the
+  check so a route is protected by its own signature, and documents the header.
+- :data:`UserId` — the ``X-User-ID`` header, resolved only after the token check.
+  Missing is **400** ``missing_user_id`` (the caller is authenticated, the request is
+  incomplete: a 401 would wrongly suggest a credential problem); malformed is **400**
+  ``invalid_user_id``. A user id is 1-256 printable characters without surrounding spaces.
+- :data:`OptionalUserId` — the same, or ``None`` when absent.
+- :data:`IdempotencyKey` — the optional ``Idempotency-Key`` header, 1-200 printable ASCII.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from wikisaga.service_utils import check_internal_token
+from wikisaga.services._common.errors import BadRequest, InvalidUserId, MissingUserId, Unauthorized
+
+__all__ = [
+    "IdempotencyKey",
+    "InternalToken",
+    "OptionalUserId",
+    "UserId",
+    "idempotency_key",
+    "internal_token",
+    "optional_user_id",
+    "user_id",
+]
+
+MAX_USER_ID_LENGTH = 256
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
+
+def internal_token(
+    request: Request,
+    x_internal_token: Annotated[
+        str | None,
+        Header(
+            alias="X-INTERNAL-TOKEN",
+            description="The shared internal secret (WIKISAGA_INTERNAL_TOKEN).",
+        ),
+    ] = None,
+) -> str:
+    """Check ``X-INTERNAL-TOKEN`` against the app's token; return it when it matches."""
+    expected: str = request.app.state.internal_token
+    if not check_internal_token(x_internal_token, expected):
+        raise Unauthorized("missing or wrong X-INTERNAL-TOKEN")
+    return expected
+
+
+InternalToken = Annotated[str, Depends(internal_token)]
+
+
+def _checked_user_id(value: str) -> str:
+    if not 0 < len(value) <= MAX_USER_ID_LENGTH:
+        raise InvalidUserId(f"X-User-ID must be 1 to {MAX_USER_ID_LENGTH} characters")
+    if value != value.strip() or not value.isprintable():
+        raise InvalidUserId("X-User-ID must be printable, without surrounding spaces")
+    return value
+
+
+def optional_user_id(
+    _token: InternalToken,
+    x_user_id: Annotated[
+        str | None,
+        Header(alias="X-User-ID", description="The acting user (trusted after the token)."),
+    ] = None,
+) -> str | None:
+    """The acting user, or ``None``; only read once the internal token was accepted."""
+    if x_user_id is None:
+        return None
+    return _checked_user_id(x_user_id)
+
+
+OptionalUserId = Annotated[str | None, Depends(optional_user_id)]
+
+
+def user_id(user: OptionalUserId) -> str:
+    """The acting user; a request without ``X-User-ID`` is refused with 400."""
+    if user is None:
+        raise MissingUserId("X-User-ID header is required")
+    return user
+
+
+UserId = Annotated[str, Depends(user_id)]
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Replaying a write with the same key returns the first response.",
+        ),
+    ] = None,
+) -> str | None:
+    """The ``Idempotency-Key`` header, validated, or ``None``."""
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+        raise BadRequest(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters",
+            code="invalid_idempotency_key",
+        )
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
