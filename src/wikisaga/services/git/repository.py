@@ -261,6 +261,11 @@ class ProjectRepositories:
         self.command_timeout = command_timeout
         self._env = _git_env()
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment git commands run with (a copy): no global or system config."""
+        return dict(self._env)
+
     # -- paths and ownership -------------------------------------------------------------
 
     def path(self, project_id: str) -> Path:

@@ -1,0 +1,54 @@
+"""The git service app (port 6003): one bare git repository per project.
+
+Repositories live in ``<WIKISAGA_DATA_DIR>/git/<project_id>.git``; a snapshot is a commit
+on ``main`` plus the tag ``<snapshot_id>``. Files come from the filesystem service's
+``GET /export/{project_id}``. See ``repository`` for the storage rules and ``routes`` for
+the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from wikisaga.config import Settings
+from wikisaga.services._common.app import create_service_app
+from wikisaga.services._common.locks import AsyncProjectLocks
+from wikisaga.services.git.repository import ProjectRepositories
+from wikisaga.services.git.routes import clone, snapshots
+from wikisaga.services.git.source import FilesystemExportSource
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+Snapshots of a project's wiki as commits and tags in a real git repository.
+
+Every endpoint except `/health` needs `X-INTERNAL-TOKEN`; a project belongs to the user
+who first snapshotted it, and every other user gets 403. Errors are
+`{"error": <code>, "detail": <message>}`. Repositories can be cloned read-only:
+`git -c http.extraHeader="X-INTERNAL-TOKEN: <token>" -c http.extraHeader="X-User-ID: <user>"
+clone <url>/git/<project_id>.git`.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the git service app."""
+    app = create_service_app("git", settings, description=DESCRIPTION)
+    effective: Settings = app.state.settings
+    app.state.repositories = ProjectRepositories(effective.data_dir / "git")
+    app.state.locks = AsyncProjectLocks()
+    app.state.source = FilesystemExportSource(effective)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await app.state.source.aclose()
+
+    app.router.lifespan_context = lifespan
+    app.include_router(snapshots.router)
+    app.include_router(clone.router)
+    return app
