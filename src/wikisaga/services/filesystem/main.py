@@ -1,0 +1,68 @@
+"""Build the filesystem service app.
+
+Data lives in ``<WIKISAGA_DATA_DIR>/filesystem``; one service process per data dir (a
+second one refuses to start). At start, temporary files and unreferenced blobs left by a
+crash are swept away.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from wikisaga.config import Settings
+from wikisaga.services._common import create_service_app
+from wikisaga.services.filesystem.config import FilesystemLimits
+from wikisaga.services.filesystem.routes import batch, export, files, versions
+from wikisaga.services.filesystem.store import FileStore
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("wikisaga.services.filesystem")
+
+DESCRIPTION = """\
+Wiki files per project, with versions, owned by the user who first wrote to the project.
+
+Every endpoint except `/health`, `/docs` and `/openapi.json` requires `X-INTERNAL-TOKEN`;
+project endpoints also require `X-User-ID` (400 `missing_user_id` without it) and answer
+403 `forbidden` for another user's project. Writes (`/save_file`, `DELETE /file/...`,
+`/batch`, `/restore`) accept an `Idempotency-Key`: a replay returns the first answer with
+`Idempotent-Replayed: true`; the same key with a different request is 422
+`idempotency_key_reused`. Errors are `{"error": <code>, "detail": <message>}`.
+
+File paths are relative, `/`-separated, NFC, at most 512 bytes and 16 segments; letters,
+marks, digits, space and `-_.~+=,@()[]{}!#&'$;` only; no `.`/`..`/empty/`.git` segments.
+Limits: 1 MiB per file, 5000 files per request, 256 MiB per request (413).
+"""
+
+
+def create_app(settings: Settings, *, limits: FilesystemLimits | None = None) -> FastAPI:
+    """The filesystem service app, storing under ``settings.data_dir / "filesystem"``."""
+    limits = limits or FilesystemLimits()
+    app = create_service_app(
+        "filesystem",
+        settings,
+        description=DESCRIPTION,
+        max_body_bytes=limits.max_body_bytes,
+    )
+    store = FileStore(settings.data_dir / "filesystem")
+    swept = store.sweep()
+    if swept:
+        logger.info("removed %d leftover temporary or unreferenced blobs", swept)
+    app.state.store = store
+    app.state.limits = limits
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            store.close()
+
+    app.router.lifespan_context = lifespan
+    for module in (files, batch, versions, export):
+        app.include_router(module.router)
+    return app

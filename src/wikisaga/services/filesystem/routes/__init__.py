@@ -1,0 +1,7 @@
+"""Routers of the filesystem service, one module per resource."""
+
+from __future__ import annotations
+
+from wikisaga.services.filesystem.routes import batch, export, files, versions
+
+__all__ = ["batch", "export", "files", "versions"]

@@ -1,0 +1,81 @@
+"""Many saves and deletes in one all-or-nothing request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from wikisaga.services._common import (
+    ERROR_RESPONSES,
+    IdempotencyKey,
+    UserId,
+    validate_file_path,
+    validate_project_id,
+)
+from wikisaga.services._common.deps import internal_token
+from wikisaga.services.filesystem._writes import check_count, check_unique, encode_content, write
+from wikisaga.services.filesystem.deps import Limits, Store
+from wikisaga.services.filesystem.schemas import BatchRequest, BatchResponse, BatchResult
+from wikisaga.services.filesystem.store import Change, ChangeResult
+
+__all__ = ["router"]
+
+router = APIRouter(
+    tags=["batch"], dependencies=[Depends(internal_token)], responses=ERROR_RESPONSES
+)
+
+
+@router.post("/batch", response_model=BatchResponse)
+def batch(
+    *,
+    body: BatchRequest,
+    request: Request,
+    user_id: UserId,
+    store: Store,
+    limits: Limits,
+    idempotency_key: IdempotencyKey,
+) -> JSONResponse:
+    """Save and delete files all or nothing.
+
+    Everything is validated before anything is written, and the change becomes visible
+    in one step: a refused request, or a crash at any moment, leaves every file as it was.
+    Results come in request order (saves, then deletes) with action ``saved``,
+    ``deleted`` or ``absent`` (deleting a file that was not there).
+    """
+    project_id = validate_project_id(body.project_id)
+    check_count(len(body.save) + len(body.delete), limits)
+    changes = []
+    for item in body.save:
+        path = validate_file_path(item.file_path)
+        changes.append(Change("save", path, data=encode_content(item.content, path, limits)))
+    changes.extend(Change("delete", validate_file_path(path)) for path in body.delete)
+    check_unique([change.path for change in changes])
+
+    def render(results: list[ChangeResult]) -> dict[str, Any]:
+        return BatchResponse(
+            project_id=project_id,
+            results=[
+                BatchResult.model_validate(
+                    {
+                        "path": r.path,
+                        "action": r.action,
+                        "version": r.version,
+                        "previous_version": r.previous_version,
+                    }
+                )
+                for r in results
+            ],
+        ).model_dump()
+
+    return write(
+        store,
+        request,
+        project_id=project_id,
+        user_id=user_id,
+        changes=changes,
+        render=render,
+        idempotency_key=idempotency_key,
+        fingerprint_body=body.model_dump(),
+    )

@@ -1,0 +1,130 @@
+"""Versions: what is current now (to plan a rollback) and putting files back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from wikisaga.services._common import (
+    ERROR_RESPONSES,
+    IdempotencyKey,
+    UserId,
+    validate_file_path,
+    validate_project_id,
+)
+from wikisaga.services._common.deps import internal_token
+from wikisaga.services.filesystem._writes import check_count, check_unique, write
+from wikisaga.services.filesystem.config import FilesystemLimits
+from wikisaga.services.filesystem.deps import Limits, ProjectId, Store
+from wikisaga.services.filesystem.schemas import (
+    PathVersion,
+    RestoreRequest,
+    RestoreResponse,
+    RestoreResult,
+    VersionsRequest,
+    VersionsResponse,
+)
+from wikisaga.services.filesystem.store import Change, ChangeResult, FileStore
+
+__all__ = ["router"]
+
+router = APIRouter(
+    tags=["versions"], dependencies=[Depends(internal_token)], responses=ERROR_RESPONSES
+)
+
+
+def _versions(
+    store: FileStore, limits: FilesystemLimits, project_id: str, user_id: str, paths: list[str]
+) -> VersionsResponse:
+    check_count(len(paths), limits)
+    valid = [validate_file_path(path) for path in paths]
+    current = store.current_versions(project_id, user_id, valid)
+    return VersionsResponse(
+        project_id=project_id,
+        files=[PathVersion(path=path, version=version) for path, version in current],
+    )
+
+
+@router.get("/versions/{project_id}", response_model=VersionsResponse)
+def get_versions(
+    *,
+    project_id: ProjectId,
+    user_id: UserId,
+    store: Store,
+    limits: Limits,
+    paths: Annotated[list[str], Query(description="Paths to look up (repeatable).")],
+) -> VersionsResponse:
+    """The current version (null: absent) of each path, in the order asked.
+
+    The answer's ``files`` is a valid ``/restore`` body: ask before writing, restore
+    with it to undo the write.
+    """
+    return _versions(store, limits, project_id, user_id, paths)
+
+
+@router.post("/versions/{project_id}", response_model=VersionsResponse)
+def post_versions(
+    *,
+    project_id: ProjectId,
+    body: VersionsRequest,
+    user_id: UserId,
+    store: Store,
+    limits: Limits,
+) -> VersionsResponse:
+    """Same as ``GET /versions/{project_id}``, for path lists too long for a URL."""
+    return _versions(store, limits, project_id, user_id, body.paths)
+
+
+@router.post("/restore", response_model=RestoreResponse)
+def restore(
+    *,
+    body: RestoreRequest,
+    request: Request,
+    user_id: UserId,
+    store: Store,
+    limits: Limits,
+    idempotency_key: IdempotencyKey,
+) -> JSONResponse:
+    """Put each file back to a version of it, or to absent (``version: null``).
+
+    All or nothing, and idempotent: restoring what is already restored changes nothing
+    and succeeds (action ``unchanged``). A version that is not a version of that path
+    is 404 ``version_not_found`` and nothing is changed. No new version is created: a
+    restored file's version is the id it had before.
+    """
+    project_id = validate_project_id(body.project_id)
+    check_count(len(body.files), limits)
+    changes = [
+        Change("restore", validate_file_path(item.path), version=item.version)
+        for item in body.files
+    ]
+    check_unique([change.path for change in changes])
+
+    def render(results: list[ChangeResult]) -> dict[str, Any]:
+        return RestoreResponse(
+            project_id=project_id,
+            results=[
+                RestoreResult.model_validate(
+                    {
+                        "path": r.path,
+                        "action": r.action,
+                        "version": r.version,
+                        "previous_version": r.previous_version,
+                    }
+                )
+                for r in results
+            ],
+        ).model_dump()
+
+    return write(
+        store,
+        request,
+        project_id=project_id,
+        user_id=user_id,
+        changes=changes,
+        render=render,
+        idempotency_key=idempotency_key,
+        fingerprint_body=body.model_dump(),
+    )

@@ -1,0 +1,476 @@
+"""The filesystem service's storage: versioned files per project, owned by one user.
+
+Metadata lives in SQLite (WAL, ``synchronous=FULL``) at ``<root>/meta.db``; contents are
+immutable blobs (see ``_blobs``). Tables:
+
+- ``projects(project_id, owner_id)`` — the user who first changed the project owns it;
+- ``versions(version_id, project_id, path, sha256, size)`` — every save is a new row and
+  is never deleted, so any earlier content stays retrievable and restorable;
+- ``files(project_id, path, version_id)`` — which version is current; absent = no row;
+- ``idempotency(user_id, key, fingerprint, status_code, body)`` — the first answer to each
+  ``Idempotency-Key``, recorded in the same transaction as the change it answered.
+
+**A write is all or nothing, even under SIGKILL.** :meth:`FileStore.apply` validates
+everything, writes and fsyncs the new blobs (they are invisible until referenced), then
+switches every affected path in **one** SQLite transaction that also records the
+idempotency answer. A crash before the commit leaves every file at its old version (the
+orphaned blobs are swept at the next start); after it, every file is at its new one.
+
+Writes to one project are serialised by a per-project lock; different projects write
+their blobs in parallel and meet only for the short metadata commit. Reads never lock:
+SQLite gives them a consistent snapshot and blobs never change.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from wikisaga.config import ConfigError
+from wikisaga.services._common import (
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    ProjectLocks,
+    UnsafeStorage,
+)
+from wikisaga.services.filesystem._blobs import BlobStore, CorruptStorage
+
+__all__ = [
+    "Action",
+    "Change",
+    "ChangeResult",
+    "CorruptStorage",
+    "FileRecord",
+    "FileStore",
+    "Idempotency",
+    "WriteOutcome",
+]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    project_id TEXT PRIMARY KEY,
+    owner_id   TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    version_id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES projects(project_id),
+    path       TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS versions_by_path ON versions(project_id, path);
+CREATE TABLE IF NOT EXISTS files (
+    project_id TEXT NOT NULL REFERENCES projects(project_id),
+    path       TEXT NOT NULL,
+    version_id TEXT NOT NULL REFERENCES versions(version_id),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (project_id, path)
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    user_id     TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status_code INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _new_version_id() -> str:
+    # Time first so ids sort by creation; random tail so two saves never collide.
+    return f"v{time.time_ns():016x}{secrets.token_hex(4)}"
+
+
+Action = Literal["saved", "deleted", "absent", "restored", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """The current version of one file."""
+
+    path: str
+    version: str
+    sha256: str
+    size: int
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change a write request asks for.
+
+    ``save``: ``data`` becomes a new version. ``delete``: the file becomes absent.
+    ``restore``: the file becomes version ``version`` again, or absent when ``None``.
+    """
+
+    kind: Literal["save", "delete", "restore"]
+    path: str
+    data: bytes | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    """What a change did.
+
+    ``action`` is ``saved``, ``deleted``, ``absent`` (deleting what was not there),
+    ``restored`` or ``unchanged`` (restoring what already was). ``version`` is the current
+    version afterwards (``None``: absent); ``previous_version`` the one before.
+    """
+
+    path: str
+    action: Action
+    version: str | None
+    previous_version: str | None
+    sha256: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """An ``Idempotency-Key`` and the fingerprint of the request that carries it."""
+
+    key: str
+    fingerprint: str
+
+    @staticmethod
+    def fingerprint_of(method: str, path: str, body: Any) -> str:
+        """A stable hash of a request: method, URL path and canonical JSON body."""
+        canonical = json.dumps(
+            {"method": method, "path": path, "body": body},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """The answer to a write; ``replayed`` when it is a stored answer to the same key."""
+
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+class FileStore:
+    """Versioned, owned, durable files of every project (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_file = self._claim_root()
+        self._db_path = self.root / "meta.db"
+        if self._db_path.is_symlink():
+            raise UnsafeStorage(f"refusing to open {self._db_path}: it is a symlink")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_guard = threading.Lock()
+        self._locks = ProjectLocks()
+        self.blobs = BlobStore(self.root)
+        self._connection().executescript(_SCHEMA)
+
+    def _claim_root(self) -> int:
+        path = self.root / ".lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise ConfigError(
+                    f"another filesystem service is using {self.root}; "
+                    "give each service process its own WIKISAGA_DATA_DIR"
+                ) from e
+            raise
+        return fd
+
+    def close(self) -> None:
+        """Close every database connection and release the data dir."""
+        with self._connections_guard:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self.blobs.close()
+        os.close(self._lock_file)
+
+    # -- connections and transactions -------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self._db_path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._connections_guard:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- startup ------------------------------------------------------------------------
+
+    def sweep(self) -> int:
+        """Remove temporary files and unreferenced blobs left by a crash; return how many."""
+        removed = 0
+        for project_id in self.blobs.project_ids():
+
+            def referenced(project_id: str = project_id) -> set[str]:
+                with self._transaction(write=False) as conn:
+                    rows = conn.execute(
+                        "SELECT DISTINCT sha256 FROM versions WHERE project_id = ?",
+                        (project_id,),
+                    ).fetchall()
+                return {row[0] for row in rows}
+
+            with self._locks.hold(project_id):
+                removed += self.blobs.sweep(project_id, referenced)
+        return removed
+
+    # -- ownership ----------------------------------------------------------------------
+
+    @staticmethod
+    def _owner(conn: sqlite3.Connection, project_id: str) -> str | None:
+        row = conn.execute(
+            "SELECT owner_id FROM projects WHERE project_id = ?", (project_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    @classmethod
+    def _check_access(cls, conn: sqlite3.Connection, project_id: str, user_id: str) -> bool:
+        """Raise Forbidden for another user's project; return whether the project exists."""
+        owner = cls._owner(conn, project_id)
+        if owner is not None and owner != user_id:
+            raise Forbidden(f"project {project_id!r} belongs to another user")
+        return owner is not None
+
+    # -- reads --------------------------------------------------------------------------
+
+    @staticmethod
+    def _current(conn: sqlite3.Connection, project_id: str, path: str) -> FileRecord | None:
+        row = conn.execute(
+            "SELECT f.path, f.version_id, v.sha256, v.size, f.updated_at "
+            "FROM files f JOIN versions v ON v.version_id = f.version_id "
+            "WHERE f.project_id = ? AND f.path = ?",
+            (project_id, path),
+        ).fetchone()
+        return None if row is None else FileRecord(*row)
+
+    def read_file(self, project_id: str, user_id: str, path: str) -> tuple[FileRecord, bytes]:
+        """The current version of ``path`` and its bytes; NotFound when absent."""
+        with self._transaction(write=False) as conn:
+            self._check_access(conn, project_id, user_id)
+            record = self._current(conn, project_id, path)
+        if record is None:
+            raise NotFound(f"file {path!r} not found in project {project_id!r}")
+        return record, self.blobs.read(project_id, record.sha256)
+
+    def list_files(self, project_id: str, user_id: str, prefix: str = "") -> list[FileRecord]:
+        """Current files whose path starts with ``prefix``, sorted by path."""
+        with self._transaction(write=False) as conn:
+            self._check_access(conn, project_id, user_id)
+            rows = conn.execute(
+                "SELECT f.path, f.version_id, v.sha256, v.size, f.updated_at "
+                "FROM files f JOIN versions v ON v.version_id = f.version_id "
+                "WHERE f.project_id = ? AND substr(f.path, 1, ?) = ? ORDER BY f.path",
+                (project_id, len(prefix), prefix),
+            ).fetchall()
+        return [FileRecord(*row) for row in rows]
+
+    def current_versions(
+        self, project_id: str, user_id: str, paths: Sequence[str]
+    ) -> list[tuple[str, str | None]]:
+        """``(path, current version or None)`` for each path, in the order given."""
+        with self._transaction(write=False) as conn:
+            self._check_access(conn, project_id, user_id)
+            result = []
+            for path in paths:
+                record = self._current(conn, project_id, path)
+                result.append((path, None if record is None else record.version))
+        return result
+
+    def export(self, project_id: str, user_id: str) -> list[tuple[FileRecord, bytes]]:
+        """Every current file with its bytes, sorted by path."""
+        records = self.list_files(project_id, user_id)
+        contents = self.blobs.read_many(project_id, sorted({r.sha256 for r in records}))
+        return [(record, contents[record.sha256]) for record in records]
+
+    # -- writes -------------------------------------------------------------------------
+
+    def apply(
+        self,
+        project_id: str,
+        user_id: str,
+        changes: Sequence[Change],
+        *,
+        render: Callable[[list[ChangeResult]], dict[str, Any]],
+        idempotency: Idempotency | None = None,
+    ) -> WriteOutcome:
+        """Apply ``changes`` all or nothing and return ``render(results)`` (status 200).
+
+        With ``idempotency``, a key already answered returns the stored answer and changes
+        nothing; the same key with another fingerprint raises IdempotencyKeyReused.
+        Raises Forbidden for another user's project and NotFound for a restore to a
+        version that is not a version of that path, before anything is written.
+        """
+        with self._locks.hold(project_id):
+            with self._transaction(write=False) as conn:
+                replay = self._replay(conn, user_id, idempotency)
+                if replay is not None:
+                    return replay
+                self._check_access(conn, project_id, user_id)
+                self._check_restore_targets(conn, project_id, changes)
+            blobs = {
+                hashlib.sha256(change.data).hexdigest(): change.data
+                for change in changes
+                if change.kind == "save" and change.data is not None
+            }
+            self.blobs.write(project_id, blobs)
+            with self._transaction(write=True) as conn:
+                replay = self._replay(conn, user_id, idempotency)
+                if replay is not None:
+                    return replay
+                results = self._apply(conn, project_id, user_id, changes)
+                body = render(results)
+                if idempotency is not None:
+                    conn.execute(
+                        "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            user_id,
+                            idempotency.key,
+                            idempotency.fingerprint,
+                            200,
+                            json.dumps(body),
+                            _now(),
+                        ),
+                    )
+        return WriteOutcome(200, body, replayed=False)
+
+    @staticmethod
+    def _replay(
+        conn: sqlite3.Connection, user_id: str, idempotency: Idempotency | None
+    ) -> WriteOutcome | None:
+        if idempotency is None:
+            return None
+        row = conn.execute(
+            "SELECT fingerprint, status_code, body FROM idempotency WHERE user_id = ? AND key = ?",
+            (user_id, idempotency.key),
+        ).fetchone()
+        if row is None:
+            return None
+        fingerprint, status_code, body = row
+        if fingerprint != idempotency.fingerprint:
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {idempotency.key!r} was already used for a different request"
+            )
+        return WriteOutcome(int(status_code), json.loads(body), replayed=True)
+
+    @staticmethod
+    def _check_restore_targets(
+        conn: sqlite3.Connection, project_id: str, changes: Sequence[Change]
+    ) -> None:
+        for change in changes:
+            if change.kind != "restore" or change.version is None:
+                continue
+            row = conn.execute(
+                "SELECT 1 FROM versions WHERE version_id = ? AND project_id = ? AND path = ?",
+                (change.version, project_id, change.path),
+            ).fetchone()
+            if row is None:
+                raise NotFound(
+                    f"version {change.version!r} is not a version of {change.path!r}",
+                    code="version_not_found",
+                )
+
+    def _apply(
+        self,
+        conn: sqlite3.Connection,
+        project_id: str,
+        user_id: str,
+        changes: Sequence[Change],
+    ) -> list[ChangeResult]:
+        now = _now()
+        owned = self._check_access(conn, project_id, user_id)
+        results = []
+        for change in changes:
+            current = self._current(conn, project_id, change.path)
+            previous = None if current is None else current.version
+            target: str | None
+            if change.kind == "save":
+                assert change.data is not None
+                target = _new_version_id()
+            elif change.kind == "delete":
+                target = None
+            else:
+                target = change.version
+            action: Action
+            if target == previous:
+                action = "absent" if change.kind == "delete" else "unchanged"
+                results.append(ChangeResult(change.path, action, previous, previous))
+                continue
+            if not owned:
+                conn.execute("INSERT INTO projects VALUES (?, ?, ?)", (project_id, user_id, now))
+                owned = True
+            if target is None:
+                conn.execute(
+                    "DELETE FROM files WHERE project_id = ? AND path = ?",
+                    (project_id, change.path),
+                )
+                results.append(ChangeResult(change.path, "deleted", None, previous))
+                continue
+            if change.kind == "save":
+                assert change.data is not None
+                digest = hashlib.sha256(change.data).hexdigest()
+                size = len(change.data)
+                conn.execute(
+                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
+                    (target, project_id, change.path, digest, size, now),
+                )
+            else:
+                digest, size = conn.execute(
+                    "SELECT sha256, size FROM versions WHERE version_id = ?", (target,)
+                ).fetchone()
+            conn.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?) ON CONFLICT (project_id, path) "
+                "DO UPDATE SET version_id = excluded.version_id, updated_at = excluded.updated_at",
+                (project_id, change.path, target, now),
+            )
+            action = "saved" if change.kind == "save" else "restored"
+            results.append(ChangeResult(change.path, action, target, previous, digest, size))
+        return results
