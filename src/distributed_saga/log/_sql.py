@@ -1,0 +1,621 @@
+"""The saga log in SQL, written once for SQLite and PostgreSQL.
+
+:class:`_SqlSagaLog` holds the schema and every query. A backend supplies a few dialect
+hooks (placeholder style, the database clock, column types, row locking for claims) and
+:meth:`_SqlSagaLog._run`, which runs one unit of work in one transaction and translates
+driver errors. Public methods own the transaction; the ``_name(cur, ...)`` helpers do the
+work inside it, so "insert the step, move the saga to executing, renew the lease" is a
+single commit.
+
+Fenced writes are ``UPDATE ... WHERE saga_id = ? AND owner = ? AND state IN (...)``; when
+no row matches, :meth:`_SqlSagaLog._refuse` reads the row inside the same transaction to
+raise what the in-memory log would: :class:`SagaNotFoundError`, :class:`LeaseLostError`
+or :class:`SagaStateError`.
+"""
+
+# Queries are assembled from this module's constants and enum values, never from caller
+# text; every value travels as a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Concatenate, NoReturn, ParamSpec, Protocol, TypeVar
+
+from distributed_saga._errors import (
+    LeaseLostError,
+    SagaExistsError,
+    SagaLockedError,
+    SagaLogError,
+    SagaNotFoundError,
+    SagaStateError,
+)
+from distributed_saga._records import (
+    FINISHED_STATES,
+    IN_FLIGHT_STATES,
+    SagaRecord,
+    SagaState,
+    StepRecord,
+    StepState,
+)
+from distributed_saga.log._base import SagaLog
+
+__all__ = ["SCHEMA_VERSION", "Cursor"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the queries use (``sqlite3`` and ``psycopg`` both fit)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, query: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+def _states(states: Iterable[SagaState]) -> str:
+    """A SQL list of state literals (enum values only, never caller text)."""
+    return ", ".join(f"'{SagaState(state).value}'" for state in sorted(states))
+
+
+_IN_FLIGHT = _states(IN_FLIGHT_STATES)
+_FINISHED = _states(FINISHED_STATES)
+_INTENT_FROM = _states({SagaState.PENDING, SagaState.EXECUTING})
+_RESULT_FROM = _states({SagaState.EXECUTING, SagaState.COMPENSATING})
+_COMPENSATE_FROM = _states(IN_FLIGHT_STATES | {SagaState.FAILED})
+_COMPENSATING = _states({SagaState.COMPENSATING})
+_FINISH_FROM: dict[SagaState, str] = {
+    SagaState.COMMITTED: _INTENT_FROM,
+    SagaState.ROLLED_BACK: _COMPENSATING,
+    SagaState.FAILED: _COMPENSATING,
+}
+
+# Keeps IN lists well under every driver's parameter limit (SQLite's default is 32766).
+_CHUNK = 500
+
+# Migrations: entry ``v`` takes a database from schema version ``v`` to ``v + 1``. Append,
+# never edit: a database records the version it reached in ``saga_schema_version``.
+# ``{real}``, ``{json}``, ``{bool}`` and ``{table_options}`` are dialect hooks.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE saga (
+            saga_id TEXT NOT NULL PRIMARY KEY,
+            user_id TEXT,
+            state TEXT NOT NULL,
+            lock_key TEXT,
+            owner TEXT,
+            lease_expires_at {real},
+            lease_seconds {real} NOT NULL,
+            created_at {real} NOT NULL,
+            updated_at {real} NOT NULL,
+            failed_at TEXT,
+            error TEXT,
+            metadata {json} NOT NULL
+        ){table_options}""",
+        # The lock key rule is the database's: check and insert are one atomic write.
+        f"""CREATE UNIQUE INDEX saga_lock_key ON saga (lock_key)
+            WHERE lock_key IS NOT NULL AND state NOT IN ({_FINISHED})""",
+        "CREATE INDEX saga_created ON saga (created_at, saga_id)",
+        # Recovery scans only sagas in flight, however many finished ones the log keeps.
+        f"CREATE INDEX saga_in_flight ON saga (created_at, saga_id) WHERE state IN ({_IN_FLIGHT})",
+        """CREATE TABLE saga_step (
+            saga_id TEXT NOT NULL REFERENCES saga (saga_id) ON DELETE CASCADE,
+            step_index INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            compensation TEXT,
+            compensation_args {json},
+            in_process_rollback {bool} NOT NULL,
+            idempotency_key TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            started_at {real},
+            finished_at {real},
+            compensation_attempts INTEGER NOT NULL DEFAULT 0,
+            compensation_error TEXT,
+            compensated_at {real},
+            PRIMARY KEY (saga_id, step_index)
+        ){table_options}""",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+"""The schema version this code writes; opening a newer database is refused."""
+
+_SAGA_COLUMNS = (
+    "saga_id, user_id, state, lock_key, owner, lease_expires_at, lease_seconds,"
+    " created_at, updated_at, failed_at, error, metadata"
+)
+_STEP_COLUMNS = (
+    "saga_id, step_index, name, state, compensation, compensation_args, in_process_rollback,"
+    " idempotency_key, attempts, error, started_at, finished_at, compensation_attempts,"
+    " compensation_error, compensated_at"
+)
+# Every fenced write renews the lease from the saga's own lease_seconds.
+_TOUCH = "updated_at = {now}, lease_expires_at = {now} + lease_seconds"
+_FENCE = "WHERE saga_id = ? AND owner = ? AND state IN"
+_EXPIRED = f"state IN ({_IN_FLIGHT}) AND (lease_expires_at IS NULL OR lease_expires_at < {{now}})"
+
+# The states each fenced write is allowed from, by query name (for error messages).
+_FENCED_FROM: dict[str, str] = {
+    "start_step": _INTENT_FROM,
+    "touch_for_step_result": _RESULT_FROM,
+    "begin_compensation": _COMPENSATE_FROM,
+    "touch_for_step_compensation": _COMPENSATING,
+    **{f"finish_{state.value}": allowed for state, allowed in _FINISH_FROM.items()},
+}
+
+_QUERIES: dict[str, str] = {
+    "insert_saga": """INSERT INTO saga (saga_id, user_id, state, lock_key, owner,
+            lease_expires_at, lease_seconds, created_at, updated_at, metadata)
+        VALUES (?, ?, 'pending', ?, ?, {now} + ?, ?, {now}, {now}, {json_param})
+        ON CONFLICT DO NOTHING
+        RETURNING lease_expires_at, created_at, updated_at""",
+    "saga_exists": "SELECT 1 FROM saga WHERE saga_id = ?",
+    "lock_holder": f"""SELECT saga_id FROM saga
+        WHERE lock_key = ? AND state NOT IN ({_FINISHED})""",
+    "owner_state": "SELECT owner, state FROM saga WHERE saga_id = ?",
+    "start_step": f"""UPDATE saga SET state = 'executing', {_TOUCH}
+        {_FENCE} ({_INTENT_FROM})""",
+    "insert_step": """INSERT INTO saga_step (saga_id, step_index, name, state, compensation,
+            compensation_args, in_process_rollback, idempotency_key, started_at)
+        SELECT ?, ?, ?, 'started', ?, {json_param}, ?, ?, {now}
+        WHERE (SELECT count(*) FROM saga_step WHERE saga_id = ?) = ?""",
+    "step_count": "SELECT count(*) FROM saga_step WHERE saga_id = ?",
+    "touch_for_step_result": f"UPDATE saga SET {_TOUCH} {_FENCE} ({_RESULT_FROM})",
+    "step_result": """UPDATE saga_step SET state = ?, attempts = ?, error = ?, finished_at = {now}
+        WHERE saga_id = ? AND step_index = ?""",
+    "begin_compensation": f"""UPDATE saga SET state = 'compensating',
+            failed_at = COALESCE(?, failed_at), error = COALESCE(?, error), {_TOUCH}
+        {_FENCE} ({_COMPENSATE_FROM})""",
+    "touch_for_step_compensation": f"UPDATE saga SET {_TOUCH} {_FENCE} ({_COMPENSATING})",
+    "step_compensation": """UPDATE saga_step SET state = ?,
+            compensation_attempts = compensation_attempts + ?, compensation_error = ?,
+            compensated_at = CASE WHEN ? THEN {now} ELSE compensated_at END
+        WHERE saga_id = ? AND step_index = ?""",
+    **{
+        f"finish_{state.value}": f"""UPDATE saga SET state = '{state.value}', owner = NULL,
+            lease_expires_at = NULL, updated_at = {{now}}
+        {_FENCE} ({allowed})"""
+        for state, allowed in _FINISH_FROM.items()
+    },
+    "claim_expired": f"""UPDATE saga SET owner = ?, lease_seconds = ?,
+            lease_expires_at = {{now}} + ?, updated_at = {{now}}
+        WHERE saga_id IN (
+            SELECT saga_id FROM saga WHERE {_EXPIRED}
+            ORDER BY created_at, saga_id LIMIT ?{{skip_locked}})
+        RETURNING saga_id, created_at""",
+    "get_saga": f"SELECT {_SAGA_COLUMNS} FROM saga WHERE saga_id = ?",
+    "get_steps": f"SELECT {_STEP_COLUMNS} FROM saga_step WHERE saga_id = ? ORDER BY step_index",
+}
+
+
+class _SqlSagaLog(SagaLog):
+    """A saga log kept in SQL tables ``saga`` and ``saga_step``; see the module docstring."""
+
+    # -- dialect hooks ----------------------------------------------------------------
+
+    _PARAM: ClassVar[str] = "?"
+    """The driver's placeholder; queries are written with ``?``."""
+    _NOW: ClassVar[str]
+    """SQL for the database clock's current time in epoch seconds (a float)."""
+    _REAL: ClassVar[str] = "DOUBLE PRECISION"
+    _JSON: ClassVar[str] = "TEXT"
+    _JSON_PARAM: ClassVar[str] = "?"
+    """How a JSON text parameter is written into a JSON column."""
+    _BOOL: ClassVar[str] = "BOOLEAN"
+    _TABLE_OPTIONS: ClassVar[str] = ""
+    _SKIP_LOCKED: ClassVar[str] = ""
+    """Row locking for the claim subquery, so concurrent claimers skip each other's rows."""
+
+    @abc.abstractmethod
+    def _run(
+        self,
+        work: Callable[Concatenate[Cursor, _P], _T],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """Run ``work(cursor, ...)`` in one transaction: commit on return, roll back on error.
+
+        Driver errors leave as :class:`SagaLogUnavailable` (connection-level) or
+        :class:`SagaLogError`; the work's own :class:`SagaError` passes through unchanged.
+        """
+
+    def _read(
+        self,
+        work: Callable[Concatenate[Cursor, _P], _T],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """Like :meth:`_run` for work that only reads (a backend may take lighter locks)."""
+        return self._run(work, *args, **kwargs)
+
+    def _load_json(self, value: Any) -> Any:
+        """Decode a JSON column as the driver returns it (text unless overridden)."""
+        return None if value is None else json.loads(value)
+
+    # -- setup ------------------------------------------------------------------------
+
+    @classmethod
+    def _render(cls, query: str) -> str:
+        sql = query.format(
+            now=cls._NOW,
+            json_param=cls._JSON_PARAM,
+            skip_locked=cls._SKIP_LOCKED,
+            real=cls._REAL,
+            json=cls._JSON,
+            bool=cls._BOOL,
+            table_options=cls._TABLE_OPTIONS,
+        )
+        return sql.replace("?", cls._PARAM)
+
+    def _prepare_queries(self) -> None:
+        """Render every query for this dialect once, so a call only looks its text up."""
+        self._sql = {name: self._render(query) for name, query in _QUERIES.items()}
+
+    def _dynamic(self, query: str) -> str:
+        """Render a query built per call (IN lists), keeping it for the next call."""
+        sql = self._sql.get(query)
+        if sql is None:
+            sql = self._sql[query] = self._render(query)
+        return sql
+
+    def _migrate(self, cur: Cursor) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION` (call inside a write transaction)."""
+        cur.execute("CREATE TABLE IF NOT EXISTS saga_schema_version (version INTEGER NOT NULL)")
+        cur.execute("SELECT max(version) FROM saga_schema_version")
+        found = cur.fetchone()[0]
+        version = 0 if found is None else int(found)
+        if version > SCHEMA_VERSION:
+            raise SagaLogError(
+                f"saga log schema version {version} is newer than this code's "
+                f"{SCHEMA_VERSION}; upgrade the software before opening {self.url}"
+            )
+        for migration in _MIGRATIONS[version:]:
+            for statement in migration:
+                cur.execute(self._render(statement))
+        if version < SCHEMA_VERSION:
+            cur.execute("DELETE FROM saga_schema_version")
+            cur.execute(
+                self._render("INSERT INTO saga_schema_version (version) VALUES (?)"),
+                (SCHEMA_VERSION,),
+            )
+
+    # -- creating and advancing a saga ------------------------------------------------
+
+    def create_saga(
+        self,
+        saga_id: str,
+        user_id: str | None,
+        *,
+        owner: str,
+        lease_seconds: float,
+        lock_key: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SagaRecord:
+        text = json.dumps(dict(metadata or {}))
+        # On PostgreSQL a conflicting holder can finish between our insert and our look-up;
+        # then nothing explains the conflict and the insert is simply tried again.
+        for _ in range(3):
+            record = self._run(
+                self._create_saga,
+                saga_id=saga_id,
+                user_id=user_id,
+                owner=owner,
+                lease_seconds=float(lease_seconds),
+                lock_key=lock_key,
+                metadata=text,
+            )
+            if record is not None:
+                return record
+        raise SagaLogError(f"could not create saga {saga_id!r}: lock {lock_key!r} kept changing")
+
+    def _create_saga(
+        self,
+        cur: Cursor,
+        *,
+        saga_id: str,
+        user_id: str | None,
+        owner: str,
+        lease_seconds: float,
+        lock_key: str | None,
+        metadata: str,
+    ) -> SagaRecord | None:
+        cur.execute(
+            self._sql["insert_saga"],
+            (saga_id, user_id, lock_key, owner, lease_seconds, lease_seconds, metadata),
+        )
+        row = cur.fetchone()
+        if row is None:
+            # ON CONFLICT DO NOTHING covers both unique rules; the id is checked first,
+            # as the in-memory log does.
+            if cur.execute(self._sql["saga_exists"], (saga_id,)).fetchone() is not None:
+                raise SagaExistsError(saga_id)
+            holder = cur.execute(self._sql["lock_holder"], (lock_key,)).fetchone()
+            if holder is not None and lock_key is not None:
+                raise SagaLockedError(lock_key, holder[0])
+            return None
+        lease_expires_at, created_at, updated_at = row
+        return SagaRecord(
+            saga_id=saga_id,
+            user_id=user_id,
+            state=SagaState.PENDING,
+            lock_key=lock_key,
+            owner=owner,
+            lease_expires_at=lease_expires_at,
+            lease_seconds=lease_seconds,
+            created_at=created_at,
+            updated_at=updated_at,
+            metadata=json.loads(metadata),
+        )
+
+    def record_intent(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        name: str,
+        compensation: str | None,
+        compensation_args: Mapping[str, Any] | None,
+        in_process_rollback: bool,
+        idempotency_key: str | None,
+    ) -> None:
+        args = json.dumps(dict(compensation_args)) if compensation_args else None
+        step = (saga_id, index, name, compensation, args, in_process_rollback, idempotency_key)
+        self._run(self._record_intent, saga_id, owner, index, step)
+
+    def _record_intent(
+        self, cur: Cursor, saga_id: str, owner: str, index: int, step: Sequence[Any]
+    ) -> None:
+        self._fenced(cur, "start_step", saga_id, owner)
+        cur.execute(self._sql["insert_step"], (*step, saga_id, index))
+        if cur.rowcount == 0:
+            steps = cur.execute(self._sql["step_count"], (saga_id,)).fetchone()[0]
+            raise SagaStateError(f"saga {saga_id!r} has {steps} steps; cannot record step {index}")
+
+    def record_step_result(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        state: StepState,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        if state not in (StepState.COMPLETED, StepState.FAILED):
+            raise ValueError(f"a step's result is completed or failed, not {state}")
+        changes = (StepState(state).value, attempts, error)
+        self._run(self._update_step, "step_result", saga_id, owner, index=index, changes=changes)
+
+    def begin_compensation(
+        self, saga_id: str, owner: str, *, failed_at: str | None, error: str | None
+    ) -> None:
+        self._run(self._fenced, "begin_compensation", saga_id, owner, failed_at, error)
+
+    def record_compensation(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        succeeded: bool,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        state = StepState.COMPENSATED if succeeded else StepState.COMPENSATION_FAILED
+        changes = (state.value, attempts, None if succeeded else error, succeeded)
+        self._run(
+            self._update_step, "step_compensation", saga_id, owner, index=index, changes=changes
+        )
+
+    def _update_step(
+        self,
+        cur: Cursor,
+        query: str,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        changes: Sequence[Any],
+    ) -> None:
+        """Renew the saga's lease (fenced), then apply ``changes`` to step ``index``."""
+        self._fenced(cur, f"touch_for_{query}", saga_id, owner)
+        cur.execute(self._sql[query], (*changes, saga_id, index))
+        if cur.rowcount == 0:
+            raise SagaStateError(f"saga {saga_id!r} has no step {index}")
+
+    def finish_saga(self, saga_id: str, owner: str, state: SagaState) -> None:
+        if state not in _FINISH_FROM:
+            raise ValueError(f"a saga finishes committed, rolled_back or failed, not {state}")
+        self._run(self._fenced, f"finish_{SagaState(state).value}", saga_id, owner)
+
+    def _fenced(self, cur: Cursor, query: str, saga_id: str, owner: str, *params: Any) -> None:
+        """Run the fenced ``UPDATE`` named ``query``: ``params``, then saga id and owner."""
+        cur.execute(self._sql[query], (*params, saga_id, owner))
+        if cur.rowcount == 0:
+            self._refuse(cur, saga_id, owner, _FENCED_FROM[query])
+
+    def _refuse(self, cur: Cursor, saga_id: str, owner: str, allowed: str) -> NoReturn:
+        """Explain why a fenced write matched no row, in the in-memory log's order."""
+        row = cur.execute(self._sql["owner_state"], (saga_id,)).fetchone()
+        if row is None:
+            raise SagaNotFoundError(saga_id)
+        if row[0] != owner:
+            raise LeaseLostError(saga_id, owner)
+        raise SagaStateError(f"saga {saga_id!r} is {row[1]}, not one of {allowed}")
+
+    # -- leases -----------------------------------------------------------------------
+
+    def renew_leases(self, owner: str, saga_ids: Collection[str]) -> int:
+        ids = list(dict.fromkeys(saga_ids))
+        if not ids:
+            return 0
+        return self._run(self._renew_leases, owner, ids)
+
+    def _renew_leases(self, cur: Cursor, owner: str, ids: list[str]) -> int:
+        renewed = 0
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            cur.execute(
+                self._dynamic(
+                    f"UPDATE saga SET {_TOUCH} WHERE owner = ? AND state IN ({_IN_FLIGHT})"
+                    f" AND saga_id IN ({', '.join('?' * len(chunk))})"
+                ),
+                (owner, *chunk),
+            )
+            renewed += cur.rowcount
+        return renewed
+
+    def claim_expired(self, owner: str, lease_seconds: float, *, limit: int = 100) -> list[str]:
+        if limit <= 0:
+            return []
+        return self._run(self._claim_expired, owner, lease_seconds, limit)
+
+    def _claim_expired(
+        self, cur: Cursor, owner: str, lease_seconds: float, limit: int
+    ) -> list[str]:
+        cur.execute(self._sql["claim_expired"], (owner, lease_seconds, lease_seconds, limit))
+        # RETURNING follows no ORDER BY, so the order is restored here.
+        claimed = sorted(cur.fetchall(), key=lambda row: (row[1], row[0]))
+        return [row[0] for row in claimed]
+
+    def claim_saga(
+        self,
+        saga_id: str,
+        owner: str,
+        lease_seconds: float,
+        *,
+        from_states: Collection[SagaState],
+    ) -> SagaRecord:
+        states = sorted({SagaState(state).value for state in from_states})
+        return self._run(self._claim_saga, saga_id, owner, lease_seconds, states)
+
+    def _claim_saga(
+        self, cur: Cursor, saga_id: str, owner: str, lease_seconds: float, states: list[str]
+    ) -> SagaRecord:
+        if states:
+            cur.execute(
+                self._dynamic(
+                    "UPDATE saga SET owner = ?, lease_seconds = ?, lease_expires_at = {now} + ?,"
+                    " updated_at = {now}"
+                    f" WHERE saga_id = ? AND state IN ({', '.join('?' * len(states))})"
+                    f" AND NOT (state IN ({_IN_FLIGHT}) AND lease_expires_at IS NOT NULL"
+                    " AND lease_expires_at >= {now} AND (owner IS NULL OR owner <> ?))"
+                ),
+                (owner, lease_seconds, lease_seconds, saga_id, *states, owner),
+            )
+        if not states or cur.rowcount == 0:
+            row = cur.execute(self._sql["owner_state"], (saga_id,)).fetchone()
+            if row is None:
+                raise SagaNotFoundError(saga_id)
+            if row[1] not in states:
+                raise SagaStateError(f"saga {saga_id!r} is {row[1]}, not claimable")
+            raise SagaStateError(f"saga {saga_id!r} is still leased by {row[0]!r}")
+        return self._get_saga(cur, saga_id)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def get_saga(self, saga_id: str) -> SagaRecord:
+        return self._read(self._get_saga, saga_id)
+
+    def _get_saga(self, cur: Cursor, saga_id: str) -> SagaRecord:
+        row = cur.execute(self._sql["get_saga"], (saga_id,)).fetchone()
+        if row is None:
+            raise SagaNotFoundError(saga_id)
+        steps = cur.execute(self._sql["get_steps"], (saga_id,)).fetchall()
+        return self._saga(row, tuple(self._step(step) for step in steps))
+
+    def list_sagas(
+        self,
+        *,
+        states: Collection[SagaState] | None = None,
+        lock_key: str | None = None,
+        limit: int = 100,
+    ) -> list[SagaRecord]:
+        values = None if states is None else sorted({SagaState(s).value for s in states})
+        if limit <= 0 or values == []:
+            return []
+        return self._read(self._list_sagas, values, lock_key, limit)
+
+    def _list_sagas(
+        self, cur: Cursor, states: list[str] | None, lock_key: str | None, limit: int
+    ) -> list[SagaRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            params.extend(states)
+        if lock_key is not None:
+            where.append("lock_key = ?")
+            params.append(lock_key)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        cur.execute(
+            self._dynamic(
+                f"SELECT {_SAGA_COLUMNS} FROM saga{clause}"
+                " ORDER BY created_at DESC, saga_id DESC LIMIT ?"
+            ),
+            (*params, limit),
+        )
+        rows = cur.fetchall()
+        steps: dict[str, list[StepRecord]] = {row[0]: [] for row in rows}
+        ids = list(steps)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            cur.execute(
+                self._dynamic(
+                    f"SELECT {_STEP_COLUMNS} FROM saga_step"
+                    f" WHERE saga_id IN ({', '.join('?' * len(chunk))})"
+                    " ORDER BY saga_id, step_index"
+                ),
+                chunk,
+            )
+            for step_row in cur.fetchall():
+                steps[step_row[0]].append(self._step(step_row))
+        return [self._saga(row, tuple(steps[row[0]])) for row in rows]
+
+    def _saga(self, row: Sequence[Any], steps: tuple[StepRecord, ...]) -> SagaRecord:
+        return SagaRecord(
+            saga_id=row[0],
+            user_id=row[1],
+            state=SagaState(row[2]),
+            lock_key=row[3],
+            owner=row[4],
+            lease_expires_at=row[5],
+            lease_seconds=row[6],
+            created_at=row[7],
+            updated_at=row[8],
+            failed_at=row[9],
+            error=row[10],
+            metadata=self._load_json(row[11]),
+            steps=steps,
+        )
+
+    def _step(self, row: Sequence[Any]) -> StepRecord:
+        return StepRecord(
+            saga_id=row[0],
+            index=row[1],
+            name=row[2],
+            state=StepState(row[3]),
+            compensation=row[4],
+            compensation_args=self._load_json(row[5]),
+            in_process_rollback=bool(row[6]),
+            idempotency_key=row[7],
+            attempts=row[8],
+            error=row[9],
+            started_at=row[10],
+            finished_at=row[11],
+            compensation_attempts=row[12],
+            compensation_error=row[13],
+            compensated_at=row[14],
+        )
