@@ -1,0 +1,40 @@
+"""Fixtures shared by the test suite."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+# -- PostgreSQL -------------------------------------------------------------------------
+#
+# Tests marked ``postgres`` need a server: run scripts/provision-postgres and export
+#   WIKISAGA_TEST_POSTGRES_URL=postgresql://wikisaga:wikisaga@127.0.0.1:5432/wikisaga_test
+# Without it they skip, except in CI (env CI set), where a missing server is a failure.
+
+POSTGRES_URL_ENV = "WIKISAGA_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The URL of the test PostgreSQL database (skips locally when unset, fails in CI)."""
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        message = f"{POSTGRES_URL_ENV} is not set; run scripts/provision-postgres"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (PostgreSQL tests must not be skipped in CI)")
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A schema name no other test uses; the schema is dropped after the test."""
+    import psycopg  # noqa: PLC0415 - only PostgreSQL tests need the driver
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
