@@ -32,9 +32,9 @@ def git_env() -> dict[str, str]:
     return env
 
 
-def git(*args: str | Path, cwd: Path | None = None, check: bool = True) -> str:
-    """Run git and return its stdout; raise with stderr when ``check`` and it fails."""
-    result = subprocess.run(
+def run_git(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run git with the isolated environment; the completed process, whatever its status."""
+    return subprocess.run(
         ["git", *map(str, args)],
         cwd=cwd,
         capture_output=True,
@@ -43,6 +43,11 @@ def git(*args: str | Path, cwd: Path | None = None, check: bool = True) -> str:
         timeout=60,
         check=False,
     )
+
+
+def git(*args: str | Path, cwd: Path | None = None, check: bool = True) -> str:
+    """Run git and return its stdout; raise with stderr when ``check`` and it fails."""
+    result = run_git(*args, cwd=cwd)
     if check and result.returncode != 0:
         raise AssertionError(f"git {' '.join(map(str, args))} failed:\n{result.stderr}")
     return result.stdout
