@@ -1,0 +1,199 @@
+"""The shared path validator: project ids and file paths from requests."""
+
+from __future__ import annotations
+
+import posixpath
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wikisaga.services._common import (
+    InvalidPath,
+    validate_file_path,
+    validate_path_prefix,
+    validate_project_id,
+)
+
+GOOD_PROJECT_IDS = ["p", "proj-123", "A.b_c-9", "0" * 128, "a.b", "x-y.z_1"]
+BAD_PROJECT_IDS = [
+    "",
+    ".",
+    "..",
+    "a..b",
+    "../x",
+    "a/b",
+    "a\\b",
+    ".hidden",
+    "-dash",
+    "_under",
+    "a" * 129,
+    "a b",
+    "a\x00b",
+    "proj\n",
+    "projé",
+    "プロジェクト",
+    "p%2e%2e",
+    "p:1",
+]
+
+
+@pytest.mark.parametrize("project_id", GOOD_PROJECT_IDS)
+def test_valid_project_ids_are_returned_unchanged(project_id: str) -> None:
+    assert validate_project_id(project_id) == project_id
+
+
+@pytest.mark.parametrize("project_id", BAD_PROJECT_IDS)
+def test_invalid_project_ids_are_refused(project_id: str) -> None:
+    with pytest.raises(InvalidPath):
+        validate_project_id(project_id)
+
+
+GOOD_PATHS = [
+    "a.md",
+    "wiki/document.md",
+    "wiki/sub dir/Page (1).md",
+    "wiki/Ünïcödé/日本語.md",
+    ".gitignore",
+    "wiki/.hidden.md",
+    "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p.md",
+    "x" * 255,
+    "notes/v1.2~draft+final=ok,@home[1]{2}!#&'$;.md",
+]
+
+
+@pytest.mark.parametrize("path", GOOD_PATHS)
+def test_valid_paths_are_accepted(path: str) -> None:
+    assert validate_file_path(path) == path
+
+
+def test_paths_are_returned_in_nfc_form() -> None:
+    decomposed = "wiki/cafe\u0301.md"
+    assert validate_file_path(decomposed) == "wiki/caf\u00e9.md"
+
+
+BAD_PATHS = {
+    "empty": "",
+    "parent": "..",
+    "current": ".",
+    "parent segment": "a/../b",
+    "leading parent": "../etc/passwd",
+    "trailing parent": "a/..",
+    "current segment": "a/./b",
+    "absolute": "/etc/passwd",
+    "unc": "//server/share",
+    "empty segment": "a//b",
+    "trailing slash": "a/",
+    "drive letter": "C:/Windows/win.ini",
+    "drive relative": "c:x",
+    "backslash": "a\\b",
+    "backslash traversal": "..\\..\\x",
+    "nul": "a\x00b",
+    "newline": "a\nb",
+    "tab": "a\tb",
+    "delete": "a\x7fb",
+    "escape": "a\x1bb",
+    "percent dot": "%2e%2e/x",
+    "percent slash": "..%2fetc",
+    "double encoded": "%252e%252e/x",
+    "overlong utf8 escape": "%c0%ae%c0%ae/x",
+    "division slash": "a\u2215b",
+    "fraction slash": "a\u2044b",
+    "fullwidth solidus": "a\uff0fb",
+    "big solidus": "a\u29f8b",
+    "set minus": "a\u2216b",
+    "fullwidth backslash": "a\uff3cb",
+    "one dot leader": "\u2024\u2024/x",
+    "two dot leader": "\u2025/x",
+    "fullwidth full stop": "\uff0e\uff0e/x",
+    "small full stop": "\ufe52\ufe52/x",
+    "right-to-left override": "a\u202eb.md",
+    "zero width space": "a\u200bb",
+    "byte order mark": "\ufeffa",
+    "no-break space": "a\u00a0b",
+    "line separator": "a\u2028b",
+    "lone surrogate": "a\ud800b",
+    "private use": "a\ue000b",
+    "too long": "x" * 513,
+    "too deep": "/".join(["a"] * 17),
+    "segment too long": "x" * 256,
+    "git dir": ".git/config",
+    "git dir any case": ".GIT/hooks/pre-commit",
+    "nested git dir": "wiki/.git/HEAD",
+    "trailing space": "a/b ",
+    "leading space": " a",
+    "trailing dot": "a.",
+    "colon stream": "file.md:stream",
+    "star": "a*b",
+    "question": "a?b",
+    "angle": "a<b",
+    "pipe": "a|b",
+    "quote": 'a"b',
+    "tilde home parent": "~/../x",
+    "only slash": "/",
+}
+
+
+@pytest.mark.parametrize("path", list(BAD_PATHS.values()), ids=list(BAD_PATHS))
+def test_unsafe_paths_are_refused(path: str) -> None:
+    with pytest.raises(InvalidPath) as caught:
+        validate_file_path(path)
+    assert caught.value.status_code == 400
+    assert caught.value.error_code == "invalid_path"
+
+
+def test_the_refusal_says_why() -> None:
+    with pytest.raises(InvalidPath, match=r"U\+2215"):
+        validate_file_path("a\u2215b")
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [("", ""), ("wiki/", "wiki/"), ("wiki/pa", "wiki/pa"), ("a/b/", "a/b/")],
+)
+def test_prefixes_may_be_empty_or_end_with_a_slash(prefix: str, expected: str) -> None:
+    assert validate_path_prefix(prefix) == expected
+
+
+@pytest.mark.parametrize("prefix", ["/", "../", "wiki//", "/wiki/", "a\\"])
+def test_unsafe_prefixes_are_refused(prefix: str) -> None:
+    with pytest.raises(InvalidPath):
+        validate_path_prefix(prefix)
+
+
+@given(st.text(max_size=80))
+def test_any_accepted_path_stays_below_its_root(path: str) -> None:
+    """Whatever text is accepted joins below a root and never leaves it."""
+    try:
+        valid = validate_file_path(path)
+    except InvalidPath:
+        return
+    assert valid == unicodedata.normalize("NFC", valid)
+    joined = posixpath.normpath(posixpath.join("/root/project", valid))
+    assert joined.startswith("/root/project/")
+    assert ".." not in valid.split("/")
+    assert "\\" not in valid
+    assert "\x00" not in valid
+
+
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.characters(categories=["L", "N"]) | st.sampled_from("-_. "),
+            min_size=1,
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_accepted_paths_split_into_the_segments_they_were_built_from(
+    segments: list[str],
+) -> None:
+    path = "/".join(segments)
+    try:
+        valid = validate_file_path(path)
+    except InvalidPath:
+        return
+    assert len(valid.split("/")) == len(segments)
