@@ -155,6 +155,17 @@ def test_a_snapshot_of_unchanged_files_is_still_a_new_commit(stack: GitStack) ->
     )
 
 
+def test_a_project_the_filesystem_never_saw_is_snapshotted_as_an_empty_tree(
+    stack: GitStack,
+) -> None:
+    """The filesystem exports no files for an unknown project: the snapshot is the empty
+    tree (a snapshot records what exists, even nothing)."""
+    project = new_project()
+    response = stack.snapshot(project, snapshot_id="empty")
+    assert response.status_code == 201
+    assert bare(stack.repo(project), "ls-tree", "-r", response.json()["commit"]) == ""
+
+
 def test_get_snapshot_returns_message_commit_and_sorted_file_paths(stack: GitStack) -> None:
     """GET /snapshot/{project}/{id} gives the exact message (whitespace kept) and paths."""
     project = new_project()
