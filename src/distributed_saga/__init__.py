@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from distributed_saga._compensate import DEFAULT_COMPENSATION_RETRY
 from distributed_saga._errors import (
     LeaseLostError,
     SagaError,
@@ -28,7 +29,14 @@ from distributed_saga._errors import (
 )
 from distributed_saga._lease import process_owner
 from distributed_saga._observe import SagaObserver
-from distributed_saga._records import SagaRecord, SagaState, StepRecord, StepState
+from distributed_saga._records import (
+    FINISHED_STATES,
+    IN_FLIGHT_STATES,
+    SagaRecord,
+    SagaState,
+    StepRecord,
+    StepState,
+)
 from distributed_saga.compensations import (
     Compensation,
     CompensationRegistry,
@@ -48,6 +56,9 @@ from distributed_saga.retry import RetryPolicy
 from distributed_saga.saga import DistributedSaga
 
 __all__ = [
+    "DEFAULT_COMPENSATION_RETRY",
+    "FINISHED_STATES",
+    "IN_FLIGHT_STATES",
     "Compensation",
     "CompensationRegistry",
     "DistributedSaga",

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distributed_saga import (
+    DEFAULT_COMPENSATION_RETRY,
     Compensation,
     DistributedSaga,
     FaultPlan,
@@ -62,6 +63,7 @@ __all__ = [
     "PublishStep",
     "WikiGenerationSaga",
     "normalize_files",
+    "recovery_headers",
 ]
 
 logger = logging.getLogger("wikisaga.wiki_saga")
@@ -86,14 +88,30 @@ class PublishStep:
 
 # The internal headers a saga was given, by saga id, so its compensations use them while
 # the saga's own process runs them. Recovery in another process has no entry and uses the
-# token from its settings: the secret is never written to the saga log.
+# headers installed with `recovery_headers` (a backend passes its settings' token), else
+# the token from the environment: the secret is never written to the saga log.
 _headers_by_saga: dict[str, dict[str, str]] = {}
+_recovery_headers: list[dict[str, str]] = []
 _headers_lock = threading.Lock()
+
+
+@contextmanager
+def recovery_headers(headers: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, compensations run by recovery in this process send ``headers``."""
+    with _headers_lock:
+        _recovery_headers.append(dict(headers))
+    try:
+        yield
+    finally:
+        with _headers_lock:
+            _recovery_headers.remove(dict(headers))
 
 
 def _headers_for(args: Mapping[str, Any]) -> dict[str, str]:
     with _headers_lock:
         given = _headers_by_saga.get(args["saga_id"])
+        if given is None and _recovery_headers:
+            given = _recovery_headers[-1]
     headers = dict(given) if given is not None else get_internal_headers()
     headers.pop("X-User-ID", None)
     return headers
@@ -177,6 +195,7 @@ class WikiGenerationSaga:
         filesystem_timeout: float | None = None,
         git_timeout: float | None = None,
         step_retry: RetryPolicy = DEFAULT_STEP_RETRY,
+        compensation_retry: RetryPolicy = DEFAULT_COMPENSATION_RETRY,
         lease_seconds: float = 30.0,
         faults: FaultPlan | None = None,
         observer: SagaObserver | None = None,
@@ -200,6 +219,7 @@ class WikiGenerationSaga:
         self._filesystem_timeout = filesystem_timeout or self._settings.filesystem_timeout
         self._git_timeout = git_timeout or self._settings.git_timeout
         self._step_retry = step_retry
+        self._compensation_retry = compensation_retry
         self._lease_seconds = lease_seconds
         self._faults = faults
         self._observer = observer
@@ -226,6 +246,7 @@ class WikiGenerationSaga:
                 lease_seconds=self._lease_seconds,
                 faults=self._faults,
                 observer=self._observer,
+                compensation_retry=self._compensation_retry,
                 metadata={
                     "kind": "wiki_generation",
                     "project_id": self.project_id,

@@ -1,0 +1,90 @@
+"""A real filesystem and git service, each behind a fault proxy, for fault tests and chaos.
+
+The saga talks to the services through the proxies; the git service reads the filesystem
+service directly (a fault between those two is the git service's own error handling, tested
+with the services). Everything listens on loopback.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+from wikisaga.clients import FilesystemClient, GitClient
+from wikisaga.faults.proxy import FaultProxy
+from wikisaga.launcher import ServiceProcess, free_port
+
+__all__ = ["ServiceStack"]
+
+
+@dataclass
+class ServiceStack:
+    """Start with :meth:`start` (or ``with``); every part is reachable as an attribute."""
+
+    root: Path
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    filesystem: ServiceProcess = field(init=False)
+    git: ServiceProcess = field(init=False)
+    filesystem_proxy: FaultProxy = field(init=False)
+    git_proxy: FaultProxy = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.data_dir = self.root / "data"
+        fs_port = free_port()
+        env = {
+            "WIKISAGA_INTERNAL_TOKEN": self.token,
+            "WIKISAGA_DATA_DIR": str(self.data_dir),
+            "WIKISAGA_FILESYSTEM_SERVER_URL": f"http://127.0.0.1:{fs_port}",
+        }
+        self.env = env
+        self.filesystem = ServiceProcess("filesystem", port=fs_port, env=env, log_dir=self.root)
+        self.git = ServiceProcess("git", env=env, log_dir=self.root)
+
+    def start(self) -> Self:
+        """Start both services and both proxies."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.filesystem.start()
+        self.git.start()
+        self.filesystem_proxy = FaultProxy(self.filesystem.url).start()
+        self.git_proxy = FaultProxy(self.git.url).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop everything that was started."""
+        for proxy in (getattr(self, "filesystem_proxy", None), getattr(self, "git_proxy", None)):
+            if proxy is not None:
+                proxy.stop()
+        self.git.stop()
+        self.filesystem.stop()
+
+    def clear_faults(self) -> None:
+        """Remove every proxy rule and bring both proxies up."""
+        for proxy in (self.filesystem_proxy, self.git_proxy):
+            proxy.clear()
+            proxy.set_down(False)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The internal headers every client of this stack sends."""
+        return {"X-INTERNAL-TOKEN": self.token}
+
+    def direct_filesystem(self) -> FilesystemClient:
+        """A client that bypasses the proxy (for checks)."""
+        return FilesystemClient(self.filesystem.url, headers=self.headers, timeout=30)
+
+    def direct_git(self) -> GitClient:
+        """A client that bypasses the proxy (for checks)."""
+        return GitClient(self.git.url, headers=self.headers, timeout=30)
+
+    def repository(self, project_id: str) -> Path:
+        """The project's bare git repository."""
+        return self.data_dir / "git" / f"{project_id}.git"
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
