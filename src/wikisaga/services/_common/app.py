@@ -208,6 +208,8 @@ def create_service_app(
         title=f"wikisaga {name} service",
         version=version,
         description=description,
+        # An internal API answers the path it was asked; a redirect would only hide a typo.
+        redirect_slashes=False,
     )
     metrics = ServiceMetrics(name)
     app.state.settings = settings

@@ -185,12 +185,15 @@ class FileStore:
         self._lock_file = self._claim_root()
         self._db_path = self.root / "meta.db"
         if self._db_path.is_symlink():
-            raise UnsafeStorage(f"refusing to open {self._db_path}: it is a symlink")
+            raise ConfigError(f"refusing to open {self._db_path}: it is a symlink")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_guard = threading.Lock()
         self._locks = ProjectLocks()
-        self.blobs = BlobStore(self.root)
+        try:
+            self.blobs = BlobStore(self.root)
+        except UnsafeStorage as e:
+            raise ConfigError(f"{self.root}: {e.detail}") from e
         self._connection().executescript(_SCHEMA)
 
     def _claim_root(self) -> int:
