@@ -104,8 +104,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         f"""CREATE UNIQUE INDEX saga_lock_key ON saga (lock_key)
             WHERE lock_key IS NOT NULL AND state NOT IN ({_FINISHED})""",
         "CREATE INDEX saga_created ON saga (created_at, saga_id)",
-        # Recovery scans only sagas in flight, however many finished ones the log keeps.
-        f"CREATE INDEX saga_in_flight ON saga (created_at, saga_id) WHERE state IN ({_IN_FLIGHT})",
+        # Recovery scans only owned sagas (every saga in flight has an owner), however many
+        # finished ones the log keeps. Keyed on owner rather than state, the index changes
+        # only when a saga is created, claimed or finished, not on every step.
+        "CREATE INDEX saga_owned ON saga (created_at, saga_id) WHERE owner IS NOT NULL",
         """CREATE TABLE saga_step (
             saga_id TEXT NOT NULL REFERENCES saga (saga_id) ON DELETE CASCADE,
             step_index INTEGER NOT NULL,
@@ -141,11 +143,14 @@ _STEP_COLUMNS = (
 # Every fenced write renews the lease from the saga's own lease_seconds.
 _TOUCH = "updated_at = {now}, lease_expires_at = {now} + lease_seconds"
 _FENCE = "WHERE saga_id = ? AND owner = ? AND state IN"
-_EXPIRED = f"state IN ({_IN_FLIGHT}) AND (lease_expires_at IS NULL OR lease_expires_at < {{now}})"
+_EXPIRED = (
+    f"owner IS NOT NULL AND state IN ({_IN_FLIGHT})"
+    " AND (lease_expires_at IS NULL OR lease_expires_at < {now})"
+)
 
 # The states each fenced write is allowed from, by query name (for error messages).
 _FENCED_FROM: dict[str, str] = {
-    "start_step": _INTENT_FROM,
+    "first_step": _INTENT_FROM,
     "touch_for_step_result": _RESULT_FROM,
     "begin_compensation": _COMPENSATE_FROM,
     "touch_for_step_compensation": _COMPENSATING,
@@ -162,8 +167,10 @@ _QUERIES: dict[str, str] = {
     "lock_holder": f"""SELECT saga_id FROM saga
         WHERE lock_key = ? AND state NOT IN ({_FINISHED})""",
     "owner_state": "SELECT owner, state FROM saga WHERE saga_id = ?",
-    "start_step": f"""UPDATE saga SET state = 'executing', {_TOUCH}
-        {_FENCE} ({_INTENT_FROM})""",
+    # A saga already executing keeps its state column untouched: assigning it would rewrite
+    # the lock key index entry too (its condition reads state), one more page per commit.
+    "next_step": f"UPDATE saga SET {_TOUCH} {_FENCE} ('executing')",
+    "first_step": f"UPDATE saga SET state = 'executing', {_TOUCH} {_FENCE} ('pending')",
     "insert_step": """INSERT INTO saga_step (saga_id, step_index, name, state, compensation,
             compensation_args, in_process_rollback, idempotency_key, started_at)
         SELECT ?, ?, ?, 'started', ?, {json_param}, ?, ?, {now}
@@ -377,7 +384,9 @@ class _SqlSagaLog(SagaLog):
     def _record_intent(
         self, cur: Cursor, saga_id: str, owner: str, index: int, step: Sequence[Any]
     ) -> None:
-        self._fenced(cur, "start_step", saga_id, owner)
+        cur.execute(self._sql["next_step"], (saga_id, owner))
+        if cur.rowcount == 0:
+            self._fenced(cur, "first_step", saga_id, owner)
         cur.execute(self._sql["insert_step"], (*step, saga_id, index))
         if cur.rowcount == 0:
             steps = cur.execute(self._sql["step_count"], (saga_id,)).fetchone()[0]
