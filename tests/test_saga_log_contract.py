@@ -146,6 +146,12 @@ def test_sqlite_refuses_a_malformed_url(url: str) -> None:
         SQLiteSagaLog.from_url(url)
 
 
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite:///file:sagas"])
+def test_sqlite_refuses_an_in_memory_database(url: str) -> None:
+    with pytest.raises(SagaLogError, match="memory://"):
+        SQLiteSagaLog.from_url(url)
+
+
 def test_sqlite_log_built_from_a_path_reports_a_url_that_reopens_it(tmp_path: Path) -> None:
     with SQLiteSagaLog(tmp_path / "sagas.db") as log:
         drive(log, "s1", SagaState.EXECUTING)
@@ -332,11 +338,19 @@ def test_postgres_url_has_its_password_removed(postgres_url: str, postgres_schem
         assert log.url.startswith("postgresql://wikisaga@")
 
 
-def test_postgres_keyword_conninfo_has_its_password_removed_even_when_refused() -> None:
-    conninfo = "host=127.0.0.1 port=1 dbname=x user=u password=secret connect_timeout=2"
+def test_postgres_keyword_conninfo_with_a_quoted_password_is_redacted_whole() -> None:
+    conninfo = "host=127.0.0.1 port=1 dbname=x password='two words' connect_timeout=2"
     with pytest.raises(SagaLogUnavailable) as raised:
         PostgresSagaLog(conninfo)
-    assert "secret" not in str(raised.value)
+    assert "two" not in str(raised.value)
+    assert "words" not in str(raised.value)
+
+
+def test_postgres_malformed_conninfo_is_a_log_error_that_does_not_quote_it() -> None:
+    with pytest.raises(SagaLogError) as raised:
+        PostgresSagaLog("host=x password=hunter2 nonsense")
+    assert "hunter2" not in str(raised.value)
+    assert raised.value.__cause__ is None
 
 
 def test_postgres_refused_connection_is_unavailable() -> None:

@@ -64,14 +64,19 @@ class PostgresSagaLog(_SqlSagaLog):
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
         self._psycopg = psycopg
-        self.url = _redact(conninfo)
         try:
             params = conninfo_to_dict(conninfo)
-        except psycopg.Error as exc:
-            raise SagaLogError(f"invalid PostgreSQL conninfo {self.url!r}: {exc}") from exc
+        except psycopg.Error:
+            # Not chained: the driver's message may quote the conninfo, password and all.
+            raise SagaLogError("invalid PostgreSQL conninfo (URL or key=value)") from None
+        if "://" in conninfo:
+            self.url = _redact_url(conninfo)
+        else:
+            self.url = make_conninfo("", **{k: v for k, v in params.items() if k != "password"})
         if "connect_timeout" not in params:
             conninfo = make_conninfo(conninfo, connect_timeout=max(1, round(connect_timeout)))
         self._conninfo = conninfo
+        self._schema_name = schema
         self._schema = None if schema is None else _quote(schema)
         self._prepare_queries()
         self._lock = threading.Lock()
@@ -92,7 +97,11 @@ class PostgresSagaLog(_SqlSagaLog):
     def _setup(self, cur: Cursor) -> None:
         cur.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
         if self._schema is not None:
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
+            # Looked up first: CREATE SCHEMA IF NOT EXISTS needs the database's CREATE
+            # privilege even when the schema exists, which an application role may lack.
+            cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self._schema_name,))
+            if cur.fetchone() is None:
+                cur.execute(f"CREATE SCHEMA {self._schema}")
         self._migrate(cur)
 
     def _load_json(self, value: Any) -> Any:
@@ -174,13 +183,10 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _redact(conninfo: str) -> str:
-    """``conninfo`` without its password, fit to show in logs and errors."""
-    parts = urlsplit(conninfo)
-    if parts.scheme:
-        userinfo, at, hostport = parts.netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}{at}{hostport}"
-        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
-        return urlunsplit(parts._replace(netloc=netloc, query=query))
-    words = [word for word in conninfo.split() if not word.startswith("password=")]
-    return " ".join(words)
+def _redact_url(url: str) -> str:
+    """``url`` without its password, fit to show in logs and errors."""
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    netloc = f"{userinfo.partition(':')[0]}{at}{hostport}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -52,6 +52,10 @@ class SQLiteSagaLog(_SqlSagaLog):
             raise SagaLogError(
                 f"synchronous must be one of {', '.join(_SYNCHRONOUS)}, not {synchronous!r}"
             )
+        if str(path) == ":memory:" or str(path).startswith("file:"):
+            raise SagaLogError(
+                "a SQLite saga log is a file path; use memory:// for a log in memory"
+            )
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self._prepare_queries()
