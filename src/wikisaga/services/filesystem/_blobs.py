@@ -26,6 +26,7 @@ import os
 import secrets
 import stat
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -35,6 +36,13 @@ __all__ = ["BlobStore", "CorruptStorage"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _TMP_PREFIX = ".tmp-"
+# Flushes of different files overlap well on real disks: a 2000-file batch writes ~4x
+# faster with a few writers than with one. Small batches stay on the calling thread.
+_WRITERS = 16
+_PARALLEL_FROM = 8
+# fdatasync also flushes the size of a new file, which is all a blob needs; the rename
+# is made durable by the directory fsync.
+_sync_data = getattr(os, "fdatasync", os.fsync)
 
 
 class CorruptStorage(ServiceError):
@@ -93,9 +101,11 @@ class BlobStore:
         projects = _open_dir(self._root_fd, "projects", create=True, what="the projects dir")
         assert projects is not None
         self._projects_fd = projects
+        self._writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="blob-writer")
 
     def close(self) -> None:
-        """Release the directory descriptors."""
+        """Stop the writer threads and release the directory descriptors."""
+        self._writers.shutdown()
         for fd in (self._projects_fd, self._root_fd):
             os.close(fd)
 
@@ -132,8 +142,19 @@ class BlobStore:
             return
         with self._objects(project_id, create=True) as objects_fd:
             assert objects_fd is not None
-            for digest, data in blobs.items():
-                self._write_one(objects_fd, digest, data)
+            if len(blobs) < _PARALLEL_FROM:
+                for digest, data in blobs.items():
+                    self._write_one(objects_fd, digest, data)
+            else:
+                futures = [
+                    self._writers.submit(self._write_one, objects_fd, digest, data)
+                    for digest, data in blobs.items()
+                ]
+                # Wait for every writer before the descriptor closes; then report a failure.
+                errors = [f.exception() for f in futures]
+                for error in errors:
+                    if error is not None:
+                        raise error
             os.fsync(objects_fd)
 
     def _write_one(self, objects_fd: int, digest: str, data: bytes) -> None:
@@ -157,7 +178,7 @@ class BlobStore:
         try:
             try:
                 _write_all(fd, data)
-                os.fsync(fd)
+                _sync_data(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, digest, src_dir_fd=objects_fd, dst_dir_fd=objects_fd)

@@ -359,17 +359,21 @@ class FileStore:
                     return replay
                 self._check_access(conn, project_id, user_id)
                 self._check_restore_targets(conn, project_id, changes)
-            blobs = {
-                hashlib.sha256(change.data).hexdigest(): change.data
+            digests = [
+                hashlib.sha256(change.data).hexdigest() if change.data is not None else None
                 for change in changes
-                if change.kind == "save" and change.data is not None
+            ]
+            blobs = {
+                digest: change.data
+                for digest, change in zip(digests, changes, strict=True)
+                if digest is not None and change.data is not None
             }
             self.blobs.write(project_id, blobs)
             with self._transaction(write=True) as conn:
                 replay = self._replay(conn, user_id, idempotency)
                 if replay is not None:
                     return replay
-                results = self._apply(conn, project_id, user_id, changes)
+                results = self._apply(conn, project_id, user_id, changes, digests)
                 body = render(results)
                 if idempotency is not None:
                     conn.execute(
@@ -427,11 +431,12 @@ class FileStore:
         project_id: str,
         user_id: str,
         changes: Sequence[Change],
+        digests: Sequence[str | None],
     ) -> list[ChangeResult]:
         now = _now()
         owned = self._check_access(conn, project_id, user_id)
         results = []
-        for change in changes:
+        for change, content_digest in zip(changes, digests, strict=True):
             current = self._current(conn, project_id, change.path)
             previous = None if current is None else current.version
             target: str | None
@@ -459,8 +464,8 @@ class FileStore:
                 continue
             if change.kind == "save":
                 assert change.data is not None
-                digest = hashlib.sha256(change.data).hexdigest()
-                size = len(change.data)
+                assert content_digest is not None
+                digest, size = content_digest, len(change.data)
                 conn.execute(
                     "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
                     (target, project_id, change.path, digest, size, now),
