@@ -227,6 +227,8 @@ def _install(stack: ServiceStack, scenario: Scenario) -> FaultPlan | None:
 
 def _crash_env(scenario: Scenario) -> str:
     point = FaultPoint(scenario.fault.split(":", 1)[1])
+    if point is FaultPoint.BEFORE_COMMIT:
+        return point.value  # the commit belongs to no step
     return f"{point.value}:{STEP_INDEX[scenario.step]}"
 
 

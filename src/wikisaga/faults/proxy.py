@@ -352,10 +352,16 @@ class FaultProxy:
 
     async def _close_connections(self) -> None:
         tasks = list(self._connections)
-        for task, writer in list(self._connections.items()):
+        for writer in list(self._connections.values()):
             writer.transport.abort()
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Aborting the transport ends each handler's read. Cancelling the handler instead
+        # makes asyncio's stream callback log the cancellation as an error (Python 3.11),
+        # so a handler is cancelled only if it is stuck elsewhere (e.g. in a LATE delay).
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
