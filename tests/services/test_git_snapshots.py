@@ -12,6 +12,7 @@ import pytest
 from git_fixtures import (
     ISO_SECONDS,
     OWNER,
+    TOKEN,
     GitStack,
     bare,
     new_project,
@@ -359,6 +360,24 @@ def test_body_user_and_header_user_must_agree(stack: GitStack) -> None:
     assert response.status_code == 400
     assert response.json()["error"] == "user_mismatch"
     assert not stack.repo(project).exists()
+
+
+def test_a_latin_1_user_is_the_same_user_at_the_filesystem_service(stack: GitStack) -> None:
+    """A body user_id outside ASCII reaches the filesystem service as the same user (HTTP
+    headers are Latin-1); a user no header could name is refused with 422."""
+    project = new_project()
+    user = "Zoë"
+    saved = httpx.post(
+        f"{stack.fs.url}/save_file",
+        json={"project_id": project, "file_path": "a.md", "content": "a"},
+        headers={"X-INTERNAL-TOKEN": TOKEN, "X-User-ID": user.encode("latin-1")},
+    )
+    assert saved.status_code == 200, saved.text
+    created = stack.snapshot(project, user=user, headers={"X-INTERNAL-TOKEN": TOKEN})
+    assert created.status_code == 201, created.text
+    assert (stack.repo(project) / "wikisaga-owner").read_text(encoding="utf-8") == user
+    refused = stack.snapshot(new_project(), user="Zoë ☕", headers={"X-INTERNAL-TOKEN": TOKEN})
+    assert refused.status_code == 422
 
 
 def test_a_message_with_nul_is_refused(stack: GitStack) -> None:

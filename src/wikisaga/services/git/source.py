@@ -110,7 +110,12 @@ class FilesystemExportSource:
 
     async def export(self, project_id: str, user_id: str) -> dict[str, bytes]:
         """The project's files, path to bytes, as the filesystem service holds them now."""
-        headers = get_internal_headers(user_id, self.settings)
+        # HTTP header values are Latin-1 on the wire, and services decode X-User-ID that
+        # way; sending the user's Latin-1 bytes keeps the user the same on both sides.
+        headers = {
+            name.encode("ascii"): value.encode("latin-1")
+            for name, value in get_internal_headers(user_id, self.settings).items()
+        }
         where = f"the filesystem service at {self.base_url}"
         try:
             response = await self._client.get(f"/export/{project_id}", headers=headers)

@@ -63,7 +63,8 @@ class SnapshotRequest(BaseModel):
     user_id: str = Field(
         min_length=1,
         max_length=MAX_USER_ID_LENGTH,
-        description="The acting user; must be the project's owner.",
+        description="The acting user; must be the project's owner. Printable Latin-1 "
+        "without surrounding spaces (the users an X-User-ID header can name).",
     )
     message: str = Field(max_length=MAX_MESSAGE_LENGTH, description="The commit message.")
     snapshot_id: str | None = Field(
@@ -79,6 +80,11 @@ class SnapshotRequest(BaseModel):
     def _printable_user(cls, value: str) -> str:
         if value != value.strip() or not value.isprintable():
             raise ValueError("user_id must be printable, without surrounding spaces")
+        try:
+            # The same users as X-User-ID can name: header values are Latin-1.
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError("user_id must be Latin-1, as X-User-ID carries it") from None
         return value
 
     @field_validator("message")
