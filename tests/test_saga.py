@@ -579,3 +579,13 @@ def test_abort_undoes_the_steps_so_far() -> None:
     assert status["error"] == "planning failed: filesystem unreachable"
     with pytest.raises(SagaStateError):
         saga.abort("again")
+
+
+def test_committed_saga_has_nothing_left_to_undo() -> None:
+    """The log lists no remaining compensations for a committed saga."""
+    log = MemorySagaLog()
+    saga = DistributedSaga(saga_id="s", log=log)
+    saga.execute_step(name="a", action=lambda: None, rollback=lambda: None)
+    assert [s.name for s in log.get_saga("s").remaining_compensations] == ["a"]
+    saga.commit()
+    assert log.get_saga("s").remaining_compensations == ()

@@ -128,7 +128,11 @@ class SagaRecord:
 
     @property
     def remaining_compensations(self) -> tuple[StepRecord, ...]:
-        """Steps still to be undone, in the order they must be undone (last first)."""
+        """Steps still to be undone, in the order they must be undone (last first).
+
+        A committed saga has nothing to undo: its steps took effect for good."""
+        if self.state is SagaState.COMMITTED:
+            return ()
         return tuple(step for step in reversed(self.steps) if step.needs_compensation)
 
     def status(self) -> dict[str, Any]:

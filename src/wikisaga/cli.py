@@ -96,7 +96,42 @@ def _register_serve(subparsers: Any) -> None:
     parser.set_defaults(handler=_serve)
 
 
-COMMANDS: list[Callable[[Any], None]] = [_register_serve]
+def _demo(args: argparse.Namespace) -> int:
+    from wikisaga import demo  # noqa: PLC0415 - each command imports only what it needs
+
+    return demo.main([])
+
+
+def _register_demo(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="watch a publishing saga get killed half-way and recovery undo it",
+        description="Publish a new generation of a small wiki in a child process that is "
+        "killed with SIGKILL half-way; show recovery restoring the previous wiki byte for "
+        "byte; then publish for real. Uses WIKISAGA_DATA_DIR (default ./.wikisaga).",
+    )
+    parser.set_defaults(handler=_demo)
+
+
+def _register_admin(subparsers: Any) -> None:
+    from wikisaga.admin import register_recover, register_sagas  # noqa: PLC0415
+
+    register_sagas(subparsers)
+    register_recover(subparsers)
+
+
+def _register_chaos(subparsers: Any) -> None:
+    from wikisaga.faults.chaos import register_chaos  # noqa: PLC0415
+
+    register_chaos(subparsers)
+
+
+COMMANDS: list[Callable[[Any], None]] = [
+    _register_serve,
+    _register_demo,
+    _register_admin,
+    _register_chaos,
+]
 """Registration functions, one per subcommand, called in order by :func:`build_parser`."""
 
 

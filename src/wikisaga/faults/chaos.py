@@ -36,6 +36,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -71,6 +72,7 @@ __all__ = [
     "Scenario",
     "ScenarioResult",
     "all_scenarios",
+    "register_chaos",
     "result_json",
     "run_chaos",
     "run_scenario",
@@ -414,6 +416,61 @@ def result_json(result: ScenarioResult) -> str:
     data = asdict(result)
     data["scenario"] = result.scenario.label
     return json.dumps(data)
+
+
+def _chaos_command(args: argparse.Namespace) -> int:
+    faults = args.fault or list(FAULTS)
+    for fault in faults:
+        if fault not in FAULTS:
+            print(f"unknown fault {fault!r}; one of: {', '.join(FAULTS)}", file=sys.stderr)
+            return 2
+    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="wikisaga-chaos-"))
+    print(f"chaos: {args.runs} runs, seed {args.seed}, services and data in {root}")
+    violations = 0
+
+    def report(result: ScenarioResult) -> None:
+        nonlocal violations
+        violations += len(result.violations)
+        mark = "ok  " if not result.violations else "FAIL"
+        print(
+            f"{mark} {result.scenario.label:<44} {result.outcome:<12} -> {result.final:<12} "
+            f"{result.seconds:5.1f}s",
+            flush=True,
+        )
+        for violation in result.violations:
+            print(f"       violation: {violation}", flush=True)
+
+    results = run_chaos(
+        runs=args.runs,
+        seed=args.seed,
+        root=root,
+        log_url=args.log_url,
+        report=report,
+        faults=faults,
+    )
+    outcomes: dict[str, int] = {}
+    for result in results:
+        outcomes[result.final] = outcomes.get(result.final, 0) + 1
+    summary = ", ".join(f"{count} {state}" for state, count in sorted(outcomes.items()))
+    print(f"\n{len(results)} runs: {summary}; {violations} invariant violations")
+    return 1 if violations else 0
+
+
+def register_chaos(subparsers: Any) -> None:
+    """``wikisaga chaos --runs N --seed S``: random fault schedules against real services."""
+    parser = subparsers.add_parser(
+        "chaos",
+        help="run random fault scenarios against real services and check the invariants",
+        description="Start a filesystem and a git service behind fault proxies, run random "
+        "fault scenarios (a fault, a publish step, first generation or regeneration), and "
+        "check every invariant of DESIGN section 9 after each. Exit status 1 on any violation.",
+    )
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fault", action="append", help=f"only these faults ({', '.join(FAULTS)})")
+    parser.add_argument("--log-url", help="saga log URL (default: SQLite in the run's directory)")
+    parser.add_argument("--dir", help="where to keep services' data and logs (default: a temp dir)")
+    parser.set_defaults(handler=_chaos_command)
 
 
 def main(argv: list[str] | None = None) -> int:
