@@ -1,0 +1,269 @@
+"""Recoverer processes racing over many expired sagas recover each exactly once.
+
+This process starts many ledger sagas and "crashes" each at a different point (a
+``BaseException`` fault, so the engine stops renewing its lease and leaves it in flight).
+Once every lease has expired, several recoverer processes start at the same instant on
+the same saga log, each claiming a couple of sagas per pass until none is left. Every
+saga must be claimed by exactly one of them, compensated by that one alone (one recorded
+compensation attempt per step, the ledger's calls from one process) and its effects undone
+exactly once.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from distributed_saga import (
+    FaultPlan,
+    FaultPoint,
+    LeaseLostError,
+    SagaLogUnavailable,
+    SagaState,
+    StepState,
+)
+from distributed_saga._records import IN_FLIGHT_STATES
+from distributed_saga.log import SagaLog
+from distributed_saga.testing.crashing import (
+    EffectLedger,
+    child_command,
+    child_env,
+    close_ledgers,
+    open_log,
+    run_recovery,
+    run_saga,
+    saga_problems,
+    seed_previous_generation,
+)
+
+STEPS = 3
+DOOMED_LEASE = 0.3
+RECOVERER_LEASE = 30.0
+"""Long: a recoverer must finish its claims without anyone else taking them over."""
+
+# (crash point, step, failing step): forward crashes, a crash before commit, and crashes
+# halfway through a rollback, so recoverers meet sagas in every in-flight shape.
+SHAPES: tuple[tuple[FaultPoint, int | None, int | None], ...] = (
+    (FaultPoint.AFTER_ACTION, 2, None),
+    (FaultPoint.BEFORE_COMMIT, None, None),
+    (FaultPoint.AFTER_INTENT, 1, None),
+    (FaultPoint.AFTER_STEP, 0, None),
+    (FaultPoint.BEFORE_COMPENSATION, 1, 2),
+    (FaultPoint.AFTER_COMPENSATION, 2, 2),
+)
+
+
+class SimulatedCrash(BaseException):
+    """The saga's process "dies" here (the engine does not catch it)."""
+
+
+def crash() -> None:
+    raise SimulatedCrash
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    schema: str | None = None
+
+    def open(self) -> SagaLog:
+        return open_log(self.url, self.schema)
+
+
+@pytest.fixture
+def sqlite_target(tmp_path: Path) -> Iterator[Target]:
+    yield Target(f"sqlite:///{tmp_path / 'sagas.db'}")
+    close_ledgers()
+
+
+@pytest.fixture
+def postgres_target(postgres_url: str, postgres_schema: str) -> Iterator[Target]:
+    yield Target(postgres_url, postgres_schema)
+    close_ledgers()
+
+
+def start_doomed_sagas(log: SagaLog, ledger: EffectLedger, count: int) -> dict[str, dict[str, str]]:
+    """Start ``count`` sagas, each crashed in one of :data:`SHAPES`; return their initial
+    ledger states by saga id."""
+    initial: dict[str, dict[str, str]] = {}
+    for n in range(count):
+        point, step, fail_at = SHAPES[n % len(SHAPES)]
+        saga_id = f"race-{n:03d}"
+        initial[saga_id] = seed_previous_generation(ledger, saga_id, STEPS)
+        with pytest.raises(SimulatedCrash):
+            run_saga(
+                log,
+                ledger,
+                saga_id=saga_id,
+                steps=STEPS,
+                fail_at=fail_at,
+                lease_seconds=DOOMED_LEASE,
+                faults=FaultPlan(point, step, crash),
+                owner="doomed",
+            )
+    gc.collect()  # dropped sagas stop renewing their leases
+    return initial
+
+
+def race(target: Target, ledger: Path, recoverers: int) -> list[dict[str, Any]]:
+    """Start ``recoverers`` recoverer processes together; return their JSON reports."""
+    start_at = time.time() + 1.5  # time for every process to import and connect
+    procs = [
+        subprocess.Popen(
+            child_command(
+                target.url,
+                ledger,
+                schema=target.schema,
+                recover=True,
+                limit=2,
+                lease_seconds=RECOVERER_LEASE,
+                start_at=start_at,
+            ),
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(recoverers)
+    ]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out))
+    return reports
+
+
+def check_race(target: Target, tmp_path: Path, *, sagas: int, recoverers: int) -> None:
+    ledger_path = tmp_path / "ledger.db"
+    with EffectLedger(ledger_path) as ledger, target.open() as log:
+        initial = start_doomed_sagas(log, ledger, sagas)
+        in_flight = log.list_sagas(states=IN_FLIGHT_STATES, limit=sagas + 1)
+        assert sorted(r.saga_id for r in in_flight) == sorted(initial)
+        latest = max(r.lease_expires_at or 0.0 for r in in_flight)
+        time.sleep(max(0.0, latest - time.time() + 0.05))
+
+        reports = race(target, ledger_path, recoverers)
+
+        claimed_by: dict[str, int] = {}
+        claims: Counter[str] = Counter()
+        for report in reports:
+            for outcome in report["recovered"]:
+                claims[outcome["saga_id"]] += 1
+                claimed_by[outcome["saga_id"]] = report["pid"]
+                assert outcome["state"] == SagaState.ROLLED_BACK.value
+        # Every expired saga claimed, and none twice.
+        assert claims == Counter(dict.fromkeys(initial, 1))
+        # They really raced: more than one recoverer got work.
+        assert len(set(claimed_by.values())) > 1, reports
+
+        assert log.list_sagas(states=IN_FLIGHT_STATES) == []
+        doomed_pid = os.getpid()
+        for saga_id, before in initial.items():
+            record = log.get_saga(saga_id)
+            assert saga_problems(record, ledger, steps=STEPS, initial=before) == [], saga_id
+            # One recorded compensation attempt per step: compensated once, by one owner.
+            attempts = [s.compensation_attempts for s in record.steps]
+            assert attempts == [1] * len(record.steps), (saga_id, attempts)
+            assert all(s.state is StepState.COMPENSATED for s in record.steps)
+            # The ledger's calls come from the doomed process (before it "died") and from
+            # the one recoverer that claimed the saga, never from another.
+            callers = {pid for _, _, pid in ledger.calls(saga_id)} - {doomed_pid}
+            assert callers == {claimed_by[saga_id]}, (saga_id, callers)
+
+
+def test_sqlite_recoverer_processes_recover_each_expired_saga_exactly_once(
+    sqlite_target: Target, tmp_path: Path
+) -> None:
+    """Two recoverer processes on one SQLite file over 24 expired sagas: each saga claimed
+    by one, compensated once per step by that one, every effect undone exactly once."""
+    check_race(sqlite_target, tmp_path, sagas=24, recoverers=2)
+
+
+@pytest.mark.postgres
+def test_postgres_recoverer_processes_recover_each_expired_saga_exactly_once(
+    postgres_target: Target, tmp_path: Path
+) -> None:
+    """Three recoverer processes on one PostgreSQL schema over 36 expired sagas: each saga
+    claimed by one, compensated once per step by that one, every effect undone once."""
+    check_race(postgres_target, tmp_path, sagas=36, recoverers=3)
+
+
+@pytest.mark.parametrize("late", ["returns", "fails-after-writing"])
+def test_owner_cut_off_mid_step_has_its_late_effect_undone(
+    sqlite_target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late: str
+) -> None:
+    """An owner that lost its connection to the log (its lease renewals fail) pauses
+    between step 1's intent and action; recovery claims the expired saga and rolls it
+    back before the action writes. When the owner resumes, its action still writes (and
+    returns, or fails after writing) and the owner learns it lost the saga. The log says
+    ``rolled_back``, so that late effect must be undone too: the ledger must end exactly
+    as it began."""
+    steps = 2
+    with EffectLedger(tmp_path / "ledger.db") as ledger, target_logs(sqlite_target) as logs:
+        owner_log, recoverer_log = logs
+        initial = seed_previous_generation(ledger, "slow", steps)
+
+        def cut_off(owner: str, saga_ids: object) -> int:
+            raise SagaLogUnavailable("the owner lost its connection to the saga log")
+
+        monkeypatch.setattr(owner_log, "renew_leases", cut_off)
+        paused, resume = threading.Event(), threading.Event()
+
+        def pause() -> None:
+            paused.set()
+            assert resume.wait(30)
+
+        errors: list[BaseException] = []
+
+        def owner() -> None:
+            try:
+                run_saga(
+                    owner_log,
+                    ledger,
+                    saga_id="slow",
+                    steps=steps,
+                    fail_at=1 if late == "fails-after-writing" else None,
+                    lease_seconds=0.2,
+                    faults=FaultPlan(FaultPoint.AFTER_INTENT, 1, pause),
+                    owner="slow-owner",
+                )
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=owner)
+        thread.start()
+        try:
+            assert paused.wait(30)
+            record = recoverer_log.get_saga("slow")
+            assert record.lease_expires_at is not None
+            time.sleep(max(0.0, record.lease_expires_at - time.time() + 0.05))
+            outcomes = run_recovery(recoverer_log, owner="recoverer")
+            assert [(o.saga_id, o.state) for o in outcomes] == [("slow", SagaState.ROLLED_BACK)]
+        finally:
+            resume.set()
+            thread.join(30)
+        assert [type(e) for e in errors] == [LeaseLostError]
+        assert ledger.effects("slow", "apply")[1] == 1  # the late write did happen
+        record = recoverer_log.get_saga("slow")
+        assert record.state is SagaState.ROLLED_BACK
+        assert saga_problems(record, ledger, steps=steps, initial=initial) == []
+
+
+@contextmanager
+def target_logs(target: Target) -> Iterator[tuple[SagaLog, SagaLog]]:
+    """Two log objects on the same log: one for the owner, one for the recoverer."""
+    with target.open() as first, target.open() as second:
+        yield first, second
