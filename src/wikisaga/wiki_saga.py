@@ -125,12 +125,19 @@ def _timeout(args: Mapping[str, Any], default: float) -> float:
 def restore_files(args: Mapping[str, Any]) -> None:
     """Put every file the step touched back to its prior version, or absent."""
     versions = {item["path"]: item["version"] for item in args["files"]}
-    if not versions:
-        return
     with FilesystemClient(
         args["filesystem_url"], headers=_headers_for(args), timeout=_timeout(args, 10.0)
     ) as client:
-        client.restore(args["project_id"], versions, user_id=args["user_id"])
+        # Revoking the batch's key stops the batch from landing after its own rollback,
+        # should it still be on its way (a slow network, a client retry).
+        client.restore(
+            args["project_id"],
+            versions,
+            user_id=args["user_id"],
+            revoke_idempotency_keys=[args["idempotency_key"]]
+            if args.get("idempotency_key")
+            else [],
+        )
 
 
 @compensation(SNAPSHOT_DELETE, concurrent=True)
@@ -324,6 +331,7 @@ class WikiGenerationSaga:
                             **base,
                             "filesystem_url": self.filesystem_url,
                             "timeout": self._filesystem_timeout,
+                            "idempotency_key": files_key,
                             "files": [{"path": p, "version": prior.get(p)} for p in touched],
                         },
                     ),

@@ -169,3 +169,72 @@ def test_a_replayed_batch_creates_no_new_versions(client: httpx.Client, seeded: 
     paths = [f"p{i}.md" for i in range(5)]
     current = client.post(f"/versions/{seeded}", json={"paths": paths}).json()["files"]
     assert [f["version"] for f in current] == [r["version"] for r in first["results"]]
+
+
+def test_a_restore_revokes_the_key_of_a_batch_that_never_arrived(
+    client: httpx.Client, seeded: str
+) -> None:
+    """A batch whose rollback ran before it arrived is refused (409) and writes nothing."""
+    key = f"key-{uuid.uuid4().hex}"
+    restore = client.post(
+        "/restore",
+        json={
+            "project_id": seeded,
+            "files": [{"path": "wiki/late.md", "version": None}],
+            "revoke_idempotency_keys": [key],
+        },
+    )
+    assert restore.status_code == 200
+    before = _state(client, seeded)
+
+    late = client.post(
+        "/batch",
+        json={"project_id": seeded, "save": [{"file_path": "wiki/late.md", "content": "late"}]},
+        headers={"Idempotency-Key": key},
+    )
+
+    assert late.status_code == 409
+    assert late.json()["error"] == "idempotency_key_revoked"
+    assert _state(client, seeded) == before
+
+
+def test_revoking_an_answered_key_keeps_its_replay_harmless(
+    client: httpx.Client, seeded: str
+) -> None:
+    """Revoking a key whose request was applied keeps its answer: a replay changes nothing."""
+    key = {"Idempotency-Key": f"key-{uuid.uuid4().hex}"}
+    body = {"project_id": seeded, "save": [{"file_path": "wiki/new.md", "content": "new"}]}
+    first = client.post("/batch", json=body, headers=key)
+    assert first.status_code == 200
+    undo = client.post(
+        "/restore",
+        json={
+            "project_id": seeded,
+            "files": [{"path": "wiki/new.md", "version": None}],
+            "revoke_idempotency_keys": [key["Idempotency-Key"]],
+        },
+    )
+    assert undo.status_code == 200
+    before = _state(client, seeded)
+
+    replay = client.post("/batch", json=body, headers=key)
+
+    assert replay.status_code == 200
+    assert replay.json() == first.json()
+    assert _state(client, seeded) == before
+    assert "wiki/new.md" not in {f["path"] for f in before["files"]}
+
+
+def test_a_restore_refuses_malformed_keys_to_revoke(client: httpx.Client, seeded: str) -> None:
+    """Keys to revoke follow the Idempotency-Key rules; a bad one is 422 and nothing changes."""
+    before = _state(client, seeded)
+    response = client.post(
+        "/restore",
+        json={
+            "project_id": seeded,
+            "files": [{"path": "wiki/seed.md", "version": None}],
+            "revoke_idempotency_keys": ["has space"],
+        },
+    )
+    assert response.status_code == 422
+    assert _state(client, seeded) == before

@@ -92,11 +92,16 @@ class FilesystemClient(ServiceClient):
         *,
         user_id: str,
         idempotency_key: str | None = None,
+        revoke_idempotency_keys: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Put each file back to the given version, or absent for ``None`` (idempotent)."""
+        """Put each file back to the given version, or absent for ``None`` (idempotent).
+
+        ``revoke_idempotency_keys``: the requests this undoes; if one arrives later it is
+        refused instead of taking effect after its rollback."""
         body = {
             "project_id": project_id,
             "files": [{"path": path, "version": version} for path, version in versions.items()],
+            "revoke_idempotency_keys": list(revoke_idempotency_keys),
         }
         response = self._request(
             "POST", "/restore", user_id=user_id, json=body, idempotency_key=idempotency_key

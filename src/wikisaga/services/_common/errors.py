@@ -15,7 +15,8 @@ registers one handler that renders it, and translates the framework's own errors
     ├── NotFound            404 not_found
     ├── MethodNotAllowed    405 method_not_allowed
     ├── Conflict            409 conflict
-    │   └── UnsafeStorage   409 unsafe_storage      a symlink or odd file where storage expected
+    │   ├── UnsafeStorage   409 unsafe_storage      a symlink or odd file where storage expected
+    │   └── IdempotencyKeyRevoked 409 idempotency_key_revoked  the request was rolled back
     ├── PayloadTooLarge     413 payload_too_large   a file, a batch or a request is too big
     ├── Unprocessable       422 validation_error    the body does not match the schema
     │   └── IdempotencyKeyReused 422 idempotency_key_reused   same key, different request
@@ -38,6 +39,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "IdempotencyKeyReused",
+    "IdempotencyKeyRevoked",
     "InvalidPath",
     "InvalidUserId",
     "MethodNotAllowed",
@@ -170,6 +172,15 @@ class IdempotencyKeyReused(Unprocessable):
     code = "idempotency_key_reused"
 
 
+class IdempotencyKeyRevoked(Conflict):
+    """The request this ``Idempotency-Key`` named was rolled back before it arrived.
+
+    A compensation revokes the key of the request it undoes, so that the request, if it was
+    still on its way, cannot take effect after its own rollback."""
+
+    code = "idempotency_key_revoked"
+
+
 class ServiceUnavailable(ServiceError):
     """The service cannot answer now; retrying later may succeed."""
 
@@ -200,12 +211,19 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _is_missing_user_id(error: dict[str, Any]) -> bool:
+    location = tuple(str(part).lower() for part in error.get("loc", ()))
+    return error.get("type") == "missing" and location == ("header", "x-user-id")
+
+
 def to_service_error(exc: Exception) -> ServiceError:
     """Translate any exception reaching the app boundary into a :class:`ServiceError`."""
     if isinstance(exc, ServiceError):
         return exc
     if isinstance(exc, RequestValidationError):
         errors = list(exc.errors())
+        if any(_is_missing_user_id(error) for error in errors):
+            return MissingUserId("X-User-ID header is required")
         return Unprocessable(
             _validation_message(errors),
             # Inputs are dropped: they may be large, and echoing them back helps no one.

@@ -74,6 +74,7 @@ def write(
     render: Callable[[list[ChangeResult]], dict[str, Any]],
     idempotency_key: str | None,
     fingerprint_body: Any,
+    revoke: Sequence[str] = (),
 ) -> JSONResponse:
     """Apply ``changes`` through the store and answer; replays carry ``Idempotent-Replayed``."""
     idempotency = None
@@ -82,6 +83,8 @@ def write(
             idempotency_key,
             Idempotency.fingerprint_of(request.method, request.url.path, fingerprint_body),
         )
-    outcome = store.apply(project_id, user_id, changes, render=render, idempotency=idempotency)
+    outcome = store.apply(
+        project_id, user_id, changes, render=render, idempotency=idempotency, revoke=revoke
+    )
     headers = {REPLAY_HEADER: "true"} if outcome.replayed else {}
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -161,6 +161,14 @@ class RestoreRequest(BaseModel):
 
     project_id: str = _project_id_field()
     files: list[PathVersion]
+    revoke_idempotency_keys: list[
+        Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+    ] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Keys of the requests this restore undoes: a request carrying one of "
+        "them that arrives later is refused with 409 idempotency_key_revoked.",
+    )
 
 
 class RestoreResult(BaseModel):

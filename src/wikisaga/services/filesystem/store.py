@@ -43,6 +43,7 @@ from wikisaga.config import ConfigError
 from wikisaga.services._common import (
     Forbidden,
     IdempotencyKeyReused,
+    IdempotencyKeyRevoked,
     NotFound,
     ProjectLocks,
     UnsafeStorage,
@@ -92,6 +93,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (user_id, key)
 );
 """
+
+
+_REVOKED = "revoked"
+"""The fingerprint of a revoked key (a real fingerprint is a hex digest)."""
 
 
 def _now() -> str:
@@ -344,11 +349,16 @@ class FileStore:
         *,
         render: Callable[[list[ChangeResult]], dict[str, Any]],
         idempotency: Idempotency | None = None,
+        revoke: Sequence[str] = (),
     ) -> WriteOutcome:
         """Apply ``changes`` all or nothing and return ``render(results)`` (status 200).
 
         With ``idempotency``, a key already answered returns the stored answer and changes
         nothing; the same key with another fingerprint raises IdempotencyKeyReused.
+        ``revoke`` names keys of requests this one undoes: in the same transaction, each
+        key not yet used is recorded as revoked, so that the request it names is refused
+        (IdempotencyKeyRevoked) if it arrives later. A key already answered keeps its
+        answer: replaying it changes nothing anyway.
         Raises Forbidden for another user's project and NotFound for a restore to a
         version that is not a version of that path, before anything is written.
         """
@@ -375,6 +385,11 @@ class FileStore:
                     return replay
                 results = self._apply(conn, project_id, user_id, changes, digests)
                 body = render(results)
+                for key in revoke:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+                        (user_id, key, _REVOKED, 409, "{}", _now()),
+                    )
                 if idempotency is not None:
                     conn.execute(
                         "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
@@ -402,6 +417,10 @@ class FileStore:
         if row is None:
             return None
         fingerprint, status_code, body = row
+        if fingerprint == _REVOKED:
+            raise IdempotencyKeyRevoked(
+                f"Idempotency-Key {idempotency.key!r} names a request that was rolled back"
+            )
         if fingerprint != idempotency.fingerprint:
             raise IdempotencyKeyReused(
                 f"Idempotency-Key {idempotency.key!r} was already used for a different request"

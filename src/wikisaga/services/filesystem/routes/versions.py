@@ -93,6 +93,10 @@ def restore(
     and succeeds (action ``unchanged``). A version that is not a version of that path
     is 404 ``version_not_found`` and nothing is changed. No new version is created: a
     restored file's version is the id it had before.
+
+    ``revoke_idempotency_keys`` names the requests this restore undoes; one of them that
+    arrives later (delayed in the network, or retried) is refused with 409
+    ``idempotency_key_revoked`` instead of taking effect after its own rollback.
     """
     project_id = validate_project_id(body.project_id)
     check_count(len(body.files), limits)
@@ -127,4 +131,5 @@ def restore(
         render=render,
         idempotency_key=idempotency_key,
         fingerprint_body=body.model_dump(),
+        revoke=body.revoke_idempotency_keys,
     )
