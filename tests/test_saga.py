@@ -589,3 +589,47 @@ def test_committed_saga_has_nothing_left_to_undo() -> None:
     assert [s.name for s in log.get_saga("s").remaining_compensations] == ["a"]
     saga.commit()
     assert log.get_saga("s").remaining_compensations == ()
+
+
+def test_step_proven_not_applied_is_rejected_and_not_compensated() -> None:
+    """When every try failed in a way that proves no effect, the step is ``rejected`` and
+    its rollback does not run; the steps before it are still undone."""
+    undone: list[str] = []
+    saga = DistributedSaga(saga_id="s")
+    saga.execute_step(name="a", action=lambda: None, rollback=lambda: undone.append("a"))
+    with pytest.raises(ConnectionRefusedError):
+        saga.execute_step(
+            name="b",
+            action=_raise(ConnectionRefusedError("refused")),
+            rollback=lambda: undone.append("b"),
+            idempotency_key="k",
+            retry=RetryPolicy(attempts=2, base_delay=0.001),
+            not_applied=lambda e: isinstance(e, ConnectionRefusedError),
+        )
+    assert undone == ["a"]
+    step = saga.record().steps[1]
+    assert step.state is StepState.REJECTED
+    assert step.attempts == 2
+    assert saga.state is SagaState.ROLLED_BACK
+
+
+def test_step_is_compensated_unless_every_try_proves_no_effect() -> None:
+    """A timeout on one try and a refusal on the next prove nothing: compensate."""
+    undone: list[str] = []
+    errors: list[Exception] = [TimeoutError("late"), ConnectionRefusedError("refused")]
+
+    def flaky() -> None:
+        raise errors.pop(0)
+
+    saga = DistributedSaga(saga_id="s")
+    with pytest.raises(ConnectionRefusedError):
+        saga.execute_step(
+            name="b",
+            action=flaky,
+            rollback=lambda: undone.append("b"),
+            idempotency_key="k",
+            retry=RetryPolicy(attempts=2, base_delay=0.001),
+            not_applied=lambda e: isinstance(e, ConnectionRefusedError),
+        )
+    assert undone == ["b"]
+    assert saga.record().steps[0].state is StepState.COMPENSATED

@@ -10,6 +10,7 @@ from typing import Any
 __all__ = [
     "FINISHED_STATES",
     "IN_FLIGHT_STATES",
+    "STEP_RESULT_STATES",
     "SagaRecord",
     "SagaState",
     "StepRecord",
@@ -50,10 +51,17 @@ class StepState(enum.StrEnum):
     """The action returned."""
     FAILED = "failed"
     """The action raised or timed out; it may have partly happened."""
+    REJECTED = "rejected"
+    """The action failed in a way that proves it had no effect (every try was refused
+    before it could act, e.g. a connection refused); there is nothing to undo."""
     COMPENSATED = "compensated"
     """The step's compensation succeeded (or the step had nothing to undo)."""
     COMPENSATION_FAILED = "compensation_failed"
     """The step's compensation ran out of retries; it is still to be undone."""
+
+
+STEP_RESULT_STATES = frozenset({StepState.COMPLETED, StepState.FAILED, StepState.REJECTED})
+"""How a step's action can end, as :meth:`SagaLog.record_step_result` records it."""
 
 
 @dataclass(frozen=True, slots=True)

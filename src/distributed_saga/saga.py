@@ -140,6 +140,7 @@ class DistributedSaga:
         idempotency_key: str | None = None,
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
+        not_applied: Callable[[BaseException], bool] | None = None,
     ) -> T:
         """Run one step and return what its action returned.
 
@@ -150,6 +151,12 @@ class DistributedSaga:
         timed-out action is abandoned in its thread and treated as failed (it may still
         take effect later, so its compensation must tolerate that — pair it with a client
         timeout that is shorter).
+
+        ``not_applied`` says whether an error *proves* the action had no effect (say, the
+        connection was refused before a byte was sent, or the service refused the request
+        and writes nothing when it does). When every try failed that way the step is
+        recorded ``rejected`` and not compensated; otherwise a failed step is compensated,
+        since it may have partly happened.
 
         On failure, rolls the saga back and re-raises the action's exception.
         """
@@ -178,6 +185,7 @@ class DistributedSaga:
                     idempotency_key=idempotency_key,
                     retry=retry,
                     timeout=timeout,
+                    not_applied=not_applied,
                 )
             except BaseException:
                 if self._keeper is not None and self._state in (
@@ -259,6 +267,7 @@ class DistributedSaga:
         idempotency_key: str | None,
         retry: RetryPolicy | None,
         timeout: float | None,
+        not_applied: Callable[[BaseException], bool] | None,
     ) -> T:
         self._faults.at(FaultPoint.BEFORE_INTENT, index)
         try:
@@ -298,10 +307,12 @@ class DistributedSaga:
 
         started = time.monotonic()
         attempts = [0]
+        proofs: list[bool] = []
         try:
-            result = self._attempt(name, action, retry, timeout, attempts)
+            result = self._attempt(name, action, retry, timeout, attempts, proofs, not_applied)
         except Exception as exc:
-            self._step_failed(step, exc, attempts[0], time.monotonic() - started)
+            rejected = bool(proofs) and all(proofs)
+            self._step_failed(step, exc, attempts[0], time.monotonic() - started, rejected)
             raise
         self._faults.at(FaultPoint.AFTER_ACTION, index)
         self._observer.step_finished(self.saga_id, name, time.monotonic() - started, None)
@@ -333,8 +344,11 @@ class DistributedSaga:
         retry: RetryPolicy | None,
         timeout: float | None,
         attempts: list[int],
+        proofs: list[bool],
+        not_applied: Callable[[BaseException], bool] | None,
     ) -> T:
-        """Run the action, retrying transient errors as ``retry`` allows."""
+        """Run the action, retrying transient errors as ``retry`` allows; ``proofs`` gets,
+        for each failed try, whether its error proves the try had no effect."""
         policy = retry or RetryPolicy.never()
         delays = policy.delays()
         while True:
@@ -342,6 +356,7 @@ class DistributedSaga:
             try:
                 return _call(action, name, timeout)
             except Exception as exc:
+                proofs.append(not_applied is not None and not_applied(exc))
                 delay = next(delays, None)
                 if delay is None or not policy.retry_on(exc):
                     raise
@@ -355,19 +370,23 @@ class DistributedSaga:
                 )
                 time.sleep(delay)
 
-    def _step_failed(self, step: _LocalStep, exc: Exception, attempts: int, seconds: float) -> None:
-        """Record a failed action (it may have partly happened) and roll the saga back."""
+    def _step_failed(
+        self, step: _LocalStep, exc: Exception, attempts: int, seconds: float, rejected: bool
+    ) -> None:
+        """Record a failed action and roll the saga back. A failed step may have partly
+        happened and is compensated; a ``rejected`` one certainly did not and is not."""
         name = step.record.name
         error = _describe(exc)
+        state = StepState.REJECTED if rejected else StepState.FAILED
         logger.error("[%s] ✗ Step failed: %s - %s", self.saga_id, name, exc)
         self._observer.step_finished(self.saga_id, name, seconds, error)
-        step.record = _with(step.record, StepState.FAILED, attempts, error)
+        step.record = _with(step.record, state, attempts, error)
         try:
             self._log.record_step_result(
                 self.saga_id,
                 self._owner,
                 index=step.record.index,
-                state=StepState.FAILED,
+                state=state,
                 attempts=attempts,
                 error=error,
             )

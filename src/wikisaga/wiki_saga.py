@@ -53,7 +53,7 @@ from distributed_saga import (
     compensation,
     open_saga_log,
 )
-from wikisaga.clients import FilesystemClient, GitClient, is_transient
+from wikisaga.clients import FilesystemClient, GitClient, is_transient, was_not_applied
 from wikisaga.config import Settings
 from wikisaga.service_utils import get_internal_headers
 
@@ -337,6 +337,7 @@ class WikiGenerationSaga:
                     ),
                     idempotency_key=files_key,
                     retry=self._step_retry,
+                    not_applied=was_not_applied,
                 )
                 message = self._message or (
                     f"Auto-generated wiki with {len(files)} files"
@@ -361,6 +362,7 @@ class WikiGenerationSaga:
                     ),
                     idempotency_key=self.snapshot_id,
                     retry=self._step_retry,
+                    not_applied=was_not_applied,
                 )
                 saga.commit()
             except Exception as exc:  # noqa: BLE001 - the guide reports any failure as a result

@@ -97,7 +97,8 @@ class SagaLog(abc.ABC):
         attempts: int,
         error: str | None = None,
     ) -> None:
-        """Record how step ``index``'s action ended: ``completed`` or ``failed``."""
+        """Record how step ``index``'s action ended: ``completed``, ``failed`` (it may have
+        partly happened) or ``rejected`` (it certainly had no effect)."""
 
     @abc.abstractmethod
     def begin_compensation(

@@ -35,6 +35,7 @@ from distributed_saga._errors import (
 from distributed_saga._records import (
     FINISHED_STATES,
     IN_FLIGHT_STATES,
+    STEP_RESULT_STATES,
     SagaRecord,
     SagaState,
     StepRecord,
@@ -402,8 +403,8 @@ class _SqlSagaLog(SagaLog):
         attempts: int,
         error: str | None = None,
     ) -> None:
-        if state not in (StepState.COMPLETED, StepState.FAILED):
-            raise ValueError(f"a step's result is completed or failed, not {state}")
+        if state not in STEP_RESULT_STATES:
+            raise ValueError(f"a step's result is completed, failed or rejected, not {state}")
         changes = (StepState(state).value, attempts, error)
         self._run(self._update_step, "step_result", saga_id, owner, index=index, changes=changes)
 

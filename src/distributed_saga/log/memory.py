@@ -18,6 +18,7 @@ from distributed_saga._errors import (
 from distributed_saga._records import (
     FINISHED_STATES,
     IN_FLIGHT_STATES,
+    STEP_RESULT_STATES,
     SagaRecord,
     SagaState,
     StepRecord,
@@ -113,8 +114,8 @@ class MemorySagaLog(SagaLog):
         attempts: int,
         error: str | None = None,
     ) -> None:
-        if state not in (StepState.COMPLETED, StepState.FAILED):
-            raise ValueError(f"a step's result is completed or failed, not {state}")
+        if state not in STEP_RESULT_STATES:
+            raise ValueError(f"a step's result is completed, failed or rejected, not {state}")
         with self._lock:
             saga = self._owned(saga_id, owner, {SagaState.EXECUTING, SagaState.COMPENSATING})
             now = time.time()

@@ -11,6 +11,7 @@ from wikisaga.clients._http import (
     ServiceTimeout,
     ServiceUnavailable,
     is_transient,
+    was_not_applied,
 )
 from wikisaga.clients.filesystem import FilesystemClient
 from wikisaga.clients.git import GitClient
@@ -26,4 +27,5 @@ __all__ = [
     "ServiceTimeout",
     "ServiceUnavailable",
     "is_transient",
+    "was_not_applied",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "ServiceTimeout",
     "ServiceUnavailable",
     "is_transient",
+    "was_not_applied",
 ]
 
 
@@ -73,6 +74,21 @@ class ServiceRejected(ServiceResponseError):
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` is worth retrying (for idempotent requests only)."""
     return isinstance(error, ServiceUnavailable | ServiceTimeout | ServiceFailed)
+
+
+def was_not_applied(error: BaseException) -> bool:
+    """Whether ``error`` proves the request had no effect on the service.
+
+    True when no connection was made (refused, or timed out while connecting: not a byte
+    of the request was sent), and for a 4xx answer (our services validate a request
+    completely before writing, and write nothing when they refuse it). A timeout or a
+    dropped connection after sending, and a 5xx, prove nothing.
+    """
+    if isinstance(error, ServiceRejected):
+        return True
+    return isinstance(error, ServiceCallError) and isinstance(
+        error.__cause__, httpx.ConnectError | httpx.ConnectTimeout
+    )
 
 
 class ServiceClient:
