@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from wikisaga.service_utils import check_internal_token
-from wikisaga.services._common.errors import BadRequest, InvalidUserId, MissingUserId, Unauthorized
+from wikisaga.services._common.errors import BadRequest, InvalidUserId, Unauthorized
 
 __all__ = [
     "IdempotencyKey",
@@ -80,11 +80,19 @@ def optional_user_id(
 OptionalUserId = Annotated[str | None, Depends(optional_user_id)]
 
 
-def user_id(user: OptionalUserId) -> str:
-    """The acting user; a request without ``X-User-ID`` is refused with 400."""
-    if user is None:
-        raise MissingUserId("X-User-ID header is required")
-    return user
+def user_id(
+    _token: InternalToken,
+    x_user_id: Annotated[
+        str,
+        Header(
+            alias="X-User-ID",
+            description="The acting user (trusted after the token); 1-256 printable characters.",
+        ),
+    ],
+) -> str:
+    """The acting user. Declared required, so the OpenAPI document says so; the error
+    handler turns FastAPI's "missing header" into 400 ``missing_user_id``."""
+    return _checked_user_id(x_user_id)
 
 
 UserId = Annotated[str, Depends(user_id)]
