@@ -1,0 +1,244 @@
+"""WikiGenerationSaga against real services: the guide's tests, overwrite-safe rollback,
+one generation per project, and input validation."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from distributed_saga import RetryPolicy, SagaLockedError, SagaState, open_saga_log
+from wikisaga.faults.invariants import read_state
+from wikisaga.faults.proxy import FaultKind, FaultRule
+from wikisaga.faults.stack import ServiceStack
+from wikisaga.wiki_saga import WikiGenerationSaga
+
+USER = "user-456"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceStack]:
+    with ServiceStack(tmp_path_factory.mktemp("wiki-stack")) as running:
+        yield running
+
+
+@pytest.fixture
+def log_url(tmp_path: Path) -> str:
+    return f"sqlite:///{(tmp_path / 'sagas.db').as_posix()}"
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(stack: ServiceStack) -> Iterator[None]:
+    yield
+    stack.clear_faults()
+
+
+_projects = iter(range(10_000))
+
+
+@pytest.fixture
+def project_id() -> str:
+    return f"proj-{next(_projects)}"
+
+
+def make_saga(
+    stack: ServiceStack, project_id: str, log_url: str, **options: Any
+) -> WikiGenerationSaga:
+    """The guide's constructor, pointed at the stack's fault proxies."""
+    return WikiGenerationSaga(
+        project_id=project_id,
+        user_id=USER,
+        filesystem_url=stack.filesystem_proxy.url,
+        git_url=stack.git_proxy.url,
+        internal_headers={"X-INTERNAL-TOKEN": stack.token},
+        saga_log=log_url,
+        filesystem_timeout=2.0,
+        git_timeout=2.0,
+        **options,
+    )
+
+
+def pages(count: int, tag: str) -> list[dict[str, str]]:
+    return [
+        {"file_path": f"wiki/page-{i}.md", "content": f"# Page {i}\n\n{tag}\n"}
+        for i in range(count)
+    ]
+
+
+def state(stack: ServiceStack, project_id: str) -> Any:
+    with stack.direct_filesystem() as filesystem:
+        return read_state(filesystem, stack.repository(project_id), project_id, USER)
+
+
+def test_successful_saga_execution(stack: ServiceStack, project_id: str, log_url: str) -> None:
+    """Guide test 1 (and its integration test): files and snapshot exist afterwards."""
+    saga = make_saga(stack, project_id, log_url)
+    result = saga.execute_with_consistency(pages(45, "first"))
+
+    assert result["status"] == "success"
+    assert result["files_created"] == 45
+    assert result["snapshot_id"] == saga.snapshot_id
+    with stack.direct_filesystem() as filesystem, stack.direct_git() as git:
+        files = filesystem.list_files(project_id, user_id=USER, prefix="wiki/")
+        assert len(files) == result["files_created"]
+        snapshot = git.get_snapshot(project_id, result["snapshot_id"], user_id=USER)
+    assert snapshot is not None
+    assert sorted(snapshot["files"]) == sorted(p["file_path"] for p in pages(45, "x"))
+    assert saga.get_status()["state"] == "committed"
+    assert saga.get_status()["total_steps"] == 2
+    tree = subprocess.run(
+        [
+            "git",
+            "--git-dir",
+            str(stack.repository(project_id)),
+            "ls-tree",
+            "-r",
+            "--name-only",
+            result["snapshot_id"],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert len(tree) == 45
+
+
+def test_rollback_on_step_failure(stack: ServiceStack, project_id: str, log_url: str) -> None:
+    """Guide test 2: the git service errors; the saved files are rolled back."""
+    stack.git_proxy.add_rule(FaultRule("POST", r"/snapshot/.+", FaultKind.ERROR_BEFORE))
+    result = make_saga(stack, project_id, log_url).execute_with_consistency(pages(5, "x"))
+
+    assert result["status"] == "failed"
+    assert result["saga_status"]["state"] == "rolled_back"
+    assert result["saga_status"]["failed_at"] == "Create git snapshot of wiki files"
+    assert state(stack, project_id).files == {}
+
+
+def test_rollback_failure_handling(stack: ServiceStack, project_id: str, log_url: str) -> None:
+    """Guide test 3: the undo fails too; the saga is ``failed`` and says what is left."""
+    stack.git_proxy.add_rule(FaultRule("POST", r"/snapshot/.+", FaultKind.ERROR_BEFORE))
+    stack.filesystem_proxy.add_rule(FaultRule("POST", r"/restore", FaultKind.ERROR_BEFORE))
+    saga = make_saga(
+        stack,
+        project_id,
+        log_url,
+        compensation_retry=RetryPolicy(attempts=2, base_delay=0.01, retry_on=lambda e: True),
+    )
+    result = saga.execute_with_consistency(pages(3, "x"))
+
+    assert result["status"] == "failed"
+    assert result["saga_status"]["state"] == "failed"
+    with open_saga_log(log_url) as log:
+        left = [s.name for s in log.get_saga(saga.saga_id).remaining_compensations]
+    assert left == ["Save 3 wiki files to filesystem"]
+
+
+def test_regeneration_rollback_restores_the_previous_wiki(
+    stack: ServiceStack, project_id: str, log_url: str
+) -> None:
+    """Overwrite-safe: a failed regeneration puts overwritten pages back, removes new ones,
+    brings back dropped ones, and leaves the history as it was."""
+    first = {"wiki/a.md": "a1", "wiki/b.md": "b1", "wiki/gone.md": "old page"}
+    assert make_saga(stack, project_id, log_url).execute_with_consistency(first)["status"] == (
+        "success"
+    )
+    before = state(stack, project_id)
+
+    stack.git_proxy.add_rule(FaultRule("POST", r"/snapshot/.+", FaultKind.ERROR_AFTER))
+    second = {"wiki/a.md": "a2", "wiki/b.md": "b1", "wiki/new.md": "new"}
+    result = make_saga(stack, project_id, log_url).execute_with_consistency(second)
+
+    assert result["status"] == "failed"
+    after = state(stack, project_id)
+    assert after.files == before.files == first
+    assert after.refs == before.refs
+
+
+def test_regeneration_commit_removes_dropped_pages(
+    stack: ServiceStack, project_id: str, log_url: str
+) -> None:
+    """Pages the new generation no longer has are gone once it commits, and the
+    snapshot's tree equals the files."""
+    make_saga(stack, project_id, log_url).execute_with_consistency({"wiki/old.md": "o"})
+    result = make_saga(stack, project_id, log_url).execute_with_consistency({"wiki/new.md": "n"})
+    assert result["status"] == "success"
+    assert result["files_removed"] == 1
+    assert state(stack, project_id).files == {"wiki/new.md": "n"}
+
+
+def test_a_second_concurrent_generation_is_refused(
+    stack: ServiceStack, project_id: str, log_url: str
+) -> None:
+    """One generation per project: the second raises SagaLockedError naming the first."""
+    release = threading.Event()
+    stack.git_proxy.add_rule(FaultRule("POST", r"/snapshot/.+", FaultKind.DELAY_BEFORE, delay=1.0))
+    first = make_saga(stack, project_id, log_url)
+    results: list[dict[str, Any]] = []
+    runner = threading.Thread(
+        target=lambda: results.append(first.execute_with_consistency({"wiki/a.md": "a"}))
+    )
+    runner.start()
+    try:
+        with open_saga_log(log_url) as log:
+            for _ in range(100):
+                if log.list_sagas(lock_key=f"wiki:{project_id}"):
+                    break
+                release.wait(0.02)
+        second = make_saga(stack, project_id, log_url)
+        with pytest.raises(SagaLockedError, match=first.saga_id):
+            second.execute_with_consistency({"wiki/b.md": "b"})
+    finally:
+        runner.join(10)
+    assert results[0]["status"] == "success"
+    assert state(stack, project_id).files == {"wiki/a.md": "a"}
+
+
+def test_mapping_input_is_accepted(stack: ServiceStack, project_id: str, log_url: str) -> None:
+    """``generated_files`` may be a mapping path -> content."""
+    result = make_saga(stack, project_id, log_url).execute_with_consistency({"wiki/x.md": "x"})
+    assert result["status"] == "success"
+    assert state(stack, project_id).files == {"wiki/x.md": "x"}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not a list",
+        [{"content": "no path"}],
+        [{"file_path": "a.md", "content": b"bytes"}],
+        [{"file_path": "a.md", "content": "x"}, {"file_path": "a.md", "content": "y"}],
+        {"": "empty path"},
+    ],
+)
+def test_invalid_input_raises_before_anything_is_written(
+    stack: ServiceStack, project_id: str, log_url: str, bad: Any
+) -> None:
+    """Bad input is a ValueError, and no saga is even recorded."""
+    with pytest.raises(ValueError, match=r"generated_files|file path|content of"):
+        make_saga(stack, project_id, log_url).execute_with_consistency(bad)
+    with open_saga_log(log_url) as log:
+        assert log.list_sagas() == []
+    assert state(stack, project_id).files == {}
+
+
+def test_a_service_down_rolls_back_without_an_operator(
+    stack: ServiceStack, project_id: str, log_url: str
+) -> None:
+    """With git down (connections refused), the snapshot provably never happened: the
+    saga rolls back by itself instead of waiting for an operator."""
+    stack.git_proxy.set_down(True)
+    result = make_saga(stack, project_id, log_url).execute_with_consistency({"wiki/a.md": "a"})
+    assert result["status"] == "failed"
+    assert result["saga_status"]["state"] == SagaState.ROLLED_BACK.value
+    assert state(stack, project_id).files == {}
+
+
+def test_guide_import_path() -> None:
+    """``from distributed_saga import WikiGenerationSaga`` is the guide's import."""
+    from distributed_saga import WikiGenerationSaga as FromGuide  # noqa: PLC0415
+
+    assert FromGuide is WikiGenerationSaga
