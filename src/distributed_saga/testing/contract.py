@@ -303,6 +303,19 @@ class SagaLogContract:
         (step,) = log.get_saga("s1").steps
         assert (step.state, step.attempts, step.error) == (StepState.FAILED, 2, "timeout")
 
+    def test_record_step_result_rejected_records_a_step_with_nothing_to_undo(
+        self, log: SagaLog
+    ) -> None:
+        drive(log, "s1", SagaState.EXECUTING)
+        log.record_step_result(
+            "s1", OWNER, index=0, state=StepState.REJECTED, attempts=3, error="refused"
+        )
+        (step,) = log.get_saga("s1").steps
+        assert (step.state, step.attempts, step.error) == (StepState.REJECTED, 3, "refused")
+        assert step.finished_at is not None
+        assert not step.needs_compensation
+        assert log.get_saga("s1").remaining_compensations == ()
+
     def test_record_step_result_is_accepted_while_compensating(self, log: SagaLog) -> None:
         drive(log, "s1", SagaState.COMPENSATING)
         log.record_step_result("s1", OWNER, index=0, state=StepState.COMPLETED, attempts=5)
@@ -315,7 +328,7 @@ class SagaLogContract:
         self, log: SagaLog, state: StepState
     ) -> None:
         drive(log, "s1", SagaState.EXECUTING)
-        with pytest.raises(ValueError, match="completed or failed"):
+        with pytest.raises(ValueError, match="a step's result is"):
             log.record_step_result("s1", OWNER, index=0, state=state, attempts=1)
 
     def test_record_step_result_for_a_step_never_started_raises_state_error(
