@@ -76,9 +76,19 @@ def shelf(registry: CompensationRegistry) -> dict[str, Any]:
 # -- the guide's three unit tests, in spirit --------------------------------------------
 
 
-def test_successful_saga_returns_results_and_commits() -> None:
+@pytest.fixture(params=["memory", "sqlite"])
+def guide_log(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """The guide's default (no log: in memory), and the durable SQLite log."""
+    if request.param == "memory":
+        return None
+    from distributed_saga import open_saga_log  # noqa: PLC0415
+
+    return open_saga_log(f"sqlite:///{tmp_path}/sagas.db")
+
+
+def test_successful_saga_returns_results_and_commits(guide_log: Any) -> None:
     """Guide test 1: every step runs, returns its result, and the saga commits."""
-    saga = DistributedSaga(saga_id="operation-123", user_id="user-456")
+    saga = DistributedSaga(saga_id="operation-123", user_id="user-456", log=guide_log)
     first = saga.execute_step(name="Save files", action=lambda: 45, rollback=lambda: None)
     second = saga.execute_step(name="Snapshot", action=lambda: "snap-1", rollback=lambda: None)
     saga.commit()
@@ -92,12 +102,13 @@ def test_successful_saga_returns_results_and_commits() -> None:
         "failed_at": None,
         "error": None,
     }
+    assert saga.record().state is SagaState.COMMITTED
 
 
-def test_step_failure_rolls_back_in_reverse_order_and_reraises() -> None:
+def test_step_failure_rolls_back_in_reverse_order_and_reraises(guide_log: Any) -> None:
     """Guide test 2: a failing step undoes the earlier steps, last first, then re-raises."""
     undone: list[str] = []
-    saga = DistributedSaga(saga_id="wiki-proj-123", user_id="user-456")
+    saga = DistributedSaga(saga_id="wiki-proj-123", user_id="user-456", log=guide_log)
     saga.execute_step(name="one", action=lambda: 1, rollback=lambda: undone.append("one"))
     saga.execute_step(name="two", action=lambda: 2, rollback=lambda: undone.append("two"))
     boom = ConnectionError("Connection refused")
@@ -115,9 +126,14 @@ def test_step_failure_rolls_back_in_reverse_order_and_reraises() -> None:
     assert "Connection refused" in status["error"]
     assert status["total_steps"] == 3
     assert status["completed_steps"] == 2
+    record = saga.record()
+    assert record.state is SagaState.ROLLED_BACK
+    assert [step.state for step in record.steps] == [StepState.COMPENSATED] * 2 + [StepState.FAILED]
 
 
-def test_rollback_failure_marks_saga_failed_and_attempts_every_other_rollback() -> None:
+def test_rollback_failure_marks_saga_failed_and_attempts_every_other_rollback(
+    guide_log: Any,
+) -> None:
     """Guide test 3: a rollback that keeps failing leaves the saga ``failed``; the others
     still run."""
     undone: list[str] = []
@@ -125,7 +141,7 @@ def test_rollback_failure_marks_saga_failed_and_attempts_every_other_rollback() 
     def broken_rollback() -> None:
         raise TimeoutError("delete timed out")
 
-    saga = DistributedSaga(saga_id="s", user_id="u", compensation_retry=FAST_RETRY)
+    saga = DistributedSaga(saga_id="s", user_id="u", compensation_retry=FAST_RETRY, log=guide_log)
     saga.execute_step(name="one", action=lambda: 1, rollback=lambda: undone.append("one"))
     saga.execute_step(name="two", action=lambda: 2, rollback=broken_rollback)
     saga.execute_step(name="three", action=lambda: 3, rollback=lambda: undone.append("three"))
