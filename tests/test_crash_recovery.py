@@ -26,6 +26,7 @@ from distributed_saga import (
     DistributedSaga,
     FaultPlan,
     FaultPoint,
+    SagaLockedError,
     SagaRecord,
     SagaState,
     StepState,
@@ -51,6 +52,8 @@ from distributed_saga.testing.crashing import (
 )
 
 SAGA = "crash-saga"
+LOCK = "crash-lock"
+"""The lock key every child saga holds: free again only once the saga is finished."""
 STEPS = 3
 LAST = STEPS - 1
 CHILD_LEASE = 0.3
@@ -81,7 +84,9 @@ class Case:
     @property
     def reached(self) -> bool:
         """Whether the saga gets to the fault point before it finishes."""
-        return fault_reached(self.point, self.step, steps=STEPS, fail_at=self.fail_at)
+        return fault_reached(
+            self.point, self.step, steps=STEPS, fail_at=self.fail_at, fail_mode=self.fail_mode
+        )
 
     @property
     def expected(self) -> SagaState:
@@ -106,6 +111,10 @@ def _cases() -> list[Case]:
         cases.extend(Case(point, step, LAST) for step in range(STEPS))
         # The failing step wrote nothing: compensating it must change nothing.
         cases.append(Case(point, LAST, LAST, "before"))
+        # The failing step was refused (recorded rejected): it is never compensated, so
+        # the point is not reached at it, only at the step before.
+        cases.append(Case(point, LAST, LAST, "refused"))
+        cases.append(Case(point, LAST - 1, LAST, "refused"))
         # No step fails, so nothing is compensated and the point is never reached.
         cases.append(Case(point, 0, None))
     cases.append(Case(FaultPoint.BEFORE_COMMIT, None, None))
@@ -158,6 +167,7 @@ def run_child(
             fail_mode=fail_mode,
             lease_seconds=CHILD_LEASE,
             recover=recover,
+            lock_key=None if recover else LOCK,
         ),
         env=child_env(crash_at),
         capture_output=True,
@@ -267,6 +277,16 @@ def test_killed_saga_is_recovered_to_all_or_nothing(
         assert saga_problems(record, ledger, steps=STEPS, initial=run.initial) == []
         if case.reached:
             check_point_specifics(case, at_crash, record, ledger)
+        if case.fail_mode == "refused":
+            # Rejected, so never compensated: no call at all, by the child or recovery.
+            assert record.steps[LAST].state is StepState.REJECTED
+            assert LAST not in [step for _, step, _ in ledger.calls(SAGA)]
+        assert_lock_free(log)
+
+
+def assert_lock_free(log: SagaLog) -> None:
+    """A new saga can take the lock key: the crashed one no longer holds it."""
+    DistributedSaga("after-crash", log=log, lock_key=LOCK, registry=REGISTRY).commit()
 
 
 def check_point_specifics(
@@ -313,7 +333,7 @@ def check_point_specifics(
         # which found nothing left to undo — two calls, one effect at most.
         ran_twice = case.point is FaultPoint.AFTER_COMPENSATION
         assert calls.count(case.step) == (2 if ran_twice else 1)
-    assert all(step.state is StepState.COMPENSATED for step in record.steps)
+    assert all(step.state in (StepState.COMPENSATED, StepState.REJECTED) for step in record.steps)
 
 
 @pytest.mark.parametrize("point", BACKWARD)
@@ -340,6 +360,7 @@ def test_recoverer_killed_while_compensating_is_finished_by_the_next_one(
             record = log.get_saga(SAGA)
             assert record.state is SagaState.ROLLED_BACK
             assert saga_problems(record, ledger, steps=STEPS, initial=initial) == []
+            assert_lock_free(log)
             assert dict(ledger.effects(SAGA, "undo")) == dict.fromkeys(range(STEPS), 1)
 
 
@@ -383,6 +404,8 @@ def test_failed_saga_is_rolled_back_by_retry_once_its_compensation_works(
                 == []
             )
             assert recover(log) == []  # failed is an operator's business, not recovery's
+            with pytest.raises(SagaLockedError):  # and it keeps its lock key until then
+                DistributedSaga("blocked", log=log, lock_key=LOCK, registry=REGISTRY)
 
             ledger.repair(SAGA)
             outcome = retry_saga(
@@ -400,6 +423,7 @@ def test_failed_saga_is_rolled_back_by_retry_once_its_compensation_works(
             record = log.get_saga(SAGA)
             assert record.state is SagaState.ROLLED_BACK
             assert saga_problems(record, ledger, steps=STEPS, initial=initial) == []
+            assert_lock_free(log)
 
 
 def interrupt() -> None:

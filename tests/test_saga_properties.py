@@ -1,13 +1,13 @@
 """Property: whatever fails and wherever the process dies, a saga ends all or nothing.
 
 Hypothesis draws a ledger saga (1-6 steps), an action failure (none, or step ``k`` failing
-before or after its effect), a crash (none, or any :class:`FaultPoint` at any step),
-whether compensations are the concurrent kind and, with no failure, whether the saga is
-aborted instead of committed. The crash is simulated in-process: the
-fault raises a ``BaseException`` the engine does not catch, the saga object is dropped,
-its lease lapses, and recovery runs on the same log under another owner. The same
-invariants are then checked on the memory log and on SQLite; a few examples also kill a
-real child process with SIGKILL and recover in a second process.
+before or after its effect, or refused with proof of no effect), a crash (none, or any
+:class:`FaultPoint` at any step), whether compensations are the concurrent kind and, with
+no failure, whether the saga is aborted instead of committed. The crash is simulated
+in-process: the fault raises a ``BaseException`` the engine does not catch, the saga object
+is dropped, its lease lapses, and recovery runs on the same log under another owner. The
+same invariants are then checked on the memory log and on SQLite; a few examples also kill
+a real child process with SIGKILL and recover in a second process.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from distributed_saga.testing.crashing import (
 
 SAGA = "prop-saga"
 LEASE = 0.05
+BACKWARD = (FaultPoint.BEFORE_COMPENSATION, FaultPoint.AFTER_COMPENSATION)
 
 
 class SimulatedCrash(BaseException):
@@ -75,6 +76,7 @@ class Scenario:
             self.crash_step,
             steps=self.steps,
             fail_at=self.fail_at,
+            fail_mode=self.fail_mode,
             abort=self.abort,
         )
 
@@ -97,7 +99,7 @@ class Scenario:
 def scenarios(draw: st.DrawFn, max_steps: int = 6) -> Scenario:
     steps = draw(st.integers(1, max_steps))
     fail_at = draw(st.none() | st.integers(0, steps - 1))
-    fail_mode: FailMode = draw(st.sampled_from(["before", "after"]))
+    fail_mode: FailMode = draw(st.sampled_from(["before", "after", "refused"]))
     crash_point = draw(st.none() | st.sampled_from(list(FaultPoint)))
     crash_step = None
     if crash_point is not None and crash_point is not FaultPoint.BEFORE_COMMIT:
@@ -149,6 +151,8 @@ def check_in_process(log: SagaLog, ledger: EffectLedger, scenario: Scenario) -> 
         assert at_crash.state in IN_FLIGHT_STATES
         assert at_crash.lease_expires_at is not None
         time.sleep(max(0.0, at_crash.lease_expires_at - time.time() + 0.02))
+    # The failure was written to the log unless the crash came first (going forward).
+    failure_recorded = not crashed or scenario.crash_point in BACKWARD
     outcomes = run_recovery(log, owner="recoverer")
     assert [o.saga_id for o in outcomes] == ([SAGA] if crashed else [])
     assert log.list_sagas(states=IN_FLIGHT_STATES) == []
@@ -157,12 +161,18 @@ def check_in_process(log: SagaLog, ledger: EffectLedger, scenario: Scenario) -> 
     assert saga_problems(record, ledger, steps=scenario.steps, initial=initial) == []
     if crashed and scenario.crash_point is FaultPoint.BEFORE_INTENT:
         assert len(record.steps) == scenario.crash_step
-    if scenario.fail_at is not None and scenario.fail_mode == "before":
+    if scenario.fail_at is not None and scenario.fail_mode in ("before", "refused"):
         # The failing step wrote nothing, so its compensation must change nothing.
         assert ledger.effects(SAGA, "apply")[scenario.fail_at] == 0
         assert ledger.effects(SAGA, "undo")[scenario.fail_at] == 0
+    if scenario.fail_at is not None and scenario.fail_mode == "refused" and failure_recorded:
+        # Refused is proof of no effect: recorded rejected and never compensated.
+        assert record.steps[scenario.fail_at].state is StepState.REJECTED
+        assert scenario.fail_at not in [step for _, step, _ in ledger.calls(SAGA)]
     if record.state is SagaState.ROLLED_BACK:
-        assert all(step.state is StepState.COMPENSATED for step in record.steps)
+        assert all(
+            step.state in (StepState.COMPENSATED, StepState.REJECTED) for step in record.steps
+        )
 
 
 @settings(max_examples=200, deadline=None)

@@ -62,6 +62,7 @@ __all__ = [
     "LedgerConflictError",
     "PlannedStep",
     "StepFailedError",
+    "StepRefusedError",
     "child_command",
     "child_env",
     "close_ledgers",
@@ -71,6 +72,7 @@ __all__ = [
     "main",
     "open_log",
     "planned_steps",
+    "proves_no_effect",
     "run_recovery",
     "run_saga",
     "saga_problems",
@@ -86,8 +88,11 @@ LEDGER_COMPENSATION_CONCURRENT = "ledger.restore.concurrent"
 REGISTRY = CompensationRegistry()
 """The registry holding the two ledger compensations (and nothing else)."""
 
-FailMode = Literal["before", "after"]
-"""A failing step raises ``before`` writing its effect, or ``after`` (it partly happened)."""
+FailMode = Literal["before", "after", "refused"]
+"""A failing step raises ``before`` writing its effect, ``after`` (it partly happened), or
+is ``refused``: it raises :class:`StepRefusedError` before writing, an error the step
+declares (``not_applied=``) as proof of no effect, so the engine records it ``rejected``
+and does not compensate it."""
 
 _BUSY_TIMEOUT = 30.0
 _MODULE = "distributed_saga.testing.crashing"
@@ -95,6 +100,15 @@ _MODULE = "distributed_saga.testing.crashing"
 
 class StepFailedError(RuntimeError):
     """The failure injected into a step's action."""
+
+
+class StepRefusedError(StepFailedError):
+    """The injected failure that proves the action had no effect (it was refused)."""
+
+
+def proves_no_effect(error: BaseException) -> bool:
+    """The ledger steps' ``not_applied``: only a refusal proves nothing was written."""
+    return isinstance(error, StepRefusedError)
 
 
 class LedgerConflictError(RuntimeError):
@@ -434,6 +448,8 @@ class _Action:
         self._fail = fail
 
     def __call__(self) -> str:
+        if self._fail == "refused":
+            raise StepRefusedError(f"step {self._step.index} was refused")
         if self._fail == "before":
             raise StepFailedError(f"step {self._step.index} failed before writing")
         self._ledger.apply(self._saga_id, self._step.index, self._step.key, self._step.value)
@@ -452,7 +468,8 @@ def ledger_step(
 ) -> tuple[Callable[[], str], Compensation]:
     """Step ``step``'s action and its durable compensation, planned now (before the action
     runs) from the value the ledger holds. ``fail``: the action raises
-    :class:`StepFailedError` before or after writing."""
+    :class:`StepFailedError` before or after writing, or :class:`StepRefusedError`. Pass
+    :func:`proves_no_effect` as the step's ``not_applied``."""
     rollback = Compensation(
         LEDGER_COMPENSATION_CONCURRENT if concurrent else LEDGER_COMPENSATION,
         {
@@ -481,20 +498,22 @@ def run_saga(
     compensation_retry: RetryPolicy | None = None,
     concurrent: bool = False,
     abort: bool = False,
+    lock_key: str | None = None,
 ) -> SagaState:
     """Run one ledger saga of ``steps`` steps to its end and return how it ended.
 
-    Step ``fail_at`` (if any) fails ``before`` or ``after`` writing its effect, which rolls
-    the saga back. ``faults`` defaults to ``DISTRIBUTED_SAGA_CRASH_AT``. A fault that raises
+    Step ``fail_at`` (if any) fails as ``fail_mode`` says (see :data:`FailMode`), which
+    rolls the saga back. ``faults`` defaults to ``DISTRIBUTED_SAGA_CRASH_AT``. A fault that raises
     a ``BaseException`` (a simulated crash) propagates out of this function. With
     ``concurrent`` the steps use the compensation registered as concurrent, so the engine
     undoes them in parallel. With ``abort``, a saga whose steps all succeeded is aborted
-    (rolled back) instead of committed.
+    (rolled back) instead of committed. ``lock_key`` is held by the saga until it ends.
     """
     saga = DistributedSaga(
         saga_id,
         user_id="crash-test",
         log=log,
+        lock_key=lock_key,
         registry=REGISTRY,
         lease_seconds=lease_seconds,
         owner=owner,
@@ -505,7 +524,7 @@ def run_saga(
         fail = fail_mode if step.index == fail_at else None
         action, rollback = ledger_step(ledger, saga_id, step, fail=fail, concurrent=concurrent)
         try:
-            saga.execute_step(step.name, action, rollback)
+            saga.execute_step(step.name, action, rollback, not_applied=proves_no_effect)
         except StepFailedError:
             return saga.state
     if abort:
@@ -521,6 +540,7 @@ def fault_reached(
     *,
     steps: int,
     fail_at: int | None,
+    fail_mode: FailMode = "after",
     abort: bool = False,
 ) -> bool:
     """Whether a ledger saga of ``steps`` steps, step ``fail_at`` failing (or none), meets
@@ -528,18 +548,20 @@ def fault_reached(
 
     Going forward, every point of every step up to the failing one is met, except that a
     failing action never returns (no ``after_action``/``after_step`` for it). Going back,
-    every step up to the failing one, itself included, is compensated; with ``abort`` and
-    no failure, every step is compensated instead of committed.
+    every step up to the failing one is compensated, itself included unless it was
+    ``refused`` (recorded rejected); with ``abort`` and no failure, every step is.
     """
     if point is FaultPoint.BEFORE_COMMIT:
         return fail_at is None and not abort and step is None
     backward = point in (FaultPoint.BEFORE_COMPENSATION, FaultPoint.AFTER_COMPENSATION)
     if backward and fail_at is None and not abort:
         return False
-    returned = point in (FaultPoint.AFTER_ACTION, FaultPoint.AFTER_STEP)
-    # The last step that meets the point: the failing one, or the one before it for points
-    # that only a returning action meets.
-    last = steps - 1 if fail_at is None else fail_at - (1 if returned else 0)
+    # A returning action meets after_action/after_step; a rejected step is not compensated.
+    short = point in (FaultPoint.AFTER_ACTION, FaultPoint.AFTER_STEP) or (
+        backward and fail_mode == "refused"
+    )
+    # The last step that meets the point: the failing one, or the one before it.
+    last = steps - 1 if fail_at is None else fail_at - (1 if short else 0)
     return last >= 0 if step is None else 0 <= step <= last
 
 
@@ -592,10 +614,12 @@ def saga_problems(
     * it ended in one of ``allow``;
     * no step has an effect without an intent in the log (intent is written first), and
       no effect happened or was undone twice;
+    * a ``rejected`` step had no effect (the engine trusted it not to need undoing);
     * ``committed``: every step completed and every key holds the new value, nothing undone;
-    * ``rolled_back``: every compensable step is ``compensated``; each step's effect was
-      undone exactly as often as it happened, so nothing that never happened was undone;
-      the saga's keys are exactly ``initial`` again (new keys gone, old values back).
+    * ``rolled_back``: every compensable step is ``compensated`` (or ``rejected``); each
+      step's effect was undone exactly as often as it happened, so nothing that never
+      happened was undone; the saga's keys are exactly ``initial`` again (new keys gone,
+      old values back).
     """
     problems: list[str] = []
     if record.state not in allow:
@@ -613,6 +637,11 @@ def saga_problems(
         for kind, counts in (("applied", applied), ("undone", undone))
         for index, count in sorted(counts.items())
         if count > 1
+    )
+    problems.extend(
+        f"step {step.index} is rejected but had {applied[step.index]} effect(s)"
+        for step in record.steps
+        if step.state is StepState.REJECTED and applied[step.index]
     )
     current = ledger.snapshot(f"{record.saga_id}/")
     if record.state is SagaState.COMMITTED:
@@ -651,7 +680,7 @@ def _rollback_problems(
     problems = [
         f"rolled back but step {step.index} is {step.state.value}"
         for step in record.steps
-        if step.has_compensation and step.state is not StepState.COMPENSATED
+        if step.has_compensation and step.state not in (StepState.COMPENSATED, StepState.REJECTED)
     ]
     problems.extend(
         f"step {index}: {applied[index]} effect(s), {undone[index]} undo effect(s)"
@@ -678,6 +707,7 @@ def child_command(
     seed: bool = False,
     concurrent: bool = False,
     abort: bool = False,
+    lock_key: str | None = None,
     lease_seconds: float = 1.0,
     recover: bool = False,
     limit: int = 100,
@@ -699,6 +729,8 @@ def child_command(
         argv.append("--concurrent")
     if abort:
         argv.append("--abort")
+    if lock_key is not None:
+        argv += ["--lock-key", lock_key]
     if recover:
         argv.append("--recover")
     if start_at is not None:
@@ -728,13 +760,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-at", type=int, help="index of the step whose action fails")
     parser.add_argument(
         "--fail-mode",
-        choices=("before", "after"),
+        choices=("before", "after", "refused"),
         default="after",
-        help="fail before or after the step wrote its effect (default: after)",
+        help="fail before or after the step wrote, or be refused (default: after)",
     )
     parser.add_argument("--seed", action="store_true", help="write the previous generation first")
     parser.add_argument("--concurrent", action="store_true", help="use the concurrent compensation")
     parser.add_argument("--abort", action="store_true", help="abort instead of committing")
+    parser.add_argument("--lock-key", help="the lock key the saga holds")
     parser.add_argument("--lease-seconds", type=float, default=1.0, help="lease (default 1 s)")
     parser.add_argument(
         "--recover", action="store_true", help="run recovery passes instead of a saga"
@@ -784,6 +817,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lease_seconds=args.lease_seconds,
             concurrent=args.concurrent,
             abort=args.abort,
+            lock_key=args.lock_key,
         )
         report.update(saga_id=args.saga_id, state=state.value)
     print(json.dumps(report), flush=True)
