@@ -65,16 +65,16 @@ class LeaseKeeper:
             keeper = by_owner.get(owner)
             if keeper is None:
                 keeper = by_owner[owner] = cls(log, owner, lease_seconds / 3.0)
-            else:
-                keeper._interval = min(keeper._interval, lease_seconds / 3.0)
+            elif lease_seconds / 3.0 < keeper._interval:
+                keeper._interval = lease_seconds / 3.0
+                keeper._wake.set()  # a shorter lease: do not sleep out the longer interval
             return keeper
 
     def add(self, saga_id: str) -> None:
         """Start renewing ``saga_id``'s lease."""
         with self._lock:
             self._saga_ids.add(saga_id)
-            if self._thread is None or not self._thread.is_alive():
-                self._wake.clear()
+            if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name=f"saga-lease-{self._owner}", daemon=True
                 )
@@ -84,11 +84,13 @@ class LeaseKeeper:
         """Stop renewing ``saga_id``'s lease."""
         with self._lock:
             self._saga_ids.discard(saga_id)
-            if not self._saga_ids:
-                self._wake.set()
 
     def _run(self) -> None:
-        while not self._wake.wait(self._interval):
+        # The thread outlives its last saga by up to one interval, so that a process
+        # running sagas one after another starts it once, not once per saga.
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
             with self._lock:
                 saga_ids = list(self._saga_ids)
                 if not saga_ids:
@@ -99,12 +101,3 @@ class LeaseKeeper:
             except SagaLogError as exc:
                 # The next fenced write will tell the saga whether it still owns itself.
                 logger.warning("could not renew saga leases for %s: %s", self._owner, exc)
-        with self._lock:
-            if self._saga_ids:  # a saga was added just as the last one left: keep going
-                self._wake.clear()
-                self._thread = threading.Thread(
-                    target=self._run, name=f"saga-lease-{self._owner}", daemon=True
-                )
-                self._thread.start()
-            else:
-                self._thread = None
