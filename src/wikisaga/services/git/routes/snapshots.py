@@ -253,7 +253,9 @@ async def delete_snapshot(
     The tag goes; if the snapshot is the head of `main`, `main` moves back to its parent
     (or is removed when it was the first commit). Older history is never rewritten, so
     deleting an older snapshot removes only its tag. The id can never be created again:
-    a create request that arrives late, after this delete, is refused with 409.
+    a create request that arrives late, after this delete, is refused with 409. To
+    remember that, a delete in a project that was never snapshotted creates the project's
+    empty repository, owned by the caller.
     """
     async with locks.hold(project_id):
         await in_thread(repositories.delete_snapshot, project_id, user, snapshot_id)
