@@ -37,7 +37,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -49,6 +48,7 @@ from distributed_saga import (
     FaultPoint,
     RetryPolicy,
     SagaState,
+    StepState,
     open_saga_log,
     recover_sagas,
     retry_saga,
@@ -221,7 +221,7 @@ def _install(stack: ServiceStack, scenario: Scenario) -> FaultPlan | None:
         def take_down() -> None:
             proxy.set_down(True)
             if fault == "down_briefly":
-                threading.Timer(0.4, proxy.set_down, args=(False,)).start()
+                stack.later(0.4, lambda: proxy.set_down(False))
 
         return FaultPlan(FaultPoint.AFTER_INTENT, step=STEP_INDEX[step], action=take_down)
     return None
@@ -331,7 +331,9 @@ def _settle_and_retry(
             retry_saga(log, saga_id, compensation_retry=FAST_UNDO_RETRY)
             record = log.get_saga(saga_id)
             violations += check_settled(record)
-    return outcome, record.state, {step.index for step in record.steps}, violations
+    # A rejected step provably sent nothing, so there is no request of it to replay.
+    sent = {step.index for step in record.steps if step.state is not StepState.REJECTED}
+    return outcome, record.state, sent, violations
 
 
 def _settle(log: Any, saga_id: str) -> Any:

@@ -160,8 +160,9 @@ def check_replays(
     dropped: list[str],
     started: Collection[int],
 ) -> list[str]:
-    """Invariant 5: replaying the request of each step that was started (``started``: step
-    indexes whose intent the log holds) with its idempotency key changes nothing — the same
+    """Invariant 5: replaying the request of each step that may have sent one (``started``:
+    step indexes whose intent the log holds, less the rejected ones, which provably sent
+    nothing) with its idempotency key changes nothing — the same
     answer, or a refusal — whatever the outcome of the saga. This is also what a request
     delayed in the network looks like when it finally arrives."""
     before = read_state(filesystem, repository, project_id, user_id)

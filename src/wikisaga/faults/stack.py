@@ -8,6 +8,8 @@ with the services). Everything listens on loopback.
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -40,6 +42,7 @@ class ServiceStack:
             "WIKISAGA_FILESYSTEM_SERVER_URL": f"http://127.0.0.1:{fs_port}",
         }
         self.env = env
+        self._timers: list[threading.Timer] = []
         self.filesystem = ServiceProcess("filesystem", port=fs_port, env=env, log_dir=self.root)
         self.git = ServiceProcess("git", env=env, log_dir=self.root)
 
@@ -54,14 +57,27 @@ class ServiceStack:
 
     def stop(self) -> None:
         """Stop everything that was started."""
+        for timer in self._timers:
+            timer.cancel()
         for proxy in (getattr(self, "filesystem_proxy", None), getattr(self, "git_proxy", None)):
             if proxy is not None:
                 proxy.stop()
         self.git.stop()
         self.filesystem.stop()
 
+    def later(self, seconds: float, action: Callable[[], None]) -> None:
+        """Run ``action`` after ``seconds`` unless the faults are cleared first."""
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
     def clear_faults(self) -> None:
-        """Remove every proxy rule and bring both proxies up."""
+        """Cancel pending fault actions, remove every proxy rule, bring both proxies up."""
+        while self._timers:
+            timer = self._timers.pop()
+            timer.cancel()
+            timer.join()
         for proxy in (self.filesystem_proxy, self.git_proxy):
             proxy.clear()
             proxy.set_down(False)
