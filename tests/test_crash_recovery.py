@@ -76,6 +76,8 @@ class Case:
     step: int | None
     fail_at: int | None
     fail_mode: FailMode = "after"
+    concurrent: bool = False
+    """Compensations of the concurrent kind: the engine undoes them in parallel."""
 
     @property
     def crash_at(self) -> str:
@@ -96,7 +98,7 @@ class Case:
 
     def __str__(self) -> str:
         failure = "ok" if self.fail_at is None else f"fail{self.fail_at}{self.fail_mode}"
-        return f"{self.crash_at}-{failure}"
+        return f"{self.crash_at}-{failure}{'-parallel' if self.concurrent else ''}"
 
 
 def _cases() -> list[Case]:
@@ -115,6 +117,8 @@ def _cases() -> list[Case]:
         # the point is not reached at it, only at the step before.
         cases.append(Case(point, LAST, LAST, "refused"))
         cases.append(Case(point, LAST - 1, LAST, "refused"))
+        # Killed in the middle of compensations that run in parallel.
+        cases.extend(Case(point, step, LAST, concurrent=True) for step in (LAST, 0))
         # No step fails, so nothing is compensated and the point is never reached.
         cases.append(Case(point, 0, None))
     cases.append(Case(FaultPoint.BEFORE_COMMIT, None, None))
@@ -154,6 +158,7 @@ def run_child(
     crash_at: str | None,
     fail_at: int | None = None,
     fail_mode: FailMode = "after",
+    concurrent: bool = False,
     recover: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -165,6 +170,7 @@ def run_child(
             steps=STEPS,
             fail_at=fail_at,
             fail_mode=fail_mode,
+            concurrent=concurrent,
             lease_seconds=CHILD_LEASE,
             recover=recover,
             lock_key=None if recover else LOCK,
@@ -232,6 +238,7 @@ def killed_runs(
             crash_at=case.crash_at,
             fail_at=case.fail_at,
             fail_mode=case.fail_mode,
+            concurrent=case.concurrent,
         )
         return KilledRun(targets[str(case)], ledger, initial[str(case)], done)
 

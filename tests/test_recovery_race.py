@@ -261,7 +261,7 @@ def test_owner_cut_off_mid_step_has_its_late_effect_undone(
         finally:
             resume.set()
             thread.join(30)
-        assert [type(e) for e in errors] == [LeaseLostError]
+        assert [type(e) for e in errors] == [LeaseLostError], errors
         assert ledger.effects("slow", "apply")[1] == 1  # the late write did happen
         record = recoverer_log.get_saga("slow")
         assert record.state is SagaState.ROLLED_BACK
