@@ -55,7 +55,14 @@ def _run(stack: ServiceStack, scenario: Scenario, log_url: str, tag: str) -> Non
     )
     if scenario.fault == "none":
         assert result.final == "committed"
-    if scenario.fault in ("error_before", "error_after", "late", "drop_after"):
+    if scenario.fault in (
+        "error_before",
+        "error_after",
+        "late",
+        "drop_after",
+        "file_fails",
+        "service_dies",
+    ):
         # The step never succeeds, so the generation must not be published.
         assert result.final == "rolled_back"
     if scenario.fault == "undo_fails_hard":

@@ -242,3 +242,14 @@ def test_guide_import_path() -> None:
     from distributed_saga import WikiGenerationSaga as FromGuide  # noqa: PLC0415
 
     assert FromGuide is WikiGenerationSaga
+
+
+def test_snapshot_ids_stay_valid_for_long_project_ids() -> None:
+    """The snapshot id derived from a long saga id is still a valid snapshot id."""
+    from wikisaga.wiki_saga import snapshot_id_for  # noqa: PLC0415
+
+    assert snapshot_id_for("wiki-p-1") == "snap-wiki-p-1"
+    long_id = snapshot_id_for("wiki-" + "p" * 128 + "-20261125T000000-abcdef")
+    assert len(long_id) <= 128
+    assert long_id.startswith("snap-")
+    assert snapshot_id_for("wiki-x" * 40) != snapshot_id_for("wiki-y" * 40)

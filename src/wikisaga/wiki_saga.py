@@ -33,7 +33,9 @@ What it adds to the guide:
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import secrets
 import threading
 import time
@@ -64,6 +66,7 @@ __all__ = [
     "WikiGenerationSaga",
     "normalize_files",
     "recovery_headers",
+    "snapshot_id_for",
 ]
 
 logger = logging.getLogger("wikisaga.wiki_saga")
@@ -217,7 +220,7 @@ class WikiGenerationSaga:
         self.filesystem_url = filesystem_url.rstrip("/")
         self.git_url = git_url.rstrip("/")
         self.saga_id = saga_id or _new_saga_id(project_id)
-        self.snapshot_id = f"snap-{self.saga_id}"
+        self.snapshot_id = snapshot_id_for(self.saga_id)
         self._headers = dict(
             internal_headers if internal_headers is not None else get_internal_headers()
         )
@@ -396,6 +399,18 @@ class WikiGenerationSaga:
             yield log
         finally:
             log.close()
+
+
+def snapshot_id_for(saga_id: str) -> str:
+    """``snap-{saga_id}``, or a digest of it when that would not be a valid snapshot id
+    (at most 128 characters of ``[A-Za-z0-9._-]``)."""
+    candidate = f"snap-{saga_id}"
+    if len(candidate) <= 128 and _SNAPSHOT_ID.fullmatch(candidate):
+        return candidate
+    return f"snap-{hashlib.sha256(saga_id.encode()).hexdigest()[:40]}"
+
+
+_SNAPSHOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _new_saga_id(project_id: str) -> str:

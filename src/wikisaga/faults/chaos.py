@@ -22,6 +22,10 @@ Faults (``FAULTS``):
 ``undo_fails``      the snapshot fails (500), and the rollback's requests fail twice
 ``undo_fails_hard`` the snapshot fails, and every rollback request fails until cleared:
                     the saga is ``failed`` and an operator's retry must finish it
+``file_fails``      (files step only) writing the 3rd file of the batch fails inside the
+                    filesystem service (an I/O error): the batch must change nothing
+``service_dies``    (files step only) the filesystem service is SIGKILLed once the 3rd
+                    file of the batch is on disk; it is restarted when the fault clears
 ``crash:<point>``   the process running the saga is killed with SIGKILL at that fault
                     point of the step (a point of compensation: while undoing the step,
                     after the snapshot failed); recovery in another process finishes it
@@ -64,7 +68,7 @@ from wikisaga.faults.invariants import (
 )
 from wikisaga.faults.proxy import FaultKind, FaultProxy, FaultRule
 from wikisaga.faults.stack import ServiceStack
-from wikisaga.wiki_saga import WikiGenerationSaga, recovery_headers
+from wikisaga.wiki_saga import WikiGenerationSaga, recovery_headers, snapshot_id_for
 
 __all__ = [
     "FAULTS",
@@ -91,7 +95,11 @@ PROXY_FAULTS = (
     "drop_after",
     "undo_fails",
     "undo_fails_hard",
+    "file_fails",
+    "service_dies",
 )
+FILES_ONLY = frozenset({"file_fails", "service_dies"})
+"""Faults inside a batch of files: they exist only at the files step."""
 CRASH_FAULTS = tuple(f"crash:{point.value}" for point in FaultPoint)
 FAULTS = PROXY_FAULTS + CRASH_FAULTS
 
@@ -115,6 +123,8 @@ class Scenario:
             raise ValueError(f"unknown fault {self.fault!r}; one of {', '.join(FAULTS)}")
         if self.step not in STEPS:
             raise ValueError(f"unknown step {self.step!r}; one of {', '.join(STEPS)}")
+        if self.fault in FILES_ONLY and self.step != "files":
+            raise ValueError(f"fault {self.fault!r} happens only at the files step")
 
     @property
     def label(self) -> str:
@@ -138,12 +148,13 @@ class ScenarioResult:
 
 
 def all_scenarios() -> list[Scenario]:
-    """Every fault × every step × {first generation, regeneration}."""
+    """Every fault × every step it can hit × {first generation, regeneration}."""
     return [
         Scenario(fault, step, regenerate)
         for fault in FAULTS
         for step in STEPS
         for regenerate in (False, True)
+        if fault not in FILES_ONLY or step == "files"
     ]
 
 
@@ -216,6 +227,10 @@ def _install(stack: ServiceStack, scenario: Scenario) -> FaultPlan | None:
                 target.add_rule(
                     FaultRule(undo_method, undo_path, FaultKind.ERROR_BEFORE, times=times)
                 )
+    elif fault == "file_fails":
+        stack.set_filesystem_fault("fail_at_file:3")
+    elif fault == "service_dies":
+        stack.set_filesystem_fault("kill_at_file:3")
     elif fault in ("down", "down_briefly"):
 
         def take_down() -> None:
@@ -263,7 +278,7 @@ def run_scenario(
         before = read_state(filesystem, repository, project_id, USER)
         generated = generation(seed, 2)
         saga_id = f"{project_id}-g2"
-        snapshot_id = f"snap-{saga_id}"
+        snapshot_id = snapshot_id_for(saga_id)
 
         if scenario.fault.startswith("crash:"):
             if _needs_failure(scenario):
@@ -403,7 +418,9 @@ def run_chaos(
     results = []
     with ServiceStack(root) as stack:
         for run in range(runs):
-            scenario = Scenario(rng.choice(list(faults)), rng.choice(STEPS), rng.random() < 0.5)
+            fault = rng.choice(list(faults))
+            step = "files" if fault in FILES_ONLY else rng.choice(STEPS)
+            scenario = Scenario(fault, step, rng.random() < 0.5)
             result = run_scenario(
                 stack, scenario, log_url=url, project_id=f"chaos-{seed}-{run}", seed=seed + run
             )

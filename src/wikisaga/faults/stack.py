@@ -17,6 +17,7 @@ from typing import Self
 from wikisaga.clients import FilesystemClient, GitClient
 from wikisaga.faults.proxy import FaultProxy
 from wikisaga.launcher import ServiceProcess, free_port
+from wikisaga.services.filesystem._faults import FAULT_ENV
 
 __all__ = ["ServiceStack"]
 
@@ -72,12 +73,24 @@ class ServiceStack:
         self._timers.append(timer)
         timer.start()
 
+    def set_filesystem_fault(self, spec: str | None) -> None:
+        """Restart the filesystem service with its in-process fault hook set to ``spec``
+        (``kill_at_file:N`` or ``fail_at_file:N``), or without one for ``None``."""
+        if spec is None:
+            self.filesystem.env.pop(FAULT_ENV, None)
+        else:
+            self.filesystem.env[FAULT_ENV] = spec
+        self.filesystem.restart()
+
     def clear_faults(self) -> None:
-        """Cancel pending fault actions, remove every proxy rule, bring both proxies up."""
+        """Cancel pending fault actions, remove every proxy rule, bring both proxies up,
+        and bring the filesystem service back without a fault hook if it had one or died."""
         while self._timers:
             timer = self._timers.pop()
             timer.cancel()
             timer.join()
+        if FAULT_ENV in self.filesystem.env or not self.filesystem.alive:
+            self.set_filesystem_fault(None)
         for proxy in (self.filesystem_proxy, self.git_proxy):
             proxy.clear()
             proxy.set_down(False)

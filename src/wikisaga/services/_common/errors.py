@@ -259,10 +259,18 @@ def install_error_handler(app: FastAPI, on_error: Any = None) -> None:
             logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
         if on_error is not None:
             on_error(request, error)
+        headers = dict(error.headers)
+        if error is not exc and not isinstance(
+            exc, RequestValidationError | StarletteHTTPException
+        ):
+            # An unexpected exception is re-raised to the server after this answer, and the
+            # server then closes the connection; say so, or a client that keeps connections
+            # alive would send its next request into a closed socket.
+            headers["Connection"] = "close"
         return JSONResponse(
             jsonable_encoder(error_body(error)),
             status_code=error.status_code,
-            headers=error.headers,
+            headers=headers,
         )
 
     for exc_type in (ServiceError, RequestValidationError, StarletteHTTPException, Exception):

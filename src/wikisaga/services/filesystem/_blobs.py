@@ -25,6 +25,7 @@ import hashlib
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -102,6 +103,8 @@ class BlobStore:
         assert projects is not None
         self._projects_fd = projects
         self._writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="blob-writer")
+        self.after_blob: Callable[[int], None] | None = None
+        """Test hook: called with the ordinal of each blob a write has put on disk."""
 
     def close(self) -> None:
         """Stop the writer threads and release the directory descriptors."""
@@ -140,14 +143,17 @@ class BlobStore:
         """
         if not blobs:
             return
+        write_one: Callable[[int, str, bytes], None] = self._write_one
+        if self.after_blob is not None:
+            write_one = self._counting(self.after_blob)
         with self._objects(project_id, create=True) as objects_fd:
             assert objects_fd is not None
             if len(blobs) < _PARALLEL_FROM:
                 for digest, data in blobs.items():
-                    self._write_one(objects_fd, digest, data)
+                    write_one(objects_fd, digest, data)
             else:
                 futures = [
-                    self._writers.submit(self._write_one, objects_fd, digest, data)
+                    self._writers.submit(write_one, objects_fd, digest, data)
                     for digest, data in blobs.items()
                 ]
                 # Wait for every writer before the descriptor closes; then report a failure.
@@ -156,6 +162,20 @@ class BlobStore:
                     if error is not None:
                         raise error
             os.fsync(objects_fd)
+
+    def _counting(self, hook: Callable[[int], None]) -> Callable[[int, str, bytes], None]:
+        """``_write_one`` that calls ``hook`` with each blob's ordinal in this request."""
+        lock = threading.Lock()
+        written = [0]
+
+        def write_one(objects_fd: int, digest: str, data: bytes) -> None:
+            self._write_one(objects_fd, digest, data)
+            with lock:
+                written[0] += 1
+                ordinal = written[0]
+            hook(ordinal)
+
+        return write_one
 
     def _write_one(self, objects_fd: int, digest: str, data: bytes) -> None:
         try:

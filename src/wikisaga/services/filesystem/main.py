@@ -8,6 +8,7 @@ crash are swept away.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 
 from wikisaga.config import Settings
 from wikisaga.services._common import create_service_app
+from wikisaga.services.filesystem._faults import FAULT_ENV, blob_fault_from_env
 from wikisaga.services.filesystem.config import FilesystemLimits
 from wikisaga.services.filesystem.routes import batch, export, files, versions
 from wikisaga.services.filesystem.store import FileStore
@@ -49,6 +51,9 @@ def create_app(settings: Settings, *, limits: FilesystemLimits | None = None) ->
         max_body_bytes=limits.max_body_bytes,
     )
     store = FileStore(settings.data_dir / "filesystem")
+    store.blobs.after_blob = blob_fault_from_env()
+    if store.blobs.after_blob is not None:
+        logger.warning("fault injection is on: %s", os.environ[FAULT_ENV])
     swept = store.sweep()
     if swept:
         logger.info("removed %d leftover temporary or unreferenced blobs", swept)
