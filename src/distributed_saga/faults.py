@@ -56,7 +56,8 @@ class FaultPlan:
         """Called by the engine at every fault point."""
         if self.point is None or point is not self.point:
             return
-        if self.step is not None and step != self.step:
+        # A point that belongs to no step (the commit) fires whatever step the plan names.
+        if self.step is not None and step is not None and step != self.step:
             return
         self.action()
 

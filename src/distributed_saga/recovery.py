@@ -61,22 +61,33 @@ def recover_sagas(
     """Claim up to ``limit`` expired sagas and compensate each; return how each ended."""
     owner = owner or process_owner()
     claimed = log.claim_expired(owner, lease_seconds, limit=limit)
+    # Keep every claimed saga leased while the ones before it are compensated, and stop
+    # renewing whatever is left if this pass ends early.
+    keeper = LeaseKeeper.for_log(log, owner, lease_seconds) if log.durable else None
+    if keeper is not None:
+        for saga_id in claimed:
+            keeper.add(saga_id)
     outcomes = []
-    for saga_id in claimed:
-        logger.warning("[%s] Recovering: %s", saga_id, CRASHED)
-        outcome = _compensate_claimed(
-            log,
-            saga_id,
-            owner=owner,
-            lease_seconds=lease_seconds,
-            registry=registry or default_registry,
-            policy=compensation_retry,
-            faults=faults or FaultPlan(),
-            observer=observer or NULL_OBSERVER,
-            error=CRASHED,
-        )
-        if outcome is not None:
-            outcomes.append(outcome)
+    try:
+        for saga_id in claimed:
+            logger.warning("[%s] Recovering: %s", saga_id, CRASHED)
+            outcome = _compensate_claimed(
+                log,
+                saga_id,
+                owner=owner,
+                lease_seconds=lease_seconds,
+                registry=registry or default_registry,
+                policy=compensation_retry,
+                faults=faults or FaultPlan(),
+                observer=observer or NULL_OBSERVER,
+                error=CRASHED,
+            )
+            if outcome is not None:
+                outcomes.append(outcome)
+    finally:
+        if keeper is not None:
+            for saga_id in claimed:
+                keeper.discard(saga_id)
     return outcomes
 
 

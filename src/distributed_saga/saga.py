@@ -188,21 +188,19 @@ class DistributedSaga:
                     not_applied=not_applied,
                 )
             except BaseException:
-                if self._keeper is not None and self._state in (
-                    SagaState.EXECUTING,
-                    SagaState.COMPENSATING,
-                ):
-                    # Interrupted (KeyboardInterrupt, a simulated crash): stop renewing the
-                    # lease so that recovery, not this half-dead saga, finishes the job.
-                    self._keeper.discard(self.saga_id)
+                self._stop_renewing()
                 raise
 
     def commit(self) -> None:
         """Mark the saga committed: every step took effect and none will be undone."""
         with self._lock:
             self._require(SagaState.PENDING, SagaState.EXECUTING, doing="commit")
-            self._faults.at(FaultPoint.BEFORE_COMMIT, None)
-            self._log.finish_saga(self.saga_id, self._owner, SagaState.COMMITTED)
+            try:
+                self._faults.at(FaultPoint.BEFORE_COMMIT, None)
+                self._log.finish_saga(self.saga_id, self._owner, SagaState.COMMITTED)
+            except BaseException:
+                self._stop_renewing()
+                raise
             self._finish(SagaState.COMMITTED)
             logger.info(
                 "[%s] ✓ Saga committed successfully with %d steps", self.saga_id, len(self._steps)
@@ -214,7 +212,11 @@ class DistributedSaga:
         with self._lock:
             self._require(SagaState.PENDING, SagaState.EXECUTING, doing="abort")
             logger.error("[%s] ✗ Saga aborted: %s", self.saga_id, reason)
-            self._rollback(failed_at=None, error=reason)
+            try:
+                self._rollback(failed_at=None, error=reason)
+            except BaseException:
+                self._stop_renewing()
+                raise
 
     def get_status(self) -> dict[str, Any]:
         """The guide's status: ``saga_id, user_id, state, total_steps, completed_steps,
@@ -326,7 +328,7 @@ class DistributedSaga:
                 attempts=attempts[0],
             )
         except LeaseLostError:
-            self._state = SagaState.FAILED
+            self._undo_after_lost_lease(step)
             raise
         except Exception as exc:
             # The action happened but we cannot say so: undo it rather than leave it unknown.
@@ -391,7 +393,7 @@ class DistributedSaga:
                 error=error,
             )
         except LeaseLostError:
-            self._state = SagaState.FAILED
+            self._undo_after_lost_lease(step)
             raise
         except SagaLogError as log_exc:
             logger.error("[%s] could not record failure of %s: %s", self.saga_id, name, log_exc)
@@ -445,6 +447,35 @@ class DistributedSaga:
             error=error,
         )
 
+    def _undo_after_lost_lease(self, step: _LocalStep) -> None:
+        """Another process claimed the saga while this step's action ran, and may already
+        have compensated the step *before* the action took effect. Undo the step once more
+        (compensations are idempotent), without writing to a log that is no longer ours."""
+        self._state = SagaState.FAILED
+        self._error = f"lost the saga to another process during {step.record.name!r}"
+        self._stop_renewing()
+        if not step.record.has_compensation:
+            return
+        logger.error(
+            "[%s] lease lost during %s; undoing the step again", self.saga_id, step.record.name
+        )
+        compensate_steps(
+            log_write=_no_write,
+            saga_id=self.saga_id,
+            steps=[step.record],
+            registry=self._registry,
+            in_process={step.record.index: step.rollback} if step.rollback else {},
+            policy=self._compensation_retry,
+            faults=self._faults,
+            observer=self._observer,
+        )
+
+    def _stop_renewing(self) -> None:
+        """Stop renewing the lease (the process is interrupted or no longer the owner), so
+        that recovery, not this saga, finishes the job."""
+        if self._keeper is not None:
+            self._keeper.discard(self.saga_id)
+
     def _log_quietly(self, write: Callable[[], None]) -> bool:
         try:
             write()
@@ -459,6 +490,7 @@ class DistributedSaga:
         self._state = state
         if self._keeper is not None and state is not SagaState.COMPENSATING:
             self._keeper.discard(self.saga_id)
+            self._finalizer.detach()
         self._observer.saga_finished(self.saga_id, state)
 
     def _require(self, *states: SagaState, doing: str) -> None:
