@@ -14,12 +14,11 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,6 @@ import pytest
 from distributed_saga import (
     FaultPlan,
     FaultPoint,
-    LeaseLostError,
-    SagaLogUnavailable,
     SagaState,
     StepState,
 )
@@ -123,7 +120,8 @@ def start_doomed_sagas(log: SagaLog, ledger: EffectLedger, count: int) -> dict[s
 
 def race(target: Target, ledger: Path, recoverers: int) -> list[dict[str, Any]]:
     """Start ``recoverers`` recoverer processes together; return their JSON reports."""
-    start_at = time.time() + 1.5  # time for every process to import and connect
+    barrier = ledger.parent / "barrier"
+    barrier.mkdir()
     procs = [
         subprocess.Popen(
             child_command(
@@ -133,7 +131,7 @@ def race(target: Target, ledger: Path, recoverers: int) -> list[dict[str, Any]]:
                 recover=True,
                 limit=2,
                 lease_seconds=RECOVERER_LEASE,
-                start_at=start_at,
+                barrier=(barrier, recoverers),
             ),
             env=child_env(),
             stdout=subprocess.PIPE,
@@ -208,68 +206,45 @@ def test_postgres_recoverer_processes_recover_each_expired_saga_exactly_once(
 
 
 @pytest.mark.parametrize("late", ["returns", "fails-after-writing"])
-def test_owner_cut_off_mid_step_has_its_late_effect_undone(
-    sqlite_target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late: str
+def test_owner_frozen_mid_step_has_its_late_effect_undone(
+    sqlite_target: Target, tmp_path: Path, late: str
 ) -> None:
-    """An owner that lost its connection to the log (its lease renewals fail) pauses
-    between step 1's intent and action; recovery claims the expired saga and rolls it
-    back before the action writes. When the owner resumes, its action still writes (and
-    returns, or fails after writing) and the owner learns it lost the saga. The log says
-    ``rolled_back``, so that late effect must be undone too: the ledger must end exactly
-    as it began."""
+    """The owner process is frozen (SIGSTOP) between step 1's intent and action; its
+    lease lapses, and recovery claims the saga and rolls it back before the action has
+    written. Woken up (SIGCONT), the owner's action still writes (and returns, or fails
+    after writing) and the owner learns it lost the saga. The log says ``rolled_back``,
+    so that late effect must be undone too: the ledger must end exactly as it began."""
     steps = 2
-    with EffectLedger(tmp_path / "ledger.db") as ledger, target_logs(sqlite_target) as logs:
-        owner_log, recoverer_log = logs
+    with EffectLedger(tmp_path / "ledger.db") as ledger, sqlite_target.open() as log:
         initial = seed_previous_generation(ledger, "slow", steps)
-
-        def cut_off(owner: str, saga_ids: object) -> int:
-            raise SagaLogUnavailable("the owner lost its connection to the saga log")
-
-        monkeypatch.setattr(owner_log, "renew_leases", cut_off)
-        paused, resume = threading.Event(), threading.Event()
-
-        def pause() -> None:
-            paused.set()
-            assert resume.wait(30)
-
-        errors: list[type[BaseException]] = []  # types only: no traceback keeps the saga
-
-        def owner() -> None:
-            try:
-                run_saga(
-                    owner_log,
-                    ledger,
-                    saga_id="slow",
-                    steps=steps,
-                    fail_at=1 if late == "fails-after-writing" else None,
-                    lease_seconds=0.2,
-                    faults=FaultPlan(FaultPoint.AFTER_INTENT, 1, pause),
-                    owner="slow-owner",
-                )
-            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-                errors.append(type(exc))
-
-        thread = threading.Thread(target=owner)
-        thread.start()
+        owner = subprocess.Popen(
+            child_command(
+                sqlite_target.url,
+                tmp_path / "ledger.db",
+                saga_id="slow",
+                steps=steps,
+                fail_at=1 if late == "fails-after-writing" else None,
+                lease_seconds=0.5,
+            ),
+            env=child_env("after_intent:1:stop"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
-            assert paused.wait(30)
-            record = recoverer_log.get_saga("slow")
+            _, status = os.waitpid(owner.pid, os.WUNTRACED)
+            assert os.WIFSTOPPED(status), status
+            record = log.get_saga("slow")
             assert record.lease_expires_at is not None
             time.sleep(max(0.0, record.lease_expires_at - time.time() + 0.05))
-            outcomes = run_recovery(recoverer_log, owner="recoverer")
+            outcomes = run_recovery(log, owner="recoverer")
             assert [(o.saga_id, o.state) for o in outcomes] == [("slow", SagaState.ROLLED_BACK)]
         finally:
-            resume.set()
-            thread.join(30)
-        assert errors == [LeaseLostError]
+            os.kill(owner.pid, signal.SIGCONT)
+            _, err = owner.communicate(timeout=60)
+        assert owner.returncode != 0
+        assert "LeaseLostError" in err
         assert ledger.effects("slow", "apply")[1] == 1  # the late write did happen
-        record = recoverer_log.get_saga("slow")
+        record = log.get_saga("slow")
         assert record.state is SagaState.ROLLED_BACK
         assert saga_problems(record, ledger, steps=steps, initial=initial) == []
-
-
-@contextmanager
-def target_logs(target: Target) -> Iterator[tuple[SagaLog, SagaLog]]:
-    """Two log objects on the same log: one for the owner, one for the recoverer."""
-    with target.open() as first, target.open() as second:
-        yield first, second

@@ -5,6 +5,10 @@ nothing. A test (or the chaos runner) passes a plan, or sets the environment var
 ``DISTRIBUTED_SAGA_CRASH_AT`` to ``point`` or ``point:step`` in a child process, to kill
 that process with ``SIGKILL`` when it reaches the point: no ``finally`` block, no
 ``atexit`` handler, no flush. That is the crash the durable log has to survive.
+
+``point:step:stop`` freezes the process with ``SIGSTOP`` instead (a long GC pause, a VM
+that is suspended): its lease lapses while it is stopped, and a test that sends
+``SIGCONT`` sees what the old owner does when it wakes up owning nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["CRASH_AT_ENV", "FaultPlan", "FaultPoint", "kill_this_process"]
+__all__ = ["CRASH_AT_ENV", "FaultPlan", "FaultPoint", "kill_this_process", "stop_this_process"]
 
 CRASH_AT_ENV = "DISTRIBUTED_SAGA_CRASH_AT"
 
@@ -44,6 +48,11 @@ def kill_this_process() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def stop_this_process() -> None:
+    """Freeze until someone sends SIGCONT, as a suspended VM or a long pause would."""
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
 @dataclass(frozen=True, slots=True)
 class FaultPlan:
     """Fire ``action`` when the saga reaches ``point`` (at step ``step``, or at any step)."""
@@ -63,11 +72,13 @@ class FaultPlan:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> FaultPlan:
-        """The plan named by ``DISTRIBUTED_SAGA_CRASH_AT`` (``point`` or ``point:step``)."""
+        """The plan named by ``DISTRIBUTED_SAGA_CRASH_AT``: ``point``, ``point:step`` or
+        ``point:step:stop``."""
         spec = (environ if environ is not None else os.environ).get(CRASH_AT_ENV, "").strip()
         if not spec:
             return NO_FAULTS
-        name, _, step = spec.partition(":")
+        name, _, rest = spec.partition(":")
+        step, _, how = rest.partition(":")
         try:
             point = FaultPoint(name)
         except ValueError:
@@ -75,7 +86,10 @@ class FaultPlan:
             raise ValueError(f"{CRASH_AT_ENV}={spec!r}: unknown point (one of {choices})") from None
         if step and not step.isdigit():
             raise ValueError(f"{CRASH_AT_ENV}={spec!r}: the step must be a number")
-        return cls(point=point, step=int(step) if step else None)
+        if how not in ("", "kill", "stop"):
+            raise ValueError(f"{CRASH_AT_ENV}={spec!r}: the last part is kill or stop")
+        action = stop_this_process if how == "stop" else kill_this_process
+        return cls(point=point, step=int(step) if step else None, action=action)
 
 
 NO_FAULTS = FaultPlan()

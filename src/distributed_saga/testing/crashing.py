@@ -711,7 +711,7 @@ def child_command(
     lease_seconds: float = 1.0,
     recover: bool = False,
     limit: int = 100,
-    start_at: float | None = None,
+    barrier: tuple[str | os.PathLike[str], int] | None = None,
 ) -> list[str]:
     """The command line that runs :func:`main` in a child process with these options."""
     argv = [sys.executable, "-m", _MODULE, "--log-url", log_url, "--ledger", str(ledger)]
@@ -733,8 +733,8 @@ def child_command(
         argv += ["--lock-key", lock_key]
     if recover:
         argv.append("--recover")
-    if start_at is not None:
-        argv += ["--start-at", repr(start_at)]
+    if barrier is not None:
+        argv += ["--barrier", str(barrier[0]), "--parties", str(barrier[1])]
     return argv
 
 
@@ -774,9 +774,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--limit", type=int, default=100, help="sagas claimed per pass")
     parser.add_argument(
-        "--start-at", type=float, help="wall-clock time (epoch seconds) to start at"
+        "--barrier", help="a directory where PARTIES processes meet before they start"
     )
+    parser.add_argument("--parties", type=int, default=1, help="processes at the barrier")
     return parser
+
+
+def _meet(directory: str, parties: int, timeout: float = 120.0) -> None:
+    """Wait until ``parties`` processes (this one included) are ready in ``directory``,
+    however long each took to import and connect, so that they really start together."""
+    folder = Path(directory)
+    (folder / f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + timeout
+    while len(list(folder.glob("ready-*"))) < parties:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only some of {parties} processes reached the barrier")
+        time.sleep(0.005)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -784,8 +797,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     log = open_log(args.log_url, args.schema)
     ledger = EffectLedger(args.ledger)
-    if args.start_at is not None:
-        time.sleep(max(0.0, args.start_at - time.time()))
+    if args.barrier is not None:
+        _meet(args.barrier, args.parties)
     report: dict[str, Any] = {"pid": os.getpid()}
     if args.recover:
         # Recovery takes no fault plan from the environment on its own; a crash test of
