@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from distributed_saga import RetryPolicy, SagaLockedError, SagaState, open_saga_log
+from distributed_saga import (
+    Compensation,
+    RetryPolicy,
+    SagaLockedError,
+    SagaState,
+    compensation,
+    open_saga_log,
+)
 from wikisaga.faults.invariants import read_state
 from wikisaga.faults.proxy import FaultKind, FaultRule
 from wikisaga.faults.stack import ServiceStack
-from wikisaga.wiki_saga import WikiGenerationSaga
+from wikisaga.wiki_saga import PublishStep, WikiGenerationSaga
 
 USER = "user-456"
 
@@ -170,29 +177,41 @@ def test_regeneration_commit_removes_dropped_pages(
     assert state(stack, project_id).files == {"wiki/new.md": "n"}
 
 
+@compensation("tests.wiki.nothing_to_undo")
+def _nothing_to_undo(args: Mapping[str, Any]) -> None:
+    """The held step below changes nothing, so undoing it does nothing."""
+
+
 def test_a_second_concurrent_generation_is_refused(
     stack: ServiceStack, project_id: str, log_url: str
 ) -> None:
-    """One generation per project: the second raises SagaLockedError naming the first."""
-    release = threading.Event()
-    stack.git_proxy.add_rule(FaultRule("POST", r"/snapshot/.+", FaultKind.DELAY_BEFORE, delay=1.0))
-    first = make_saga(stack, project_id, log_url)
+    """One generation per project: while the first is running (held inside a step), the
+    second raises SagaLockedError naming it and writes nothing."""
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        inside.set()
+        assert release.wait(30)
+
+    first = make_saga(
+        stack,
+        project_id,
+        log_url,
+        prepend_steps=[PublishStep("Hold", hold, Compensation("tests.wiki.nothing_to_undo"))],
+    )
     results: list[dict[str, Any]] = []
     runner = threading.Thread(
         target=lambda: results.append(first.execute_with_consistency({"wiki/a.md": "a"}))
     )
     runner.start()
     try:
-        with open_saga_log(log_url) as log:
-            for _ in range(100):
-                if log.list_sagas(lock_key=f"wiki:{project_id}"):
-                    break
-                release.wait(0.02)
+        assert inside.wait(30)
         second = make_saga(stack, project_id, log_url)
         with pytest.raises(SagaLockedError, match=first.saga_id):
             second.execute_with_consistency({"wiki/b.md": "b"})
     finally:
-        runner.join(10)
+        release.set()
+        runner.join(30)
     assert results[0]["status"] == "success"
     assert state(stack, project_id).files == {"wiki/a.md": "a"}
 
