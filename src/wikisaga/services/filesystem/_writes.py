@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from wikisaga.services._common import BadRequest, PayloadTooLarge, Unprocessable
 from wikisaga.services.filesystem.config import FilesystemLimits
@@ -17,9 +18,42 @@ from wikisaga.services.filesystem.store import (
     Idempotency,
 )
 
-__all__ = ["REPLAY_HEADER", "check_count", "check_unique", "encode_content", "write"]
+__all__ = [
+    "REPLAY_HEADER",
+    "check_count",
+    "check_unique",
+    "encode_content",
+    "results_renderer",
+    "write",
+]
 
 REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def results_renderer(
+    response: type[BaseModel], result: type[BaseModel], project_id: str
+) -> Callable[[list[ChangeResult]], dict[str, Any]]:
+    """Render a multi-file write's results as ``response`` of ``result`` items."""
+
+    def render(results: list[ChangeResult]) -> dict[str, Any]:
+        return response.model_validate(
+            {
+                "project_id": project_id,
+                "results": [
+                    result.model_validate(
+                        {
+                            "path": r.path,
+                            "action": r.action,
+                            "version": r.version,
+                            "previous_version": r.previous_version,
+                        }
+                    )
+                    for r in results
+                ],
+            }
+        ).model_dump()
+
+    return render
 
 
 def encode_content(content: str, path: str, limits: FilesystemLimits) -> bytes:

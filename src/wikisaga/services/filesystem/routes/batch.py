@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
@@ -15,10 +13,16 @@ from wikisaga.services._common import (
     validate_project_id,
 )
 from wikisaga.services._common.deps import internal_token
-from wikisaga.services.filesystem._writes import check_count, check_unique, encode_content, write
+from wikisaga.services.filesystem._writes import (
+    check_count,
+    check_unique,
+    encode_content,
+    results_renderer,
+    write,
+)
 from wikisaga.services.filesystem.deps import Limits, Store
 from wikisaga.services.filesystem.schemas import BatchRequest, BatchResponse, BatchResult
-from wikisaga.services.filesystem.store import Change, ChangeResult
+from wikisaga.services.filesystem.store import Change
 
 __all__ = ["router"]
 
@@ -53,21 +57,7 @@ def batch(
     changes.extend(Change("delete", validate_file_path(path)) for path in body.delete)
     check_unique([change.path for change in changes])
 
-    def render(results: list[ChangeResult]) -> dict[str, Any]:
-        return BatchResponse(
-            project_id=project_id,
-            results=[
-                BatchResult.model_validate(
-                    {
-                        "path": r.path,
-                        "action": r.action,
-                        "version": r.version,
-                        "previous_version": r.previous_version,
-                    }
-                )
-                for r in results
-            ],
-        ).model_dump()
+    render = results_renderer(BatchResponse, BatchResult, project_id)
 
     return write(
         store,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -15,7 +15,7 @@ from wikisaga.services._common import (
     validate_project_id,
 )
 from wikisaga.services._common.deps import internal_token
-from wikisaga.services.filesystem._writes import check_count, check_unique, write
+from wikisaga.services.filesystem._writes import check_count, check_unique, results_renderer, write
 from wikisaga.services.filesystem.config import FilesystemLimits
 from wikisaga.services.filesystem.deps import Limits, ProjectId, Store
 from wikisaga.services.filesystem.schemas import (
@@ -26,7 +26,7 @@ from wikisaga.services.filesystem.schemas import (
     VersionsRequest,
     VersionsResponse,
 )
-from wikisaga.services.filesystem.store import Change, ChangeResult, FileStore
+from wikisaga.services.filesystem.store import Change, FileStore
 
 __all__ = ["router"]
 
@@ -106,21 +106,7 @@ def restore(
     ]
     check_unique([change.path for change in changes])
 
-    def render(results: list[ChangeResult]) -> dict[str, Any]:
-        return RestoreResponse(
-            project_id=project_id,
-            results=[
-                RestoreResult.model_validate(
-                    {
-                        "path": r.path,
-                        "action": r.action,
-                        "version": r.version,
-                        "previous_version": r.previous_version,
-                    }
-                )
-                for r in results
-            ],
-        ).model_dump()
+    render = results_renderer(RestoreResponse, RestoreResult, project_id)
 
     return write(
         store,
