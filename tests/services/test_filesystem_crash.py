@@ -1,10 +1,15 @@
-"""SIGKILL in the middle of a large batch: after a restart every file is old or new, never torn."""
+"""SIGKILL in the middle of a large batch: after a restart every file is old or new, never torn.
+
+Two storages are crashed: contents of 64 KB, stored inline in the metadata database, and
+contents over 256 KiB, stored as blob files.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -16,32 +21,33 @@ from service_support import headers
 
 from wikisaga.launcher import ServiceProcess
 
-FILES = 2000
-SIZE = 64 * 1024
+SHAPES = {"inline": (2000, 64 * 1024), "files": (300, 300 * 1024)}
+"""Files per batch and bytes per file: 128 MiB stored inline, 88 MiB stored as files."""
 
 
-def _content(generation: str, index: int) -> str:
+def _content(generation: str, index: int, size: int) -> str:
     head = f"{generation} generation, file {index}\n"
-    return head + generation[0] * (SIZE - len(head))
+    return head + generation[0] * (size - len(head))
 
 
 @functools.cache
-def _batch(project: str, generation: str) -> bytes:
-    """The JSON body of a batch saving every file of ``generation`` (built once: 128 MiB)."""
+def _batch(project: str, generation: str, shape: str) -> bytes:
+    """The JSON body of a batch saving every file of ``generation`` (built once)."""
+    files, size = SHAPES[shape]
     body = {
         "project_id": project,
         "save": [
-            {"file_path": f"wiki/{i:04d}.md", "content": _content(generation, i)}
-            for i in range(FILES)
+            {"file_path": f"wiki/{i:04d}.md", "content": _content(generation, i, size)}
+            for i in range(files)
         ],
     }
     return json.dumps(body).encode()
 
 
-def _post_batch(client: httpx.Client, project: str, generation: str) -> httpx.Response:
+def _post_batch(client: httpx.Client, project: str, generation: str, shape: str) -> httpx.Response:
     return client.post(
         "/batch",
-        content=_batch(project, generation),
+        content=_batch(project, generation, shape),
         headers={"Content-Type": "application/json"},
     )
 
@@ -57,30 +63,56 @@ def _objects_dir(service: ServiceProcess, project: str) -> Path:
     return Path(service.env["WIKISAGA_DATA_DIR"]) / "filesystem" / "projects" / project / "objects"
 
 
-def _entries(directory: Path) -> int:
+def _entries(directory: Path) -> list[str]:
     try:
-        return sum(1 for _ in directory.iterdir())
+        return [p.name for p in directory.iterdir()]
     except FileNotFoundError:
-        return 0
+        return []
 
 
-@pytest.mark.parametrize("kill_when", ["0.2 s after the request", "while blobs are written"])
+def _written_bytes(service: ServiceProcess) -> int:
+    """Bytes the service process has passed to write() so far (all its threads)."""
+    io = Path(f"/proc/{service.pid}/io").read_text()
+    return int(next(line for line in io.splitlines() if line.startswith("wchar:")).split()[1])
+
+
+def _inline_blobs(service: ServiceProcess, project: str) -> int:
+    db = Path(service.env["WIKISAGA_DATA_DIR"]) / "filesystem" / "meta.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM blobs WHERE project_id = ?", (project,)
+        ).fetchone()
+    conn.close()
+    return int(count)
+
+
+@pytest.mark.parametrize(
+    ("shape", "kill_when"),
+    [
+        ("inline", "0.2 s after the request"),
+        ("inline", "while contents are written"),
+        ("files", "0.2 s after the request"),
+        ("files", "while contents are written"),
+    ],
+)
 def test_sigkill_during_a_large_batch_leaves_every_file_old_or_new(
-    fresh_filesystem: ServiceProcess, kill_when: str
+    fresh_filesystem: ServiceProcess, shape: str, kill_when: str
 ) -> None:
     service = fresh_filesystem
     project = "crash-project"
+    files, size = SHAPES[shape]
     with httpx.Client(base_url=service.url, headers=headers(), timeout=120) as client:
-        assert _post_batch(client, project, "old").status_code == 200
+        assert _post_batch(client, project, "old", shape).status_code == 200
     objects = _objects_dir(service, project)
-    _batch(project, "new")  # built before the clock starts
-    seeded_blobs = _entries(objects)
+    _batch(project, "new", shape)  # built before the clock starts
+    seeded_blobs = len(_entries(objects))
+    written_before = _written_bytes(service)
     outcome: dict[str, object] = {}
 
     def send_new_generation() -> None:
         try:
             with httpx.Client(base_url=service.url, headers=headers(), timeout=120) as client:
-                outcome["status"] = _post_batch(client, project, "new").status_code
+                outcome["status"] = _post_batch(client, project, "new", shape).status_code
         except httpx.TransportError as e:
             outcome["error"] = e
 
@@ -89,10 +121,13 @@ def test_sigkill_during_a_large_batch_leaves_every_file_old_or_new(
     if kill_when == "0.2 s after the request":
         time.sleep(0.2)
     else:
+        # At least 50 contents' worth of bytes written (to blob files or to the WAL).
         deadline = time.monotonic() + 60
-        while _entries(objects) < seeded_blobs + 50 and time.monotonic() < deadline:
+        while _written_bytes(service) < written_before + 50 * size and time.monotonic() < deadline:
             time.sleep(0.002)
-        assert _entries(objects) >= seeded_blobs + 50, "the new blobs never started to appear"
+        assert _written_bytes(service) >= written_before + 50 * size, "nothing was written"
+        if shape == "files":
+            assert len(_entries(objects)) > seeded_blobs, "no new blob file appeared"
     service.kill()
     sender.join(60)
     assert "status" not in outcome, "the batch finished before the kill; the test proves nothing"
@@ -101,17 +136,19 @@ def test_sigkill_during_a_large_batch_leaves_every_file_old_or_new(
     with httpx.Client(base_url=service.url, headers=headers(), timeout=120) as client:
         exported = client.get(f"/export/{project}").json()["files"]
 
-    assert len(exported) == FILES
+    assert len(exported) == files
     generations = set()
     for i, item in enumerate(exported):
         assert item["path"] == f"wiki/{i:04d}.md"
-        assert item["content"] in (_content("old", i), _content("new", i)), "torn file"
+        assert item["content"] in (_content("old", i, size), _content("new", i, size)), "torn"
         assert hashlib.sha256(item["content"].encode()).hexdigest() == item["sha256"]
         generations.add(item["content"].split(" ", 1)[0])
     assert len(generations) == 1, "a batch must be all or nothing, even across a crash"
-    leftovers = [p.name for p in objects.iterdir() if p.name.startswith(".tmp-")]
+    leftovers = [name for name in _entries(objects) if name.startswith(".tmp-")]
     assert leftovers == []
-    assert _entries(objects) == FILES * len(generations), "unreferenced blobs were not swept"
+    stored = {"inline": _inline_blobs(service, project), "files": len(_entries(objects))}
+    assert stored[shape] == files * len(generations), "unreferenced blobs were not swept"
+    assert stored[next(other for other in SHAPES if other != shape)] == 0
 
 
 def test_an_answered_idempotency_key_survives_a_sigkill(fresh_filesystem: ServiceProcess) -> None:

@@ -245,6 +245,14 @@ def test_decomposed_unicode_paths_are_stored_in_nfc(client: httpx.Client, projec
 
 
 # -- planted symlinks ---------------------------------------------------------------------
+# Only contents over 256 KiB are stored as files below the project dir (smaller ones are
+# stored in the metadata database), so these tests write contents of 300 KiB.
+
+LARGE = 300 * 1024
+
+
+def _large(text: str) -> str:
+    return text + "." * (LARGE - len(text))
 
 
 def _project_dir(data_dir: Path, project: str) -> Path:
@@ -259,7 +267,8 @@ def test_a_symlink_planted_as_a_project_dir_is_not_written_through(
     _project_dir(filesystem_data_dir, project_id).symlink_to(outside, target_is_directory=True)
 
     response = client.post(
-        "/save_file", json={"project_id": project_id, "file_path": "a.md", "content": "x"}
+        "/save_file",
+        json={"project_id": project_id, "file_path": "a.md", "content": _large("x")},
     )
 
     assert response.status_code == 409
@@ -271,6 +280,11 @@ def test_a_symlink_planted_as_a_project_dir_is_not_written_through(
 def test_a_symlink_planted_as_the_objects_dir_is_neither_read_nor_written(
     filesystem_data_dir: Path, client: httpx.Client, seeded: str, tmp_path: Path
 ) -> None:
+    saved = client.post(
+        "/save_file",
+        json={"project_id": seeded, "file_path": "wiki/a.md", "content": _large("x")},
+    )
+    assert saved.status_code == 200
     objects = _project_dir(filesystem_data_dir, seeded) / "objects"
     copy = tmp_path / "objects-copy"
     shutil.move(objects, copy)
@@ -279,7 +293,8 @@ def test_a_symlink_planted_as_the_objects_dir_is_neither_read_nor_written(
 
     read = client.get(f"/file/{seeded}/wiki/a.md")
     write = client.post(
-        "/save_file", json={"project_id": seeded, "file_path": "wiki/b.md", "content": "new"}
+        "/save_file",
+        json={"project_id": seeded, "file_path": "wiki/b.md", "content": _large("new")},
     )
 
     assert (read.status_code, write.status_code) == (409, 409)
@@ -290,7 +305,7 @@ def test_a_symlink_planted_as_the_objects_dir_is_neither_read_nor_written(
 def test_a_blob_replaced_by_a_symlink_is_not_read_and_is_replaced_on_write(
     filesystem_data_dir: Path, client: httpx.Client, project_id: str, tmp_path: Path
 ) -> None:
-    content = "page content"
+    content = _large("page content")
     saved = client.post(
         "/save_file", json={"project_id": project_id, "file_path": "a.md", "content": content}
     ).json()

@@ -1,14 +1,25 @@
-"""File contents on disk: immutable, content-addressed blobs, one directory per project.
+"""File contents: immutable, content-addressed blobs per project, small ones inline.
 
-Layout under the service's root (``<data_dir>/filesystem``)::
-
-    projects/<project_id>/objects/<sha256 of the content>
-
-A blob never changes once written, so writing a new version of a file never touches the
+A blob never changes once stored, so writing a new version of a file never touches the
 bytes an older version (or a concurrent reader) uses: the metadata database decides which
-blob is current. A blob is written to a temporary name, fsynced, renamed into place with
-``os.replace``, and the directory is fsynced once per write request. A crash leaves at
-worst temporary files and unreferenced blobs, both removed by :meth:`BlobStore.sweep`.
+blob is current. Blobs live in one of two places:
+
+- **inline**, for contents of at most :data:`INLINE_MAX_BYTES`: rows of the ``blobs``
+  table of the metadata database, inserted in the same transaction that makes them
+  current (:meth:`BlobStore.write_inline`). A request's small contents and its metadata
+  are thus made durable together by one WAL sync, instead of one sync per content file
+  (45 synced 4 KB files cost 20 times one synced 180 KB write), and a crash can never
+  leave one of them orphaned: the transaction commits all of them or none.
+- **as files**, for larger contents (:meth:`BlobStore.write_files`), under the service's
+  root (``<data_dir>/filesystem``)::
+
+      projects/<project_id>/objects/<sha256 of the content>
+
+  Each is written to a temporary name, fsynced, renamed into place with ``os.replace``,
+  and the directory is fsynced once per write request, before the metadata commit. A
+  crash leaves at worst temporary files and unreferenced blobs, both removed by
+  :meth:`BlobStore.sweep`. Data dirs written before inline blobs existed hold small
+  contents as files too; reads look inline first, then on disk, so both keep working.
 
 No symlink is ever followed below the root: every directory and blob is opened relative
 to its parent's descriptor with ``O_NOFOLLOW``, so a symlink planted anywhere in the tree
@@ -24,16 +35,30 @@ import errno
 import hashlib
 import os
 import secrets
+import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from wikisaga.services._common.errors import ServiceError, UnsafeStorage
 
-__all__ = ["BlobStore", "CorruptStorage"]
+__all__ = ["INLINE_MAX_BYTES", "INLINE_SCHEMA", "BlobCounter", "BlobStore", "CorruptStorage"]
+
+INLINE_MAX_BYTES = 256 * 1024
+"""Contents up to this size are stored inline in the metadata database."""
+
+INLINE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs (
+    project_id TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    data       BLOB NOT NULL,
+    PRIMARY KEY (project_id, sha256)
+);
+"""
+"""The inline blobs' table, created in an existing data dir at the next start."""
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _TMP_PREFIX = ".tmp-"
@@ -85,6 +110,34 @@ def _open_dir(parent_fd: int, name: str, *, create: bool, what: str) -> int | No
         raise
 
 
+class BlobCounter:
+    """Counts the blobs one write request has stored and calls a hook with each ordinal.
+
+    Every distinct content of the request counts once, stored now or already present,
+    inline or as a file, so that a fault hook fires at the N-th content of a request
+    whatever was written before.
+    """
+
+    def __init__(self, hook: Callable[[int], None] | None) -> None:
+        self._hook = hook
+        self._lock = threading.Lock()
+        self._stored = 0
+
+    def __call__(self) -> None:
+        if self._hook is None:
+            return
+        with self._lock:
+            self._stored += 1
+            ordinal = self._stored
+        self._hook(ordinal)
+
+
+def _check(digest: str, data: bytes) -> bytes:
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise CorruptStorage(f"blob {digest} does not match its hash")
+    return data
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -95,7 +148,8 @@ def _write_all(fd: int, data: bytes) -> None:
 class BlobStore:
     """Content-addressed blobs per project, written durably, read without symlinks."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, inline_max_bytes: int = INLINE_MAX_BYTES) -> None:
+        self.inline_max_bytes = inline_max_bytes
         root.mkdir(parents=True, exist_ok=True)
         # The root itself is the operator's choice (it may be a symlink); below it, no.
         self._root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -104,7 +158,7 @@ class BlobStore:
         self._projects_fd = projects
         self._writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="blob-writer")
         self.after_blob: Callable[[int], None] | None = None
-        """Test hook: called with the ordinal of each blob a write has put on disk."""
+        """Test hook: called with the ordinal of each blob a write request has stored."""
 
     def close(self) -> None:
         """Stop the writer threads and release the directory descriptors."""
@@ -134,8 +188,40 @@ class BlobStore:
         finally:
             os.close(objects_fd)
 
-    def write(self, project_id: str, blobs: Mapping[str, bytes]) -> None:
-        """Durably store ``blobs`` (sha256 hex -> bytes) of ``project_id``.
+    def counter(self) -> BlobCounter:
+        """A fresh count of one write request's blobs, reporting to :attr:`after_blob`."""
+        return BlobCounter(self.after_blob)
+
+    def partition(self, blobs: Mapping[str, bytes]) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        """``blobs`` split into those stored inline and those stored as files."""
+        inline: dict[str, bytes] = {}
+        files: dict[str, bytes] = {}
+        for digest, data in blobs.items():
+            (inline if len(data) <= self.inline_max_bytes else files)[digest] = data
+        return inline, files
+
+    @staticmethod
+    def write_inline(
+        conn: sqlite3.Connection,
+        project_id: str,
+        blobs: Mapping[str, bytes],
+        count: BlobCounter,
+    ) -> None:
+        """Insert ``blobs`` (sha256 hex -> bytes) of ``project_id`` in the open transaction.
+
+        They become durable when the caller's transaction commits, together with the
+        metadata that refers to them. A blob already stored is kept as it is.
+        """
+        for digest, data in blobs.items():
+            conn.execute(
+                "INSERT INTO blobs (project_id, sha256, data) VALUES (?, ?, ?) "
+                "ON CONFLICT (project_id, sha256) DO NOTHING",
+                (project_id, digest, data),
+            )
+            count()
+
+    def write_files(self, project_id: str, blobs: Mapping[str, bytes], count: BlobCounter) -> None:
+        """Durably store ``blobs`` (sha256 hex -> bytes) of ``project_id`` as files.
 
         Each new blob is fsynced and renamed into place; the directory is fsynced once at
         the end, so when this returns every blob survives a crash. Blobs already present
@@ -143,9 +229,11 @@ class BlobStore:
         """
         if not blobs:
             return
-        write_one: Callable[[int, str, bytes], None] = self._write_one
-        if self.after_blob is not None:
-            write_one = self._counting(self.after_blob)
+
+        def write_one(objects_fd: int, digest: str, data: bytes) -> None:
+            self._write_one(objects_fd, digest, data)
+            count()
+
         with self._objects(project_id, create=True) as objects_fd:
             assert objects_fd is not None
             if len(blobs) < _PARALLEL_FROM:
@@ -162,20 +250,6 @@ class BlobStore:
                     if error is not None:
                         raise error
             os.fsync(objects_fd)
-
-    def _counting(self, hook: Callable[[int], None]) -> Callable[[int, str, bytes], None]:
-        """``_write_one`` that calls ``hook`` with each blob's ordinal in this request."""
-        lock = threading.Lock()
-        written = [0]
-
-        def write_one(objects_fd: int, digest: str, data: bytes) -> None:
-            self._write_one(objects_fd, digest, data)
-            with lock:
-                written[0] += 1
-                ordinal = written[0]
-            hook(ordinal)
-
-        return write_one
 
     def _write_one(self, objects_fd: int, digest: str, data: bytes) -> None:
         try:
@@ -207,21 +281,36 @@ class BlobStore:
                 os.unlink(tmp, dir_fd=objects_fd)
             raise
 
-    def read(self, project_id: str, digest: str) -> bytes:
-        """The bytes of blob ``digest``, checked against their hash."""
-        with self._objects(project_id, create=False) as objects_fd:
-            if objects_fd is None:
-                raise CorruptStorage(f"objects of project {project_id!r} are missing")
-            return self._read_one(objects_fd, digest)
+    def read(self, conn: sqlite3.Connection, project_id: str, digest: str) -> bytes:
+        """The bytes of blob ``digest``, inline or on disk, checked against their hash.
 
-    def read_many(self, project_id: str, digests: list[str]) -> dict[str, bytes]:
-        """The bytes of each blob in ``digests``, checked against their hashes."""
-        if not digests:
-            return {}
+        ``conn`` is in the caller's read transaction, the one that found ``digest``.
+        """
+        return self.read_many(conn, project_id, [digest])[digest]
+
+    def read_many(
+        self, conn: sqlite3.Connection, project_id: str, digests: Iterable[str]
+    ) -> dict[str, bytes]:
+        """The bytes of each blob in ``digests``, inline or on disk, checked against hashes."""
+        found: dict[str, bytes] = {}
+        on_disk = []
+        for digest in digests:
+            row = conn.execute(
+                "SELECT data FROM blobs WHERE project_id = ? AND sha256 = ?",
+                (project_id, digest),
+            ).fetchone()
+            if row is None:
+                on_disk.append(digest)
+            else:
+                found[digest] = _check(digest, bytes(row[0]))
+        if not on_disk:
+            return found
         with self._objects(project_id, create=False) as objects_fd:
             if objects_fd is None:
                 raise CorruptStorage(f"objects of project {project_id!r} are missing")
-            return {digest: self._read_one(objects_fd, digest) for digest in digests}
+            for digest in on_disk:
+                found[digest] = self._read_one(objects_fd, digest)
+        return found
 
     def _read_one(self, objects_fd: int, digest: str) -> bytes:
         try:
@@ -240,10 +329,7 @@ class BlobStore:
                 chunks.append(chunk)
         finally:
             os.close(fd)
-        data = b"".join(chunks)
-        if hashlib.sha256(data).hexdigest() != digest:
-            raise CorruptStorage(f"blob {digest} does not match its hash")
-        return data
+        return _check(digest, b"".join(chunks))
 
     def project_ids(self) -> list[str]:
         """Names of the project directories (for :meth:`sweep`)."""
@@ -253,8 +339,21 @@ class BlobStore:
             if entry.is_dir(follow_symlinks=False)
         )
 
+    @staticmethod
+    def sweep_inline(conn: sqlite3.Connection, referenced: set[tuple[str, str]]) -> int:
+        """Delete inline blobs whose ``(project_id, sha256)`` is not in ``referenced``.
+
+        Inline blobs are inserted with the versions that use them, so none should be
+        unreferenced; this only keeps the rule "no unreferenced blob survives a start".
+        ``conn`` is in the caller's write transaction, the one that read ``referenced``.
+        """
+        stored = conn.execute("SELECT project_id, sha256 FROM blobs").fetchall()
+        unreferenced = [key for key in map(tuple, stored) if key not in referenced]
+        conn.executemany("DELETE FROM blobs WHERE project_id = ? AND sha256 = ?", unreferenced)
+        return len(unreferenced)
+
     def sweep(self, project_id: str, referenced: Callable[[], set[str]]) -> int:
-        """Remove temporary files and blobs not in ``referenced()``; return how many.
+        """Remove temporary files and file blobs not in ``referenced()``; return how many.
 
         Only safe while no write to the project is under way (at startup).
         """

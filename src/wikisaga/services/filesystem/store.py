@@ -1,23 +1,27 @@
 """The filesystem service's storage: versioned files per project, owned by one user.
 
 Metadata lives in SQLite (WAL, ``synchronous=FULL``) at ``<root>/meta.db``; contents are
-immutable blobs (see ``_blobs``). Tables:
+immutable blobs (see ``_blobs``): small ones inline in the same database, larger ones as
+files. Tables:
 
 - ``projects(project_id, owner_id)`` — the user who first changed the project owns it;
 - ``versions(version_id, project_id, path, sha256, size)`` — every save is a new row and
   is never deleted, so any earlier content stays retrievable and restorable;
 - ``files(project_id, path, version_id)`` — which version is current; absent = no row;
 - ``idempotency(user_id, key, fingerprint, status_code, body)`` — the first answer to each
-  ``Idempotency-Key``, recorded in the same transaction as the change it answered.
+  ``Idempotency-Key``, recorded in the same transaction as the change it answered;
+- ``blobs(project_id, sha256, data)`` — contents of at most 256 KiB (added to an existing
+  data dir at start).
 
 **A write is all or nothing, even under SIGKILL.** :meth:`FileStore.apply` validates
-everything, writes and fsyncs the new blobs (they are invisible until referenced), then
-switches every affected path in **one** SQLite transaction that also records the
-idempotency answer. A crash before the commit leaves every file at its old version (the
-orphaned blobs are swept at the next start); after it, every file is at its new one.
+everything, writes and fsyncs the new large blobs as files (they are invisible until
+referenced), then in **one** SQLite transaction inserts the new small blobs, switches
+every affected path and records the idempotency answer; its commit is the request's one
+sync of everything small. A crash before the commit leaves every file at its old version
+(orphaned blob files are swept at the next start); after it, every file is at its new one.
 
 Writes to one project are serialised by a per-project lock; different projects write
-their blobs in parallel and meet only for the short metadata commit. Reads never lock:
+their large blobs in parallel and meet only for the metadata commit. Reads never lock:
 SQLite gives them a consistent snapshot and blobs never change.
 """
 
@@ -48,7 +52,7 @@ from wikisaga.services._common import (
     ProjectLocks,
     UnsafeStorage,
 )
-from wikisaga.services.filesystem._blobs import BlobStore, CorruptStorage
+from wikisaga.services.filesystem._blobs import INLINE_SCHEMA, BlobStore, CorruptStorage
 
 __all__ = [
     "Action",
@@ -61,7 +65,8 @@ __all__ = [
     "WriteOutcome",
 ]
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS projects (
     project_id TEXT PRIMARY KEY,
     owner_id   TEXT NOT NULL,
@@ -93,6 +98,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (user_id, key)
 );
 """
+    + INLINE_SCHEMA
+)
 
 
 _REVOKED = "revoked"
@@ -255,8 +262,13 @@ class FileStore:
     # -- startup ------------------------------------------------------------------------
 
     def sweep(self) -> int:
-        """Remove temporary files and unreferenced blobs left by a crash; return how many."""
-        removed = 0
+        """Remove temporary files and unreferenced blobs left by a crash; return how many.
+
+        Only safe while no write is under way (at startup).
+        """
+        with self._transaction(write=True) as conn:
+            rows = conn.execute("SELECT DISTINCT project_id, sha256 FROM versions").fetchall()
+            removed = self.blobs.sweep_inline(conn, {(row[0], row[1]) for row in rows})
         for project_id in self.blobs.project_ids():
 
             def referenced(project_id: str = project_id) -> set[str]:
@@ -305,20 +317,25 @@ class FileStore:
         with self._transaction(write=False) as conn:
             self._check_access(conn, project_id, user_id)
             record = self._current(conn, project_id, path)
-        if record is None:
-            raise NotFound(f"file {path!r} not found in project {project_id!r}")
-        return record, self.blobs.read(project_id, record.sha256)
+            if record is None:
+                raise NotFound(f"file {path!r} not found in project {project_id!r}")
+            return record, self.blobs.read(conn, project_id, record.sha256)
 
     def list_files(self, project_id: str, user_id: str, prefix: str = "") -> list[FileRecord]:
         """Current files whose path starts with ``prefix``, sorted by path."""
         with self._transaction(write=False) as conn:
-            self._check_access(conn, project_id, user_id)
-            rows = conn.execute(
-                "SELECT f.path, f.version_id, v.sha256, v.size, f.updated_at "
-                "FROM files f JOIN versions v ON v.version_id = f.version_id "
-                "WHERE f.project_id = ? AND substr(f.path, 1, ?) = ? ORDER BY f.path",
-                (project_id, len(prefix), prefix),
-            ).fetchall()
+            return self._list(conn, project_id, user_id, prefix)
+
+    def _list(
+        self, conn: sqlite3.Connection, project_id: str, user_id: str, prefix: str = ""
+    ) -> list[FileRecord]:
+        self._check_access(conn, project_id, user_id)
+        rows = conn.execute(
+            "SELECT f.path, f.version_id, v.sha256, v.size, f.updated_at "
+            "FROM files f JOIN versions v ON v.version_id = f.version_id "
+            "WHERE f.project_id = ? AND substr(f.path, 1, ?) = ? ORDER BY f.path",
+            (project_id, len(prefix), prefix),
+        ).fetchall()
         return [FileRecord(*row) for row in rows]
 
     def current_versions(
@@ -335,8 +352,9 @@ class FileStore:
 
     def export(self, project_id: str, user_id: str) -> list[tuple[FileRecord, bytes]]:
         """Every current file with its bytes, sorted by path."""
-        records = self.list_files(project_id, user_id)
-        contents = self.blobs.read_many(project_id, sorted({r.sha256 for r in records}))
+        with self._transaction(write=False) as conn:
+            records = self._list(conn, project_id, user_id)
+            contents = self.blobs.read_many(conn, project_id, sorted({r.sha256 for r in records}))
         return [(record, contents[record.sha256]) for record in records]
 
     # -- writes -------------------------------------------------------------------------
@@ -378,11 +396,14 @@ class FileStore:
                 for digest, change in zip(digests, changes, strict=True)
                 if digest is not None and change.data is not None
             }
-            self.blobs.write(project_id, blobs)
+            inline, files = self.blobs.partition(blobs)
+            count = self.blobs.counter()
+            self.blobs.write_files(project_id, files, count)
             with self._transaction(write=True) as conn:
                 replay = self._replay(conn, user_id, idempotency)
                 if replay is not None:
                     return replay
+                self.blobs.write_inline(conn, project_id, inline, count)
                 results = self._apply(conn, project_id, user_id, changes, digests)
                 body = render(results)
                 for key in revoke:
