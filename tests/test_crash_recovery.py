@@ -325,11 +325,17 @@ def check_point_specifics(
         assert applied[case.step] == undone[case.step] == 1
     elif case.point is FaultPoint.AFTER_STEP:
         assert case.step is not None
-        assert at_crash.steps[case.step].state is StepState.COMPLETED
+        # The step returned; its outcome rides on the next write, so the log still says
+        # started (the step before it is completed: its outcome came with this intent).
+        assert at_crash.steps[case.step].state is StepState.STARTED
+        assert all(s.state is StepState.COMPLETED for s in at_crash.steps[: case.step])
         assert applied[case.step] == undone[case.step] == 1
     elif case.point is FaultPoint.BEFORE_COMMIT:
         assert at_crash.state is SagaState.EXECUTING
-        assert [s.state for s in at_crash.steps] == [StepState.COMPLETED] * STEPS
+        # The last outcome would have been written with the commit.
+        assert [s.state for s in at_crash.steps] == [StepState.COMPLETED] * (STEPS - 1) + [
+            StepState.STARTED
+        ]
         assert dict(undone) == dict.fromkeys(range(STEPS), 1)
     else:
         assert case.step is not None

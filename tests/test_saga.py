@@ -218,6 +218,9 @@ def test_intent_and_compensation_are_logged_before_the_action_runs(
         rollback=Compensation("shelf.restore", {"key": "page", "prior": None}),
     )
     assert seen == [(StepState.STARTED, "shelf.restore", {"key": "page", "prior": None})]
+    # The outcome rides on the next write (here the commit), not a commit of its own.
+    assert log.get_saga("s").steps[0].state is StepState.STARTED
+    saga.commit()
     assert log.get_saga("s").steps[0].state is StepState.COMPLETED
 
 

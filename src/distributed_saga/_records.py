@@ -13,6 +13,7 @@ __all__ = [
     "STEP_RESULT_STATES",
     "SagaRecord",
     "SagaState",
+    "StepOutcome",
     "StepRecord",
     "StepState",
 ]
@@ -62,6 +63,20 @@ class StepState(enum.StrEnum):
 
 STEP_RESULT_STATES = frozenset({StepState.COMPLETED, StepState.FAILED, StepState.REJECTED})
 """How a step's action can end, as :meth:`SagaLog.record_step_result` records it."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """How one step's action ended, as the engine hands it to the log."""
+
+    index: int
+    state: StepState
+    attempts: int
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in STEP_RESULT_STATES:
+            raise ValueError(f"a step's result is completed, failed or rejected, not {self.state}")
 
 
 @dataclass(frozen=True, slots=True)

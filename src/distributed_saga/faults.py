@@ -34,7 +34,8 @@ class FaultPoint(enum.StrEnum):
     AFTER_ACTION = "after_action"
     """The action returned; its result is not in the log."""
     AFTER_STEP = "after_step"
-    """The step's result is in the log."""
+    """The step returned to its caller. Its outcome is written with the next log write
+    (the next step's intent, or the commit), so the log still says ``started``."""
     BEFORE_COMPENSATION = "before_compensation"
     """A step is about to be compensated."""
     AFTER_COMPENSATION = "after_compensation"

@@ -20,7 +20,7 @@ from distributed_saga._compensate import DEFAULT_COMPENSATION_RETRY, compensate_
 from distributed_saga._errors import LeaseLostError, SagaLogError, SagaStateError, StepTimeoutError
 from distributed_saga._lease import LeaseKeeper, process_owner
 from distributed_saga._observe import NULL_OBSERVER, SagaObserver
-from distributed_saga._records import SagaRecord, SagaState, StepRecord, StepState
+from distributed_saga._records import SagaRecord, SagaState, StepOutcome, StepRecord, StepState
 from distributed_saga.compensations import Compensation, CompensationRegistry, default_registry
 from distributed_saga.faults import FaultPlan, FaultPoint
 from distributed_saga.log import SagaLog, open_saga_log
@@ -112,6 +112,10 @@ class DistributedSaga:
         self._state = SagaState.PENDING
         self._failed_at: str | None = None
         self._error: str | None = None
+        # The last step's outcome, written with the next log write (the next intent or the
+        # commit) rather than in a commit of its own: until then the log says the step
+        # started, which recovery treats exactly as it would a completed step.
+        self._unrecorded: tuple[_LocalStep, StepOutcome] | None = None
 
         self._log.create_saga(
             saga_id,
@@ -197,10 +201,19 @@ class DistributedSaga:
             self._require(SagaState.PENDING, SagaState.EXECUTING, doing="commit")
             try:
                 self._faults.at(FaultPoint.BEFORE_COMMIT, None)
-                self._log.finish_saga(self.saga_id, self._owner, SagaState.COMMITTED)
+                self._log.finish_saga(
+                    self.saga_id,
+                    self._owner,
+                    SagaState.COMMITTED,
+                    completed=self._unrecorded[1] if self._unrecorded else None,
+                )
+            except LeaseLostError:
+                self._lease_lost_with_unrecorded_step()
+                raise
             except BaseException:
                 self._stop_renewing()
                 raise
+            self._unrecorded = None
             self._finish(SagaState.COMMITTED)
             logger.info(
                 "[%s] ✓ Saga committed successfully with %d steps", self.saga_id, len(self._steps)
@@ -282,15 +295,17 @@ class DistributedSaga:
                 compensation_args=compensation.args if compensation else None,
                 in_process_rollback=callable(rollback),
                 idempotency_key=idempotency_key,
+                completed=self._unrecorded[1] if self._unrecorded else None,
             )
         except LeaseLostError:
-            self._state = SagaState.FAILED
+            self._lease_lost_with_unrecorded_step()
             raise
         except Exception as exc:
             # Nothing of this step ran; undo the steps before it.
             logger.error("[%s] ✗ Step failed: %s - %s", self.saga_id, name, exc)
             self._rollback(failed_at=name, error=f"saga log: {exc}")
             raise
+        self._unrecorded = None
         step = _LocalStep(
             StepRecord(
                 saga_id=self.saga_id,
@@ -319,22 +334,7 @@ class DistributedSaga:
         self._faults.at(FaultPoint.AFTER_ACTION, index)
         self._observer.step_finished(self.saga_id, name, time.monotonic() - started, None)
         step.record = _with(step.record, StepState.COMPLETED, attempts[0], None)
-        try:
-            self._log.record_step_result(
-                self.saga_id,
-                self._owner,
-                index=index,
-                state=StepState.COMPLETED,
-                attempts=attempts[0],
-            )
-        except LeaseLostError:
-            self._undo_after_lost_lease(step)
-            raise
-        except Exception as exc:
-            # The action happened but we cannot say so: undo it rather than leave it unknown.
-            logger.error("[%s] ✗ Step failed: %s - saga log: %s", self.saga_id, name, exc)
-            self._rollback(failed_at=name, error=f"saga log: {exc}")
-            raise
+        self._unrecorded = (step, StepOutcome(index, StepState.COMPLETED, attempts[0]))
         logger.info("[%s] ✓ Step completed: %s", self.saga_id, name)
         self._faults.at(FaultPoint.AFTER_STEP, index)
         return result
@@ -408,11 +408,25 @@ class DistributedSaga:
         to_undo = [step.record for step in reversed(self._steps) if step.record.needs_compensation]
         completed = sum(1 for step in self._steps if step.record.state is StepState.COMPLETED)
         logger.warning("[%s] Rolling back %d completed steps", self.saga_id, completed)
+        unrecorded, self._unrecorded = self._unrecorded, None
         log_ok = self._log_quietly(
             lambda: self._log.begin_compensation(
                 self.saga_id, self._owner, failed_at=failed_at, error=error
             )
         )
+        if log_ok and unrecorded is not None:
+            # Not needed to undo it (a started step is compensated too), but the log then
+            # shows how far the saga got.
+            outcome = unrecorded[1]
+            self._log_quietly(
+                lambda: self._log.record_step_result(
+                    self.saga_id,
+                    self._owner,
+                    index=outcome.index,
+                    state=outcome.state,
+                    attempts=outcome.attempts,
+                )
+            )
         run = compensate_steps(
             log_write=self._record_compensation if log_ok else _no_write,
             saga_id=self.saga_id,
@@ -469,6 +483,16 @@ class DistributedSaga:
             faults=self._faults,
             observer=self._observer,
         )
+
+    def _lease_lost_with_unrecorded_step(self) -> None:
+        """Our write was refused: another process owns the saga. The step that finished
+        last may have taken effect after that process compensated it: undo it again."""
+        unrecorded, self._unrecorded = self._unrecorded, None
+        if unrecorded is not None:
+            self._undo_after_lost_lease(unrecorded[0])
+        else:
+            self._state = SagaState.FAILED
+            self._stop_renewing()
 
     def _stop_renewing(self) -> None:
         """Stop renewing the lease (the process is interrupted or no longer the owner), so

@@ -32,7 +32,7 @@ import abc
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from distributed_saga._records import SagaRecord, SagaState, StepState
+from distributed_saga._records import SagaRecord, SagaState, StepOutcome, StepState
 
 __all__ = ["SagaLog"]
 
@@ -78,12 +78,15 @@ class SagaLog(abc.ABC):
         compensation_args: Mapping[str, Any] | None,
         in_process_rollback: bool,
         idempotency_key: str | None,
+        completed: StepOutcome | None = None,
     ) -> None:
         """Record that step ``index`` is about to run, with what will undo it.
 
         The step is written in state ``started`` and the saga moves to ``executing``, in one
         transaction, before the action runs. ``index`` must be the next index (the number
-        of steps so far); the saga must be ``pending`` or ``executing``.
+        of steps so far); the saga must be ``pending`` or ``executing``. ``completed``, if
+        given, is the previous step's outcome, recorded in the same transaction (one
+        commit where two would do the same work).
         """
 
     @abc.abstractmethod
@@ -134,12 +137,20 @@ class SagaLog(abc.ABC):
         """
 
     @abc.abstractmethod
-    def finish_saga(self, saga_id: str, owner: str, state: SagaState) -> None:
+    def finish_saga(
+        self,
+        saga_id: str,
+        owner: str,
+        state: SagaState,
+        *,
+        completed: StepOutcome | None = None,
+    ) -> None:
         """End the saga in ``committed``, ``rolled_back`` or ``failed``.
 
         ``committed`` is allowed only from ``pending``/``executing``; the other two only
         from ``compensating``. The owner and lease are cleared; ``committed`` and
-        ``rolled_back`` release the lock key.
+        ``rolled_back`` release the lock key. ``completed``, if given, is the last step's
+        outcome, recorded in the same transaction.
         """
 
     # -- leases -----------------------------------------------------------------------

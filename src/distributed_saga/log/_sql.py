@@ -38,6 +38,7 @@ from distributed_saga._records import (
     STEP_RESULT_STATES,
     SagaRecord,
     SagaState,
+    StepOutcome,
     StepRecord,
     StepState,
 )
@@ -377,17 +378,26 @@ class _SqlSagaLog(SagaLog):
         compensation_args: Mapping[str, Any] | None,
         in_process_rollback: bool,
         idempotency_key: str | None,
+        completed: StepOutcome | None = None,
     ) -> None:
         args = json.dumps(dict(compensation_args)) if compensation_args else None
         step = (saga_id, index, name, compensation, args, in_process_rollback, idempotency_key)
-        self._run(self._record_intent, saga_id, owner, index, step)
+        self._run(self._record_intent, saga_id, owner, index, step, completed)
 
     def _record_intent(
-        self, cur: Cursor, saga_id: str, owner: str, index: int, step: Sequence[Any]
+        self,
+        cur: Cursor,
+        saga_id: str,
+        owner: str,
+        index: int,
+        step: Sequence[Any],
+        completed: StepOutcome | None,
     ) -> None:
         cur.execute(self._sql["next_step"], (saga_id, owner))
         if cur.rowcount == 0:
             self._fenced(cur, "first_step", saga_id, owner)
+        if completed is not None:
+            self._record_outcome(cur, saga_id, completed)
         cur.execute(self._sql["insert_step"], (*step, saga_id, index))
         if cur.rowcount == 0:
             steps = cur.execute(self._sql["step_count"], (saga_id,)).fetchone()[0]
@@ -445,10 +455,36 @@ class _SqlSagaLog(SagaLog):
         if cur.rowcount == 0:
             raise SagaStateError(f"saga {saga_id!r} has no step {index}")
 
-    def finish_saga(self, saga_id: str, owner: str, state: SagaState) -> None:
+    def finish_saga(
+        self,
+        saga_id: str,
+        owner: str,
+        state: SagaState,
+        *,
+        completed: StepOutcome | None = None,
+    ) -> None:
         if state not in _FINISH_FROM:
             raise ValueError(f"a saga finishes committed, rolled_back or failed, not {state}")
-        self._run(self._fenced, f"finish_{SagaState(state).value}", saga_id, owner)
+        self._run(self._finish_saga, saga_id, owner, SagaState(state), completed)
+
+    def _finish_saga(
+        self,
+        cur: Cursor,
+        saga_id: str,
+        owner: str,
+        state: SagaState,
+        completed: StepOutcome | None,
+    ) -> None:
+        self._fenced(cur, f"finish_{state.value}", saga_id, owner)
+        if completed is not None:
+            self._record_outcome(cur, saga_id, completed)
+
+    def _record_outcome(self, cur: Cursor, saga_id: str, outcome: StepOutcome) -> None:
+        """Write a step's outcome (the caller has fenced and touched the saga)."""
+        values = (outcome.state.value, outcome.attempts, outcome.error, saga_id, outcome.index)
+        cur.execute(self._sql["step_result"], values)
+        if cur.rowcount == 0:
+            raise SagaStateError(f"saga {saga_id!r} has no step {outcome.index}")
 
     def _fenced(self, cur: Cursor, query: str, saga_id: str, owner: str, *params: Any) -> None:
         """Run the fenced ``UPDATE`` named ``query``: ``params``, then saga id and owner."""

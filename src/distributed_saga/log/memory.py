@@ -21,6 +21,7 @@ from distributed_saga._records import (
     STEP_RESULT_STATES,
     SagaRecord,
     SagaState,
+    StepOutcome,
     StepRecord,
     StepState,
 )
@@ -83,6 +84,7 @@ class MemorySagaLog(SagaLog):
         compensation_args: Mapping[str, Any] | None,
         in_process_rollback: bool,
         idempotency_key: str | None,
+        completed: StepOutcome | None = None,
     ) -> None:
         with self._lock:
             saga = self._owned(saga_id, owner, {SagaState.PENDING, SagaState.EXECUTING})
@@ -91,6 +93,8 @@ class MemorySagaLog(SagaLog):
                     f"saga {saga_id!r} has {len(saga.steps)} steps; cannot record step {index}"
                 )
             now = time.time()
+            if completed is not None:
+                saga = self._with_outcome(saga, completed, now)
             step = StepRecord(
                 saga_id=saga_id,
                 index=index,
@@ -161,13 +165,34 @@ class MemorySagaLog(SagaLog):
             )
             self._put(saga, now, steps=_replace_step(saga.steps, updated))
 
-    def finish_saga(self, saga_id: str, owner: str, state: SagaState) -> None:
+    def finish_saga(
+        self,
+        saga_id: str,
+        owner: str,
+        state: SagaState,
+        *,
+        completed: StepOutcome | None = None,
+    ) -> None:
         allowed = _FINISH_FROM.get(state)
         if allowed is None:
             raise ValueError(f"a saga finishes committed, rolled_back or failed, not {state}")
         with self._lock:
             saga = self._owned(saga_id, owner, allowed)
-            self._put(saga, time.time(), state=state, owner=None, lease_expires_at=None)
+            now = time.time()
+            if completed is not None:
+                saga = self._with_outcome(saga, completed, now)
+            self._put(saga, now, state=state, owner=None, lease_expires_at=None)
+
+    def _with_outcome(self, saga: SagaRecord, outcome: StepOutcome, now: float) -> SagaRecord:
+        step = self._step(saga, outcome.index)
+        updated = dataclasses.replace(
+            step,
+            state=outcome.state,
+            attempts=outcome.attempts,
+            error=outcome.error,
+            finished_at=now,
+        )
+        return dataclasses.replace(saga, steps=_replace_step(saga.steps, updated))
 
     def renew_leases(self, owner: str, saga_ids: Collection[str]) -> int:
         now = time.time()

@@ -35,7 +35,7 @@ from distributed_saga._errors import (
     SagaNotFoundError,
     SagaStateError,
 )
-from distributed_saga._records import SagaState, StepState
+from distributed_saga._records import SagaState, StepOutcome, StepState
 from distributed_saga.log import SagaLog, open_saga_log
 
 __all__ = ["SagaLogContract"]
@@ -294,6 +294,41 @@ class SagaLogContract:
         assert step.finished_at is not None
         assert step.started_at is not None
         assert step.finished_at >= step.started_at
+
+    def test_record_intent_records_the_previous_steps_outcome_in_the_same_write(
+        self, log: SagaLog
+    ) -> None:
+        drive(log, "s1", SagaState.EXECUTING)
+        intent(log, "s1", index=1, completed=StepOutcome(0, StepState.COMPLETED, 2))
+        first, second = log.get_saga("s1").steps
+        assert (first.state, first.attempts, first.error) == (StepState.COMPLETED, 2, None)
+        assert first.finished_at is not None
+        assert second.state is StepState.STARTED
+
+    def test_refused_intent_records_no_outcome_either(self, log: SagaLog) -> None:
+        drive(log, "s1", SagaState.EXECUTING)
+        with pytest.raises(LeaseLostError):
+            intent(log, "s1", OTHER, index=1, completed=StepOutcome(0, StepState.COMPLETED, 1))
+        (step,) = log.get_saga("s1").steps
+        assert step.state is StepState.STARTED
+
+    def test_commit_records_the_last_steps_outcome_in_the_same_write(self, log: SagaLog) -> None:
+        drive(log, "s1", SagaState.EXECUTING)
+        log.finish_saga(
+            "s1", OWNER, SagaState.COMMITTED, completed=StepOutcome(0, StepState.COMPLETED, 1)
+        )
+        saga = log.get_saga("s1")
+        assert saga.state is SagaState.COMMITTED
+        assert saga.steps[0].state is StepState.COMPLETED
+
+    def test_refused_commit_records_no_outcome_either(self, log: SagaLog) -> None:
+        drive(log, "s1", SagaState.EXECUTING)
+        with pytest.raises(LeaseLostError):
+            log.finish_saga(
+                "s1", OTHER, SagaState.COMMITTED, completed=StepOutcome(0, StepState.COMPLETED, 1)
+            )
+        saga = log.get_saga("s1")
+        assert (saga.state, saga.steps[0].state) == (SagaState.EXECUTING, StepState.STARTED)
 
     def test_record_step_result_failed_keeps_the_error(self, log: SagaLog) -> None:
         drive(log, "s1", SagaState.EXECUTING)
