@@ -1,11 +1,12 @@
 """Fault hooks for fault-injection tests, off unless ``WIKISAGA_TEST_FILESYSTEM_FAULT`` is set.
 
 Some faults cannot be produced from outside the process: dying, or failing, in the middle
-of one request, after some files of a batch are on disk and before the batch is recorded.
-The variable names one:
+of one request, after some files of a batch are stored and before the batch is committed.
+A file counts once its content is stored: written as a blob file, or inserted inline in
+the (not yet committed) metadata transaction. The variable names one:
 
 - ``kill_at_file:N`` — the service kills itself (SIGKILL) once the N-th file of a write
-  request is on disk;
+  request is stored;
 - ``fail_at_file:N`` — writing the N-th file of every write request fails with an I/O error
   (the request answers 500 and, being all or nothing, changes nothing).
 
@@ -24,7 +25,7 @@ __all__ = ["FAULT_ENV", "BlobFault", "blob_fault_from_env"]
 FAULT_ENV = "WIKISAGA_TEST_FILESYSTEM_FAULT"
 
 BlobFault = Callable[[int], None]
-"""Called with the 1-based ordinal of each file a write request has put on disk."""
+"""Called with the 1-based ordinal of each file a write request has stored."""
 
 
 def blob_fault_from_env(environ: Mapping[str, str] | None = None) -> BlobFault | None:

@@ -21,8 +21,11 @@ sync of everything small. A crash before the commit leaves every file at its old
 (orphaned blob files are swept at the next start); after it, every file is at its new one.
 
 Writes to one project are serialised by a per-project lock; different projects write
-their large blobs in parallel and meet only for the metadata commit. Reads never lock:
-SQLite gives them a consistent snapshot and blobs never change.
+their large blobs in parallel and meet only for the metadata transaction. That
+transaction also inserts the small contents, so a huge batch of small files holds the
+database's write lock for a while (2000 × 64 KB: about 1 s, as long as writing them as
+files took) and other projects' commits wait for it. Reads never lock: SQLite gives them
+a consistent snapshot and blobs never change.
 """
 
 from __future__ import annotations
