@@ -59,6 +59,7 @@ from distributed_saga import (
 )
 from distributed_saga.faults import CRASH_AT_ENV
 from wikisaga.clients import is_transient
+from wikisaga.config import Settings
 from wikisaga.faults.invariants import (
     check_committed,
     check_replays,
@@ -68,6 +69,7 @@ from wikisaga.faults.invariants import (
 )
 from wikisaga.faults.proxy import FaultKind, FaultProxy, FaultRule
 from wikisaga.faults.stack import ServiceStack
+from wikisaga.service_utils import get_internal_headers
 from wikisaga.wiki_saga import WikiGenerationSaga, recovery_headers, snapshot_id_for
 
 __all__ = [
@@ -183,7 +185,7 @@ def _wiki_saga(
         user_id=USER,
         filesystem_url=stack_urls["filesystem"],
         git_url=stack_urls["git"],
-        internal_headers={"X-INTERNAL-TOKEN": token},
+        internal_headers=get_internal_headers(settings=Settings(internal_token=token)),
         saga_id=saga_id,
         saga_log=log_url,
         filesystem_timeout=CLIENT_TIMEOUT,

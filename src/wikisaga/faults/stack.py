@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Self
 
 from wikisaga.clients import FilesystemClient, GitClient
+from wikisaga.config import Settings
 from wikisaga.faults.proxy import FaultProxy
 from wikisaga.launcher import ServiceProcess, free_port
+from wikisaga.service_utils import get_internal_headers
 from wikisaga.services.filesystem._faults import FAULT_ENV
 
 __all__ = ["ServiceStack"]
@@ -98,7 +100,7 @@ class ServiceStack:
     @property
     def headers(self) -> dict[str, str]:
         """The internal headers every client of this stack sends."""
-        return {"X-INTERNAL-TOKEN": self.token}
+        return get_internal_headers(settings=Settings(internal_token=self.token))
 
     def direct_filesystem(self) -> FilesystemClient:
         """A client that bypasses the proxy (for checks)."""
