@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from distributed_saga import SagaError
+from wikisaga.clients import ServiceCallError
 from wikisaga.config import ConfigError, Settings
 from wikisaga.services import DEFAULT_PORTS, SERVICE_NAMES
 
@@ -156,3 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"wikisaga: error: {e}", file=sys.stderr)
         return 2
+    except (SagaError, ServiceCallError) as e:
+        # What went wrong is the message; a traceback would only bury it.
+        print(f"wikisaga: error: {e}", file=sys.stderr)
+        return 1
