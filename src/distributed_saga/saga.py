@@ -37,6 +37,7 @@ Rollback = Callable[[], object] | Compensation
 """A step's undo: a callable (in-process only) or a durable :class:`Compensation`."""
 
 DEFAULT_LEASE_SECONDS = 30.0
+_NO_RETRY = RetryPolicy.never()
 
 
 @dataclass(slots=True)
@@ -351,7 +352,7 @@ class DistributedSaga:
     ) -> T:
         """Run the action, retrying transient errors as ``retry`` allows; ``proofs`` gets,
         for each failed try, whether its error proves the try had no effect."""
-        policy = retry or RetryPolicy.never()
+        policy = retry or _NO_RETRY
         delays = policy.delays()
         while True:
             attempts[0] += 1

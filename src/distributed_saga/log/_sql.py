@@ -393,9 +393,14 @@ class _SqlSagaLog(SagaLog):
         step: Sequence[Any],
         completed: StepOutcome | None,
     ) -> None:
-        cur.execute(self._sql["next_step"], (saga_id, owner))
-        if cur.rowcount == 0:
+        if index == 0:
+            # The first step moves the saga out of pending; later ones leave the state
+            # column alone (see next_step), so each needs one fenced UPDATE, not two.
             self._fenced(cur, "first_step", saga_id, owner)
+        else:
+            cur.execute(self._sql["next_step"], (saga_id, owner))
+            if cur.rowcount == 0:
+                self._fenced(cur, "first_step", saga_id, owner)
         if completed is not None:
             self._record_outcome(cur, saga_id, completed)
         cur.execute(self._sql["insert_step"], (*step, saga_id, index))
