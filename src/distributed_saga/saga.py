@@ -64,7 +64,9 @@ class DistributedSaga:
 
     ``log``
         A :class:`SagaLog` or a URL (``memory://``, ``sqlite:///...``, ``postgresql://...``).
-        Default: a private in-memory log (the guide's behaviour; nothing survives a crash).
+        A URL opens a connection that this saga keeps for its lifetime; sagas that run
+        often should share one opened log instead. Default: a private in-memory
+        log (the guide's behaviour; nothing survives a crash).
     ``lock_key``
         At most one unfinished saga per key; another raises :class:`SagaLockedError`.
     ``registry``

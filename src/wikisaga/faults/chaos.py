@@ -43,14 +43,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from distributed_saga import (
+    IN_FLIGHT_STATES,
     FaultPlan,
     FaultPoint,
     RetryPolicy,
+    SagaLog,
+    SagaRecord,
     SagaState,
     StepState,
     open_saga_log,
@@ -79,7 +82,6 @@ __all__ = [
     "ScenarioResult",
     "all_scenarios",
     "register_chaos",
-    "result_json",
     "run_chaos",
     "run_scenario",
 ]
@@ -353,11 +355,11 @@ def _settle_and_retry(
     return outcome, record.state, sent, violations
 
 
-def _settle(log: Any, saga_id: str) -> Any:
+def _settle(log: SagaLog, saga_id: str) -> SagaRecord:
     """Wait out a dead owner's lease and run recovery until the saga is settled."""
     deadline = time.monotonic() + 30
     record = log.get_saga(saga_id)
-    while record.state.value in ("pending", "executing", "compensating"):
+    while record.state in IN_FLIGHT_STATES:
         if time.monotonic() > deadline:
             break
         time.sleep(LEASE_SECONDS / 4)
@@ -374,7 +376,8 @@ def _run_child(
     log_url: str,
     generated: dict[str, str],
     crash_at: str,
-) -> int:
+) -> None:
+    """Run the generation in a child process that ``crash_at`` kills (or freezes)."""
     spec = {
         "urls": urls,
         "project_id": project_id,
@@ -382,7 +385,7 @@ def _run_child(
         "log_url": log_url,
         "files": generated,
     }
-    done = subprocess.run(
+    subprocess.run(
         [sys.executable, "-m", "wikisaga.faults.chaos", "child"],
         input=json.dumps(spec),
         text=True,
@@ -391,7 +394,6 @@ def _run_child(
         timeout=120,
         check=False,
     )
-    return done.returncode
 
 
 def _child_main() -> int:
@@ -430,13 +432,6 @@ def run_chaos(
             if report is not None:
                 report(result)
     return results
-
-
-def result_json(result: ScenarioResult) -> str:
-    """One result as a JSON line."""
-    data = asdict(result)
-    data["scenario"] = result.scenario.label
-    return json.dumps(data)
 
 
 def _chaos_command(args: argparse.Namespace) -> int:
