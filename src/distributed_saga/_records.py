@@ -16,6 +16,7 @@ __all__ = [
     "StepOutcome",
     "StepRecord",
     "StepState",
+    "check_outcome",
 ]
 
 
@@ -67,16 +68,23 @@ STEP_RESULT_STATES = frozenset({StepState.COMPLETED, StepState.FAILED, StepState
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
-    """How one step's action ended, as the engine hands it to the log."""
+    """How one step's action ended, as the engine hands it to the log.
+
+    The log refuses a ``state`` outside :data:`STEP_RESULT_STATES` (see
+    :func:`check_outcome`).
+    """
 
     index: int
     state: StepState
     attempts: int
     error: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.state not in STEP_RESULT_STATES:
-            raise ValueError(f"a step's result is completed, failed or rejected, not {self.state}")
+
+def check_outcome(outcome: StepOutcome) -> StepOutcome:
+    """``outcome``, if its state is one a step's action can end in; else ``ValueError``."""
+    if outcome.state not in STEP_RESULT_STATES:
+        raise ValueError(f"a step's result is completed, failed or rejected, not {outcome.state}")
+    return outcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,9 @@ CompensationFunction = Callable[[Mapping[str, Any]], object]
 
 _F = TypeVar("_F", bound=CompensationFunction)
 
+# Made once: json.dumps(..., allow_nan=False) would build a new encoder for every call.
+_STRICT_JSON = json.JSONEncoder(allow_nan=False)
+
 
 @dataclass(frozen=True, slots=True)
 class Compensation:
@@ -51,7 +54,7 @@ class Compensation:
         if not self.name:
             raise ValueError("a compensation needs a name")
         try:
-            json.dumps(dict(self.args), allow_nan=False)
+            _STRICT_JSON.encode(dict(self.args))
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"arguments of compensation {self.name!r} must be JSON-serialisable: {exc}"

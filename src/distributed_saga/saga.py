@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from distributed_saga._compensate import DEFAULT_COMPENSATION_RETRY, compensate_steps
@@ -42,8 +42,34 @@ _NO_RETRY = RetryPolicy.never()
 
 @dataclass(slots=True)
 class _LocalStep:
-    record: StepRecord
+    """A step as this process knows it; a :class:`StepRecord` is built only for a rollback."""
+
+    index: int
+    name: str
+    compensation: Compensation | None
     rollback: Callable[[], object] | None
+    idempotency_key: str | None
+    state: StepState = StepState.STARTED
+    attempts: int = 0
+    error: str | None = None
+
+    def outcome(self) -> StepOutcome:
+        return StepOutcome(self.index, self.state, self.attempts, self.error)
+
+    def record(self, saga_id: str) -> StepRecord:
+        compensation = self.compensation
+        return StepRecord(
+            saga_id=saga_id,
+            index=self.index,
+            name=self.name,
+            state=self.state,
+            compensation=compensation.name if compensation else None,
+            compensation_args=compensation.args if compensation else None,
+            in_process_rollback=self.rollback is not None,
+            idempotency_key=self.idempotency_key,
+            attempts=self.attempts,
+            error=self.error,
+        )
 
 
 class DistributedSaga:
@@ -118,7 +144,7 @@ class DistributedSaga:
         # The last step's outcome, written with the next log write (the next intent or the
         # commit) rather than in a commit of its own: until then the log says the step
         # started, which recovery treats exactly as it would a completed step.
-        self._unrecorded: tuple[_LocalStep, StepOutcome] | None = None
+        self._unrecorded: _LocalStep | None = None
 
         self._log.create_saga(
             saga_id,
@@ -184,15 +210,15 @@ class DistributedSaga:
             logger.info("[%s] Executing step: %s", self.saga_id, name)
             try:
                 return self._run_step(
-                    index=index,
-                    name=name,
-                    action=action,
-                    rollback=rollback,
-                    compensation=compensation,
-                    idempotency_key=idempotency_key,
-                    retry=retry,
-                    timeout=timeout,
-                    not_applied=not_applied,
+                    index,
+                    name,
+                    action,
+                    rollback,
+                    compensation,
+                    idempotency_key,
+                    retry,
+                    timeout,
+                    not_applied,
                 )
             except BaseException:
                 self._stop_renewing()
@@ -208,7 +234,7 @@ class DistributedSaga:
                     self.saga_id,
                     self._owner,
                     SagaState.COMMITTED,
-                    completed=self._unrecorded[1] if self._unrecorded else None,
+                    completed=self._unrecorded.outcome() if self._unrecorded else None,
                 )
             except LeaseLostError:
                 self._lease_lost_with_unrecorded_step()
@@ -246,7 +272,7 @@ class DistributedSaga:
                 "completed_steps": sum(
                     1
                     for step in self._steps
-                    if step.record.state is not StepState.STARTED and step.record.error is None
+                    if step.state is not StepState.STARTED and step.error is None
                 ),
                 "failed_at": self._failed_at,
                 "error": self._error,
@@ -276,7 +302,6 @@ class DistributedSaga:
 
     def _run_step(
         self,
-        *,
         index: int,
         name: str,
         action: Callable[[], T],
@@ -298,7 +323,7 @@ class DistributedSaga:
                 compensation_args=compensation.args if compensation else None,
                 in_process_rollback=callable(rollback),
                 idempotency_key=idempotency_key,
-                completed=self._unrecorded[1] if self._unrecorded else None,
+                completed=self._unrecorded.outcome() if self._unrecorded else None,
             )
         except LeaseLostError:
             self._lease_lost_with_unrecorded_step()
@@ -310,56 +335,53 @@ class DistributedSaga:
             raise
         self._unrecorded = None
         step = _LocalStep(
-            StepRecord(
-                saga_id=self.saga_id,
-                index=index,
-                name=name,
-                state=StepState.STARTED,
-                compensation=compensation.name if compensation else None,
-                compensation_args=compensation.args if compensation else None,
-                in_process_rollback=callable(rollback),
-                idempotency_key=idempotency_key,
-            ),
-            rollback if callable(rollback) else None,
+            index, name, compensation, rollback if callable(rollback) else None, idempotency_key
         )
         self._steps.append(step)
         self._faults.at(FaultPoint.AFTER_INTENT, index)
 
         started = time.monotonic()
-        attempts = [0]
         proofs: list[bool] = []
         try:
-            result = self._attempt(name, action, retry, timeout, attempts, proofs, not_applied)
+            result = self._attempt(step, action, retry, timeout, proofs, not_applied)
         except Exception as exc:
             rejected = bool(proofs) and all(proofs)
-            self._step_failed(step, exc, attempts[0], time.monotonic() - started, rejected)
+            self._step_failed(step, exc, time.monotonic() - started, rejected)
             raise
         self._faults.at(FaultPoint.AFTER_ACTION, index)
         self._observer.step_finished(self.saga_id, name, time.monotonic() - started, None)
-        step.record = _with(step.record, StepState.COMPLETED, attempts[0], None)
-        self._unrecorded = (step, StepOutcome(index, StepState.COMPLETED, attempts[0]))
+        step.state = StepState.COMPLETED
+        self._unrecorded = step
         logger.info("[%s] ✓ Step completed: %s", self.saga_id, name)
         self._faults.at(FaultPoint.AFTER_STEP, index)
         return result
 
     def _attempt(
         self,
-        name: str,
+        step: _LocalStep,
         action: Callable[[], T],
         retry: RetryPolicy | None,
         timeout: float | None,
-        attempts: list[int],
         proofs: list[bool],
         not_applied: Callable[[BaseException], bool] | None,
     ) -> T:
-        """Run the action, retrying transient errors as ``retry`` allows; ``proofs`` gets,
-        for each failed try, whether its error proves the try had no effect."""
+        """Run the action, retrying transient errors as ``retry`` allows, counting tries in
+        ``step.attempts``; ``proofs`` gets, for each failed try, whether its error proves
+        the try had no effect."""
+        if retry is None and timeout is None:
+            # The common case, kept short: one try in this thread.
+            step.attempts = 1
+            try:
+                return action()
+            except Exception as exc:
+                proofs.append(not_applied is not None and not_applied(exc))
+                raise
         policy = retry or _NO_RETRY
         delays = policy.delays()
         while True:
-            attempts[0] += 1
+            step.attempts += 1
             try:
-                return _call(action, name, timeout)
+                return _call(action, step.name, timeout)
             except Exception as exc:
                 proofs.append(not_applied is not None and not_applied(exc))
                 delay = next(delays, None)
@@ -368,31 +390,32 @@ class DistributedSaga:
                 logger.warning(
                     "[%s] Step %s failed (attempt %d), retrying in %.2fs: %s",
                     self.saga_id,
-                    name,
-                    attempts[0],
+                    step.name,
+                    step.attempts,
                     delay,
                     exc,
                 )
                 time.sleep(delay)
 
     def _step_failed(
-        self, step: _LocalStep, exc: Exception, attempts: int, seconds: float, rejected: bool
+        self, step: _LocalStep, exc: Exception, seconds: float, rejected: bool
     ) -> None:
         """Record a failed action and roll the saga back. A failed step may have partly
         happened and is compensated; a ``rejected`` one certainly did not and is not."""
-        name = step.record.name
+        name = step.name
         error = _describe(exc)
         state = StepState.REJECTED if rejected else StepState.FAILED
         logger.error("[%s] ✗ Step failed: %s - %s", self.saga_id, name, exc)
         self._observer.step_finished(self.saga_id, name, seconds, error)
-        step.record = _with(step.record, state, attempts, error)
+        step.state = state
+        step.error = error
         try:
             self._log.record_step_result(
                 self.saga_id,
                 self._owner,
-                index=step.record.index,
+                index=step.index,
                 state=state,
-                attempts=attempts,
+                attempts=step.attempts,
                 error=error,
             )
         except LeaseLostError:
@@ -408,8 +431,9 @@ class DistributedSaga:
         self._error = error
         self._state = SagaState.COMPENSATING
         started = time.monotonic()
-        to_undo = [step.record for step in reversed(self._steps) if step.record.needs_compensation]
-        completed = sum(1 for step in self._steps if step.record.state is StepState.COMPLETED)
+        records = [step.record(self.saga_id) for step in reversed(self._steps)]
+        to_undo = [record for record in records if record.needs_compensation]
+        completed = sum(1 for step in self._steps if step.state is StepState.COMPLETED)
         logger.warning("[%s] Rolling back %d completed steps", self.saga_id, completed)
         unrecorded, self._unrecorded = self._unrecorded, None
         log_ok = self._log_quietly(
@@ -420,7 +444,7 @@ class DistributedSaga:
         if log_ok and unrecorded is not None:
             # Not needed to undo it (a started step is compensated too), but the log then
             # shows how far the saga got.
-            outcome = unrecorded[1]
+            outcome = unrecorded.outcome()
             self._log_quietly(
                 lambda: self._log.record_step_result(
                     self.saga_id,
@@ -435,7 +459,7 @@ class DistributedSaga:
             saga_id=self.saga_id,
             steps=to_undo,
             registry=self._registry,
-            in_process={s.record.index: s.rollback for s in self._steps if s.rollback},
+            in_process={s.index: s.rollback for s in self._steps if s.rollback},
             policy=self._compensation_retry,
             faults=self._faults,
             observer=self._observer,
@@ -469,19 +493,18 @@ class DistributedSaga:
         have compensated the step *before* the action took effect. Undo the step once more
         (compensations are idempotent), without writing to a log that is no longer ours."""
         self._state = SagaState.FAILED
-        self._error = f"lost the saga to another process during {step.record.name!r}"
+        self._error = f"lost the saga to another process during {step.name!r}"
         self._stop_renewing()
-        if not step.record.has_compensation:
+        record = step.record(self.saga_id)
+        if not record.has_compensation:
             return
-        logger.error(
-            "[%s] lease lost during %s; undoing the step again", self.saga_id, step.record.name
-        )
+        logger.error("[%s] lease lost during %s; undoing the step again", self.saga_id, step.name)
         compensate_steps(
             log_write=_no_write,
             saga_id=self.saga_id,
-            steps=[step.record],
+            steps=[record],
             registry=self._registry,
-            in_process={step.record.index: step.rollback} if step.rollback else {},
+            in_process={step.index: step.rollback} if step.rollback else {},
             policy=self._compensation_retry,
             faults=self._faults,
             observer=self._observer,
@@ -492,7 +515,7 @@ class DistributedSaga:
         last may have taken effect after that process compensated it: undo it again."""
         unrecorded, self._unrecorded = self._unrecorded, None
         if unrecorded is not None:
-            self._undo_after_lost_lease(unrecorded[0])
+            self._undo_after_lost_lease(unrecorded)
         else:
             self._state = SagaState.FAILED
             self._stop_renewing()
@@ -532,10 +555,6 @@ class DistributedSaga:
 
 def _no_write(index: int, succeeded: bool, attempts: int, error: str | None) -> None:
     del index, succeeded, attempts, error
-
-
-def _with(record: StepRecord, state: StepState, attempts: int, error: str | None) -> StepRecord:
-    return replace(record, state=state, attempts=attempts, error=error)
 
 
 def _describe(exc: BaseException) -> str:

@@ -41,6 +41,7 @@ from distributed_saga._records import (
     StepOutcome,
     StepRecord,
     StepState,
+    check_outcome,
 )
 from distributed_saga.log._base import SagaLog
 
@@ -79,6 +80,9 @@ _FINISH_FROM: dict[SagaState, str] = {
     SagaState.ROLLED_BACK: _COMPENSATING,
     SagaState.FAILED: _COMPENSATING,
 }
+
+# Most sagas carry no metadata; they skip encoding and decoding it.
+_NO_METADATA = "{}"
 
 # Keeps IN lists well under every driver's parameter limit (SQLite's default is 32766).
 _CHUNK = 500
@@ -311,7 +315,7 @@ class _SqlSagaLog(SagaLog):
         lock_key: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> SagaRecord:
-        text = json.dumps(dict(metadata or {}))
+        text = json.dumps(dict(metadata)) if metadata else _NO_METADATA
         # On PostgreSQL a conflicting holder can finish between our insert and our look-up;
         # then nothing explains the conflict and the insert is simply tried again.
         for _ in range(3):
@@ -364,7 +368,7 @@ class _SqlSagaLog(SagaLog):
             lease_seconds=lease_seconds,
             created_at=created_at,
             updated_at=updated_at,
-            metadata=json.loads(metadata),
+            metadata={} if metadata is _NO_METADATA else json.loads(metadata),
         )
 
     def record_intent(
@@ -486,6 +490,7 @@ class _SqlSagaLog(SagaLog):
 
     def _record_outcome(self, cur: Cursor, saga_id: str, outcome: StepOutcome) -> None:
         """Write a step's outcome (the caller has fenced and touched the saga)."""
+        check_outcome(outcome)
         values = (outcome.state.value, outcome.attempts, outcome.error, saga_id, outcome.index)
         cur.execute(self._sql["step_result"], values)
         if cur.rowcount == 0:

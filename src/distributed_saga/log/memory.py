@@ -24,6 +24,7 @@ from distributed_saga._records import (
     StepOutcome,
     StepRecord,
     StepState,
+    check_outcome,
 )
 from distributed_saga.log._base import SagaLog
 
@@ -184,6 +185,7 @@ class MemorySagaLog(SagaLog):
             self._put(saga, now, state=state, owner=None, lease_expires_at=None)
 
     def _with_outcome(self, saga: SagaRecord, outcome: StepOutcome, now: float) -> SagaRecord:
+        check_outcome(outcome)
         step = self._step(saga, outcome.index)
         updated = dataclasses.replace(
             step,

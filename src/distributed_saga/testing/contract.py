@@ -312,6 +312,19 @@ class SagaLogContract:
         (step,) = log.get_saga("s1").steps
         assert step.state is StepState.STARTED
 
+    @pytest.mark.parametrize("state", [StepState.STARTED, StepState.COMPENSATED])
+    def test_an_outcome_a_step_cannot_end_in_is_refused_and_writes_nothing(
+        self, log: SagaLog, state: StepState
+    ) -> None:
+        drive(log, "s1", SagaState.EXECUTING)
+        with pytest.raises(ValueError, match="completed, failed or rejected"):
+            intent(log, "s1", index=1, completed=StepOutcome(0, state, 1))
+        with pytest.raises(ValueError, match="completed, failed or rejected"):
+            log.finish_saga("s1", OWNER, SagaState.COMMITTED, completed=StepOutcome(0, state, 1))
+        saga = log.get_saga("s1")
+        assert saga.state is SagaState.EXECUTING
+        assert [step.state for step in saga.steps] == [StepState.STARTED]
+
     def test_commit_records_the_last_steps_outcome_in_the_same_write(self, log: SagaLog) -> None:
         drive(log, "s1", SagaState.EXECUTING)
         log.finish_saga(
