@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "FINISHED_STATES",
@@ -66,15 +66,15 @@ STEP_RESULT_STATES = frozenset({StepState.COMPLETED, StepState.FAILED, StepState
 """How a step's action can end, as :meth:`SagaLog.record_step_result` records it."""
 
 
-@dataclass(frozen=True, slots=True)
-class StepOutcome:
+class StepOutcome(NamedTuple):
     """How one step's action ended, as the engine hands it to the log.
 
-    The log refuses a ``state`` outside :data:`STEP_RESULT_STATES` (see
+    A named tuple: the engine makes one for every step, and a tuple costs a fraction of a
+    frozen dataclass. The log refuses a ``state`` outside :data:`STEP_RESULT_STATES` (see
     :func:`check_outcome`).
     """
 
-    index: int
+    step_index: int
     state: StepState
     attempts: int
     error: str | None = None

@@ -449,7 +449,7 @@ class DistributedSaga:
                 lambda: self._log.record_step_result(
                     self.saga_id,
                     self._owner,
-                    index=outcome.index,
+                    index=outcome.step_index,
                     state=outcome.state,
                     attempts=outcome.attempts,
                 )

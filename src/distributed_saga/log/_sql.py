@@ -491,10 +491,10 @@ class _SqlSagaLog(SagaLog):
     def _record_outcome(self, cur: Cursor, saga_id: str, outcome: StepOutcome) -> None:
         """Write a step's outcome (the caller has fenced and touched the saga)."""
         check_outcome(outcome)
-        values = (outcome.state.value, outcome.attempts, outcome.error, saga_id, outcome.index)
+        values = (outcome.state.value, outcome.attempts, outcome.error, saga_id, outcome.step_index)
         cur.execute(self._sql["step_result"], values)
         if cur.rowcount == 0:
-            raise SagaStateError(f"saga {saga_id!r} has no step {outcome.index}")
+            raise SagaStateError(f"saga {saga_id!r} has no step {outcome.step_index}")
 
     def _fenced(self, cur: Cursor, query: str, saga_id: str, owner: str, *params: Any) -> None:
         """Run the fenced ``UPDATE`` named ``query``: ``params``, then saga id and owner."""

@@ -186,7 +186,7 @@ class MemorySagaLog(SagaLog):
 
     def _with_outcome(self, saga: SagaRecord, outcome: StepOutcome, now: float) -> SagaRecord:
         check_outcome(outcome)
-        step = self._step(saga, outcome.index)
+        step = self._step(saga, outcome.step_index)
         updated = dataclasses.replace(
             step,
             state=outcome.state,
