@@ -58,12 +58,13 @@ class SagaLog(abc.ABC):
         lease_seconds: float,
         lock_key: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> SagaRecord:
+    ) -> None:
         """Record a new saga in state ``pending``, owned by ``owner``.
 
         Raises :class:`SagaExistsError` if ``saga_id`` is taken, and
         :class:`SagaLockedError` if an unfinished saga holds ``lock_key``. Nothing is
-        written when it raises.
+        written when it raises. Nothing is returned: the engine, which creates a saga per
+        run, never reads the record back, and :meth:`get_saga` does when asked.
         """
 
     @abc.abstractmethod

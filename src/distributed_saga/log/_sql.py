@@ -81,9 +81,6 @@ _FINISH_FROM: dict[SagaState, str] = {
     SagaState.FAILED: _COMPENSATING,
 }
 
-# Most sagas carry no metadata; they skip encoding and decoding it.
-_NO_METADATA = "{}"
-
 # Keeps IN lists well under every driver's parameter limit (SQLite's default is 32766).
 _CHUNK = 500
 
@@ -167,8 +164,7 @@ _QUERIES: dict[str, str] = {
     "insert_saga": """INSERT INTO saga (saga_id, user_id, state, lock_key, owner,
             lease_expires_at, lease_seconds, created_at, updated_at, metadata)
         VALUES (?, ?, 'pending', ?, ?, {now} + ?, ?, {now}, {now}, {json_param})
-        ON CONFLICT DO NOTHING
-        RETURNING lease_expires_at, created_at, updated_at""",
+        ON CONFLICT DO NOTHING""",
     "saga_exists": "SELECT 1 FROM saga WHERE saga_id = ?",
     "lock_holder": f"""SELECT saga_id FROM saga
         WHERE lock_key = ? AND state NOT IN ({_FINISHED})""",
@@ -314,62 +310,30 @@ class _SqlSagaLog(SagaLog):
         lease_seconds: float,
         lock_key: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> SagaRecord:
-        text = json.dumps(dict(metadata)) if metadata else _NO_METADATA
+    ) -> None:
+        text = json.dumps(dict(metadata)) if metadata else "{}"
+        row = (saga_id, user_id, lock_key, owner, float(lease_seconds), float(lease_seconds), text)
         # On PostgreSQL a conflicting holder can finish between our insert and our look-up;
         # then nothing explains the conflict and the insert is simply tried again.
         for _ in range(3):
-            record = self._run(
-                self._create_saga,
-                saga_id=saga_id,
-                user_id=user_id,
-                owner=owner,
-                lease_seconds=float(lease_seconds),
-                lock_key=lock_key,
-                metadata=text,
-            )
-            if record is not None:
-                return record
+            if self._run(self._create_saga, row):
+                return
         raise SagaLogError(f"could not create saga {saga_id!r}: lock {lock_key!r} kept changing")
 
-    def _create_saga(
-        self,
-        cur: Cursor,
-        *,
-        saga_id: str,
-        user_id: str | None,
-        owner: str,
-        lease_seconds: float,
-        lock_key: str | None,
-        metadata: str,
-    ) -> SagaRecord | None:
-        cur.execute(
-            self._sql["insert_saga"],
-            (saga_id, user_id, lock_key, owner, lease_seconds, lease_seconds, metadata),
-        )
-        row = cur.fetchone()
-        if row is None:
-            # ON CONFLICT DO NOTHING covers both unique rules; the id is checked first,
-            # as the in-memory log does.
-            if cur.execute(self._sql["saga_exists"], (saga_id,)).fetchone() is not None:
-                raise SagaExistsError(saga_id)
-            holder = cur.execute(self._sql["lock_holder"], (lock_key,)).fetchone()
-            if holder is not None and lock_key is not None:
-                raise SagaLockedError(lock_key, holder[0])
-            return None
-        lease_expires_at, created_at, updated_at = row
-        return SagaRecord(
-            saga_id=saga_id,
-            user_id=user_id,
-            state=SagaState.PENDING,
-            lock_key=lock_key,
-            owner=owner,
-            lease_expires_at=lease_expires_at,
-            lease_seconds=lease_seconds,
-            created_at=created_at,
-            updated_at=updated_at,
-            metadata={} if metadata is _NO_METADATA else json.loads(metadata),
-        )
+    def _create_saga(self, cur: Cursor, row: Sequence[Any]) -> bool:
+        """Insert the saga ``row``; ``False`` if a conflict vanished before it was explained."""
+        cur.execute(self._sql["insert_saga"], row)
+        if cur.rowcount == 1:
+            return True
+        # ON CONFLICT DO NOTHING covers both unique rules; the id is checked first, as the
+        # in-memory log does.
+        saga_id, _, lock_key = row[:3]
+        if cur.execute(self._sql["saga_exists"], (saga_id,)).fetchone() is not None:
+            raise SagaExistsError(saga_id)
+        holder = cur.execute(self._sql["lock_holder"], (lock_key,)).fetchone()
+        if holder is not None and lock_key is not None:
+            raise SagaLockedError(lock_key, holder[0])
+        return False
 
     def record_intent(
         self,

@@ -50,7 +50,7 @@ class MemorySagaLog(SagaLog):
         lease_seconds: float,
         lock_key: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> SagaRecord:
+    ) -> None:
         now = time.time()
         with self._lock:
             if saga_id in self._sagas:
@@ -72,7 +72,6 @@ class MemorySagaLog(SagaLog):
                 metadata=dict(metadata or {}),
             )
             self._sagas[saga_id] = record
-            return record
 
     def record_intent(
         self,
