@@ -45,20 +45,27 @@ _STRICT_JSON = json.JSONEncoder(allow_nan=False)
 
 @dataclass(frozen=True, slots=True)
 class Compensation:
-    """A durable rollback: a registered compensation ``name`` and its JSON ``args``."""
+    """A durable rollback: a registered compensation ``name`` and its JSON ``args``.
+
+    The arguments are encoded once, when the compensation is made: ``args_json`` is what
+    the saga log records (``None`` for no arguments), so changing the ``args`` mapping
+    afterwards changes nothing that is recorded.
+    """
 
     name: str
     args: Mapping[str, Any] = field(default_factory=dict)
+    args_json: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("a compensation needs a name")
         try:
-            _STRICT_JSON.encode(dict(self.args))
+            text = _STRICT_JSON.encode(dict(self.args)) if self.args else None
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"arguments of compensation {self.name!r} must be JSON-serialisable: {exc}"
             ) from exc
+        object.__setattr__(self, "args_json", text)
 
 
 class CompensationRegistry:

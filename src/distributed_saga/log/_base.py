@@ -33,6 +33,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from distributed_saga._records import SagaRecord, SagaState, StepOutcome, StepState
+from distributed_saga.compensations import Compensation
 
 __all__ = ["SagaLog"]
 
@@ -75,13 +76,15 @@ class SagaLog(abc.ABC):
         *,
         index: int,
         name: str,
-        compensation: str | None,
-        compensation_args: Mapping[str, Any] | None,
+        compensation: Compensation | None,
         in_process_rollback: bool,
         idempotency_key: str | None,
         completed: StepOutcome | None = None,
     ) -> None:
         """Record that step ``index`` is about to run, with what will undo it.
+
+        ``compensation`` is recorded as its name and its JSON arguments (``None`` when it
+        has none); ``in_process_rollback`` says the step also has a callable rollback.
 
         The step is written in state ``started`` and the saga moves to ``executing``, in one
         transaction, before the action runs. ``index`` must be the next index (the number

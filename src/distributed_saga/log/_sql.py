@@ -43,6 +43,7 @@ from distributed_saga._records import (
     StepState,
     check_outcome,
 )
+from distributed_saga.compensations import Compensation
 from distributed_saga.log._base import SagaLog
 
 __all__ = ["SCHEMA_VERSION", "Cursor"]
@@ -342,14 +343,13 @@ class _SqlSagaLog(SagaLog):
         *,
         index: int,
         name: str,
-        compensation: str | None,
-        compensation_args: Mapping[str, Any] | None,
+        compensation: Compensation | None,
         in_process_rollback: bool,
         idempotency_key: str | None,
         completed: StepOutcome | None = None,
     ) -> None:
-        args = json.dumps(dict(compensation_args)) if compensation_args else None
-        step = (saga_id, index, name, compensation, args, in_process_rollback, idempotency_key)
+        undo, args = (compensation.name, compensation.args_json) if compensation else (None, None)
+        step = (saga_id, index, name, undo, args, in_process_rollback, idempotency_key)
         self._run(self._record_intent, saga_id, owner, index, step, completed)
 
     def _record_intent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections.abc import Collection, Mapping
@@ -26,6 +27,7 @@ from distributed_saga._records import (
     StepState,
     check_outcome,
 )
+from distributed_saga.compensations import Compensation
 from distributed_saga.log._base import SagaLog
 
 __all__ = ["MemorySagaLog"]
@@ -80,8 +82,7 @@ class MemorySagaLog(SagaLog):
         *,
         index: int,
         name: str,
-        compensation: str | None,
-        compensation_args: Mapping[str, Any] | None,
+        compensation: Compensation | None,
         in_process_rollback: bool,
         idempotency_key: str | None,
         completed: StepOutcome | None = None,
@@ -100,8 +101,14 @@ class MemorySagaLog(SagaLog):
                 index=index,
                 name=name,
                 state=StepState.STARTED,
-                compensation=compensation,
-                compensation_args=dict(compensation_args) if compensation_args else None,
+                compensation=compensation.name if compensation else None,
+                # Decoded from the JSON a durable log would store, so that both logs
+                # hand a recoverer the same arguments.
+                compensation_args=(
+                    json.loads(compensation.args_json)
+                    if compensation and compensation.args_json
+                    else None
+                ),
                 in_process_rollback=in_process_rollback,
                 idempotency_key=idempotency_key,
                 started_at=now,

@@ -36,6 +36,7 @@ from distributed_saga._errors import (
     SagaStateError,
 )
 from distributed_saga._records import SagaState, StepOutcome, StepState
+from distributed_saga.compensations import Compensation
 from distributed_saga.log import SagaLog, open_saga_log
 
 __all__ = ["SagaLogContract"]
@@ -56,8 +57,7 @@ def intent(log: SagaLog, saga_id: str, owner: str = OWNER, index: int = 0, **fie
     """Record the intent of step ``index`` with plain defaults."""
     values: dict[str, Any] = {
         "name": f"step-{index}",
-        "compensation": "undo",
-        "compensation_args": {"index": index},
+        "compensation": Compensation("undo", {"index": index}),
         "in_process_rollback": False,
         "idempotency_key": None,
     }
@@ -232,8 +232,7 @@ class SagaLogContract:
             OWNER,
             index=0,
             name="reserve",
-            compensation="release",
-            compensation_args={"seat": "12A"},
+            compensation=Compensation("release", {"seat": "12A"}),
             in_process_rollback=True,
             idempotency_key="s1:reserve",
         )
@@ -282,9 +281,23 @@ class SagaLogContract:
 
     def test_empty_compensation_args_are_recorded_as_none(self, log: SagaLog) -> None:
         log.create_saga("s1", None, owner=OWNER, lease_seconds=LEASE)
-        intent(log, "s1", index=0, compensation=None, compensation_args={})
-        intent(log, "s1", index=1, compensation=None, compensation_args=None)
-        assert [s.compensation_args for s in log.get_saga("s1").steps] == [None, None]
+        intent(log, "s1", index=0, compensation=Compensation("undo", {}))
+        intent(log, "s1", index=1, compensation=None)
+        steps = log.get_saga("s1").steps
+        assert [(s.compensation, s.compensation_args) for s in steps] == [
+            ("undo", None),
+            (None, None),
+        ]
+
+    def test_compensation_args_are_recorded_as_they_were_when_it_was_made(
+        self, log: SagaLog
+    ) -> None:
+        args = {"seat": "12A"}
+        undo = Compensation("release", args)
+        args["seat"] = "99Z"
+        log.create_saga("s1", None, owner=OWNER, lease_seconds=LEASE)
+        intent(log, "s1", index=0, compensation=undo)
+        assert log.get_saga("s1").steps[0].compensation_args == {"seat": "12A"}
 
     # -- step results -----------------------------------------------------------------
 
@@ -838,7 +851,7 @@ class SagaLogContract:
         }
         args = {"path": "wiki/page.md", "lines": [1, 2], "flags": {"force": False}}
         log.create_saga("s1", None, owner=OWNER, lease_seconds=LEASE, metadata=metadata)
-        intent(log, "s1", index=0, compensation_args=args)
+        intent(log, "s1", index=0, compensation=Compensation("undo", args))
         saga = log.get_saga("s1")
         assert saga.metadata == metadata
         assert saga.steps[0].compensation_args == args
