@@ -20,8 +20,9 @@ Systems (``--systems``, comma-separated; default all of them):
 A saga is ``DistributedSaga(...)``, two ``execute_step`` calls with a trivial action and a
 durable :class:`~distributed_saga.Compensation` each, then ``commit()``. Every system first
 runs a warm-up, then ``--rounds`` rounds of ``--sagas`` sagas (``floor``: as many commits
-as that many sagas of ours make); each round runs every system once, in a rotated order, so
-machine noise hits them all. Many short rounds keep the systems of one round seconds apart.
+as that many sagas of ours make); each round runs every system once, in a fresh random
+order (``--seed``), so machine noise hits them all. Many short rounds keep the systems of
+one round seconds apart.
 Each system's median round is reported; ``vs_*_paired`` are the medians of the same ratios
 taken round by round. The warm-up of ``floor`` runs past SQLite's first automatic checkpoint,
 so that it is timed in the steady state (a WAL being rewritten, not growing), as ours is.
@@ -45,6 +46,7 @@ import json
 import os
 import platform
 import pstats
+import random
 import re
 import shutil
 import sqlite3
@@ -341,13 +343,19 @@ def dbos_system(workdir: Path) -> System:
 # -- running -----------------------------------------------------------------------------
 
 
-def measure(systems: list[System], *, rounds: int, sagas: int, warmup: int) -> None:
-    """Warm every system up, then run ``rounds`` rotated rounds of ``sagas`` each."""
+def measure(systems: list[System], *, rounds: int, sagas: int, warmup: int, seed: int = 0) -> None:
+    """Warm every system up, then run ``rounds`` rounds of ``sagas`` each.
+
+    Each round runs the systems in a fresh random order (from ``seed``, so a run can be
+    repeated). A rotation would keep every system behind the same neighbour, and what one
+    system leaves behind (dirty pages still being written back, a busy disk queue) would
+    then always land on the same next one.
+    """
+    order = random.Random(seed)
     for system in systems:
         system.run("warmup", max(warmup, -(-system.min_warmup // system.unit_ops)))
     for number in range(rounds):
-        shift = number % len(systems)
-        for system in systems[shift:] + systems[:shift]:
+        for system in order.sample(systems, len(systems)):
             seconds = system.run(f"r{number}", sagas)
             system.rates.append(sagas / seconds)
         if (number + 1) % max(1, rounds // 10) == 0 or number + 1 == rounds:
@@ -408,7 +416,7 @@ def report(systems: list[System], args: argparse.Namespace) -> dict[str, Any]:
             f"{floor.unit_ops:>12}"
         )
     print()
-    print("Median of the rounds; each round runs every system once, in a rotated order.")
+    print("Median of the rounds; each round runs every system once, in a random order.")
     print("What each mode survives:")
     print("  WAL + synchronous=FULL     process crash and power loss: a commit that returned")
     print("                             is on disk (one fsync of the WAL per commit).")
@@ -455,6 +463,7 @@ def report(systems: list[System], args: argparse.Namespace) -> dict[str, Any]:
             "load_average_1m": [round(args.load_before, 2), round(os.getloadavg()[0], 2)],
         },
         "rounds": args.rounds,
+        "seed": args.seed,
         "sagas_per_round": args.sagas,
         "warmup": args.warmup,
         "vs_dbos": vs_dbos,
@@ -522,7 +531,10 @@ def profile(name: str, workdir: Path, sagas: int) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (3 rounds x 20)")
-    parser.add_argument("--rounds", type=int, help="alternating rounds (default 80)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 80)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of each round's random order (default 0)"
+    )
     parser.add_argument("--sagas", type=int, help="sagas per system per round (default 30)")
     parser.add_argument("--warmup", type=int, help="sagas per system before timing (default 100)")
     parser.add_argument(
@@ -567,7 +579,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         systems = build(args.names, workdir, quick=args.quick)
         try:
-            measure(systems, rounds=args.rounds, sagas=args.sagas, warmup=args.warmup)
+            measure(
+                systems, rounds=args.rounds, sagas=args.sagas, warmup=args.warmup, seed=args.seed
+            )
         finally:
             for system in systems:
                 system.close()
