@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -265,6 +265,30 @@ def test_unknown_compensation_is_refused_before_anything_is_written(
         )
     assert ran == []
     assert log.get_saga("s").steps == ()
+
+
+def test_rollback_uses_the_arguments_recorded_when_the_compensation_was_made(
+    registry: CompensationRegistry, shelf: dict[str, Any], guide_log: Any
+) -> None:
+    """Changing the dict after making the Compensation changes neither the log nor the undo;
+    in-process and after recovery, the compensation gets the JSON the log holds."""
+    args: dict[str, Any] = {"key": "k", "prior": ("v", 1)}
+    undo = Compensation("shelf.restore", args)
+    args["prior"] = "changed later"
+    shelf["k"] = "v0"
+    saga = DistributedSaga(saga_id="s", log=guide_log, registry=registry)
+    saga.execute_step(name="write", action=lambda: shelf.update(k="v1"), rollback=undo)
+    with pytest.raises(OSError, match="boom"):
+        saga.execute_step(name="fail", action=_raise(OSError("boom")))
+    assert shelf == {"k": ["v", 1]}  # a tuple comes back from JSON as a list
+    assert saga.record().steps[0].compensation_args == {"key": "k", "prior": ["v", 1]}
+
+
+def _raise(error: Exception) -> Callable[[], None]:
+    def action() -> None:
+        raise error
+
+    return action
 
 
 def test_compensation_args_must_be_json() -> None:
