@@ -67,6 +67,11 @@ class Compensation:
             ) from exc
         object.__setattr__(self, "args_json", text)
 
+    def recorded_args(self) -> dict[str, Any] | None:
+        """The arguments as a log records them and a recoverer reads them back: decoded
+        from ``args_json`` (``None`` for no arguments)."""
+        return json.loads(self.args_json) if self.args_json else None
+
 
 class CompensationRegistry:
     """Maps compensation names to the functions that perform them."""

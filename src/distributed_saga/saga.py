@@ -8,7 +8,6 @@ rollback (see :mod:`distributed_saga.recovery` and ``docs/protocol.md``).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -59,18 +58,15 @@ class _LocalStep:
 
     def record(self, saga_id: str) -> StepRecord:
         compensation = self.compensation
-        # The arguments as the log recorded them, so that this process undoes the step
-        # with exactly what a recoverer would read back.
-        args = (
-            json.loads(compensation.args_json) if compensation and compensation.args_json else None
-        )
         return StepRecord(
             saga_id=saga_id,
             index=self.index,
             name=self.name,
             state=self.state,
             compensation=compensation.name if compensation else None,
-            compensation_args=args,
+            # As the log recorded them: this process undoes the step with exactly what a
+            # recoverer would read back.
+            compensation_args=compensation.recorded_args() if compensation else None,
             in_process_rollback=self.rollback is not None,
             idempotency_key=self.idempotency_key,
             attempts=self.attempts,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 import time
 from collections.abc import Collection, Mapping
@@ -102,13 +101,9 @@ class MemorySagaLog(SagaLog):
                 name=name,
                 state=StepState.STARTED,
                 compensation=compensation.name if compensation else None,
-                # Decoded from the JSON a durable log would store, so that both logs
-                # hand a recoverer the same arguments.
-                compensation_args=(
-                    json.loads(compensation.args_json)
-                    if compensation and compensation.args_json
-                    else None
-                ),
+                # As a durable log would read them back, so both logs hand a recoverer
+                # the same arguments.
+                compensation_args=compensation.recorded_args() if compensation else None,
                 in_process_rollback=in_process_rollback,
                 idempotency_key=idempotency_key,
                 started_at=now,
