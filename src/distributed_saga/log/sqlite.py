@@ -7,8 +7,10 @@ Several processes may share the file: each write takes SQLite's write lock up fr
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -26,6 +28,13 @@ _SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
 # Primary result codes meaning "the database did not answer": busy or locked past the
 # timeout, or the file could not be opened.
 _UNAVAILABLE = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN}
+# A writer in another process is waited for by retrying the transaction every 0.5-2 ms
+# (jittered), until busy_timeout. SQLite's own busy handler backs off to 100 ms sleeps, so
+# a process waiting behind a busy writer could miss every short gap between its
+# transactions and starve; SQLite itself now waits only _SQLITE_BUSY_MS before saying so.
+_BUSY_RETRY = (0.0005, 0.002)
+_SQLITE_BUSY_MS = 1
+_jitter = random.Random()  # noqa: S311 - jitter needs spread, not secrecy
 
 
 class SQLiteSagaLog(_SqlSagaLog):
@@ -58,6 +67,7 @@ class SQLiteSagaLog(_SqlSagaLog):
             )
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
+        self._busy_timeout = busy_timeout
         self._prepare_queries()
         # One connection behind a lock: as fast as a connection per thread for sequential
         # use, and in-process writers queue on the lock instead of SQLite's busy sleeps.
@@ -79,6 +89,9 @@ class SQLiteSagaLog(_SqlSagaLog):
             self._cur.execute("PRAGMA journal_mode = WAL")
             self._cur.execute(f"PRAGMA synchronous = {mode}")
             self._cur.execute("PRAGMA foreign_keys = ON")
+            # From here on a transaction that finds the database busy is retried by
+            # _transact; SQLite itself only waits a moment (see _BUSY_RETRY).
+            self._cur.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_MS}")
         except sqlite3.Error as exc:
             self.close()
             raise _translate(exc, self.url) from exc
@@ -151,25 +164,41 @@ class SQLiteSagaLog(_SqlSagaLog):
             cur = self._cur
             if self._conn is None:
                 raise SagaLogError(f"saga log {self.url} is closed")
-            try:
-                cur.execute(begin)
-                result = work(cur, *args, **kwargs)
-                cur.execute("COMMIT")
-            except BaseException as exc:
-                if self._conn.in_transaction:
-                    # The original error says more; SQLite rolls back on close anyway.
-                    with contextlib.suppress(sqlite3.Error):
-                        self._conn.rollback()
-                if isinstance(exc, sqlite3.Error):
+            deadline: float | None = None
+            while True:
+                try:
+                    cur.execute(begin)
+                    result = work(cur, *args, **kwargs)
+                    cur.execute("COMMIT")
+                except BaseException as exc:
+                    if self._conn.in_transaction:
+                        # The original error says more; SQLite rolls back on close anyway.
+                        with contextlib.suppress(sqlite3.Error):
+                            self._conn.rollback()
+                    if not isinstance(exc, sqlite3.Error):
+                        raise
+                    if _is_busy(exc):
+                        now = time.monotonic()
+                        if deadline is None:
+                            deadline = now + self._busy_timeout
+                        if now < deadline:
+                            # The transaction was rolled back and its work only touches
+                            # the database, so it runs again from the start.
+                            time.sleep(min(_jitter.uniform(*_BUSY_RETRY), deadline - now))
+                            continue
                     raise _translate(exc, self.url) from exc
-                raise
-            return result
+                return result
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _translate(exc: sqlite3.Error, url: str) -> SagaLogError:
