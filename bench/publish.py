@@ -9,7 +9,7 @@ Run from the repository root with the project's interpreter::
     .venv/bin/python bench/publish.py --profile --rounds 10   # where our side's time goes
 
 One filesystem service and one git service are started once, as real subprocesses, with
-their data in a temporary directory (``wikisaga.faults.stack.ServiceStack``; the requests
+their data in a temporary directory (``wikisaga.testing.stack.ServiceStack``; the requests
 go to the services directly, not through its fault proxies). Three operations are timed,
 each done both ways:
 
@@ -67,13 +67,13 @@ from urllib.parse import quote
 
 import httpx
 
-import wikisaga.wiki_saga
+import wikisaga.pipeline.publish
 from distributed_saga import open_saga_log
 from distributed_saga.log.sqlite import SQLiteSagaLog
 from wikisaga.clients import FilesystemClient, GitClient
 from wikisaga.clients._http import ServiceClient
-from wikisaga.faults.stack import ServiceStack
-from wikisaga.wiki_saga import FILES_RESTORE, WikiGenerationSaga, recovery_headers, restore_files
+from wikisaga.testing.stack import ServiceStack
+from wikisaga.pipeline.publish import FILES_RESTORE, WikiGenerationSaga, recovery_headers, restore_files
 
 USER = "bench-user"
 TARGETS = {"save_vs_naive": 10.0, "rollback_vs_naive": 10.0}
@@ -466,7 +466,7 @@ _PARTS: tuple[tuple[Any, str, str], ...] = (
     (FilesystemClient, "batch", "POST /batch"),
     (FilesystemClient, "restore", "POST /restore"),
     (GitClient, "create_snapshot", "POST /snapshot"),
-    (wikisaga.wiki_saga, "open_saga_log", "saga log: open (schema check)"),
+    (wikisaga.pipeline.publish, "open_saga_log", "saga log: open (schema check)"),
     (SQLiteSagaLog, "_transact", "saga log: transactions (each a synced commit)"),
     (SQLiteSagaLog, "close", "saga log: close (checkpoints the WAL)"),
 )

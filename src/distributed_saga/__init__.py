@@ -6,8 +6,10 @@
 Everything public is importable from here; the modules are the engine (``saga``), its log
 contract and backends (``log``), durable compensations (``compensations``), recovery
 (``recovery``), retry policies (``retry``) and fault points for tests (``faults``).
-``WikiGenerationSaga`` is the wiki publishing saga built on the engine; it is imported
-lazily so the engine itself needs no HTTP client.
+The engine knows nothing of the application built on it. The guide's
+``from distributed_saga import WikiGenerationSaga`` still works: that one name is resolved
+lazily from ``wikisaga.pipeline.publish`` when asked for, and is not in ``__all__``, so
+``import distributed_saga`` and ``from distributed_saga import *`` never load ``wikisaga``.
 """
 
 from __future__ import annotations
@@ -83,7 +85,6 @@ __all__ = [
     "StepState",
     "StepTimeoutError",
     "UnknownCompensationError",
-    "WikiGenerationSaga",
     "compensation",
     "default_registry",
     "open_saga_log",
@@ -94,11 +95,14 @@ __all__ = [
 ]
 
 
+_GUIDE_APP_MODULE = "wikisaga.pipeline.publish"
+
+
 def __getattr__(name: str) -> Any:
     # The guide imports WikiGenerationSaga from here; it lives with the application
     # (it needs HTTP clients), and is loaded only when asked for.
     if name == "WikiGenerationSaga":
         import importlib  # noqa: PLC0415
 
-        return importlib.import_module("wikisaga.wiki_saga").WikiGenerationSaga
+        return importlib.import_module("wikisaga.pipeline.publish").WikiGenerationSaga
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

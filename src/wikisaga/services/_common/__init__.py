@@ -44,7 +44,7 @@ from wikisaga.services._common.errors import (
 )
 from wikisaga.services._common.locks import AsyncProjectLocks, ProjectLocks
 from wikisaga.services._common.metrics import ServiceMetrics
-from wikisaga.services._common.paths import (
+from wikisaga.ids import (
     MAX_PATH_BYTES,
     MAX_PATH_DEPTH,
     MAX_SEGMENT_BYTES,

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wikisaga.config import ConfigError, Settings
-from wikisaga.service_utils import INTERNAL_TOKEN_HEADER, check_internal_token
+from wikisaga.auth import INTERNAL_TOKEN_HEADER, check_internal_token
 from wikisaga.services._common.errors import (
     PayloadTooLarge,
     ServiceError,

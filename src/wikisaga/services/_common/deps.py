@@ -18,7 +18,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from wikisaga.service_utils import check_internal_token
+from wikisaga.auth import check_internal_token
 from wikisaga.services._common.errors import BadRequest, InvalidUserId, Unauthorized
 
 __all__ = [

@@ -29,7 +29,7 @@ from wikisaga.services._common.errors import (
     ServiceError,
 )
 from wikisaga.services._common.locks import AsyncProjectLocks
-from wikisaga.services._common.paths import PROJECT_ID_PATTERN, validate_project_id
+from wikisaga.ids import PROJECT_ID_PATTERN, validate_project_id
 from wikisaga.services.git.repository import (
     GitRepositoryError,
     InvalidSnapshotFiles,

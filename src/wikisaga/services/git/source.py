@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 
 from wikisaga.config import Settings
-from wikisaga.service_utils import get_internal_headers
+from wikisaga.auth import get_internal_headers
 from wikisaga.services._common.errors import Forbidden, InvalidPath, NotFound, ServiceError
-from wikisaga.services._common.paths import validate_file_path
+from wikisaga.ids import validate_file_path
 
 __all__ = [
     "FilesystemBadExport",

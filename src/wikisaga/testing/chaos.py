@@ -63,17 +63,17 @@ from distributed_saga import (
 from distributed_saga.faults import CRASH_AT_ENV
 from wikisaga.clients import is_transient
 from wikisaga.config import Settings
-from wikisaga.faults.invariants import (
+from wikisaga.testing.invariants import (
     check_committed,
     check_replays,
     check_settled,
     check_unchanged,
     read_state,
 )
-from wikisaga.faults.proxy import FaultKind, FaultProxy, FaultRule
-from wikisaga.faults.stack import ServiceStack
-from wikisaga.service_utils import get_internal_headers
-from wikisaga.wiki_saga import WikiGenerationSaga, recovery_headers, snapshot_id_for
+from wikisaga.testing.proxy import FaultKind, FaultProxy, FaultRule
+from wikisaga.testing.stack import ServiceStack
+from wikisaga.auth import get_internal_headers
+from wikisaga.pipeline.publish import WikiGenerationSaga, recovery_headers, snapshot_id_for
 
 __all__ = [
     "FAULTS",
@@ -386,7 +386,7 @@ def _run_child(
         "files": generated,
     }
     subprocess.run(
-        [sys.executable, "-m", "wikisaga.faults.chaos", "child"],
+        [sys.executable, "-m", "wikisaga.testing.chaos", "child"],
         input=json.dumps(spec),
         text=True,
         env={**os.environ, **stack.env, CRASH_AT_ENV: crash_at},
@@ -490,8 +490,8 @@ def register_chaos(subparsers: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m wikisaga.faults.chaos child`` runs one generation from a JSON spec."""
-    parser = argparse.ArgumentParser(prog="python -m wikisaga.faults.chaos")
+    """``python -m wikisaga.testing.chaos child`` runs one generation from a JSON spec."""
+    parser = argparse.ArgumentParser(prog="python -m wikisaga.testing.chaos")
     parser.add_argument("mode", choices=["child"])
     parser.parse_args(argv)
     return _child_main()

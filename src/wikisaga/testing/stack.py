@@ -16,9 +16,9 @@ from typing import Self
 
 from wikisaga.clients import FilesystemClient, GitClient
 from wikisaga.config import Settings
-from wikisaga.faults.proxy import FaultProxy
+from wikisaga.testing.proxy import FaultProxy
 from wikisaga.launcher import ServiceProcess, free_port
-from wikisaga.service_utils import get_internal_headers
+from wikisaga.auth import get_internal_headers
 from wikisaga.services.filesystem._faults import FAULT_ENV
 
 __all__ = ["ServiceStack"]

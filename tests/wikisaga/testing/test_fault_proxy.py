@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from wikisaga.faults import FaultKind, FaultProxy, FaultRule, RequestRecord
+from wikisaga.testing import FaultKind, FaultProxy, FaultRule, RequestRecord
 
 TOKEN = "s3cret-token"
 

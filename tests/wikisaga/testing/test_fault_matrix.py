@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import pytest
 
-from wikisaga.faults.chaos import Scenario, all_scenarios, run_scenario
-from wikisaga.faults.stack import ServiceStack
+from wikisaga.testing.chaos import Scenario, all_scenarios, run_scenario
+from wikisaga.testing.stack import ServiceStack
 
 _counter = itertools.count()
 

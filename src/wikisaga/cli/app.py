@@ -99,7 +99,7 @@ def _register_serve(subparsers: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from wikisaga import demo  # noqa: PLC0415 - each command imports only what it needs
+    from wikisaga.cli import demo  # noqa: PLC0415 - each command imports only what it needs
 
     return demo.main([])
 
@@ -116,14 +116,14 @@ def _register_demo(subparsers: Any) -> None:
 
 
 def _register_admin(subparsers: Any) -> None:
-    from wikisaga.admin import register_recover, register_sagas  # noqa: PLC0415
+    from wikisaga.cli.sagas import register_recover, register_sagas  # noqa: PLC0415
 
     register_sagas(subparsers)
     register_recover(subparsers)
 
 
 def _register_chaos(subparsers: Any) -> None:
-    from wikisaga.faults.chaos import register_chaos  # noqa: PLC0415
+    from wikisaga.testing.chaos import register_chaos  # noqa: PLC0415
 
     register_chaos(subparsers)
 

@@ -24,8 +24,8 @@ from distributed_saga import (
     retry_saga,
 )
 from wikisaga.config import Settings
-from wikisaga.service_utils import get_internal_headers
-from wikisaga.wiki_saga import recovery_headers
+from wikisaga.auth import get_internal_headers
+from wikisaga.pipeline.publish import recovery_headers
 
 __all__ = ["register_recover", "register_sagas"]
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from distributed_saga import SagaRecord, SagaState, StepRecord, StepState
-from wikisaga.faults.invariants import WikiState, check_settled, check_unchanged
+from wikisaga.testing.invariants import WikiState, check_settled, check_unchanged
 
 
 def test_chaos_command_runs_random_faults_and_finds_no_violation(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ from distributed_saga import (
 )
 from wikisaga.clients import FilesystemClient, GitClient, is_transient, was_not_applied
 from wikisaga.config import Settings
-from wikisaga.service_utils import get_internal_headers
+from wikisaga.auth import get_internal_headers
 
 __all__ = [
     "FILES_RESTORE",
@@ -69,7 +69,7 @@ __all__ = [
     "snapshot_id_for",
 ]
 
-logger = logging.getLogger("wikisaga.wiki_saga")
+logger = logging.getLogger("wikisaga.pipeline.publish")
 
 FILES_RESTORE = "wikisaga.files.restore"
 SNAPSHOT_DELETE = "wikisaga.git.delete_snapshot"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from distributed_saga import RetryPolicy, SagaState, open_saga_log
-from wikisaga.faults.chaos import USER as CHAOS_USER
-from wikisaga.faults.proxy import FaultKind, FaultRule
-from wikisaga.faults.stack import ServiceStack
-from wikisaga.wiki_saga import WikiGenerationSaga
+from wikisaga.testing.chaos import USER as CHAOS_USER
+from wikisaga.testing.proxy import FaultKind, FaultRule
+from wikisaga.testing.stack import ServiceStack
+from wikisaga.pipeline.publish import WikiGenerationSaga
 
 USER = "admin-user"
 NO_PATIENCE = RetryPolicy(attempts=1)
@@ -127,7 +127,7 @@ def test_recover_rolls_back_a_generation_whose_process_died(
         "files": {"wiki/a.md": "a"},
     }
     child = subprocess.run(
-        [sys.executable, "-m", "wikisaga.faults.chaos", "child"],
+        [sys.executable, "-m", "wikisaga.testing.chaos", "child"],
         input=json.dumps(spec),
         text=True,
         env={**os.environ, **stack.env, "DISTRIBUTED_SAGA_CRASH_AT": "after_step:0"},

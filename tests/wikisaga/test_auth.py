@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wikisaga.config import ConfigError, Settings
-from wikisaga.service_utils import check_internal_token, get_internal_headers
+from wikisaga.auth import check_internal_token, get_internal_headers
 
 
 def test_headers_carry_the_token_from_settings() -> None:
