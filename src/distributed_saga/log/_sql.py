@@ -7,8 +7,9 @@ driver errors. Public methods own the transaction; the ``_name(cur, ...)`` helpe
 work inside it, so "insert the step, move the saga to executing, renew the lease" is a
 single commit.
 
-Fenced writes are ``UPDATE ... WHERE saga_id = ? AND owner = ? AND state IN (...)``; when
-no row matches, :meth:`_SqlSagaLog._refuse` reads the row inside the same transaction to
+Fenced writes are ``UPDATE ... WHERE saga_id = ? AND owner = ? AND state IN (...)``, the
+list being the states :mod:`distributed_saga._transitions` allows the write from; when no
+row matches, :meth:`_SqlSagaLog._refuse` reads the row inside the same transaction to
 raise what the in-memory log would: :class:`SagaNotFoundError`, :class:`LeaseLostError`
 or :class:`SagaStateError`.
 """
@@ -43,6 +44,13 @@ from distributed_saga._records import (
     StepState,
     check_outcome,
 )
+from distributed_saga._transitions import (
+    BEGIN_COMPENSATION_FROM,
+    FINISH_FROM,
+    RECORD_COMPENSATION_FROM,
+    RECORD_INTENT_FROM,
+    RECORD_STEP_RESULT_FROM,
+)
 from distributed_saga.compensations import Compensation
 from distributed_saga.log._base import SagaLog
 
@@ -72,15 +80,16 @@ def _states(states: Iterable[SagaState]) -> str:
 
 _IN_FLIGHT = _states(IN_FLIGHT_STATES)
 _FINISHED = _states(FINISHED_STATES)
-_INTENT_FROM = _states({SagaState.PENDING, SagaState.EXECUTING})
-_RESULT_FROM = _states({SagaState.EXECUTING, SagaState.COMPENSATING})
-_COMPENSATE_FROM = _states(IN_FLIGHT_STATES | {SagaState.FAILED})
-_COMPENSATING = _states({SagaState.COMPENSATING})
-_FINISH_FROM: dict[SagaState, str] = {
-    SagaState.COMMITTED: _INTENT_FROM,
-    SagaState.ROLLED_BACK: _COMPENSATING,
-    SagaState.FAILED: _COMPENSATING,
-}
+# The transition table (distributed_saga._transitions) as the fenced writes' IN lists.
+_INTENT_FROM = _states(RECORD_INTENT_FROM)
+# record_intent moves a saga to executing: first_step from the other states, next_step
+# for a saga already there.
+_FIRST_STEP_FROM = _states(RECORD_INTENT_FROM - {SagaState.EXECUTING})
+_NEXT_STEP_FROM = _states(RECORD_INTENT_FROM & {SagaState.EXECUTING})
+_RESULT_FROM = _states(RECORD_STEP_RESULT_FROM)
+_COMPENSATE_FROM = _states(BEGIN_COMPENSATION_FROM)
+_UNDO_RESULT_FROM = _states(RECORD_COMPENSATION_FROM)
+_FINISH_FROM = {state: _states(allowed) for state, allowed in FINISH_FROM.items()}
 
 # Keeps IN lists well under every driver's parameter limit (SQLite's default is 32766).
 _CHUNK = 500
@@ -157,7 +166,7 @@ _FENCED_FROM: dict[str, str] = {
     "first_step": _INTENT_FROM,
     "touch_for_step_result": _RESULT_FROM,
     "begin_compensation": _COMPENSATE_FROM,
-    "touch_for_step_compensation": _COMPENSATING,
+    "touch_for_step_compensation": _UNDO_RESULT_FROM,
     **{f"finish_{state.value}": allowed for state, allowed in _FINISH_FROM.items()},
 }
 
@@ -172,8 +181,8 @@ _QUERIES: dict[str, str] = {
     "owner_state": "SELECT owner, state FROM saga WHERE saga_id = ?",
     # A saga already executing keeps its state column untouched: assigning it would rewrite
     # the lock key index entry too (its condition reads state), one more page per commit.
-    "next_step": f"UPDATE saga SET {_TOUCH} {_FENCE} ('executing')",
-    "first_step": f"UPDATE saga SET state = 'executing', {_TOUCH} {_FENCE} ('pending')",
+    "next_step": f"UPDATE saga SET {_TOUCH} {_FENCE} ({_NEXT_STEP_FROM})",
+    "first_step": f"UPDATE saga SET state = 'executing', {_TOUCH} {_FENCE} ({_FIRST_STEP_FROM})",
     "insert_step": """INSERT INTO saga_step (saga_id, step_index, name, state, compensation,
             compensation_args, in_process_rollback, idempotency_key, started_at)
         SELECT ?, ?, ?, 'started', ?, {json_param}, ?, ?, {now}
@@ -185,7 +194,7 @@ _QUERIES: dict[str, str] = {
     "begin_compensation": f"""UPDATE saga SET state = 'compensating',
             failed_at = COALESCE(?, failed_at), error = COALESCE(?, error), {_TOUCH}
         {_FENCE} ({_COMPENSATE_FROM})""",
-    "touch_for_step_compensation": f"UPDATE saga SET {_TOUCH} {_FENCE} ({_COMPENSATING})",
+    "touch_for_step_compensation": f"UPDATE saga SET {_TOUCH} {_FENCE} ({_UNDO_RESULT_FROM})",
     "step_compensation": """UPDATE saga_step SET state = ?,
             compensation_attempts = compensation_attempts + ?, compensation_error = ?,
             compensated_at = CASE WHEN ? THEN {now} ELSE compensated_at END

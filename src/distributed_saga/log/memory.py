@@ -26,6 +26,13 @@ from distributed_saga._records import (
     StepState,
     check_outcome,
 )
+from distributed_saga._transitions import (
+    BEGIN_COMPENSATION_FROM,
+    FINISH_FROM,
+    RECORD_COMPENSATION_FROM,
+    RECORD_INTENT_FROM,
+    RECORD_STEP_RESULT_FROM,
+)
 from distributed_saga.compensations import Compensation
 from distributed_saga.log._base import SagaLog
 
@@ -87,7 +94,7 @@ class MemorySagaLog(SagaLog):
         completed: StepOutcome | None = None,
     ) -> None:
         with self._lock:
-            saga = self._owned(saga_id, owner, {SagaState.PENDING, SagaState.EXECUTING})
+            saga = self._owned(saga_id, owner, RECORD_INTENT_FROM)
             if index != len(saga.steps):
                 raise SagaStateError(
                     f"saga {saga_id!r} has {len(saga.steps)} steps; cannot record step {index}"
@@ -123,7 +130,7 @@ class MemorySagaLog(SagaLog):
         if state not in STEP_RESULT_STATES:
             raise ValueError(f"a step's result is completed, failed or rejected, not {state}")
         with self._lock:
-            saga = self._owned(saga_id, owner, {SagaState.EXECUTING, SagaState.COMPENSATING})
+            saga = self._owned(saga_id, owner, RECORD_STEP_RESULT_FROM)
             now = time.time()
             step = self._step(saga, index)
             updated = dataclasses.replace(
@@ -135,7 +142,7 @@ class MemorySagaLog(SagaLog):
         self, saga_id: str, owner: str, *, failed_at: str | None, error: str | None
     ) -> None:
         with self._lock:
-            saga = self._owned(saga_id, owner, _COMPENSATE_FROM)
+            saga = self._owned(saga_id, owner, BEGIN_COMPENSATION_FROM)
             self._put(
                 saga,
                 time.time(),
@@ -155,7 +162,7 @@ class MemorySagaLog(SagaLog):
         error: str | None = None,
     ) -> None:
         with self._lock:
-            saga = self._owned(saga_id, owner, {SagaState.COMPENSATING})
+            saga = self._owned(saga_id, owner, RECORD_COMPENSATION_FROM)
             now = time.time()
             step = self._step(saga, index)
             updated = dataclasses.replace(
@@ -175,7 +182,7 @@ class MemorySagaLog(SagaLog):
         *,
         completed: StepOutcome | None = None,
     ) -> None:
-        allowed = _FINISH_FROM.get(state)
+        allowed = FINISH_FROM.get(state)
         if allowed is None:
             raise ValueError(f"a saga finishes committed, rolled_back or failed, not {state}")
         with self._lock:
@@ -292,15 +299,6 @@ class MemorySagaLog(SagaLog):
         record = dataclasses.replace(saga, updated_at=now, **changes)
         self._sagas[saga.saga_id] = record
         return record
-
-
-_COMPENSATE_FROM = IN_FLIGHT_STATES | {SagaState.FAILED}
-
-_FINISH_FROM: dict[SagaState, frozenset[SagaState]] = {
-    SagaState.COMMITTED: frozenset({SagaState.PENDING, SagaState.EXECUTING}),
-    SagaState.ROLLED_BACK: frozenset({SagaState.COMPENSATING}),
-    SagaState.FAILED: frozenset({SagaState.COMPENSATING}),
-}
 
 
 def _replace_step(steps: tuple[StepRecord, ...], step: StepRecord) -> tuple[StepRecord, ...]:
