@@ -29,6 +29,7 @@ module           what its mixin checks
 ``claims``       ``claim_expired`` (recovery) and ``claim_saga`` (an operator's retry)
 ``reading``      ``get_saga``, ``list_sagas``, JSON round trips, ``status()``
 ``durability``   closing and reopening a durable log, two logs on one store
+``transitions``  every fenced write from every state, against the transition table
 ===============  =====================================================================
 
 :mod:`~distributed_saga.testing.contract.helpers` holds what they share (owners, lease
@@ -55,6 +56,7 @@ from distributed_saga.testing.contract.helpers import (
 )
 from distributed_saga.testing.contract.reading import ReadingContract
 from distributed_saga.testing.contract.steps import StepContract
+from distributed_saga.testing.contract.transitions import TransitionContract
 
 __all__ = [
     "EXPIRY",
@@ -78,6 +80,7 @@ class SagaLogContract(
     ClaimContract,
     ReadingContract,
     DurabilityContract,
+    TransitionContract,
 ):
     """Tests every :class:`~distributed_saga.log.SagaLog` backend must pass.
 
