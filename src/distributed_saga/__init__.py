@@ -14,7 +14,7 @@ lazily from ``wikisaga.pipeline.publish`` when asked for, and is not in ``__all_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any as _Any
 
 from distributed_saga._compensate import DEFAULT_COMPENSATION_RETRY
 from distributed_saga._errors import (
@@ -98,11 +98,12 @@ __all__ = [
 _GUIDE_APP_MODULE = "wikisaga.pipeline.publish"
 
 
-def __getattr__(name: str) -> Any:
-    # The guide imports WikiGenerationSaga from here; it lives with the application
-    # (it needs HTTP clients), and is loaded only when asked for.
+def __getattr__(name: str) -> _Any:
+    # The guide imports WikiGenerationSaga from here; it lives with the application (it
+    # needs HTTP clients) and is loaded only when asked for. Its module is named in a
+    # string, so the engine holds no import of the application.
     if name == "WikiGenerationSaga":
         import importlib  # noqa: PLC0415
 
-        return importlib.import_module("wikisaga.pipeline.publish").WikiGenerationSaga
+        return importlib.import_module(_GUIDE_APP_MODULE).WikiGenerationSaga
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

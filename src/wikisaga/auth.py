@@ -13,7 +13,8 @@ from __future__ import annotations
 import hmac
 import os
 
-from wikisaga.config import ConfigError, Settings
+from wikisaga.config import Settings
+from wikisaga.errors import ConfigError
 
 __all__ = [
     "INTERNAL_TOKEN_HEADER",
@@ -39,7 +40,7 @@ def get_internal_headers(
     client could authenticate with, so :class:`~wikisaga.config.ConfigError` is raised.
     """
     if settings is not None:
-        token = settings.internal_token
+        token = settings.token
     else:
         token = os.environ.get("WIKISAGA_INTERNAL_TOKEN", "").strip() or None
     if not token:

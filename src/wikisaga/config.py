@@ -1,48 +1,76 @@
-"""Settings, read once from ``WIKISAGA_*`` environment variables.
+"""Settings, read once from ``WIKISAGA_*`` environment variables (pydantic-settings).
 
-The variable names are fixed (other tools rely on them); the README lists them all.
+The variable names are fixed (other tools rely on them); the README lists them all. Each
+field ``name`` is read from ``WIKISAGA_<NAME>``; empty values mean the default, and
+surrounding spaces are ignored. Secrets (the internal token, the Neo4j password) are
+:class:`~pydantic.SecretStr`, so they never show in a repr, a log line or an error.
+
+A value that cannot be used raises :class:`~wikisaga.errors.ConfigError` naming the
+variable::
+
+    WIKISAGA_GIT_TIMEOUT='soon': must be a positive number of seconds
+
+``Settings(...)`` with keyword arguments reads no environment at all (tests and callers
+that know what they want); :meth:`Settings.from_env` is what a process starts from.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Annotated, Any
 
-__all__ = ["ConfigError", "Settings"]
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from wikisaga.errors import ConfigError
 
-class ConfigError(ValueError):
-    """A setting has a value that cannot be used."""
+__all__ = ["ENV_PREFIX", "ConfigError", "Settings"]
 
+ENV_PREFIX = "WIKISAGA_"
 
-def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
-    if not value > 0:
-        raise ConfigError(f"{name}={raw!r} must be a positive number of seconds")
-    return value
+Seconds = Annotated[float, Field(gt=0)]
 
-
-def _url(environ: Mapping[str, str], name: str, default: str) -> str:
-    value = environ.get(name, "").strip() or default
-    if value and not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{name}={value!r} must be an http:// or https:// URL")
-    return value.rstrip("/")
+_URL_FIELDS = (
+    "filesystem_server_url",
+    "git_server_url",
+    "orchestrator_url",
+    "backend_url",
+    "chroma_url",
+)
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("settings_environ", default=None)
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class _EnvironSource(PydanticBaseSettingsSource):
+    """``WIKISAGA_<FIELD>`` values of one environment mapping; empty ones are left out."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        name = ENV_PREFIX + field_name.upper()
+        return self._environ.get(name), name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            value, _, _ = self.get_field_value(field, field_name)
+            if value is not None and value.strip():
+                values[field_name] = value
+        return values
+
+
+class Settings(BaseSettings):
     """Every setting wikisaga reads, with the defaults of DESIGN §7."""
 
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
     data_dir: Path = Path(".wikisaga")
-    internal_token: str | None = None
+    internal_token: SecretStr | None = None
     saga_log_url: str = ""
     """Empty means ``sqlite:///<data_dir>/sagas.db``; see :attr:`effective_saga_log_url`."""
     filesystem_server_url: str = "http://127.0.0.1:6001"
@@ -52,37 +80,70 @@ class Settings:
     chroma_url: str = ""
     neo4j_uri: str = ""
     neo4j_user: str = "neo4j"
-    neo4j_password: str = field(default="", repr=False)
-    filesystem_timeout: float = 10.0
-    git_timeout: float = 15.0
-    network_timeout: float = 30.0
+    neo4j_password: SecretStr = SecretStr("")
+    filesystem_timeout: Seconds = 10.0
+    git_timeout: Seconds = 15.0
+    network_timeout: Seconds = 30.0
     dev_mode: bool = False
     """Development mode: a missing internal token is generated instead of refused."""
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only from_env reads an environment, and only the one it was given: keyword
+        # arguments alone never pick up whatever the process happens to have set.
+        environ = _ENVIRON.get()
+        if environ is None:
+            return (init_settings,)
+        return (init_settings, _EnvironSource(settings_cls, environ))
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("internal_token", mode="before")
+    @classmethod
+    def _no_empty_token(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return value or None
+
+    @field_validator("neo4j_user", mode="after")
+    @classmethod
+    def _default_user(cls, value: str) -> str:
+        return value or "neo4j"
+
+    @field_validator(*_URL_FIELDS, mode="after")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings from ``environ`` (default: the process environment)."""
-        env = os.environ if environ is None else environ
-        token = env.get("WIKISAGA_INTERNAL_TOKEN", "").strip() or None
-        return cls(
-            data_dir=Path(env.get("WIKISAGA_DATA_DIR", "").strip() or ".wikisaga"),
-            internal_token=token,
-            saga_log_url=env.get("WIKISAGA_SAGA_LOG_URL", "").strip(),
-            filesystem_server_url=_url(
-                env, "WIKISAGA_FILESYSTEM_SERVER_URL", "http://127.0.0.1:6001"
-            ),
-            git_server_url=_url(env, "WIKISAGA_GIT_SERVER_URL", "http://127.0.0.1:6003"),
-            orchestrator_url=_url(env, "WIKISAGA_ORCHESTRATOR_URL", "http://127.0.0.1:6002"),
-            backend_url=_url(env, "WIKISAGA_BACKEND_URL", "http://127.0.0.1:6000"),
-            chroma_url=_url(env, "WIKISAGA_CHROMA_URL", ""),
-            neo4j_uri=env.get("WIKISAGA_NEO4J_URI", "").strip(),
-            neo4j_user=env.get("WIKISAGA_NEO4J_USER", "").strip() or "neo4j",
-            neo4j_password=env.get("WIKISAGA_NEO4J_PASSWORD", ""),
-            filesystem_timeout=_seconds(env, "WIKISAGA_FILESYSTEM_TIMEOUT", 10.0),
-            git_timeout=_seconds(env, "WIKISAGA_GIT_TIMEOUT", 15.0),
-            network_timeout=_seconds(env, "WIKISAGA_NETWORK_TIMEOUT", 30.0),
-            dev_mode=env.get("WIKISAGA_DEV_MODE", "").strip().lower() in ("1", "true", "yes"),
-        )
+        """Read the settings from ``environ`` (default: the process environment).
+
+        Raises :class:`~wikisaga.errors.ConfigError` naming the first unusable variable.
+        """
+        return cls._build({}, os.environ if environ is None else environ)
+
+    @classmethod
+    def _build(cls, values: Mapping[str, Any], environ: Mapping[str, str] | None) -> Settings:
+        marker = _ENVIRON.set(environ)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise _config_error(exc, environ) from None
+        finally:
+            _ENVIRON.reset(marker)
 
     @property
     def effective_saga_log_url(self) -> str:
@@ -91,6 +152,28 @@ class Settings:
             return self.saga_log_url
         return f"sqlite:///{(self.data_dir / 'sagas.db').as_posix()}"
 
-    def with_changes(self, **changes: object) -> Settings:
+    @property
+    def token(self) -> str | None:
+        """The internal token in plain text, for the one place that sends or checks it."""
+        return None if self.internal_token is None else self.internal_token.get_secret_value()
+
+    def with_changes(self, **changes: Any) -> Settings:
         """A copy with some settings replaced (for tests and command-line options)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return self._build({**dict(self), **changes}, None)
+
+
+_SECRET_FIELDS = frozenset({"internal_token", "neo4j_password"})
+
+
+def _config_error(exc: ValidationError, environ: Mapping[str, str] | None) -> ConfigError:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    name = ENV_PREFIX + field.upper()
+    reason = error["msg"].removeprefix("Value error, ")
+    if field.endswith("_timeout"):
+        reason = "must be a positive number of seconds"
+    if field in _SECRET_FIELDS:
+        return ConfigError(f"{name}: {reason}")
+    given = environ.get(name) if environ is not None else None
+    shown = given if given is not None else error.get("input")
+    return ConfigError(f"{name}={shown!r}: {reason}")

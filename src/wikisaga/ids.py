@@ -1,7 +1,19 @@
-"""Validation of project ids and file paths taken from requests (DESIGN §3).
+"""The rules for every identifier and path wikisaga takes from outside, in one place.
+
+Clients, services and sagas all check ids here, so a value one of them accepts is never
+refused by another. Each check returns the value (normalised where the rule says so) or
+raises an :class:`~wikisaga.errors.InvalidId` subclass, which is a :class:`ValueError`; a
+service answers it with 400.
 
 A **project id** matches ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}`` and contains no ``..``; it is
 safe as a single directory name and as a git ref component.
+
+A **snapshot id** has the same characters and also does not end in ``.`` or ``.lock``, so
+it is a valid git tag name (``git check-ref-format``). :func:`snapshot_id_for` derives one
+from any saga id.
+
+A **saga id** or **user id** is 1 to 256 printable characters without surrounding spaces;
+a user id is compared in its NFC form, so the same name typed two ways is one user.
 
 A **file path** is relative and ``/``-separated. After NFC normalisation it must satisfy:
 
@@ -25,45 +37,134 @@ whose NFKC form contains ``/`` or ``\\`` or is ``.``/``..`` is refused too.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+import time
 import unicodedata
 
-from wikisaga.services._common.errors import InvalidPath
+from wikisaga.errors import (
+    InvalidFilePath,
+    InvalidId,
+    InvalidProjectId,
+    InvalidSnapshotId,
+    InvalidUserId,
+)
 
 __all__ = [
+    "MAX_ID_LENGTH",
     "MAX_PATH_BYTES",
     "MAX_PATH_DEPTH",
     "MAX_SEGMENT_BYTES",
     "PROJECT_ID_PATTERN",
+    "SNAPSHOT_ID_PATTERN",
+    "is_valid_snapshot_id",
+    "new_saga_id",
+    "snapshot_id_for",
     "validate_file_path",
     "validate_path_prefix",
     "validate_project_id",
+    "validate_saga_id",
+    "validate_snapshot_id",
+    "validate_user_id",
 ]
 
 PROJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+SNAPSHOT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+"""Snapshot ids; also without ``..`` and not ending in ``.`` or ``.lock``."""
+MAX_ID_LENGTH = 256
+"""The longest saga id or user id, in characters."""
 MAX_PATH_BYTES = 512
 MAX_PATH_DEPTH = 16
 MAX_SEGMENT_BYTES = 255
 
 _PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
+_SNAPSHOT_ID = re.compile(SNAPSHOT_ID_PATTERN)
 _ASCII_PUNCTUATION = frozenset(" -_.~+=,@()[]{}!#&'$;")
 _ALLOWED_CATEGORIES = ("L", "M", "N")
 
 
+# -- project, snapshot, saga and user ids --------------------------------------------------
+
+
 def validate_project_id(project_id: str) -> str:
-    """Return ``project_id`` unchanged if it is a valid project id, else raise InvalidPath."""
+    """Return ``project_id`` unchanged if it is a valid project id, else raise
+    :class:`~wikisaga.errors.InvalidProjectId`."""
     if not isinstance(project_id, str) or not _PROJECT_ID.fullmatch(project_id):
-        raise InvalidPath(
-            "project id must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}",
-            extra={"field": "project_id"},
-        )
+        raise InvalidProjectId("project id must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}")
     if ".." in project_id:
-        raise InvalidPath("project id must not contain '..'", extra={"field": "project_id"})
+        raise InvalidProjectId("project id must not contain '..'")
     return project_id
 
 
-def _refuse(reason: str) -> InvalidPath:
-    return InvalidPath(f"invalid file path: {reason}", extra={"field": "file_path"})
+def is_valid_snapshot_id(snapshot_id: str) -> bool:
+    """Whether ``snapshot_id`` is usable as a snapshot id and as a git tag name.
+
+    One to 128 characters of ``[A-Za-z0-9._-]``, starting with a letter or digit, without
+    ``..``, not ending in ``.`` or ``.lock`` (git refuses such ref names).
+    """
+    return (
+        isinstance(snapshot_id, str)
+        and _SNAPSHOT_ID.fullmatch(snapshot_id) is not None
+        and ".." not in snapshot_id
+        and not snapshot_id.endswith((".", ".lock"))
+    )
+
+
+def validate_snapshot_id(snapshot_id: str) -> str:
+    """Return ``snapshot_id`` if :func:`is_valid_snapshot_id`, else raise
+    :class:`~wikisaga.errors.InvalidSnapshotId`."""
+    if not is_valid_snapshot_id(snapshot_id):
+        raise InvalidSnapshotId(
+            "snapshot id must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}, without '..', "
+            "and not end in '.' or '.lock'"
+        )
+    return snapshot_id
+
+
+def snapshot_id_for(saga_id: str) -> str:
+    """The snapshot id a saga publishes under: ``snap-{saga_id}`` when that is a valid
+    snapshot id, else ``snap-`` and a digest of the saga id (stable, so a retry or a
+    recoverer finds the same one)."""
+    candidate = f"snap-{saga_id}"
+    if is_valid_snapshot_id(candidate):
+        return candidate
+    return f"snap-{hashlib.sha256(saga_id.encode('utf-8')).hexdigest()[:40]}"
+
+
+def _checked_name(value: object, kind: str, error: type[InvalidId]) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        raise error(f"{kind} must be 1 to {MAX_ID_LENGTH} characters")
+    if value != value.strip() or not value.isprintable():
+        raise error(f"{kind} must be printable, without surrounding spaces")
+    return value
+
+
+def validate_saga_id(saga_id: str) -> str:
+    """Return ``saga_id`` if it is 1 to 256 printable characters without surrounding
+    spaces, else raise :class:`~wikisaga.errors.InvalidId`."""
+    return _checked_name(saga_id, "saga id", InvalidId)
+
+
+def validate_user_id(user_id: str) -> str:
+    """Return the NFC form of ``user_id`` if it is 1 to 256 printable characters without
+    surrounding spaces, else raise :class:`~wikisaga.errors.InvalidUserId`."""
+    if isinstance(user_id, str):
+        user_id = unicodedata.normalize("NFC", user_id)
+    return _checked_name(user_id, "user id", InvalidUserId)
+
+
+def new_saga_id(project_id: str) -> str:
+    """A fresh id for a generation of ``project_id``: ``wiki-{project}-{UTC time}-{random}``."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return f"wiki-{project_id}-{stamp}-{secrets.token_hex(3)}"
+
+
+# -- file paths ------------------------------------------------------------------------------
+
+
+def _refuse(reason: str) -> InvalidFilePath:
+    return InvalidFilePath(f"invalid file path: {reason}")
 
 
 def _check_character(char: str) -> None:
@@ -101,7 +202,7 @@ def _check_segment(segment: str) -> None:
 def validate_file_path(path: str) -> str:
     """Return the NFC form of ``path`` if it is a safe relative file path, else raise.
 
-    Raises :class:`~wikisaga.services._common.errors.InvalidPath` with the reason.
+    Raises :class:`~wikisaga.errors.InvalidFilePath` with the reason.
     """
     if not isinstance(path, str) or path == "":
         raise _refuse("path is empty")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wikisaga.config import ConfigError, Settings
 from wikisaga.auth import check_internal_token, get_internal_headers
+from wikisaga.config import ConfigError, Settings
 
 
 def test_headers_carry_the_token_from_settings() -> None:

@@ -9,12 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wikisaga.services._common import (
-    InvalidPath,
+from wikisaga.errors import InvalidFilePath, InvalidId, InvalidProjectId
+from wikisaga.ids import (
+    is_valid_snapshot_id,
+    snapshot_id_for,
     validate_file_path,
     validate_path_prefix,
     validate_project_id,
+    validate_user_id,
 )
+from wikisaga.services._common.errors import to_service_error
 
 GOOD_PROJECT_IDS = ["p", "proj-123", "A.b_c-9", "0" * 128, "a.b", "x-y.z_1"]
 BAD_PROJECT_IDS = [
@@ -46,7 +50,7 @@ def test_valid_project_ids_are_returned_unchanged(project_id: str) -> None:
 
 @pytest.mark.parametrize("project_id", BAD_PROJECT_IDS)
 def test_invalid_project_ids_are_refused(project_id: str) -> None:
-    with pytest.raises(InvalidPath):
+    with pytest.raises(InvalidProjectId):
         validate_project_id(project_id)
 
 
@@ -137,14 +141,16 @@ BAD_PATHS = {
 
 @pytest.mark.parametrize("path", list(BAD_PATHS.values()), ids=list(BAD_PATHS))
 def test_unsafe_paths_are_refused(path: str) -> None:
-    with pytest.raises(InvalidPath) as caught:
+    with pytest.raises(InvalidFilePath) as caught:
         validate_file_path(path)
-    assert caught.value.status_code == 400
-    assert caught.value.error_code == "invalid_path"
+    answer = to_service_error(caught.value)  # what every service answers for it
+    assert answer.status_code == 400
+    assert answer.error_code == "invalid_path"
+    assert answer.extra == {"field": "file_path"}
 
 
 def test_the_refusal_says_why() -> None:
-    with pytest.raises(InvalidPath, match=r"U\+2215"):
+    with pytest.raises(InvalidFilePath, match=r"U\+2215"):
         validate_file_path("a\u2215b")
 
 
@@ -158,7 +164,7 @@ def test_prefixes_may_be_empty_or_end_with_a_slash(prefix: str, expected: str) -
 
 @pytest.mark.parametrize("prefix", ["/", "../", "wiki//", "/wiki/", "a\\"])
 def test_unsafe_prefixes_are_refused(prefix: str) -> None:
-    with pytest.raises(InvalidPath):
+    with pytest.raises(InvalidFilePath):
         validate_path_prefix(prefix)
 
 
@@ -167,7 +173,7 @@ def test_any_accepted_path_stays_below_its_root(path: str) -> None:
     """Whatever text is accepted joins below a root and never leaves it."""
     try:
         valid = validate_file_path(path)
-    except InvalidPath:
+    except InvalidFilePath:
         return
     assert valid == unicodedata.normalize("NFC", valid)
     joined = posixpath.normpath(posixpath.join("/root/project", valid))
@@ -194,6 +200,45 @@ def test_accepted_paths_split_into_the_segments_they_were_built_from(
     path = "/".join(segments)
     try:
         valid = validate_file_path(path)
-    except InvalidPath:
+    except InvalidFilePath:
         return
     assert len(valid.split("/")) == len(segments)
+
+
+@pytest.mark.parametrize("saga_id", ["a..b", "x" * 200, "ends.", "ends.lock", "white space", "é"])
+def test_snapshot_id_for_always_builds_an_id_the_git_service_accepts(saga_id: str) -> None:
+    """The saga derives its snapshot id with the git service's own rule, so an id such as
+    ``a..b`` (once turned into ``snap-a..b``, which git refuses) is replaced by a digest."""
+    snapshot_id = snapshot_id_for(saga_id)
+    assert is_valid_snapshot_id(snapshot_id), snapshot_id
+    assert snapshot_id == snapshot_id_for(saga_id)
+
+
+def test_snapshot_id_for_keeps_a_valid_saga_id_readable() -> None:
+    """``snap-{saga_id}`` when that is already a valid snapshot id."""
+    assert snapshot_id_for("wiki-p-20261201T000000-abc123") == "snap-wiki-p-20261201T000000-abc123"
+
+
+def test_invalid_ids_are_value_errors_naming_their_field() -> None:
+    """Every refusal is a ValueError (a caller outside a service needs nothing else) and
+    says which field it is about, which a service passes on in its 400 answer."""
+    with pytest.raises(ValueError, match="project id") as caught:
+        validate_project_id("a/b")
+    assert isinstance(caught.value, InvalidId)
+    assert caught.value.field == "project_id"
+    with pytest.raises(InvalidFilePath) as path_error:
+        validate_file_path("../x")
+    assert path_error.value.field == "file_path"
+
+
+def test_the_same_name_typed_two_ways_is_one_user() -> None:
+    """A user id is compared in NFC form: "José" composed and decomposed is one user."""
+    composed, decomposed = "Jos\u00e9", "Jose\u0301"
+    assert validate_user_id(decomposed) == validate_user_id(composed) == composed
+
+
+@pytest.mark.parametrize("user_id", ["", " lead", "trail ", "tab\t", "x" * 257, "nul\0"])
+def test_unusable_user_ids_are_refused(user_id: str) -> None:
+    """Empty, padded, unprintable or over-long user ids are refused with the reason."""
+    with pytest.raises(InvalidId, match="user id"):
+        validate_user_id(user_id)

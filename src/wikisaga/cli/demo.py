@@ -9,7 +9,6 @@ the old wiki restored byte for byte, and finally publishes the generation for re
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import logging
@@ -20,7 +19,9 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from distributed_saga import (
     Compensation,
@@ -33,7 +34,7 @@ from distributed_saga import (
 from distributed_saga.faults import CRASH_AT_ENV
 from wikisaga.config import Settings
 
-__all__ = ["main"]
+__all__ = ["register", "run"]
 
 LEASE_SECONDS = 1.0
 OLD_WIKI = {
@@ -118,7 +119,7 @@ def run(settings: Settings) -> int:
     print("\n1. Publish the second generation in a child process, killed (SIGKILL)")
     print("   right after it wrote its second page.")
     child = subprocess.run(
-        [sys.executable, "-m", "wikisaga.demo", "--child", log_url, str(root), saga_id],
+        [sys.executable, "-m", "wikisaga", "demo", "--child", log_url, str(root), saga_id],
         env={**os.environ, CRASH_AT_ENV: "after_action:1"},
         check=False,
     )
@@ -154,18 +155,25 @@ def run(settings: Settings) -> int:
     return 0 if ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m wikisaga.demo`` (the child half of the demo)."""
-    parser = argparse.ArgumentParser(prog="python -m wikisaga.demo")
-    parser.add_argument("--child", nargs=3, metavar=("LOG_URL", "ROOT", "SAGA_ID"))
-    args = parser.parse_args(argv)
-    if args.child:
-        log_url, root, saga_id = args.child
+def demo(
+    child: Annotated[
+        tuple[str, str, str] | None,
+        typer.Option(hidden=True, help="LOG_URL ROOT SAGA_ID: run the half that is killed"),
+    ] = None,
+) -> int:
+    """Watch a publishing saga get killed half-way and recovery undo it: publish a new
+    generation of a small wiki in a child process that is killed with SIGKILL half-way,
+    show recovery restoring the previous wiki byte for byte, then publish for real. Uses
+    WIKISAGA_DATA_DIR (default ./.wikisaga)."""
+    if child is not None:
+        log_url, root, saga_id = child
         publish(log_url, Path(root), saga_id)
         return 0
     logging.basicConfig(level=logging.INFO, format="   | %(message)s", stream=sys.stdout)
     return run(Settings.from_env())
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def register(app: typer.Typer) -> None:
+    """Add ``demo`` to the command line."""
+    app.command()(demo)
+

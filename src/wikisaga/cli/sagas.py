@@ -2,19 +2,23 @@
 
 Every command reads the log named by ``--log-url`` or ``WIKISAGA_SAGA_LOG_URL`` (default:
 SQLite in the data directory). Commands that run compensations (``retry``, ``recover``)
-use the internal token from the settings, as the services do.
+send the internal token from the settings, as the services do. Errors of the saga engine
+are translated here, at the boundary, into :class:`~wikisaga.errors.SagaOperationError`.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from distributed_saga import (
+    CompensationRegistry,
+    SagaError,
     SagaLog,
     SagaRecord,
     SagaState,
@@ -23,21 +27,37 @@ from distributed_saga import (
     resolve_saga,
     retry_saga,
 )
-from wikisaga.config import Settings
 from wikisaga.auth import get_internal_headers
-from wikisaga.pipeline.publish import recovery_headers
+from wikisaga.config import Settings
+from wikisaga.errors import SagaOperationError
+from wikisaga.pipeline.compensations import publish_compensations
 
-__all__ = ["register_recover", "register_sagas"]
+__all__ = ["register"]
+
+LogUrl = Annotated[
+    str | None,
+    typer.Option(help="saga log URL (default: WIKISAGA_SAGA_LOG_URL, or SQLite in the data dir)"),
+]
+Json = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
 @contextmanager
-def _log(args: argparse.Namespace) -> Iterator[SagaLog]:
+def _log(log_url: str | None) -> Iterator[SagaLog]:
+    """The saga log, opened and closed; engine errors become SagaOperationError."""
     settings = Settings.from_env()
-    log = open_saga_log(args.log_url or settings.effective_saga_log_url)
     try:
-        yield log
-    finally:
-        log.close()
+        log = open_saga_log(log_url or settings.effective_saga_log_url)
+        try:
+            yield log
+        finally:
+            log.close()
+    except SagaError as exc:
+        raise SagaOperationError(str(exc)) from exc
+
+
+def _registry() -> CompensationRegistry:
+    # Compensations run by an operator authenticate with this process's own token.
+    return publish_compensations(get_internal_headers(settings=Settings.from_env()))
 
 
 def _when(epoch: float | None) -> str:
@@ -72,11 +92,19 @@ def _as_json(record: SagaRecord) -> dict[str, Any]:
     }
 
 
-def _list(args: argparse.Namespace) -> int:
-    states = [SagaState(state) for state in args.state] if args.state else None
-    with _log(args) as log:
-        records = log.list_sagas(states=states, lock_key=args.lock_key, limit=args.limit)
-    if args.json:
+def list_sagas(
+    state: Annotated[
+        list[SagaState] | None, typer.Option(help="only sagas in this state (repeatable)")
+    ] = None,
+    lock_key: Annotated[str | None, typer.Option(help="only sagas holding this lock key")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 50,
+    json_output: Json = False,
+    log_url: LogUrl = None,
+) -> int:
+    """List sagas, newest first."""
+    with _log(log_url) as log:
+        records = log.list_sagas(states=state or None, lock_key=lock_key, limit=limit)
+    if json_output:
         print(json.dumps([_as_json(record) for record in records], indent=2))
         return 0
     if not records:
@@ -92,10 +120,15 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(args: argparse.Namespace) -> int:
-    with _log(args) as log:
-        record = log.get_saga(args.saga_id)
-    if args.json:
+def show(
+    saga_id: Annotated[str, typer.Argument(help="the saga to show")],
+    json_output: Json = False,
+    log_url: LogUrl = None,
+) -> int:
+    """One saga with its steps, timings and errors, and what is left to undo."""
+    with _log(log_url) as log:
+        record = log.get_saga(saga_id)
+    if json_output:
         print(json.dumps(_as_json(record), indent=2))
         return 0
     print(f"saga     {record.saga_id}")
@@ -122,9 +155,13 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retry(args: argparse.Namespace) -> int:
-    with _log(args) as log, recovery_headers(get_internal_headers(settings=Settings.from_env())):
-        outcome = retry_saga(log, args.saga_id)
+def retry(
+    saga_id: Annotated[str, typer.Argument(help="the failed saga to retry")],
+    log_url: LogUrl = None,
+) -> int:
+    """Retry a failed saga's remaining compensations."""
+    with _log(log_url) as log:
+        outcome = retry_saga(log, saga_id, registry=_registry())
     print(
         f"{outcome.saga_id}: {outcome.state.value} ({outcome.undone} undone, "
         f"{outcome.remaining} left)"
@@ -132,16 +169,22 @@ def _retry(args: argparse.Namespace) -> int:
     return 0 if outcome.state is SagaState.ROLLED_BACK else 1
 
 
-def _resolve(args: argparse.Namespace) -> int:
-    with _log(args) as log:
-        outcome = resolve_saga(log, args.saga_id, note=args.note)
+def resolve(
+    saga_id: Annotated[str, typer.Argument(help="the failed saga to resolve")],
+    note: Annotated[str, typer.Option(help="what was done by hand, and by whom")],
+    log_url: LogUrl = None,
+) -> int:
+    """Record that a failed saga's remaining steps were undone by hand."""
+    with _log(log_url) as log:
+        outcome = resolve_saga(log, saga_id, note=note)
     print(f"{outcome.saga_id}: {outcome.state.value} ({outcome.undone} steps marked undone)")
     return 0
 
 
-def _recover(args: argparse.Namespace) -> int:
-    with _log(args) as log, recovery_headers(get_internal_headers(settings=Settings.from_env())):
-        outcomes = recover_sagas(log)
+def recover(log_url: LogUrl = None) -> int:
+    """Compensate sagas whose process died (one recovery pass)."""
+    with _log(log_url) as log:
+        outcomes = recover_sagas(log, registry=_registry())
     for outcome in outcomes:
         print(
             f"{outcome.saga_id}: {outcome.state.value} ({outcome.undone} undone, "
@@ -151,49 +194,12 @@ def _recover(args: argparse.Namespace) -> int:
     return 0 if all(o.state is SagaState.ROLLED_BACK for o in outcomes) else 1
 
 
-def _log_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--log-url", help="saga log URL (default: WIKISAGA_SAGA_LOG_URL, or SQLite in the data dir)"
-    )
-
-
-def register_sagas(subparsers: Any) -> None:
-    """``wikisaga sagas {list,show,retry,resolve}``."""
-    parser = subparsers.add_parser("sagas", help="inspect and repair sagas in the saga log")
-    commands = parser.add_subparsers(dest="sagas_command", required=True, metavar="ACTION")
-
-    listing = commands.add_parser("list", help="list sagas, newest first")
-    listing.add_argument(
-        "--state", action="append", choices=[s.value for s in SagaState], help="(repeatable)"
-    )
-    listing.add_argument("--lock-key", help="only sagas holding this lock key")
-    listing.add_argument("--limit", type=int, default=50)
-    listing.add_argument("--json", action="store_true")
-    _log_option(listing)
-    listing.set_defaults(handler=_list)
-
-    show = commands.add_parser("show", help="one saga with its steps, timings and errors")
-    show.add_argument("saga_id")
-    show.add_argument("--json", action="store_true")
-    _log_option(show)
-    show.set_defaults(handler=_show)
-
-    retry = commands.add_parser("retry", help="retry a failed saga's remaining compensations")
-    retry.add_argument("saga_id")
-    _log_option(retry)
-    retry.set_defaults(handler=_retry)
-
-    resolve = commands.add_parser(
-        "resolve", help="record that a failed saga's remaining steps were undone by hand"
-    )
-    resolve.add_argument("saga_id")
-    resolve.add_argument("--note", required=True, help="what was done, and by whom")
-    _log_option(resolve)
-    resolve.set_defaults(handler=_resolve)
-
-
-def register_recover(subparsers: Any) -> None:
-    """``wikisaga recover``: one recovery pass over sagas whose owner stopped."""
-    parser = subparsers.add_parser("recover", help="compensate sagas whose process died (one pass)")
-    _log_option(parser)
-    parser.set_defaults(handler=_recover)
+def register(app: typer.Typer) -> None:
+    """Add ``sagas {list,show,retry,resolve}`` and ``recover`` to the command line."""
+    group = typer.Typer(help="Inspect and repair sagas in the saga log.", no_args_is_help=True)
+    group.command("list")(list_sagas)
+    group.command()(show)
+    group.command()(retry)
+    group.command()(resolve)
+    app.add_typer(group, name="sagas")
+    app.command()(recover)

@@ -1,20 +1,23 @@
-"""Typed HTTP clients for wikisaga's services; errors are :class:`ServiceCallError`."""
+"""Typed HTTP clients for wikisaga's services, one per service.
+
+A service talks to another only through its client. Errors are
+:class:`~wikisaga.errors.ServiceCallError` and its subclasses (drawn in
+:mod:`wikisaga.errors`), re-exported here for callers of the clients.
+"""
 
 from __future__ import annotations
 
-from wikisaga.clients._http import (
+from wikisaga.clients._http import ServiceClient, is_transient, was_not_applied
+from wikisaga.clients.filesystem import FilesystemClient
+from wikisaga.clients.git import GitClient
+from wikisaga.errors import (
     ServiceCallError,
-    ServiceClient,
     ServiceFailed,
     ServiceRejected,
     ServiceResponseError,
     ServiceTimeout,
-    ServiceUnavailable,
-    is_transient,
-    was_not_applied,
+    ServiceUnreachable,
 )
-from wikisaga.clients.filesystem import FilesystemClient
-from wikisaga.clients.git import GitClient
 
 __all__ = [
     "FilesystemClient",
@@ -25,7 +28,7 @@ __all__ = [
     "ServiceRejected",
     "ServiceResponseError",
     "ServiceTimeout",
-    "ServiceUnavailable",
+    "ServiceUnreachable",
     "is_transient",
     "was_not_applied",
 ]

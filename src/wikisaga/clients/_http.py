@@ -1,9 +1,10 @@
 """What every service client shares: one httpx client, and errors translated at the edge.
 
-Errors a client raises (all :class:`ServiceCallError`)::
+Errors a client raises (all :class:`~wikisaga.errors.ServiceCallError`, drawn in
+:mod:`wikisaga.errors`)::
 
     ServiceCallError                   a call to an internal service did not succeed
-    ├── ServiceUnavailable             refused or dropped before an answer (ConnectionError)
+    ├── ServiceUnreachable             refused or dropped before an answer (ConnectionError)
     ├── ServiceTimeout                 no answer in time — it may have been applied (TimeoutError)
     └── ServiceResponseError           the service answered with an error status
         ├── ServiceFailed              5xx: the service's own failure; worth a retry
@@ -22,60 +23,20 @@ from typing import Any, Self
 
 import httpx
 
-__all__ = [
-    "ServiceCallError",
-    "ServiceClient",
-    "ServiceFailed",
-    "ServiceRejected",
-    "ServiceResponseError",
-    "ServiceTimeout",
-    "ServiceUnavailable",
-    "is_transient",
-    "was_not_applied",
-]
+from wikisaga.errors import (
+    ServiceCallError,
+    ServiceFailed,
+    ServiceRejected,
+    ServiceTimeout,
+    ServiceUnreachable,
+)
 
-
-class ServiceCallError(Exception):
-    """A call to an internal service did not succeed."""
-
-    def __init__(self, service: str, method: str, url: str, message: str) -> None:
-        super().__init__(f"{service}: {method} {url}: {message}")
-        self.service = service
-        self.method = method
-        self.url = url
-
-
-class ServiceUnavailable(ServiceCallError, ConnectionError):
-    """The service refused the connection or dropped it before answering."""
-
-
-class ServiceTimeout(ServiceCallError, TimeoutError):
-    """The service did not answer in time; the request may still have been applied."""
-
-
-class ServiceResponseError(ServiceCallError):
-    """The service answered with an error status."""
-
-    def __init__(
-        self, service: str, method: str, url: str, *, status: int, error: str, detail: Any
-    ) -> None:
-        super().__init__(service, method, url, f"{status} {error}: {detail}")
-        self.status = status
-        self.error = error
-        self.detail = detail
-
-
-class ServiceFailed(ServiceResponseError):
-    """A 5xx answer: the service failed; the same request may succeed later."""
-
-
-class ServiceRejected(ServiceResponseError):
-    """A 4xx answer: the request is invalid or not allowed; repeating it will not help."""
+__all__ = ["ServiceClient", "is_transient", "was_not_applied"]
 
 
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` is worth retrying (for idempotent requests only)."""
-    return isinstance(error, ServiceUnavailable | ServiceTimeout | ServiceFailed)
+    return isinstance(error, ServiceUnreachable | ServiceTimeout | ServiceFailed)
 
 
 def was_not_applied(error: BaseException) -> bool:
@@ -146,18 +107,19 @@ class ServiceClient:
     ) -> httpx.Response:
         """Send one request; return the response if it succeeded (or its status is in
         ``allow``), else raise the matching :class:`ServiceCallError`."""
-        headers: dict[str, str] = {}
+        headers: dict[bytes, bytes] = {}
         if user_id is not None:
-            headers["X-User-ID"] = user_id
+            # UTF-8 on the wire, as the services read it (httpx would send ASCII only).
+            headers[b"X-User-ID"] = user_id.encode("utf-8")
         if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
+            headers[b"Idempotency-Key"] = idempotency_key.encode("utf-8")
         url = f"{self.base_url}{path}"
         try:
             response = self._client.request(method, path, json=json, params=params, headers=headers)
         except httpx.TimeoutException as exc:
             raise ServiceTimeout(self.service, method, url, f"no answer in time ({exc})") from exc
         except httpx.TransportError as exc:
-            raise ServiceUnavailable(
+            raise ServiceUnreachable(
                 self.service, method, url, f"{type(exc).__name__}: {exc or 'connection failed'}"
             ) from exc
         if response.is_success or response.status_code in allow:

@@ -109,6 +109,14 @@ class FilesystemClient(ServiceClient):
         return dict(response.json())
 
     def export(self, project_id: str, *, user_id: str) -> list[dict[str, Any]]:
-        """Every current file with its content: ``[{path, content, version, sha256}]``."""
+        """Every current file with its content: ``[{path, content, version, sha256}]``.
+
+        Raises :class:`ValueError` when the answer is not an export of ``project_id``.
+        """
         response = self._request("GET", f"/export/{_path(project_id)}", user_id=user_id)
-        return list(response.json()["files"])
+        body = response.json()
+        if not isinstance(body, dict) or not isinstance(body.get("files"), list):
+            raise ValueError("the export has no 'files' list")
+        if body.get("project_id") != project_id:
+            raise ValueError("the export is for another project")
+        return list(body["files"])

@@ -16,7 +16,8 @@ What it adds to the guide:
 - **Durable.** The steps and their compensations go to the configured saga log
   (``WIKISAGA_SAGA_LOG_URL``, SQLite in the data directory by default) before anything is
   written, so a crash of this process is undone by recovery in another one. Only registered
-  compensations are used (``wikisaga.files.restore``, ``wikisaga.git.delete_snapshot``).
+  compensations are used (:mod:`wikisaga.pipeline.compensations`); the saga runs them with
+  the internal headers it was given, through a registry of its own.
 - **One generation per project.** The saga's lock key is the project id; a second
   concurrent generation raises :class:`~distributed_saga.SagaLockedError` naming the first.
 - **Overwrite-safe.** Before writing, it reads the version of every file it will touch;
@@ -33,12 +34,7 @@ What it adds to the guide:
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
-import secrets
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,27 +48,28 @@ from distributed_saga import (
     RetryPolicy,
     SagaLog,
     SagaObserver,
-    compensation,
     open_saga_log,
 )
+from wikisaga.auth import USER_ID_HEADER, get_internal_headers
 from wikisaga.clients import FilesystemClient, GitClient, is_transient, was_not_applied
 from wikisaga.config import Settings
-from wikisaga.auth import get_internal_headers
+from wikisaga.ids import (
+    new_saga_id,
+    snapshot_id_for,
+    validate_file_path,
+    validate_project_id,
+    validate_saga_id,
+    validate_user_id,
+)
+from wikisaga.pipeline.compensations import (
+    FILES_RESTORE,
+    SNAPSHOT_DELETE,
+    publish_compensations,
+)
 
-__all__ = [
-    "FILES_RESTORE",
-    "SNAPSHOT_DELETE",
-    "PublishStep",
-    "WikiGenerationSaga",
-    "normalize_files",
-    "recovery_headers",
-    "snapshot_id_for",
-]
+__all__ = ["DEFAULT_STEP_RETRY", "PublishStep", "WikiGenerationSaga", "normalize_files"]
 
 logger = logging.getLogger("wikisaga.pipeline.publish")
-
-FILES_RESTORE = "wikisaga.files.restore"
-SNAPSHOT_DELETE = "wikisaga.git.delete_snapshot"
 
 DEFAULT_STEP_RETRY = RetryPolicy(attempts=3, base_delay=0.2, max_delay=2.0, retry_on=is_transient)
 
@@ -87,78 +84,15 @@ class PublishStep:
     idempotency_key: str | None = None
 
 
-# -- compensations ------------------------------------------------------------------------
-
-# The internal headers a saga was given, by saga id, so its compensations use them while
-# the saga's own process runs them. Recovery in another process has no entry and uses the
-# headers installed with `recovery_headers` (a backend passes its settings' token), else
-# the token from the environment: the secret is never written to the saga log.
-_headers_by_saga: dict[str, dict[str, str]] = {}
-_recovery_headers: list[dict[str, str]] = []
-_headers_lock = threading.Lock()
-
-
-@contextmanager
-def recovery_headers(headers: Mapping[str, str]) -> Iterator[None]:
-    """Within the block, compensations run by recovery in this process send ``headers``."""
-    with _headers_lock:
-        _recovery_headers.append(dict(headers))
-    try:
-        yield
-    finally:
-        with _headers_lock:
-            _recovery_headers.remove(dict(headers))
-
-
-def _headers_for(args: Mapping[str, Any]) -> dict[str, str]:
-    with _headers_lock:
-        given = _headers_by_saga.get(args["saga_id"])
-        if given is None and _recovery_headers:
-            given = _recovery_headers[-1]
-    headers = dict(given) if given is not None else get_internal_headers()
-    headers.pop("X-User-ID", None)
-    return headers
-
-
-def _timeout(args: Mapping[str, Any], default: float) -> float:
-    return float(args.get("timeout") or default)
-
-
-@compensation(FILES_RESTORE, concurrent=True)
-def restore_files(args: Mapping[str, Any]) -> None:
-    """Put every file the step touched back to its prior version, or absent."""
-    versions = {item["path"]: item["version"] for item in args["files"]}
-    with FilesystemClient(
-        args["filesystem_url"], headers=_headers_for(args), timeout=_timeout(args, 10.0)
-    ) as client:
-        # Revoking the batch's key stops the batch from landing after its own rollback,
-        # should it still be on its way (a slow network, a client retry).
-        client.restore(
-            args["project_id"],
-            versions,
-            user_id=args["user_id"],
-            revoke_idempotency_keys=[args["idempotency_key"]]
-            if args.get("idempotency_key")
-            else [],
-        )
-
-
-@compensation(SNAPSHOT_DELETE, concurrent=True)
-def delete_snapshot(args: Mapping[str, Any]) -> None:
-    """Delete the snapshot the step created (or was about to create); absent is fine."""
-    with GitClient(
-        args["git_url"], headers=_headers_for(args), timeout=_timeout(args, 15.0)
-    ) as client:
-        client.delete_snapshot(args["project_id"], args["snapshot_id"], user_id=args["user_id"])
-
-
 # -- the saga -----------------------------------------------------------------------------
 
 
 def normalize_files(generated_files: object) -> list[tuple[str, str]]:
     """``[{"file_path", "content"}]`` or ``{path: content}`` → sorted ``(path, content)``.
 
-    Raises :class:`ValueError` on anything else, on a duplicate path, or on non-text content.
+    Raises :class:`ValueError` on anything else, on a path the filesystem service would
+    refuse (:func:`wikisaga.ids.validate_file_path`), on a duplicate path, or on non-text
+    content, before anything is written.
     """
     items: list[tuple[object, object]]
     if isinstance(generated_files, Mapping):
@@ -177,9 +111,10 @@ def normalize_files(generated_files: object) -> list[tuple[str, str]]:
             "path -> content"
         )
     files: dict[str, str] = {}
-    for path, content in items:
-        if not isinstance(path, str) or not path:
-            raise ValueError(f"file path {path!r} must be a non-empty string")
+    for raw_path, content in items:
+        if not isinstance(raw_path, str) or not raw_path:
+            raise ValueError(f"file path {raw_path!r} must be a non-empty string")
+        path = validate_file_path(raw_path)
         if not isinstance(content, str):
             raise ValueError(f"content of {path!r} must be text, not {type(content).__name__}")
         if path in files:
@@ -214,17 +149,19 @@ class WikiGenerationSaga:
     ) -> None:
         if not project_id or not user_id:
             raise ValueError("a wiki generation needs a project_id and a user_id")
+        # The services' own rules, checked before the saga starts: a refused id must fail
+        # here, not half-way through a publication.
+        self.project_id = validate_project_id(project_id)
+        self.user_id = validate_user_id(user_id)
         self._settings = settings or Settings.from_env()
-        self.project_id = project_id
-        self.user_id = user_id
         self.filesystem_url = filesystem_url.rstrip("/")
         self.git_url = git_url.rstrip("/")
-        self.saga_id = saga_id or _new_saga_id(project_id)
+        self.saga_id = validate_saga_id(saga_id) if saga_id else new_saga_id(project_id)
         self.snapshot_id = snapshot_id_for(self.saga_id)
         self._headers = dict(
             internal_headers if internal_headers is not None else get_internal_headers()
         )
-        self._headers.pop("X-User-ID", None)
+        self._headers.pop(USER_ID_HEADER, None)
         self._saga_log = saga_log
         self._filesystem_timeout = filesystem_timeout or self._settings.filesystem_timeout
         self._git_timeout = git_timeout or self._settings.git_timeout
@@ -257,6 +194,7 @@ class WikiGenerationSaga:
                 faults=self._faults,
                 observer=self._observer,
                 compensation_retry=self._compensation_retry,
+                registry=publish_compensations(self._headers),
                 metadata={
                     "kind": "wiki_generation",
                     "project_id": self.project_id,
@@ -265,13 +203,7 @@ class WikiGenerationSaga:
                 },
             )
             self._saga = saga
-            with _headers_lock:
-                _headers_by_saga[self.saga_id] = self._headers
-            try:
-                return self._publish(saga, files)
-            finally:
-                with _headers_lock:
-                    _headers_by_saga.pop(self.saga_id, None)
+            return self._publish(saga, files)
 
     def get_status(self) -> dict[str, Any]:
         """The guide's status dictionary of the underlying saga."""
@@ -399,20 +331,3 @@ class WikiGenerationSaga:
             yield log
         finally:
             log.close()
-
-
-def snapshot_id_for(saga_id: str) -> str:
-    """``snap-{saga_id}``, or a digest of it when that would not be a valid snapshot id
-    (at most 128 characters of ``[A-Za-z0-9._-]``)."""
-    candidate = f"snap-{saga_id}"
-    if len(candidate) <= 128 and _SNAPSHOT_ID.fullmatch(candidate):
-        return candidate
-    return f"snap-{hashlib.sha256(saga_id.encode()).hexdigest()[:40]}"
-
-
-_SNAPSHOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-def _new_saga_id(project_id: str) -> str:
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return f"wiki-{project_id}-{stamp}-{secrets.token_hex(3)}"

@@ -5,7 +5,8 @@ is the project's first or a regeneration over an existing wiki. :func:`run_scena
 the fault up (through the fault proxies, or by killing the process running the saga at a
 named point), runs a generation, clears the fault, lets recovery and an operator retry do
 their work, and checks DESIGN §9 on the real stores. ``wikisaga chaos`` runs random
-scenarios; ``tests/test_fault_matrix.py`` runs all of them.
+scenarios (``wikisaga.cli.chaos`` is its command line); ``tests/wikisaga/testing/
+test_fault_matrix.py`` runs all of them.
 
 Faults (``FAULTS``):
 
@@ -40,15 +41,16 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from pydantic import SecretStr
 
 from distributed_saga import (
     IN_FLIGHT_STATES,
+    CompensationRegistry,
     FaultPlan,
     FaultPoint,
     RetryPolicy,
@@ -61,8 +63,12 @@ from distributed_saga import (
     retry_saga,
 )
 from distributed_saga.faults import CRASH_AT_ENV
+from wikisaga.auth import get_internal_headers
 from wikisaga.clients import is_transient
 from wikisaga.config import Settings
+from wikisaga.ids import snapshot_id_for
+from wikisaga.pipeline.compensations import publish_compensations
+from wikisaga.pipeline.publish import WikiGenerationSaga
 from wikisaga.testing.invariants import (
     check_committed,
     check_replays,
@@ -72,8 +78,6 @@ from wikisaga.testing.invariants import (
 )
 from wikisaga.testing.proxy import FaultKind, FaultProxy, FaultRule
 from wikisaga.testing.stack import ServiceStack
-from wikisaga.auth import get_internal_headers
-from wikisaga.pipeline.publish import WikiGenerationSaga, recovery_headers, snapshot_id_for
 
 __all__ = [
     "FAULTS",
@@ -81,7 +85,6 @@ __all__ = [
     "Scenario",
     "ScenarioResult",
     "all_scenarios",
-    "register_chaos",
     "run_chaos",
     "run_scenario",
 ]
@@ -187,7 +190,7 @@ def _wiki_saga(
         user_id=USER,
         filesystem_url=stack_urls["filesystem"],
         git_url=stack_urls["git"],
-        internal_headers=get_internal_headers(settings=Settings(internal_token=token)),
+        internal_headers=get_internal_headers(settings=Settings(internal_token=SecretStr(token))),
         saga_id=saga_id,
         saga_log=log_url,
         filesystem_timeout=CLIENT_TIMEOUT,
@@ -341,13 +344,14 @@ def _settle_and_retry(
 
     Returns the outcome before the retry, the final state, the started steps, violations.
     """
-    with open_saga_log(log_url) as log, recovery_headers(stack.headers):
-        record = _settle(log, saga_id)
+    registry = publish_compensations(stack.headers)
+    with open_saga_log(log_url) as log:
+        record = _settle(log, saga_id, registry)
         outcome = record.state
         violations = check_settled(record)
         stack.clear_faults()
         if record.state is SagaState.FAILED:
-            retry_saga(log, saga_id, compensation_retry=FAST_UNDO_RETRY)
+            retry_saga(log, saga_id, registry=registry, compensation_retry=FAST_UNDO_RETRY)
             record = log.get_saga(saga_id)
             violations += check_settled(record)
     # A rejected step provably sent nothing, so there is no request of it to replay.
@@ -355,7 +359,7 @@ def _settle_and_retry(
     return outcome, record.state, sent, violations
 
 
-def _settle(log: SagaLog, saga_id: str) -> SagaRecord:
+def _settle(log: SagaLog, saga_id: str, registry: CompensationRegistry) -> SagaRecord:
     """Wait out a dead owner's lease and run recovery until the saga is settled."""
     deadline = time.monotonic() + 30
     record = log.get_saga(saga_id)
@@ -363,7 +367,12 @@ def _settle(log: SagaLog, saga_id: str) -> SagaRecord:
         if time.monotonic() > deadline:
             break
         time.sleep(LEASE_SECONDS / 4)
-        recover_sagas(log, lease_seconds=LEASE_SECONDS, compensation_retry=FAST_UNDO_RETRY)
+        recover_sagas(
+            log,
+            registry=registry,
+            lease_seconds=LEASE_SECONDS,
+            compensation_retry=FAST_UNDO_RETRY,
+        )
         record = log.get_saga(saga_id)
     return record
 
@@ -432,61 +441,6 @@ def run_chaos(
             if report is not None:
                 report(result)
     return results
-
-
-def _chaos_command(args: argparse.Namespace) -> int:
-    faults = args.fault or list(FAULTS)
-    for fault in faults:
-        if fault not in FAULTS:
-            print(f"unknown fault {fault!r}; one of: {', '.join(FAULTS)}", file=sys.stderr)
-            return 2
-    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="wikisaga-chaos-"))
-    print(f"chaos: {args.runs} runs, seed {args.seed}, services and data in {root}")
-    violations = 0
-
-    def report(result: ScenarioResult) -> None:
-        nonlocal violations
-        violations += len(result.violations)
-        mark = "ok  " if not result.violations else "FAIL"
-        print(
-            f"{mark} {result.scenario.label:<44} {result.outcome:<12} -> {result.final:<12} "
-            f"{result.seconds:5.1f}s",
-            flush=True,
-        )
-        for violation in result.violations:
-            print(f"       violation: {violation}", flush=True)
-
-    results = run_chaos(
-        runs=args.runs,
-        seed=args.seed,
-        root=root,
-        log_url=args.log_url,
-        report=report,
-        faults=faults,
-    )
-    outcomes: dict[str, int] = {}
-    for result in results:
-        outcomes[result.final] = outcomes.get(result.final, 0) + 1
-    summary = ", ".join(f"{count} {state}" for state, count in sorted(outcomes.items()))
-    print(f"\n{len(results)} runs: {summary}; {violations} invariant violations")
-    return 1 if violations else 0
-
-
-def register_chaos(subparsers: Any) -> None:
-    """``wikisaga chaos --runs N --seed S``: random fault schedules against real services."""
-    parser = subparsers.add_parser(
-        "chaos",
-        help="run random fault scenarios against real services and check the invariants",
-        description="Start a filesystem and a git service behind fault proxies, run random "
-        "fault scenarios (a fault, a publish step, first generation or regeneration), and "
-        "check every invariant of DESIGN section 9 after each. Exit status 1 on any violation.",
-    )
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--fault", action="append", help=f"only these faults ({', '.join(FAULTS)})")
-    parser.add_argument("--log-url", help="saga log URL (default: SQLite in the run's directory)")
-    parser.add_argument("--dir", help="where to keep services' data and logs (default: a temp dir)")
-    parser.set_defaults(handler=_chaos_command)
 
 
 def main(argv: list[str] | None = None) -> int:

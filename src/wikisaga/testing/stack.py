@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from pydantic import SecretStr
+
+from wikisaga.auth import get_internal_headers
 from wikisaga.clients import FilesystemClient, GitClient
 from wikisaga.config import Settings
-from wikisaga.testing.proxy import FaultProxy
 from wikisaga.launcher import ServiceProcess, free_port
-from wikisaga.auth import get_internal_headers
 from wikisaga.services.filesystem._faults import FAULT_ENV
+from wikisaga.testing.proxy import FaultProxy
 
 __all__ = ["ServiceStack"]
 
@@ -100,7 +102,7 @@ class ServiceStack:
     @property
     def headers(self) -> dict[str, str]:
         """The internal headers every client of this stack sends."""
-        return get_internal_headers(settings=Settings(internal_token=self.token))
+        return get_internal_headers(settings=Settings(internal_token=SecretStr(self.token)))
 
     def direct_filesystem(self) -> FilesystemClient:
         """A client that bypasses the proxy (for checks)."""

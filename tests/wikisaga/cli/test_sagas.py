@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from distributed_saga import RetryPolicy, SagaState, open_saga_log
+from wikisaga.pipeline.publish import WikiGenerationSaga
 from wikisaga.testing.chaos import USER as CHAOS_USER
 from wikisaga.testing.proxy import FaultKind, FaultRule
 from wikisaga.testing.stack import ServiceStack
-from wikisaga.pipeline.publish import WikiGenerationSaga
 
 USER = "admin-user"
 NO_PATIENCE = RetryPolicy(attempts=1)

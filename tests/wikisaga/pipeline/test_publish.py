@@ -19,10 +19,10 @@ from distributed_saga import (
     compensation,
     open_saga_log,
 )
+from wikisaga.pipeline.publish import PublishStep, WikiGenerationSaga
 from wikisaga.testing.invariants import read_state
 from wikisaga.testing.proxy import FaultKind, FaultRule
 from wikisaga.testing.stack import ServiceStack
-from wikisaga.pipeline.publish import PublishStep, WikiGenerationSaga
 
 USER = "user-456"
 
@@ -265,7 +265,7 @@ def test_guide_import_path() -> None:
 
 def test_snapshot_ids_stay_valid_for_long_project_ids() -> None:
     """The snapshot id derived from a long saga id is still a valid snapshot id."""
-    from wikisaga.pipeline.publish import snapshot_id_for  # noqa: PLC0415
+    from wikisaga.ids import snapshot_id_for  # noqa: PLC0415
 
     assert snapshot_id_for("wiki-p-1") == "snap-wiki-p-1"
     long_id = snapshot_id_for("wiki-" + "p" * 128 + "-20261125T000000-abcdef")

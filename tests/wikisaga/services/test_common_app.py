@@ -44,7 +44,7 @@ def test_dev_mode_builds_with_a_generated_token() -> None:
     second = create_service_app("demo", Settings(dev_mode=True))
     assert len(first.state.internal_token) >= 32
     assert first.state.internal_token != second.state.internal_token
-    assert first.state.settings.internal_token == first.state.internal_token
+    assert first.state.settings.token == first.state.internal_token
 
 
 def test_dev_tokens_are_random_and_long() -> None:

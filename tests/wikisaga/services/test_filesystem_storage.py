@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from wikisaga.errors import CorruptStorage
 from wikisaga.services.filesystem._blobs import INLINE_MAX_BYTES
-from wikisaga.services.filesystem.store import Change, ChangeResult, CorruptStorage, FileStore
+from wikisaga.services.filesystem.store import Change, ChangeResult, FileStore
 
 USER = "owner"
 SMALL = b"# A page\n\nsmall enough to live in the database\n"

@@ -362,22 +362,39 @@ def test_body_user_and_header_user_must_agree(stack: GitStack) -> None:
     assert not stack.repo(project).exists()
 
 
-def test_a_latin_1_user_is_the_same_user_at_the_filesystem_service(stack: GitStack) -> None:
-    """A body user_id outside ASCII reaches the filesystem service as the same user (HTTP
-    headers are Latin-1); a user no header could name is refused with 422."""
+@pytest.mark.parametrize("user", ["Zoë", "José", "Zoë ☕", "山田"])
+def test_a_non_ascii_user_is_the_same_user_at_every_service(stack: GitStack, user: str) -> None:
+    """X-User-ID is UTF-8 on the wire: a user outside ASCII who wrote files through the
+    filesystem service snapshots them as the same user, and owns the repository."""
     project = new_project()
-    user = "Zoë"
     saved = httpx.post(
         f"{stack.fs.url}/save_file",
         json={"project_id": project, "file_path": "a.md", "content": "a"},
-        headers={"X-INTERNAL-TOKEN": TOKEN, "X-User-ID": user.encode("latin-1")},
+        headers={"X-INTERNAL-TOKEN": TOKEN, "X-User-ID": user.encode("utf-8")},
     )
     assert saved.status_code == 200, saved.text
     created = stack.snapshot(project, user=user, headers={"X-INTERNAL-TOKEN": TOKEN})
     assert created.status_code == 201, created.text
     assert (stack.repo(project) / "wikisaga-owner").read_text(encoding="utf-8") == user
-    refused = stack.snapshot(new_project(), user="Zoë ☕", headers={"X-INTERNAL-TOKEN": TOKEN})
-    assert refused.status_code == 422
+
+
+def test_a_user_id_that_is_not_utf_8_is_refused_not_guessed(stack: GitStack) -> None:
+    """Latin-1 bytes for "José" would once have been a different user ("JosÃ©" and "José"
+    were two people); they are now refused with 400, and nothing is written."""
+    project = new_project()
+    refused = httpx.post(
+        f"{stack.fs.url}/save_file",
+        json={"project_id": project, "file_path": "a.md", "content": "a"},
+        headers={"X-INTERNAL-TOKEN": TOKEN, "X-User-ID": "José".encode("latin-1")},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_user_id"
+    assert "UTF-8" in refused.json()["detail"]
+    listed = httpx.get(
+        f"{stack.fs.url}/files/{project}",
+        headers={"X-INTERNAL-TOKEN": TOKEN, "X-User-ID": "José".encode()},
+    )
+    assert listed.json()["files"] == []
 
 
 def test_a_message_with_nul_is_refused(stack: GitStack) -> None:

@@ -1,10 +1,9 @@
-"""What every service shares: the app factory, auth dependencies, domain errors,
-path validation, per-project locks and metrics.
+"""What every service shares: the app factory, auth dependencies, HTTP errors and their
+translation, per-project locks and metrics.
 
-A service builds its app with :func:`create_service_app`, declares ``InternalToken`` /
-``UserId`` in its routes, raises :class:`ServiceError` subclasses, and validates every
-project id and path from a request with :func:`validate_project_id` /
-:func:`validate_file_path`.
+A service builds its app with :func:`create_service_app` (passing its table of domain
+errors), declares ``InternalToken`` / ``UserId`` in its routes, and validates every id and
+path from a request with the rules of :mod:`wikisaga.ids`.
 """
 
 from __future__ import annotations
@@ -25,55 +24,43 @@ from wikisaga.services._common.deps import (
     UserId,
 )
 from wikisaga.services._common.errors import (
+    COMMON_TRANSLATIONS,
+    BadGateway,
     BadRequest,
     Conflict,
     Forbidden,
-    IdempotencyKeyReused,
-    IdempotencyKeyRevoked,
+    GatewayTimeout,
     InvalidPath,
-    InvalidUserId,
     MethodNotAllowed,
     MissingUserId,
     NotFound,
     PayloadTooLarge,
     ServiceError,
     ServiceUnavailable,
+    Translations,
     Unauthorized,
     Unprocessable,
-    UnsafeStorage,
+    with_code,
 )
 from wikisaga.services._common.locks import AsyncProjectLocks, ProjectLocks
 from wikisaga.services._common.metrics import ServiceMetrics
-from wikisaga.ids import (
-    MAX_PATH_BYTES,
-    MAX_PATH_DEPTH,
-    MAX_SEGMENT_BYTES,
-    PROJECT_ID_PATTERN,
-    validate_file_path,
-    validate_path_prefix,
-    validate_project_id,
-)
 
 __all__ = [
+    "COMMON_TRANSLATIONS",
     "DEFAULT_MAX_BODY_BYTES",
     "ERROR_RESPONSES",
-    "MAX_PATH_BYTES",
-    "MAX_PATH_DEPTH",
-    "MAX_SEGMENT_BYTES",
-    "PROJECT_ID_PATTERN",
     "PUBLIC_PATHS",
     "AsyncProjectLocks",
+    "BadGateway",
     "BadRequest",
     "Conflict",
     "ErrorBody",
     "Forbidden",
+    "GatewayTimeout",
     "HealthBody",
     "IdempotencyKey",
-    "IdempotencyKeyReused",
-    "IdempotencyKeyRevoked",
     "InternalToken",
     "InvalidPath",
-    "InvalidUserId",
     "MethodNotAllowed",
     "MissingUserId",
     "NotFound",
@@ -83,13 +70,11 @@ __all__ = [
     "ServiceError",
     "ServiceMetrics",
     "ServiceUnavailable",
+    "Translations",
     "Unauthorized",
     "Unprocessable",
-    "UnsafeStorage",
     "UserId",
     "create_service_app",
     "dev_token",
-    "validate_file_path",
-    "validate_path_prefix",
-    "validate_project_id",
+    "with_code",
 ]

@@ -26,11 +26,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wikisaga.config import ConfigError, Settings
 from wikisaga.auth import INTERNAL_TOKEN_HEADER, check_internal_token
+from wikisaga.config import Settings
+from wikisaga.errors import ConfigError
 from wikisaga.services._common.errors import (
     PayloadTooLarge,
     ServiceError,
+    Translations,
     Unauthorized,
     error_body,
     install_error_handler,
@@ -184,8 +186,12 @@ def create_service_app(
     version: str = "0.1.0",
     description: str = "",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    errors: Translations = (),
 ) -> FastAPI:
     """Build the common app of service ``name``; the service adds its routers to it.
+
+    ``errors`` is the service's table from its domain errors to HTTP (see
+    :data:`~wikisaga.services._common.errors.Translations`).
 
     Without ``settings.internal_token`` this raises :class:`~wikisaga.config.ConfigError`,
     unless ``settings.dev_mode`` is set: then a random token is generated (callers that
@@ -193,7 +199,7 @@ def create_service_app(
     ``app.state`` holds ``settings`` (with the token in effect), ``internal_token``,
     ``service_name`` and ``metrics``.
     """
-    token = settings.internal_token
+    token = settings.token
     if not token:
         if not settings.dev_mode:
             raise ConfigError(
@@ -218,7 +224,9 @@ def create_service_app(
     app.state.metrics = metrics
 
     install_error_handler(
-        app, on_error=lambda request, error: metrics.count_error(request.scope, error.error_code)
+        app,
+        on_error=lambda request, error: metrics.count_error(request.scope, error.error_code),
+        translations=errors,
     )
 
     @app.get("/health", tags=["service"], response_model=HealthBody)

@@ -7,7 +7,8 @@
 - :data:`UserId` — the ``X-User-ID`` header, resolved only after the token check.
   Missing is **400** ``missing_user_id`` (the caller is authenticated, the request is
   incomplete: a 401 would wrongly suggest a credential problem); malformed is **400**
-  ``invalid_user_id``. A user id is 1-256 printable characters without surrounding spaces.
+  ``invalid_user_id``. A user id is UTF-8 on the wire, 1-256 printable characters without
+  surrounding spaces, compared in NFC form (:func:`wikisaga.ids.validate_user_id`).
 - :data:`OptionalUserId` — the same, or ``None`` when absent.
 - :data:`IdempotencyKey` — the optional ``Idempotency-Key`` header, 1-200 printable ASCII.
 """
@@ -19,7 +20,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from wikisaga.auth import check_internal_token
-from wikisaga.services._common.errors import BadRequest, InvalidUserId, Unauthorized
+from wikisaga.errors import InvalidUserId
+from wikisaga.ids import MAX_ID_LENGTH, validate_user_id
+from wikisaga.services._common.errors import BadRequest, Unauthorized
 
 __all__ = [
     "IdempotencyKey",
@@ -32,7 +35,6 @@ __all__ = [
     "user_id",
 ]
 
-MAX_USER_ID_LENGTH = 256
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
 
@@ -57,11 +59,17 @@ InternalToken = Annotated[str, Depends(internal_token)]
 
 
 def _checked_user_id(value: str) -> str:
-    if not 0 < len(value) <= MAX_USER_ID_LENGTH:
-        raise InvalidUserId(f"X-User-ID must be 1 to {MAX_USER_ID_LENGTH} characters")
-    if value != value.strip() or not value.isprintable():
-        raise InvalidUserId("X-User-ID must be printable, without surrounding spaces")
-    return value
+    # The server hands header values over decoded as Latin-1, byte for byte; clients send
+    # the user id as UTF-8, so the same name is the same user whatever its letters. Bytes
+    # that are not UTF-8 are refused rather than guessed at.
+    try:
+        text = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise InvalidUserId("X-User-ID must be UTF-8 text") from None
+    try:
+        return validate_user_id(text)
+    except InvalidUserId as exc:
+        raise InvalidUserId(f"X-User-ID: {exc.message}") from None
 
 
 def optional_user_id(
@@ -86,7 +94,8 @@ def user_id(
         str,
         Header(
             alias="X-User-ID",
-            description="The acting user (trusted after the token); 1-256 printable characters.",
+            description=f"The acting user (trusted after the token); 1-{MAX_ID_LENGTH} "
+            "printable characters.",
         ),
     ],
 ) -> str:

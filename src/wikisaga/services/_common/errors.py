@@ -1,32 +1,34 @@
-"""Domain errors of every service, and the one place that turns them into HTTP.
+"""What a service answers when a request fails, and the one place that turns errors into it.
 
-Route handlers and stores raise a :class:`ServiceError`; :func:`install_error_handler`
-registers one handler that renders it, and translates the framework's own errors
-(validation, unknown route, wrong method) into the same JSON shape, so every error body is
+Routes raise a :class:`ServiceError` for what only HTTP can say (a bad header, a body over
+its limit); stores raise the domain errors of :mod:`wikisaga.errors`. Each service lists
+how its domain errors map to HTTP in one table (its ``deps.py``), after the rules every
+service shares (:data:`COMMON_TRANSLATIONS`: refused ids and paths, and the common store
+errors). :func:`install_error_handler` registers one handler that renders every error,
+including the framework's own (validation, unknown route, wrong method), as
 ``{"error": <short code>, "detail": <message>}``::
 
-    ServiceError (500 internal_error)
-    ├── BadRequest          400 bad_request
+    ServiceError (500 internal_error)   a WikisagaError
+    ├── BadRequest          400 bad_request          (invalid_user_id, invalid_snapshot_id, ...)
     │   ├── InvalidPath     400 invalid_path        a project id or file path was refused
-    │   ├── InvalidUserId   400 invalid_user_id     X-User-ID is malformed
     │   └── MissingUserId   400 missing_user_id     X-User-ID is required and absent
     ├── Unauthorized        401 unauthorized        X-INTERNAL-TOKEN missing or wrong
     ├── Forbidden           403 forbidden           the project belongs to another user
-    ├── NotFound            404 not_found
+    ├── NotFound            404 not_found            (project_not_found, version_not_found, ...)
     ├── MethodNotAllowed    405 method_not_allowed
-    ├── Conflict            409 conflict
-    │   ├── UnsafeStorage   409 unsafe_storage      a symlink or odd file where storage expected
-    │   └── IdempotencyKeyRevoked 409 idempotency_key_revoked  the request was rolled back
+    ├── Conflict            409 conflict             (unsafe_storage, idempotency_key_revoked, ...)
     ├── PayloadTooLarge     413 payload_too_large   a file, a batch or a request is too big
-    ├── Unprocessable       422 validation_error    the body does not match the schema
-    │   └── IdempotencyKeyReused 422 idempotency_key_reused   same key, different request
-    └── ServiceUnavailable  503 unavailable
+    ├── Unprocessable       422 validation_error     (idempotency_key_reused)
+    ├── BadGateway          502 bad_gateway          a service this one depends on failed
+    ├── ServiceUnavailable  503 unavailable         this service cannot answer now
+    └── GatewayTimeout      504 gateway_timeout      a service this one depends on was too slow
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeAlias
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -34,32 +36,46 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from wikisaga.errors import (
+    InvalidFilePath,
+    InvalidId,
+    InvalidProjectId,
+    ItemNotFound,
+    NotProjectOwner,
+    ProjectNotFound,
+    StateConflict,
+    StoreError,
+    TooLarge,
+    WikisagaError,
+)
+
 __all__ = [
+    "COMMON_TRANSLATIONS",
+    "BadGateway",
     "BadRequest",
     "Conflict",
     "Forbidden",
-    "IdempotencyKeyReused",
-    "IdempotencyKeyRevoked",
+    "GatewayTimeout",
     "InvalidPath",
-    "InvalidUserId",
     "MethodNotAllowed",
     "MissingUserId",
     "NotFound",
     "PayloadTooLarge",
     "ServiceError",
     "ServiceUnavailable",
+    "Translations",
     "Unauthorized",
     "Unprocessable",
-    "UnsafeStorage",
     "error_body",
     "install_error_handler",
     "to_service_error",
+    "with_code",
 ]
 
 logger = logging.getLogger("wikisaga.services")
 
 
-class ServiceError(Exception):
+class ServiceError(WikisagaError):
     """Root of every error a service reports to its caller; carries its HTTP mapping."""
 
     status_code: int = 500
@@ -94,12 +110,6 @@ class InvalidPath(BadRequest):
     """A project id or file path was refused by the path validator."""
 
     code = "invalid_path"
-
-
-class InvalidUserId(BadRequest):
-    """``X-User-ID`` is present but not a usable user id."""
-
-    code = "invalid_user_id"
 
 
 class MissingUserId(BadRequest):
@@ -143,15 +153,6 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
-class UnsafeStorage(Conflict):
-    """Storage holds a symlink or a non-regular file where a plain one was expected.
-
-    Nothing is followed or written through it; an operator has to look at the data dir.
-    """
-
-    code = "unsafe_storage"
-
-
 class PayloadTooLarge(ServiceError):
     """A file, a batch or the whole request is over its limit."""
 
@@ -166,19 +167,11 @@ class Unprocessable(ServiceError):
     code = "validation_error"
 
 
-class IdempotencyKeyReused(Unprocessable):
-    """An ``Idempotency-Key`` was replayed with a different request."""
+class BadGateway(ServiceError):
+    """A service this one depends on failed or answered something unusable."""
 
-    code = "idempotency_key_reused"
-
-
-class IdempotencyKeyRevoked(Conflict):
-    """The request this ``Idempotency-Key`` named was rolled back before it arrived.
-
-    A compensation revokes the key of the request it undoes, so that the request, if it was
-    still on its way, cannot take effect after its own rollback."""
-
-    code = "idempotency_key_revoked"
+    status_code = 502
+    code = "bad_gateway"
 
 
 class ServiceUnavailable(ServiceError):
@@ -186,6 +179,42 @@ class ServiceUnavailable(ServiceError):
 
     status_code = 503
     code = "unavailable"
+
+
+class GatewayTimeout(ServiceError):
+    """A service this one depends on did not answer in time."""
+
+    status_code = 504
+    code = "gateway_timeout"
+
+
+Translations: TypeAlias = Sequence[tuple[type[Exception], Callable[[Any], ServiceError]]]
+"""How domain errors become HTTP: ``(error type, make the ServiceError)``, first match wins,
+so a subclass goes before its base."""
+
+
+def with_code(kind: type[ServiceError]) -> Callable[[StoreError], ServiceError]:
+    """Translate a store error to ``kind``, keeping its message and its code."""
+    return lambda error: kind(error.message, code=error.code)
+
+
+def _invalid_id(error: InvalidId) -> ServiceError:
+    extra = {"field": error.field}
+    if isinstance(error, InvalidProjectId | InvalidFilePath):
+        return InvalidPath(error.message, extra=extra)
+    return BadRequest(error.message, code=f"invalid_{error.field}", extra=extra)
+
+
+COMMON_TRANSLATIONS: Translations = (
+    (InvalidId, _invalid_id),
+    (NotProjectOwner, with_code(Forbidden)),
+    (ProjectNotFound, with_code(NotFound)),
+    (ItemNotFound, with_code(NotFound)),
+    (StateConflict, with_code(Conflict)),
+    (TooLarge, with_code(PayloadTooLarge)),
+    (StoreError, with_code(ServiceError)),
+)
+"""Translations every service shares; a service's own table is consulted first."""
 
 
 _STATUS_TO_ERROR: dict[int, type[ServiceError]] = {
@@ -216,28 +245,41 @@ def _is_missing_user_id(error: dict[str, Any]) -> bool:
     return error.get("type") == "missing" and location == ("header", "x-user-id")
 
 
-def to_service_error(exc: Exception) -> ServiceError:
-    """Translate any exception reaching the app boundary into a :class:`ServiceError`."""
+def to_service_error(exc: Exception, translations: Translations = ()) -> ServiceError:
+    """Translate any exception reaching the app boundary into a :class:`ServiceError`:
+    through ``translations``, then :data:`COMMON_TRANSLATIONS`; anything unknown is a 500
+    that says nothing of its cause."""
     if isinstance(exc, ServiceError):
         return exc
+    for kind, make in (*translations, *COMMON_TRANSLATIONS):
+        if isinstance(exc, kind):
+            return make(exc)
     if isinstance(exc, RequestValidationError):
-        errors = list(exc.errors())
-        if any(_is_missing_user_id(error) for error in errors):
-            return MissingUserId("X-User-ID header is required")
-        return Unprocessable(
-            _validation_message(errors),
-            # Inputs are dropped: they may be large, and echoing them back helps no one.
-            extra={"errors": [{k: v for k, v in e.items() if k != "input"} for e in errors]},
-        )
+        return _from_validation(exc)
     if isinstance(exc, StarletteHTTPException):
-        cls = _STATUS_TO_ERROR.get(exc.status_code)
-        headers = dict(exc.headers or {})
-        if cls is None:
-            return ServiceError(
-                str(exc.detail), code="http_error", status_code=exc.status_code, headers=headers
-            )
-        return cls(str(exc.detail), headers=headers)
+        return _from_http(exc)
     return ServiceError("internal error")
+
+
+def _from_validation(exc: RequestValidationError) -> ServiceError:
+    errors = list(exc.errors())
+    if any(_is_missing_user_id(error) for error in errors):
+        return MissingUserId("X-User-ID header is required")
+    return Unprocessable(
+        _validation_message(errors),
+        # Inputs are dropped: they may be large, and echoing them back helps no one.
+        extra={"errors": [{k: v for k, v in e.items() if k != "input"} for e in errors]},
+    )
+
+
+def _from_http(exc: StarletteHTTPException) -> ServiceError:
+    cls = _STATUS_TO_ERROR.get(exc.status_code)
+    headers = dict(exc.headers or {})
+    if cls is None:
+        return ServiceError(
+            str(exc.detail), code="http_error", status_code=exc.status_code, headers=headers
+        )
+    return cls(str(exc.detail), headers=headers)
 
 
 def error_body(error: ServiceError) -> dict[str, Any]:
@@ -247,22 +289,23 @@ def error_body(error: ServiceError) -> dict[str, Any]:
     return body
 
 
-def install_error_handler(app: FastAPI, on_error: Any = None) -> None:
+def install_error_handler(
+    app: FastAPI, on_error: Any = None, translations: Translations = ()
+) -> None:
     """Register the one handler that renders every error as ``{"error", "detail"}`` JSON.
 
+    ``translations`` is the service's table of domain errors (see :data:`Translations`);
     ``on_error(request, error)`` is called for each rendered error (metrics count them).
     """
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        error = to_service_error(exc)
+        error = to_service_error(exc, translations)
         if error.status_code >= 500:
             logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
         if on_error is not None:
             on_error(request, error)
         headers = dict(error.headers)
-        if error is not exc and not isinstance(
-            exc, RequestValidationError | StarletteHTTPException
-        ):
+        if not isinstance(exc, WikisagaError | RequestValidationError | StarletteHTTPException):
             # An unexpected exception is re-raised to the server after this answer, and the
             # server then closes the connection; say so, or a client that keeps connections
             # alive would send its next request into a closed socket.
@@ -273,5 +316,7 @@ def install_error_handler(app: FastAPI, on_error: Any = None) -> None:
             headers=headers,
         )
 
-    for exc_type in (ServiceError, RequestValidationError, StarletteHTTPException, Exception):
+    # Our own errors get a handler of their own: one registered only for Exception runs in
+    # the outermost middleware, which re-raises after answering.
+    for exc_type in (WikisagaError, RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(exc_type, handle)

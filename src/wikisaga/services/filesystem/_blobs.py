@@ -24,7 +24,7 @@ blob is current. Blobs live in one of two places:
 No symlink is ever followed below the root: every directory and blob is opened relative
 to its parent's descriptor with ``O_NOFOLLOW``, so a symlink planted anywhere in the tree
 (in place of a project directory, the objects directory or a blob) is refused with
-:class:`~wikisaga.services._common.errors.UnsafeStorage` instead of being read or written
+:class:`~wikisaga.errors.UnsafeStorage` instead of being read or written
 through. User-supplied paths never become disk paths; only validated project ids and
 hex digests do.
 """
@@ -43,9 +43,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from wikisaga.services._common.errors import ServiceError, UnsafeStorage
+from wikisaga.errors import CorruptStorage, UnsafeStorage
 
-__all__ = ["INLINE_MAX_BYTES", "INLINE_SCHEMA", "BlobCounter", "BlobStore", "CorruptStorage"]
+__all__ = ["INLINE_MAX_BYTES", "INLINE_SCHEMA", "BlobCounter", "BlobStore"]
 
 INLINE_MAX_BYTES = 256 * 1024
 """Contents up to this size are stored inline in the metadata database."""
@@ -69,12 +69,6 @@ _PARALLEL_FROM = 8
 # fdatasync also flushes the size of a new file, which is all a blob needs; the rename
 # is made durable by the directory fsync.
 _sync_data = getattr(os, "fdatasync", os.fsync)
-
-
-class CorruptStorage(ServiceError):
-    """A blob the metadata refers to is missing or does not hash to its name."""
-
-    code = "corrupt_storage"
 
 
 def _unsafe(what: str, error: OSError | None = None) -> UnsafeStorage:

@@ -2,7 +2,15 @@
 
 - :data:`Store` — the app's :class:`~wikisaga.services.filesystem.store.FileStore`;
 - :data:`Limits` — the app's :class:`~wikisaga.services.filesystem.config.FilesystemLimits`;
-- :data:`ProjectId` — the ``project_id`` path parameter, validated (400 ``invalid_path``).
+- :data:`ProjectId` — the ``project_id`` path parameter, validated (400 ``invalid_path``);
+- :data:`ERRORS` — how the store's domain errors become HTTP, after the shared rules::
+
+    NotProjectOwner        403 forbidden                  (shared)
+    ItemNotFound           404 not_found, version_not_found (shared)
+    IdempotencyKeyRevoked  409 idempotency_key_revoked    (shared, a StateConflict)
+    UnsafeStorage          409 unsafe_storage             (shared, a StateConflict)
+    IdempotencyKeyReused   422 idempotency_key_reused
+    CorruptStorage         500 corrupt_storage            (shared, any other StoreError)
 
 The shared ``InternalToken``, ``UserId`` and ``IdempotencyKey`` come from ``_common``.
 """
@@ -13,11 +21,16 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from wikisaga.services._common import PROJECT_ID_PATTERN, validate_project_id
+from wikisaga.errors import IdempotencyKeyReused
+from wikisaga.ids import PROJECT_ID_PATTERN, validate_project_id
+from wikisaga.services._common.errors import Translations, Unprocessable, with_code
 from wikisaga.services.filesystem.config import FilesystemLimits
 from wikisaga.services.filesystem.store import FileStore
 
-__all__ = ["Limits", "ProjectId", "Store"]
+__all__ = ["ERRORS", "Limits", "ProjectId", "Store"]
+
+ERRORS: Translations = ((IdempotencyKeyReused, with_code(Unprocessable)),)
+"""The filesystem's own translations; the rest are ``COMMON_TRANSLATIONS``."""
 
 
 def get_store(request: Request) -> FileStore:

@@ -18,6 +18,7 @@ from wikisaga.config import Settings
 from wikisaga.services._common import create_service_app
 from wikisaga.services.filesystem._faults import FAULT_ENV, blob_fault_from_env
 from wikisaga.services.filesystem.config import FilesystemLimits
+from wikisaga.services.filesystem.deps import ERRORS
 from wikisaga.services.filesystem.routes import batch, export, files, versions
 from wikisaga.services.filesystem.store import FileStore
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, limits: FilesystemLimits | None = None) ->
         settings,
         description=DESCRIPTION,
         max_body_bytes=limits.max_body_bytes,
+        errors=ERRORS,
     )
     store = FileStore(settings.data_dir / "filesystem")
     store.blobs.after_blob = blob_fault_from_env()

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from wikisaga.services._common import MAX_PATH_BYTES, PROJECT_ID_PATTERN
+from wikisaga.ids import MAX_PATH_BYTES, PROJECT_ID_PATTERN
 
 __all__ = [
     "BatchRequest",

@@ -46,22 +46,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from wikisaga.config import ConfigError
-from wikisaga.services._common import (
-    Forbidden,
+from wikisaga.errors import (
+    ConfigError,
     IdempotencyKeyReused,
     IdempotencyKeyRevoked,
-    NotFound,
-    ProjectLocks,
+    ItemNotFound,
+    NotProjectOwner,
     UnsafeStorage,
 )
-from wikisaga.services.filesystem._blobs import INLINE_SCHEMA, BlobStore, CorruptStorage
+from wikisaga.services._common import ProjectLocks
+from wikisaga.services.filesystem._blobs import INLINE_SCHEMA, BlobStore
 
 __all__ = [
     "Action",
     "Change",
     "ChangeResult",
-    "CorruptStorage",
     "FileRecord",
     "FileStore",
     "Idempotency",
@@ -208,7 +207,7 @@ class FileStore:
         try:
             self.blobs = BlobStore(self.root)
         except UnsafeStorage as e:
-            raise ConfigError(f"{self.root}: {e.detail}") from e
+            raise ConfigError(f"{self.root}: {e.message}") from e
         self._connection().executescript(_SCHEMA)
 
     def _claim_root(self) -> int:
@@ -297,10 +296,10 @@ class FileStore:
 
     @classmethod
     def _check_access(cls, conn: sqlite3.Connection, project_id: str, user_id: str) -> bool:
-        """Raise Forbidden for another user's project; return whether the project exists."""
+        """Raise NotProjectOwner for another user's project; return whether it exists."""
         owner = cls._owner(conn, project_id)
         if owner is not None and owner != user_id:
-            raise Forbidden(f"project {project_id!r} belongs to another user")
+            raise NotProjectOwner(f"project {project_id!r} belongs to another user")
         return owner is not None
 
     # -- reads --------------------------------------------------------------------------
@@ -316,12 +315,12 @@ class FileStore:
         return None if row is None else FileRecord(*row)
 
     def read_file(self, project_id: str, user_id: str, path: str) -> tuple[FileRecord, bytes]:
-        """The current version of ``path`` and its bytes; NotFound when absent."""
+        """The current version of ``path`` and its bytes; ItemNotFound when absent."""
         with self._transaction(write=False) as conn:
             self._check_access(conn, project_id, user_id)
             record = self._current(conn, project_id, path)
             if record is None:
-                raise NotFound(f"file {path!r} not found in project {project_id!r}")
+                raise ItemNotFound(f"file {path!r} not found in project {project_id!r}")
             return record, self.blobs.read(conn, project_id, record.sha256)
 
     def list_files(self, project_id: str, user_id: str, prefix: str = "") -> list[FileRecord]:
@@ -380,7 +379,7 @@ class FileStore:
         key not yet used is recorded as revoked, so that the request it names is refused
         (IdempotencyKeyRevoked) if it arrives later. A key already answered keeps its
         answer: replaying it changes nothing anyway.
-        Raises Forbidden for another user's project and NotFound for a restore to a
+        Raises NotProjectOwner for another user's project and ItemNotFound for a restore to a
         version that is not a version of that path, before anything is written.
         """
         with self._locks.hold(project_id):
@@ -463,7 +462,7 @@ class FileStore:
                 (change.version, project_id, change.path),
             ).fetchone()
             if row is None:
-                raise NotFound(
+                raise ItemNotFound(
                     f"version {change.version!r} is not a version of {change.path!r}",
                     code="version_not_found",
                 )

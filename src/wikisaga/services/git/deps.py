@@ -1,15 +1,19 @@
-"""Dependencies of the git service's routes, and the translation of repository errors.
+"""Dependencies of the git service's routes, and how its domain errors become HTTP.
 
-Repository errors become service errors here, at the boundary, so the shared handler
-renders them as ``{"error", "detail"}``::
+Repository and source errors are translated by the shared handler through :data:`ERRORS`
+(this service's one table, consulted before the shared rules), and rendered as
+``{"error", "detail"}``::
 
-    ProjectNotFound       404 project_not_found
-    SnapshotNotFound      404 snapshot_not_found
-    NotProjectOwner       403 forbidden
-    SnapshotConflict      409 snapshot_conflict
-    SnapshotDeleted       409 snapshot_deleted
-    InvalidSnapshotFiles  502 filesystem_bad_export   (the files came from the filesystem)
-    GitCommandFailed      500 git_failed
+    ProjectNotFound          404 project_not_found
+    SnapshotNotFound         404 snapshot_not_found
+    NotProjectOwner          403 forbidden
+    SnapshotConflict         409 snapshot_conflict
+    SnapshotDeleted          409 snapshot_deleted
+    InvalidSnapshotFiles     502 filesystem_bad_export   (the files came from the filesystem)
+    FilesystemBadExport      502 filesystem_bad_export
+    FilesystemUnavailable    502 filesystem_unavailable
+    FilesystemTimeout        504 filesystem_timeout
+    GitCommandFailed         500 git_failed (and any other repository error)
 """
 
 from __future__ import annotations
@@ -21,15 +25,23 @@ from typing import Annotated, ParamSpec, TypeVar
 from anyio import to_thread
 from fastapi import Depends, Path, Request
 
+from wikisaga.ids import (
+    PROJECT_ID_PATTERN,
+    SNAPSHOT_ID_PATTERN,
+    validate_project_id,
+    validate_snapshot_id,
+)
 from wikisaga.services._common.errors import (
-    BadRequest,
+    BadGateway,
     Conflict,
     Forbidden,
+    GatewayTimeout,
     NotFound,
     ServiceError,
+    Translations,
+    with_code,
 )
 from wikisaga.services._common.locks import AsyncProjectLocks
-from wikisaga.ids import PROJECT_ID_PATTERN, validate_project_id
 from wikisaga.services.git.repository import (
     GitRepositoryError,
     InvalidSnapshotFiles,
@@ -39,56 +51,51 @@ from wikisaga.services.git.repository import (
     SnapshotConflict,
     SnapshotDeleted,
     SnapshotNotFound,
-    is_valid_snapshot_id,
 )
-from wikisaga.services.git.source import FilesystemBadExport, FilesystemExportSource
+from wikisaga.services.git.source import (
+    FilesystemExportSource,
+    FilesystemTimeout,
+    FilesystemUnavailable,
+)
 
 __all__ = [
+    "ERRORS",
     "SNAPSHOT_ID_PATTERN",
     "Locks",
     "ProjectId",
     "Repositories",
     "SnapshotId",
     "Source",
-    "check_snapshot_id",
     "in_thread",
-    "translate",
 ]
-
-SNAPSHOT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-"""Snapshot ids; also not containing ``..`` and not ending in ``.`` or ``.lock``."""
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-_TRANSLATIONS: tuple[tuple[type[GitRepositoryError], Callable[[str], ServiceError]], ...] = (
-    (ProjectNotFound, lambda d: NotFound(d, code="project_not_found")),
-    (SnapshotNotFound, lambda d: NotFound(d, code="snapshot_not_found")),
-    (NotProjectOwner, Forbidden),
-    (SnapshotConflict, lambda d: Conflict(d, code="snapshot_conflict")),
-    (SnapshotDeleted, lambda d: Conflict(d, code="snapshot_deleted")),
-    (
-        InvalidSnapshotFiles,
-        lambda d: FilesystemBadExport(f"the filesystem's files cannot be snapshotted: {d}"),
-    ),
+def _bad_files(error: InvalidSnapshotFiles) -> ServiceError:
+    return BadGateway(
+        f"the filesystem's files cannot be snapshotted: {error.message}", code=error.code
+    )
+
+
+ERRORS: Translations = (
+    (ProjectNotFound, with_code(NotFound)),
+    (SnapshotNotFound, with_code(NotFound)),
+    (NotProjectOwner, with_code(Forbidden)),
+    (SnapshotConflict, with_code(Conflict)),
+    (SnapshotDeleted, with_code(Conflict)),
+    (InvalidSnapshotFiles, _bad_files),
+    (FilesystemTimeout, with_code(GatewayTimeout)),
+    (FilesystemUnavailable, with_code(BadGateway)),
+    (GitRepositoryError, with_code(ServiceError)),
 )
-
-
-def translate(error: GitRepositoryError) -> ServiceError:
-    """The service error that reports ``error`` to the caller (500 ``git_failed`` if unknown)."""
-    for kind, make in _TRANSLATIONS:
-        if isinstance(error, kind):
-            return make(str(error))
-    return ServiceError(str(error), code="git_failed")
+"""The git service's translations; the rest are ``COMMON_TRANSLATIONS``."""
 
 
 async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking repository call in a worker thread, translating its errors."""
-    try:
-        return await to_thread.run_sync(partial(function, *args, **kwargs))
-    except GitRepositoryError as exc:
-        raise translate(exc) from exc
+    """Run a blocking repository call in a worker thread (its errors reach the handler)."""
+    return await to_thread.run_sync(partial(function, *args, **kwargs))
 
 
 def _project_id(
@@ -106,17 +113,6 @@ def _project_id(
     return validate_project_id(project_id)
 
 
-def check_snapshot_id(snapshot_id: str) -> str:
-    """Return ``snapshot_id`` if usable as a snapshot id, else raise 400 ``invalid_snapshot_id``."""
-    if not is_valid_snapshot_id(snapshot_id):
-        raise BadRequest(
-            "snapshot id must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}, without '..', "
-            "and not end in '.' or '.lock'",
-            code="invalid_snapshot_id",
-        )
-    return snapshot_id
-
-
 def _snapshot_id(
     snapshot_id: Annotated[
         str,
@@ -127,7 +123,7 @@ def _snapshot_id(
         ),
     ],
 ) -> str:
-    return check_snapshot_id(snapshot_id)
+    return validate_snapshot_id(snapshot_id)
 
 
 def _repositories(request: Request) -> ProjectRepositories:

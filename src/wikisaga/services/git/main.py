@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from wikisaga.config import Settings
 from wikisaga.services._common.app import create_service_app
 from wikisaga.services._common.locks import AsyncProjectLocks
+from wikisaga.services.git.deps import ERRORS
 from wikisaga.services.git.repository import ProjectRepositories
 from wikisaga.services.git.routes import clone, snapshots
 from wikisaga.services.git.source import FilesystemExportSource
@@ -35,7 +36,7 @@ clone <url>/git/<project_id>.git`.
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the git service app."""
-    app = create_service_app("git", settings, description=DESCRIPTION)
+    app = create_service_app("git", settings, description=DESCRIPTION, errors=ERRORS)
     effective: Settings = app.state.settings
     app.state.repositories = ProjectRepositories(effective.data_dir / "git")
     app.state.locks = AsyncProjectLocks()
@@ -46,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            await app.state.source.aclose()
+            app.state.source.close()
 
     app.router.lifespan_context = lifespan
     app.include_router(snapshots.router)

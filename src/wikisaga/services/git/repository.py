@@ -39,7 +39,6 @@ Errors::
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -48,6 +47,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from wikisaga.errors import StoreError
+from wikisaga.ids import is_valid_snapshot_id
 
 __all__ = [
     "GitCommandFailed",
@@ -60,7 +62,6 @@ __all__ = [
     "SnapshotConflict",
     "SnapshotDeleted",
     "SnapshotNotFound",
-    "is_valid_snapshot_id",
 ]
 
 MAIN_REF = "refs/heads/main"
@@ -74,16 +75,19 @@ GIT_NAME = "wikisaga"
 GIT_EMAIL = "wikisaga@localhost"
 
 _ZERO_OID = "0" * 40
-_SNAPSHOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CAS_ATTEMPTS = 8
 
 
-class GitRepositoryError(Exception):
+class GitRepositoryError(StoreError):
     """Root of every error raised by the repository layer."""
+
+    code = "git_failed"
 
 
 class ProjectNotFound(GitRepositoryError):
     """The project has no repository (it was never snapshotted)."""
+
+    code = "project_not_found"
 
     def __init__(self, project_id: str) -> None:
         super().__init__(f"project {project_id!r} has no snapshots repository")
@@ -93,6 +97,8 @@ class ProjectNotFound(GitRepositoryError):
 class NotProjectOwner(GitRepositoryError):
     """The project's repository belongs to another user."""
 
+    code = "forbidden"
+
     def __init__(self, project_id: str) -> None:
         super().__init__(f"project {project_id!r} belongs to another user")
         self.project_id = project_id
@@ -100,6 +106,8 @@ class NotProjectOwner(GitRepositoryError):
 
 class SnapshotNotFound(GitRepositoryError):
     """The project has no snapshot with this id."""
+
+    code = "snapshot_not_found"
 
     def __init__(self, project_id: str, snapshot_id: str) -> None:
         super().__init__(f"project {project_id!r} has no snapshot {snapshot_id!r}")
@@ -109,6 +117,8 @@ class SnapshotNotFound(GitRepositoryError):
 
 class SnapshotConflict(GitRepositoryError):
     """The snapshot id is taken by a snapshot with a different message."""
+
+    code = "snapshot_conflict"
 
     def __init__(self, project_id: str, snapshot_id: str) -> None:
         super().__init__(
@@ -122,6 +132,8 @@ class SnapshotConflict(GitRepositoryError):
 class SnapshotDeleted(GitRepositoryError):
     """The snapshot id was deleted; ids are never reused."""
 
+    code = "snapshot_deleted"
+
     def __init__(self, project_id: str, snapshot_id: str) -> None:
         super().__init__(
             f"snapshot {snapshot_id!r} of project {project_id!r} was deleted; "
@@ -133,6 +145,8 @@ class SnapshotDeleted(GitRepositoryError):
 
 class InvalidSnapshotFiles(GitRepositoryError):
     """The files cannot be stored as one git tree."""
+
+    code = "filesystem_bad_export"
 
 
 class GitCommandFailed(GitRepositoryError):
@@ -156,19 +170,6 @@ class Snapshot:
     created_at: datetime
     files: tuple[str, ...] | None = None
     """The tree's file paths, sorted; ``None`` when not read (listings)."""
-
-
-def is_valid_snapshot_id(snapshot_id: str) -> bool:
-    """Whether ``snapshot_id`` is usable as a snapshot id and as a git tag name.
-
-    One to 128 characters of ``[A-Za-z0-9._-]``, starting with a letter or digit, without
-    ``..``, not ending in ``.`` or ``.lock`` (git refuses such ref names).
-    """
-    return (
-        _SNAPSHOT_ID.fullmatch(snapshot_id) is not None
-        and ".." not in snapshot_id
-        and not snapshot_id.endswith((".", ".lock"))
-    )
 
 
 def _check_project_id(project_id: str) -> None:

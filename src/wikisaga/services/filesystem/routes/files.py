@@ -7,14 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from wikisaga.services._common import (
-    ERROR_RESPONSES,
-    IdempotencyKey,
-    UserId,
-    validate_file_path,
-    validate_path_prefix,
-    validate_project_id,
-)
+from wikisaga.ids import validate_file_path, validate_path_prefix, validate_project_id
+from wikisaga.services._common import ERROR_RESPONSES, IdempotencyKey, UserId
 from wikisaga.services._common.deps import internal_token
 from wikisaga.services.filesystem._writes import encode_content, write
 from wikisaga.services.filesystem.deps import Limits, ProjectId, Store

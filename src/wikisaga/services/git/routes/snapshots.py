@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Response, status
 from pydantic import BaseModel, Field, field_validator
 
+from wikisaga.errors import InvalidUserId
+from wikisaga.ids import MAX_ID_LENGTH, validate_snapshot_id, validate_user_id
 from wikisaga.services._common.app import ERROR_RESPONSES, ErrorBody
 from wikisaga.services._common.deps import OptionalUserId, UserId
 from wikisaga.services._common.errors import BadRequest
@@ -25,7 +27,6 @@ from wikisaga.services.git.deps import (
     Repositories,
     SnapshotId,
     Source,
-    check_snapshot_id,
     in_thread,
 )
 from wikisaga.services.git.repository import Snapshot
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 MAX_MESSAGE_LENGTH = 10_000
-MAX_USER_ID_LENGTH = 256
 
 router = APIRouter(tags=["snapshots"])
 
@@ -62,9 +62,9 @@ class SnapshotRequest(BaseModel):
 
     user_id: str = Field(
         min_length=1,
-        max_length=MAX_USER_ID_LENGTH,
-        description="The acting user; must be the project's owner. Printable Latin-1 "
-        "without surrounding spaces (the users an X-User-ID header can name).",
+        max_length=MAX_ID_LENGTH,
+        description="The acting user; must be the project's owner. Printable, without "
+        "surrounding spaces; compared in NFC form, as X-User-ID is.",
     )
     message: str = Field(max_length=MAX_MESSAGE_LENGTH, description="The commit message.")
     snapshot_id: str | None = Field(
@@ -77,15 +77,11 @@ class SnapshotRequest(BaseModel):
 
     @field_validator("user_id")
     @classmethod
-    def _printable_user(cls, value: str) -> str:
-        if value != value.strip() or not value.isprintable():
-            raise ValueError("user_id must be printable, without surrounding spaces")
+    def _valid_user(cls, value: str) -> str:
         try:
-            # The same users as X-User-ID can name: header values are Latin-1.
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError("user_id must be Latin-1, as X-User-ID carries it") from None
-        return value
+            return validate_user_id(value)
+        except InvalidUserId as exc:
+            raise ValueError(exc.message) from None
 
     @field_validator("message")
     @classmethod
@@ -185,7 +181,7 @@ async def create_snapshot(
     user = body.user_id
     if header_user is not None and header_user != user:
         raise BadRequest("X-User-ID and the body's user_id differ", code="user_mismatch")
-    snapshot_id = check_snapshot_id(body.snapshot_id or f"snap-{uuid.uuid4()}")
+    snapshot_id = validate_snapshot_id(body.snapshot_id or f"snap-{uuid.uuid4()}")
     async with locks.hold(project_id):
         existing = await in_thread(
             repositories.check_can_create, project_id, user, snapshot_id, body.message
