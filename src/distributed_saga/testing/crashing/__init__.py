@@ -1,11 +1,21 @@
-"""Crash-test kit: an effect ledger, the durable compensation that undoes it, a saga runner.
+"""Crash-test kit: an effect ledger, sagas that write it, the children crashes kill, checks.
 
-Run as a program (``python -m distributed_saga.testing.crashing``), the package is the
-process a crash test kills; see :func:`main`.
+* :mod:`~distributed_saga.testing.crashing.ledger` — the effect ledger a crashing child
+  writes (what happened, what was undone), the durable compensation that restores it, and
+  the steps of a ledger saga;
+* :mod:`~distributed_saga.testing.crashing.runner` — running ledger sagas and recovery,
+  in this process or in a child that a planned crash kills;
+* :mod:`~distributed_saga.testing.crashing.checks` — whether a saga meets a crash point,
+  and what must hold of it once it is over.
+
+Every name is importable from this package. Run as a program
+(``python -m distributed_saga.testing.crashing``), the package is the child a crash test
+kills; see :func:`~distributed_saga.testing.crashing.runner.main`.
 """
 
 from __future__ import annotations
 
+from distributed_saga.testing.crashing.checks import fault_reached, saga_problems
 from distributed_saga.testing.crashing.ledger import (
     LEDGER_COMPENSATION,
     LEDGER_COMPENSATION_CONCURRENT,
@@ -18,20 +28,21 @@ from distributed_saga.testing.crashing.ledger import (
     PlannedStep,
     StepFailedError,
     StepRefusedError,
-    child_command,
-    child_env,
     close_ledgers,
-    fast_compensation_retry,
-    fault_reached,
     ledger_step,
-    main,
-    open_log,
     planned_steps,
     proves_no_effect,
+    restore_entry,
+    seed_previous_generation,
+)
+from distributed_saga.testing.crashing.runner import (
+    child_command,
+    child_env,
+    fast_compensation_retry,
+    main,
+    open_log,
     run_recovery,
     run_saga,
-    saga_problems,
-    seed_previous_generation,
 )
 
 __all__ = [
@@ -56,6 +67,7 @@ __all__ = [
     "open_log",
     "planned_steps",
     "proves_no_effect",
+    "restore_entry",
     "run_recovery",
     "run_saga",
     "saga_problems",

@@ -1,4 +1,4 @@
-"""Crash-test kit: an effect ledger, the durable compensation that undoes it, a saga runner.
+"""The effect ledger: the outside world a crashing child writes to, and how it is undone.
 
 The *effect ledger* is a small SQLite file, separate from the saga log, that stands for the
 outside world a saga publishes to. It holds ``key -> value`` rows, some of them written
@@ -16,40 +16,23 @@ Every write is one SQLite transaction, so a process killed with ``SIGKILL`` leav
 the whole effect and its journal row or neither. Counting journal rows therefore counts
 *effects*, not calls; calls are kept apart (``calls``) to tell which process ran them.
 
-Run as a program, the module is the process a crash test kills::
-
-    python -m distributed_saga.testing.crashing --log-url sqlite:////tmp/sagas.db \\
-        --ledger /tmp/ledger.db --saga-id s1 --steps 3 --fail-at 2 --seed
-
-It runs one saga (optionally failing step ``K`` before or after it wrote) and prints one
-JSON line; with ``DISTRIBUTED_SAGA_CRASH_AT=point:step`` in its environment the engine
-kills it at that point. With ``--recover`` it runs recovery passes instead (until one
-claims nothing), and the same variable kills it at a compensation point.
+A *ledger saga* publishes :func:`planned_steps`: :func:`seed_previous_generation` writes
+the previous generation, and :func:`ledger_step` makes each step's action (told to fail or
+not, see :data:`FailMode`) and the compensation planned for it.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sqlite3
-import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from distributed_saga._errors import UnknownCompensationError
-from distributed_saga._records import SagaRecord, SagaState, StepState
 from distributed_saga.compensations import Compensation, CompensationRegistry, compensation
-from distributed_saga.faults import CRASH_AT_ENV, FaultPlan, FaultPoint
-from distributed_saga.log import SagaLog, open_saga_log
-from distributed_saga.recovery import RecoveryOutcome, recover_sagas
-from distributed_saga.retry import RetryPolicy
-from distributed_saga.saga import DistributedSaga
 
 __all__ = [
     "LEDGER_COMPENSATION",
@@ -63,19 +46,11 @@ __all__ = [
     "PlannedStep",
     "StepFailedError",
     "StepRefusedError",
-    "child_command",
-    "child_env",
     "close_ledgers",
-    "fast_compensation_retry",
-    "fault_reached",
     "ledger_step",
-    "main",
-    "open_log",
     "planned_steps",
     "proves_no_effect",
-    "run_recovery",
-    "run_saga",
-    "saga_problems",
+    "restore_entry",
     "seed_previous_generation",
 ]
 
@@ -95,7 +70,6 @@ declares (``not_applied=``) as proof of no effect, so the engine records it ``re
 and does not compensate it."""
 
 _BUSY_TIMEOUT = 30.0
-_MODULE = "distributed_saga.testing.crashing"
 
 
 class StepFailedError(RuntimeError):
@@ -117,17 +91,6 @@ class LedgerConflictError(RuntimeError):
 
 class CompensationBrokenError(RuntimeError):
     """The ledger was told to make this step's compensation fail (see ``break_step``)."""
-
-
-def _retry_unless_unknown(error: BaseException) -> bool:
-    return not isinstance(error, UnknownCompensationError)
-
-
-def fast_compensation_retry(attempts: int = 3) -> RetryPolicy:
-    """Compensation retries with millisecond waits, so a broken one fails the saga quickly."""
-    return RetryPolicy(
-        attempts=attempts, base_delay=0.005, max_delay=0.02, retry_on=_retry_unless_unknown
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +385,7 @@ def restore_entry(args: Mapping[str, Any]) -> None:
     )
 
 
-# -- running sagas ----------------------------------------------------------------------
+# -- the ledger saga's steps ------------------------------------------------------------
 
 
 def seed_previous_generation(ledger: EffectLedger, saga_id: str, steps: int) -> dict[str, str]:
@@ -482,362 +445,3 @@ def ledger_step(
         },
     )
     return _Action(ledger, saga_id, step, fail), rollback
-
-
-def run_saga(
-    log: SagaLog,
-    ledger: EffectLedger,
-    *,
-    saga_id: str,
-    steps: int,
-    fail_at: int | None = None,
-    fail_mode: FailMode = "after",
-    lease_seconds: float = 1.0,
-    faults: FaultPlan | None = None,
-    owner: str | None = None,
-    compensation_retry: RetryPolicy | None = None,
-    concurrent: bool = False,
-    abort: bool = False,
-    lock_key: str | None = None,
-) -> SagaState:
-    """Run one ledger saga of ``steps`` steps to its end and return how it ended.
-
-    Step ``fail_at`` (if any) fails as ``fail_mode`` says (see :data:`FailMode`), which
-    rolls the saga back. ``faults`` defaults to ``DISTRIBUTED_SAGA_CRASH_AT``. A fault that raises
-    a ``BaseException`` (a simulated crash) propagates out of this function. With
-    ``concurrent`` the steps use the compensation registered as concurrent, so the engine
-    undoes them in parallel. With ``abort``, a saga whose steps all succeeded is aborted
-    (rolled back) instead of committed. ``lock_key`` is held by the saga until it ends.
-    """
-    saga = DistributedSaga(
-        saga_id,
-        user_id="crash-test",
-        log=log,
-        lock_key=lock_key,
-        registry=REGISTRY,
-        lease_seconds=lease_seconds,
-        owner=owner,
-        faults=faults,
-        compensation_retry=compensation_retry or fast_compensation_retry(),
-    )
-    for step in planned_steps(saga_id, steps):
-        fail = fail_mode if step.index == fail_at else None
-        action, rollback = ledger_step(ledger, saga_id, step, fail=fail, concurrent=concurrent)
-        try:
-            saga.execute_step(step.name, action, rollback, not_applied=proves_no_effect)
-        except StepFailedError:
-            return saga.state
-    if abort:
-        saga.abort("the crash test aborts this saga")
-    else:
-        saga.commit()
-    return saga.state
-
-
-def fault_reached(
-    point: FaultPoint,
-    step: int | None,
-    *,
-    steps: int,
-    fail_at: int | None,
-    fail_mode: FailMode = "after",
-    abort: bool = False,
-) -> bool:
-    """Whether a ledger saga of ``steps`` steps, step ``fail_at`` failing (or none), meets
-    ``point`` at ``step`` (``None``: any step; ``before_commit`` has no step) before it ends.
-
-    Going forward, every point of every step up to the failing one is met, except that a
-    failing action never returns (no ``after_action``/``after_step`` for it). Going back,
-    every step up to the failing one is compensated, itself included unless it was
-    ``refused`` (recorded rejected); with ``abort`` and no failure, every step is.
-    """
-    if point is FaultPoint.BEFORE_COMMIT:
-        return fail_at is None and not abort and step is None
-    backward = point in (FaultPoint.BEFORE_COMPENSATION, FaultPoint.AFTER_COMPENSATION)
-    if backward and fail_at is None and not abort:
-        return False
-    # A returning action meets after_action/after_step; a rejected step is not compensated.
-    short = point in (FaultPoint.AFTER_ACTION, FaultPoint.AFTER_STEP) or (
-        backward and fail_mode == "refused"
-    )
-    # The last step that meets the point: the failing one, or the one before it.
-    last = steps - 1 if fail_at is None else fail_at - (1 if short else 0)
-    return last >= 0 if step is None else 0 <= step <= last
-
-
-def run_recovery(
-    log: SagaLog,
-    *,
-    owner: str | None = None,
-    lease_seconds: float = 30.0,
-    limit: int = 100,
-    until_empty: bool = True,
-    compensation_retry: RetryPolicy | None = None,
-    faults: FaultPlan | None = None,
-) -> list[RecoveryOutcome]:
-    """Recover expired sagas with the ledger's registry; with ``until_empty``, pass after
-    pass until one claims nothing."""
-    outcomes: list[RecoveryOutcome] = []
-    while True:
-        batch = recover_sagas(
-            log,
-            registry=REGISTRY,
-            owner=owner,
-            lease_seconds=lease_seconds,
-            limit=limit,
-            compensation_retry=compensation_retry or fast_compensation_retry(),
-            faults=faults,
-        )
-        outcomes.extend(batch)
-        if not batch or not until_empty:
-            return outcomes
-
-
-def open_log(url: str, schema: str | None = None) -> SagaLog:
-    """Open a saga log URL, in PostgreSQL ``schema`` when one is given."""
-    return open_saga_log(url, schema=schema) if schema else open_saga_log(url)
-
-
-# -- checking outcomes ----------------------------------------------------------------
-
-
-def saga_problems(
-    record: SagaRecord,
-    ledger: EffectLedger,
-    *,
-    steps: int,
-    initial: Mapping[str, str],
-    allow: Sequence[SagaState] = (SagaState.COMMITTED, SagaState.ROLLED_BACK),
-) -> list[str]:
-    """Everything wrong with a finished ledger saga; empty when it is all or nothing.
-
-    * it ended in one of ``allow``;
-    * no step has an effect without an intent in the log (intent is written first), and
-      no effect happened or was undone twice;
-    * a ``rejected`` step had no effect (the engine trusted it not to need undoing);
-    * ``committed``: every step completed and every key holds the new value, nothing undone;
-    * ``rolled_back``: every compensable step is ``compensated`` (or ``rejected``); each
-      step's effect was undone exactly as often as it happened, so nothing that never
-      happened was undone; the saga's keys are exactly ``initial`` again (new keys gone,
-      old values back).
-    """
-    problems: list[str] = []
-    if record.state not in allow:
-        problems.append(f"saga is {record.state.value}, expected one of {[*allow]}")
-    applied = ledger.effects(record.saga_id, "apply")
-    undone = ledger.effects(record.saga_id, "undo")
-    logged = {step.index for step in record.steps}
-    problems.extend(
-        f"step {index} had {count} effect(s) but no intent in the log"
-        for index, count in sorted(applied.items())
-        if index not in logged
-    )
-    problems.extend(
-        f"step {index} {kind} {count} times"
-        for kind, counts in (("applied", applied), ("undone", undone))
-        for index, count in sorted(counts.items())
-        if count > 1
-    )
-    problems.extend(
-        f"step {step.index} is rejected but had {applied[step.index]} effect(s)"
-        for step in record.steps
-        if step.state is StepState.REJECTED and applied[step.index]
-    )
-    current = ledger.snapshot(f"{record.saga_id}/")
-    if record.state is SagaState.COMMITTED:
-        problems.extend(_commit_problems(record, steps, initial, current, undone))
-    elif record.state is SagaState.ROLLED_BACK:
-        problems.extend(_rollback_problems(record, initial, current, applied, undone))
-    return problems
-
-
-def _commit_problems(
-    record: SagaRecord,
-    steps: int,
-    initial: Mapping[str, str],
-    current: Mapping[str, str],
-    undone: Counter[int],
-) -> list[str]:
-    problems: list[str] = []
-    if len(record.steps) != steps or any(s.state is not StepState.COMPLETED for s in record.steps):
-        problems.append(f"committed with steps {[s.state.value for s in record.steps]}")
-    plan = planned_steps(record.saga_id, steps)
-    expected = {**initial, **{step.key: step.value for step in plan}}
-    if dict(current) != expected:
-        problems.append(f"committed but the ledger is {dict(current)}, expected {expected}")
-    if undone:
-        problems.append(f"committed but undone: {dict(undone)}")
-    return problems
-
-
-def _rollback_problems(
-    record: SagaRecord,
-    initial: Mapping[str, str],
-    current: Mapping[str, str],
-    applied: Counter[int],
-    undone: Counter[int],
-) -> list[str]:
-    problems = [
-        f"rolled back but step {step.index} is {step.state.value}"
-        for step in record.steps
-        if step.has_compensation and step.state not in (StepState.COMPENSATED, StepState.REJECTED)
-    ]
-    problems.extend(
-        f"step {index}: {applied[index]} effect(s), {undone[index]} undo effect(s)"
-        for index in sorted(set(applied) | set(undone))
-        if applied[index] != undone[index]
-    )
-    if dict(current) != dict(initial):
-        problems.append(f"rolled back but the ledger is {dict(current)}, expected {dict(initial)}")
-    return problems
-
-
-# -- the process a crash test kills ---------------------------------------------------
-
-
-def child_command(
-    log_url: str,
-    ledger: str | os.PathLike[str],
-    *,
-    schema: str | None = None,
-    saga_id: str | None = None,
-    steps: int = 3,
-    fail_at: int | None = None,
-    fail_mode: FailMode = "after",
-    seed: bool = False,
-    concurrent: bool = False,
-    abort: bool = False,
-    lock_key: str | None = None,
-    lease_seconds: float = 1.0,
-    recover: bool = False,
-    limit: int = 100,
-    barrier: tuple[str | os.PathLike[str], int] | None = None,
-) -> list[str]:
-    """The command line that runs :func:`main` in a child process with these options."""
-    argv = [sys.executable, "-m", _MODULE, "--log-url", log_url, "--ledger", str(ledger)]
-    argv += ["--steps", str(steps), "--fail-mode", fail_mode, "--lease-seconds", str(lease_seconds)]
-    argv += ["--limit", str(limit)]
-    if schema is not None:
-        argv += ["--schema", schema]
-    if saga_id is not None:
-        argv += ["--saga-id", saga_id]
-    if fail_at is not None:
-        argv += ["--fail-at", str(fail_at)]
-    if seed:
-        argv.append("--seed")
-    if concurrent:
-        argv.append("--concurrent")
-    if abort:
-        argv.append("--abort")
-    if lock_key is not None:
-        argv += ["--lock-key", lock_key]
-    if recover:
-        argv.append("--recover")
-    if barrier is not None:
-        argv += ["--barrier", str(barrier[0]), "--parties", str(barrier[1])]
-    return argv
-
-
-def child_env(crash_at: str | None = None) -> dict[str, str]:
-    """This process's environment with ``DISTRIBUTED_SAGA_CRASH_AT`` set to ``crash_at``
-    (``point`` or ``point:step``), or removed."""
-    env = {name: value for name, value in os.environ.items() if name != CRASH_AT_ENV}
-    if crash_at:
-        env[CRASH_AT_ENV] = crash_at
-    return env
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m distributed_saga.testing.crashing",
-        description="Run one ledger saga (or recovery passes) for a crash test.",
-    )
-    parser.add_argument("--log-url", required=True, help="saga log URL")
-    parser.add_argument("--schema", help="PostgreSQL schema of the saga log")
-    parser.add_argument("--ledger", required=True, help="path of the effect ledger file")
-    parser.add_argument("--saga-id", help="the saga to run")
-    parser.add_argument("--steps", type=int, default=3, help="number of steps (default 3)")
-    parser.add_argument("--fail-at", type=int, help="index of the step whose action fails")
-    parser.add_argument(
-        "--fail-mode",
-        choices=("before", "after", "refused"),
-        default="after",
-        help="fail before or after the step wrote, or be refused (default: after)",
-    )
-    parser.add_argument("--seed", action="store_true", help="write the previous generation first")
-    parser.add_argument("--concurrent", action="store_true", help="use the concurrent compensation")
-    parser.add_argument("--abort", action="store_true", help="abort instead of committing")
-    parser.add_argument("--lock-key", help="the lock key the saga holds")
-    parser.add_argument("--lease-seconds", type=float, default=1.0, help="lease (default 1 s)")
-    parser.add_argument(
-        "--recover", action="store_true", help="run recovery passes instead of a saga"
-    )
-    parser.add_argument("--limit", type=int, default=100, help="sagas claimed per pass")
-    parser.add_argument(
-        "--barrier", help="a directory where PARTIES processes meet before they start"
-    )
-    parser.add_argument("--parties", type=int, default=1, help="processes at the barrier")
-    return parser
-
-
-def _meet(directory: str, parties: int, timeout: float = 120.0) -> None:
-    """Wait until ``parties`` processes (this one included) are ready in ``directory``,
-    however long each took to import and connect, so that they really start together."""
-    folder = Path(directory)
-    (folder / f"ready-{os.getpid()}").touch()
-    deadline = time.monotonic() + timeout
-    while len(list(folder.glob("ready-*"))) < parties:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only some of {parties} processes reached the barrier")
-        time.sleep(0.005)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the child process; print one JSON line with the outcome."""
-    args = _parser().parse_args(argv)
-    log = open_log(args.log_url, args.schema)
-    ledger = EffectLedger(args.ledger)
-    if args.barrier is not None:
-        _meet(args.barrier, args.parties)
-    report: dict[str, Any] = {"pid": os.getpid()}
-    if args.recover:
-        # Recovery takes no fault plan from the environment on its own; a crash test of
-        # the recoverer passes DISTRIBUTED_SAGA_CRASH_AT through here.
-        outcomes = run_recovery(
-            log, lease_seconds=args.lease_seconds, limit=args.limit, faults=FaultPlan.from_env()
-        )
-        report["recovered"] = [
-            {
-                "saga_id": o.saga_id,
-                "state": o.state.value,
-                "undone": o.undone,
-                "remaining": o.remaining,
-            }
-            for o in outcomes
-        ]
-    else:
-        if not args.saga_id:
-            _parser().error("--saga-id is required to run a saga")
-        if args.seed:
-            seed_previous_generation(ledger, args.saga_id, args.steps)
-        state = run_saga(
-            log,
-            ledger,
-            saga_id=args.saga_id,
-            steps=args.steps,
-            fail_at=args.fail_at,
-            fail_mode=args.fail_mode,
-            lease_seconds=args.lease_seconds,
-            concurrent=args.concurrent,
-            abort=args.abort,
-            lock_key=args.lock_key,
-        )
-        report.update(saga_id=args.saga_id, state=state.value)
-    print(json.dumps(report), flush=True)
-    ledger.close()
-    log.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
