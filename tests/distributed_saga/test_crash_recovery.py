@@ -10,7 +10,6 @@ against the ledger's journal (effects, not calls) and the saga log's record.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 import uuid
@@ -38,14 +37,16 @@ from distributed_saga.testing.crashing import (
     REGISTRY,
     EffectLedger,
     FailMode,
+    check_killed,
     child_command,
-    child_env,
     close_ledgers,
     fast_compensation_retry,
     fault_reached,
     ledger_step,
     open_log,
     planned_steps,
+    run_child,
+    run_killed_child,
     run_recovery,
     saga_problems,
     seed_previous_generation,
@@ -151,41 +152,29 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     close_ledgers()
 
 
-def run_child(
+def command(
     target: Target,
     ledger: Path,
     *,
-    crash_at: str | None,
     fail_at: int | None = None,
     fail_mode: FailMode = "after",
     concurrent: bool = False,
     recover: bool = False,
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        child_command(
-            target.url,
-            ledger,
-            schema=target.schema,
-            saga_id=None if recover else SAGA,
-            steps=STEPS,
-            fail_at=fail_at,
-            fail_mode=fail_mode,
-            concurrent=concurrent,
-            lease_seconds=CHILD_LEASE,
-            recover=recover,
-            lock_key=None if recover else LOCK,
-        ),
-        env=child_env(crash_at),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+) -> list[str]:
+    """The child that runs the case's saga (or, with ``recover``, recovery passes)."""
+    return child_command(
+        target.url,
+        ledger,
+        schema=target.schema,
+        saga_id=None if recover else SAGA,
+        steps=STEPS,
+        fail_at=fail_at,
+        fail_mode=fail_mode,
+        concurrent=concurrent,
+        lease_seconds=CHILD_LEASE,
+        recover=recover,
+        lock_key=None if recover else LOCK,
     )
-
-
-def assert_killed(done: subprocess.CompletedProcess[str]) -> None:
-    assert done.returncode == -signal.SIGKILL, (done.returncode, done.stdout, done.stderr)
-    assert done.stdout == ""
 
 
 def wait_for_expiry(record: SagaRecord) -> None:
@@ -233,12 +222,14 @@ def killed_runs(
     def run(n: int, case: Case) -> KilledRun:
         ledger = base / f"ledger-{n}.db"
         done = run_child(
-            targets[str(case)],
-            ledger,
+            command(
+                targets[str(case)],
+                ledger,
+                fail_at=case.fail_at,
+                fail_mode=case.fail_mode,
+                concurrent=case.concurrent,
+            ),
             crash_at=case.crash_at,
-            fail_at=case.fail_at,
-            fail_mode=case.fail_mode,
-            concurrent=case.concurrent,
         )
         return KilledRun(targets[str(case)], ledger, initial[str(case)], done)
 
@@ -271,7 +262,7 @@ def test_killed_saga_is_recovered_to_all_or_nothing(
     with EffectLedger(run.ledger) as ledger, run.target.open() as log:
         at_crash = log.get_saga(SAGA)
         if case.reached:
-            assert_killed(run.done)
+            check_killed(run.done, crash_at=case.crash_at)
             assert at_crash.state in IN_FLIGHT_STATES
             wait_for_expiry(at_crash)
         else:
@@ -360,11 +351,11 @@ def test_recoverer_killed_while_compensating_is_finished_by_the_next_one(
     ledger_path = tmp_path / "ledger.db"
     with EffectLedger(ledger_path) as ledger:
         initial = seed_previous_generation(ledger, SAGA, STEPS)
-        assert_killed(run_child(target, ledger_path, crash_at=FaultPoint.BEFORE_COMMIT.value))
+        run_killed_child(command(target, ledger_path), crash_at=FaultPoint.BEFORE_COMMIT.value)
         with target.open() as log:
             wait_for_expiry(log.get_saga(SAGA))
         # The recoverer child claims with CHILD_LEASE too, so its claim expires quickly.
-        assert_killed(run_child(target, ledger_path, crash_at=f"{point}:{at_step}", recover=True))
+        run_killed_child(command(target, ledger_path, recover=True), crash_at=f"{point}:{at_step}")
         with target.open() as log:
             at_crash = log.get_saga(SAGA)
             assert at_crash.state is SagaState.COMPENSATING
@@ -388,13 +379,13 @@ def test_failed_saga_is_rolled_back_by_retry_once_its_compensation_works(
     with EffectLedger(ledger_path) as ledger:
         initial = seed_previous_generation(ledger, SAGA, STEPS)
         ledger.break_step(SAGA, 1)
-        done = run_child(target, ledger_path, crash_at=crash_at, fail_at=LAST)
+        done = run_child(command(target, ledger_path, fail_at=LAST), crash_at=crash_at)
         with target.open() as log:
             if crash_at is None:
                 assert done.returncode == 0, done.stderr
                 assert json.loads(done.stdout)["state"] == "failed"
             else:
-                assert_killed(done)
+                check_killed(done, crash_at=crash_at)
                 wait_for_expiry(log.get_saga(SAGA))
                 outcomes = run_recovery(log, owner="test-recoverer")
                 assert [(o.saga_id, o.state, o.remaining) for o in outcomes] == [

@@ -15,7 +15,6 @@ import gc
 import json
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -37,13 +36,14 @@ from distributed_saga.testing.crashing import (
     EffectLedger,
     FailMode,
     child_command,
-    child_env,
     close_ledgers,
     open_log,
     run_recovery,
     run_saga,
     saga_problems,
     seed_previous_generation,
+    start_child,
+    wait_until_stopped,
 )
 
 STEPS = 3
@@ -123,7 +123,7 @@ def race(target: Target, ledger: Path, recoverers: int) -> list[dict[str, Any]]:
     barrier = ledger.parent / "barrier"
     barrier.mkdir()
     procs = [
-        subprocess.Popen(
+        start_child(
             child_command(
                 target.url,
                 ledger,
@@ -132,11 +132,7 @@ def race(target: Target, ledger: Path, recoverers: int) -> list[dict[str, Any]]:
                 limit=2,
                 lease_seconds=RECOVERER_LEASE,
                 barrier=(barrier, recoverers),
-            ),
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            )
         )
         for _ in range(recoverers)
     ]
@@ -217,7 +213,7 @@ def test_owner_frozen_mid_step_has_its_late_effect_undone(
     steps = 2
     with EffectLedger(tmp_path / "ledger.db") as ledger, sqlite_target.open() as log:
         initial = seed_previous_generation(ledger, "slow", steps)
-        owner = subprocess.Popen(
+        owner = start_child(
             child_command(
                 sqlite_target.url,
                 tmp_path / "ledger.db",
@@ -226,14 +222,11 @@ def test_owner_frozen_mid_step_has_its_late_effect_undone(
                 fail_at=1 if late == "fails-after-writing" else None,
                 lease_seconds=0.5,
             ),
-            env=child_env("after_intent:1:stop"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            crash_at="after_intent:1:stop",
         )
+        # Outside the try: a child that ended instead of stopping has nothing to resume.
+        wait_until_stopped(owner, crash_at="after_intent:1:stop")
         try:
-            _, status = os.waitpid(owner.pid, os.WUNTRACED)
-            assert os.WIFSTOPPED(status), status
             record = log.get_saga("slow")
             assert record.lease_expires_at is not None
             time.sleep(max(0.0, record.lease_expires_at - time.time() + 0.05))

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import gc
 import json
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -33,10 +31,11 @@ from distributed_saga.testing.crashing import (
     EffectLedger,
     FailMode,
     child_command,
-    child_env,
     close_ledgers,
     fault_reached,
     open_log,
+    run_child,
+    run_killed_child,
     run_recovery,
     run_saga,
     saga_problems,
@@ -208,7 +207,8 @@ def test_sigkilled_child_saga_is_recovered_by_another_process(scenario: Scenario
     with scratch() as directory, EffectLedger(directory / "ledger.db") as ledger:
         url = f"sqlite:///{directory / 'sagas.db'}"
         initial = seed_previous_generation(ledger, SAGA, scenario.steps)
-        killed = subprocess.run(
+        assert scenario.crash_at is not None
+        run_killed_child(
             child_command(
                 url,
                 ledger.path,
@@ -220,26 +220,15 @@ def test_sigkilled_child_saga_is_recovered_by_another_process(scenario: Scenario
                 steps=scenario.steps,
                 lease_seconds=0.3,
             ),
-            env=child_env(scenario.crash_at),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+            crash_at=scenario.crash_at,
         )
-        assert killed.returncode == -signal.SIGKILL, killed.stderr
         with open_log(url) as log:
             at_crash = log.get_saga(SAGA)
         assert at_crash.state in IN_FLIGHT_STATES
         assert at_crash.lease_expires_at is not None
         time.sleep(max(0.0, at_crash.lease_expires_at - time.time() + 0.05))
-        recoverer = subprocess.run(
-            child_command(url, ledger.path, recover=True, lease_seconds=0.3),
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
+        recoverer = run_child(child_command(url, ledger.path, recover=True, lease_seconds=0.3))
+        assert recoverer.returncode == 0, recoverer.stderr
         report = json.loads(recoverer.stdout)
         assert [r["saga_id"] for r in report["recovered"]] == [SAGA]
         with open_log(url) as log:

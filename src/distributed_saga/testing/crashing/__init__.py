@@ -4,7 +4,7 @@
   writes (what happened, what was undone), the durable compensation that restores it, and
   the steps of a ledger saga;
 * :mod:`~distributed_saga.testing.crashing.runner` — running ledger sagas and recovery,
-  in this process or in a child that a planned crash kills;
+  in this process or in a child that a planned crash kills, and proving that it did;
 * :mod:`~distributed_saga.testing.crashing.checks` — whether a saga meets a crash point,
   and what must hold of it once it is over.
 
@@ -36,13 +36,19 @@ from distributed_saga.testing.crashing.ledger import (
     seed_previous_generation,
 )
 from distributed_saga.testing.crashing.runner import (
+    CrashNotReachedError,
+    check_killed,
     child_command,
     child_env,
     fast_compensation_retry,
     main,
     open_log,
+    run_child,
+    run_killed_child,
     run_recovery,
     run_saga,
+    start_child,
+    wait_until_stopped,
 )
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "LEDGER_COMPENSATION_CONCURRENT",
     "REGISTRY",
     "CompensationBrokenError",
+    "CrashNotReachedError",
     "EffectLedger",
     "FailMode",
     "JournalRow",
@@ -57,6 +64,7 @@ __all__ = [
     "PlannedStep",
     "StepFailedError",
     "StepRefusedError",
+    "check_killed",
     "child_command",
     "child_env",
     "close_ledgers",
@@ -68,8 +76,12 @@ __all__ = [
     "planned_steps",
     "proves_no_effect",
     "restore_entry",
+    "run_child",
+    "run_killed_child",
     "run_recovery",
     "run_saga",
     "saga_problems",
     "seed_previous_generation",
+    "start_child",
+    "wait_until_stopped",
 ]

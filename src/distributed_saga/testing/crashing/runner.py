@@ -11,6 +11,14 @@ It runs one saga (optionally failing step ``K`` before or after it wrote) and pr
 JSON line; with ``DISTRIBUTED_SAGA_CRASH_AT=point:step`` in its environment the engine
 kills it at that point. With ``--recover`` it runs recovery passes instead (until one
 claims nothing), and the same variable kills it at a compensation point.
+
+A planned crash must be seen to happen. A crash point that never fires lets the child
+finish on its own, rolling back in-process, and the log can end just as recovery would
+have left it: the test would pass without having tested a crash. So
+:func:`run_killed_child` (or :func:`check_killed`, after :func:`run_child`) insists that
+the child died by ``SIGKILL``, and :func:`wait_until_stopped` that a ``:stop`` froze it;
+otherwise they raise :class:`CrashNotReachedError` with how the child ended and the tail
+of its stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -26,7 +36,7 @@ from typing import Any
 
 from distributed_saga._errors import UnknownCompensationError
 from distributed_saga._records import SagaState
-from distributed_saga.faults import CRASH_AT_ENV, FaultPlan
+from distributed_saga.faults import CRASH_AT_ENV, FaultPlan, kill_this_process
 from distributed_saga.log import SagaLog, open_saga_log
 from distributed_saga.recovery import RecoveryOutcome, recover_sagas
 from distributed_saga.retry import RetryPolicy
@@ -43,13 +53,19 @@ from distributed_saga.testing.crashing.ledger import (
 )
 
 __all__ = [
+    "CrashNotReachedError",
+    "check_killed",
     "child_command",
     "child_env",
     "fast_compensation_retry",
     "main",
     "open_log",
+    "run_child",
+    "run_killed_child",
     "run_recovery",
     "run_saga",
+    "start_child",
+    "wait_until_stopped",
 ]
 
 _MODULE = "distributed_saga.testing.crashing"
@@ -152,7 +168,7 @@ def open_log(url: str, schema: str | None = None) -> SagaLog:
     return open_saga_log(url, schema=schema) if schema else open_saga_log(url)
 
 
-# -- starting a child ------------------------------------------------------------------
+# -- starting a child, and proving that its planned crash happened ----------------------
 
 
 def child_command(
@@ -205,6 +221,107 @@ def child_env(crash_at: str | None = None) -> dict[str, str]:
     if crash_at:
         env[CRASH_AT_ENV] = crash_at
     return env
+
+
+_CHILD_TIMEOUT = 60.0
+_TAIL_LINES = 20
+
+
+class CrashNotReachedError(AssertionError):
+    """A child that a planned crash was to kill (or freeze) ended some other way.
+
+    Its crash point never fired, so whatever the test checks next proves nothing about a
+    crash. The message says how the child ended and what it printed (its stderr's tail).
+    """
+
+
+def start_child(command: Sequence[str], *, crash_at: str | None = None) -> subprocess.Popen[str]:
+    """Start ``command`` (see :func:`child_command`) with the crash ``crash_at`` planned
+    (``None``: none), its output piped as text."""
+    return subprocess.Popen(
+        list(command),
+        env=child_env(crash_at),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_child(
+    command: Sequence[str], *, crash_at: str | None = None, timeout: float = _CHILD_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to its end with the crash ``crash_at`` planned (``None``: none),
+    capturing its output. How it ended is for the caller to check: a child the crash must
+    kill is run by :func:`run_killed_child`, or checked with :func:`check_killed`."""
+    return subprocess.run(
+        list(command),
+        env=child_env(crash_at),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_killed_child(
+    command: Sequence[str], *, crash_at: str, timeout: float = _CHILD_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with the crash ``crash_at`` planned, and prove that it killed it.
+
+    Raises :class:`CrashNotReachedError` unless the child died by ``SIGKILL``, and
+    ``ValueError`` (before starting anything) if ``crash_at`` plans no kill.
+    """
+    plan = FaultPlan.from_env({CRASH_AT_ENV: crash_at})
+    if plan.point is None or plan.action is not kill_this_process:
+        raise ValueError(f"{CRASH_AT_ENV}={crash_at!r} plans no SIGKILL")
+    done = run_child(command, crash_at=crash_at, timeout=timeout)
+    check_killed(done, crash_at=crash_at)
+    return done
+
+
+def check_killed(done: subprocess.CompletedProcess[str], *, crash_at: str | None = None) -> None:
+    """Raise :class:`CrashNotReachedError` unless the child ``done`` died by ``SIGKILL``
+    before it printed its report (a child that prints one has finished its work)."""
+    killed = done.returncode == -signal.SIGKILL
+    if killed and not done.stdout:
+        return
+    ending = "printed its report before it was killed" if killed else _ending(done.returncode)
+    raise CrashNotReachedError(
+        f"the child was to be killed (SIGKILL){_at(crash_at)}, but it {ending}"
+        f"{_output(done.stdout, done.stderr)}"
+    )
+
+
+def wait_until_stopped(child: subprocess.Popen[str], *, crash_at: str | None = None) -> None:
+    """Wait until a :func:`start_child` child is frozen by its planned ``:stop``; raise
+    :class:`CrashNotReachedError` with what it printed if it ended instead."""
+    _, status = os.waitpid(child.pid, os.WUNTRACED)
+    if os.WIFSTOPPED(status):
+        return
+    # This wait reaped the child: record its status, which Popen can no longer learn.
+    child.returncode = os.waitstatus_to_exitcode(status)
+    out, err = child.communicate()
+    raise CrashNotReachedError(
+        f"the child was to be stopped (SIGSTOP){_at(crash_at)}, but it"
+        f" {_ending(child.returncode)}{_output(out, err)}"
+    )
+
+
+def _at(crash_at: str | None) -> str:
+    return f" at {crash_at}" if crash_at else ""
+
+
+def _ending(returncode: int) -> str:
+    if returncode < 0:
+        return f"died by {signal.Signals(-returncode).name}"
+    return f"exited with status {returncode}"
+
+
+def _output(stdout: str | None, stderr: str | None) -> str:
+    """What a child printed: its stdout, and the last lines of its stderr."""
+    out = (stdout or "").strip() or "(nothing)"
+    tail = "\n".join((stderr or "").splitlines()[-_TAIL_LINES:]) or "(nothing)"
+    return f"\n--- stdout ---\n{out}\n--- stderr (last {_TAIL_LINES} lines) ---\n{tail}"
 
 
 # -- the child process ------------------------------------------------------------------
