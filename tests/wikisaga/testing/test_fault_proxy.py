@@ -390,9 +390,9 @@ def test_each_injected_fault_is_logged_with_its_request_line(
     proxy: FaultProxy, client: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     proxy.add_rule(FaultRule("POST", "/apply", FaultKind.ERROR_BEFORE))
-    with caplog.at_level(logging.INFO, logger="wikisaga.faults"):
+    with caplog.at_level(logging.INFO, logger="wikisaga.testing"):
         client.post("/apply", params={"k": "v"})
-    messages = [r.getMessage() for r in caplog.records if r.name.startswith("wikisaga.faults")]
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("wikisaga.testing")]
     assert len(messages) == 1
     assert "error_before" in messages[0]
     assert "POST /apply?k=v" in messages[0]
