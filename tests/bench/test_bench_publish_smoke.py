@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "publish.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "publish.py"
 RATIOS = ("save_vs_naive", "rollback_vs_naive", "publish_vs_naive")
 
 

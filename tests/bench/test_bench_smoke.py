@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "saga_engine.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "saga_engine.py"
 SYSTEMS = ("sqlite-full", "sqlite-normal", "memory", "floor")
 
 
