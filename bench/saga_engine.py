@@ -40,25 +40,17 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
 import importlib.util
-import json
-import os
-import platform
 import pstats
-import random
-import re
-import shutil
 import sqlite3
-import statistics
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import _commits
+import _harness
 
 from distributed_saga import Compensation, DistributedSaga, compensation
 from distributed_saga.log import SagaLog, open_saga_log
@@ -67,9 +59,6 @@ ALL_SYSTEMS = ("sqlite-full", "sqlite-normal", "memory", "dbos", "floor")
 OURS = ("sqlite-full", "sqlite-normal", "memory")
 TARGETS = {"vs_dbos": 5.0, "vs_floor": 1.5}
 COUNT_SAGAS = 5  # sagas (or workflows) run with the commit counter on
-
-_COMMIT = re.compile(r"\s*(COMMIT|END)\b", re.IGNORECASE)
-_SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
 # -- the saga under test ----------------------------------------------------------------
@@ -106,74 +95,6 @@ def run_sagas(log: SagaLog, prefix: str, count: int) -> None:
         saga.commit()
 
 
-# -- counting commits --------------------------------------------------------------------
-
-
-class CommitCounter:
-    """Counts ``COMMIT`` statements on every ``sqlite3`` connection opened while installed.
-
-    Both ``sqlite3.connect`` and ``sqlite3.dbapi2.connect`` are wrapped, so connections
-    opened by SQLAlchemy (DBOS) are seen as well as ours. Counting happens only between
-    :meth:`start` and :meth:`stop`; :meth:`detach` removes the callbacks afterwards.
-    """
-
-    def __init__(self) -> None:
-        self.commits = 0
-        self.connections: list[sqlite3.Connection] = []
-        self._active = False
-
-    def _trace(self, statement: str) -> None:
-        if self._active and _COMMIT.match(statement):
-            self.commits += 1
-
-    @contextmanager
-    def installed(self) -> Iterator[CommitCounter]:
-        originals = (sqlite3.connect, sqlite3.dbapi2.connect)
-        connect = originals[0]
-
-        def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-            connection = connect(*args, **kwargs)
-            connection.set_trace_callback(self._trace)
-            self.connections.append(connection)
-            return connection
-
-        sqlite3.connect = sqlite3.dbapi2.connect = traced_connect
-        try:
-            yield self
-        finally:
-            sqlite3.connect, sqlite3.dbapi2.connect = originals
-
-    def start(self) -> None:
-        self.commits = 0
-        self._active = True
-
-    def stop(self) -> int:
-        self._active = False
-        return self.commits
-
-    def detach(self) -> None:
-        """Take the trace callback off the connections that are still open."""
-        for connection in self.connections:
-            # A closed connection, or one owned by another thread, keeps an idle callback.
-            with suppress(sqlite3.Error):
-                connection.set_trace_callback(None)
-        self.connections.clear()
-
-    def settings(self) -> dict[str, str]:
-        """``journal_mode`` and ``synchronous`` in force on the first open connection."""
-        for connection in self.connections:
-            try:
-                journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
-                sync = connection.execute("PRAGMA synchronous").fetchone()[0]
-            except sqlite3.Error:
-                continue
-            return {
-                "journal_mode": str(journal).upper(),
-                "synchronous": _SYNCHRONOUS_NAMES.get(int(sync), str(sync)),
-            }
-        return {"journal_mode": "?", "synchronous": "?"}
-
-
 # -- systems -----------------------------------------------------------------------------
 
 
@@ -188,23 +109,17 @@ class System:
     durability: str = ""
     commits_per_op: float | None = None
     settings: dict[str, str] = field(default_factory=dict)
-    rates: list[float] = field(default_factory=list)  # saga-equivalents per second, by round
     _run: Callable[[str, int], None] | None = None
     _close: Callable[[], None] | None = None
 
     def run(self, tag: str, count: int) -> float:
+        """Seconds that ``count`` sagas (saga-equivalents) took."""
         assert self._run is not None
-        started = time.perf_counter()
-        self._run(tag, count)
-        return time.perf_counter() - started
+        return _harness.timed(self._run, tag, count)
 
     def close(self) -> None:
         if self._close is not None:
             self._close()
-
-    @property
-    def median_rate(self) -> float:
-        return statistics.median(self.rates)
 
 
 def _sqlite_url(path: Path, synchronous: str) -> str:
@@ -227,7 +142,7 @@ def our_system(name: str, workdir: Path) -> System:
         system.settings = {"journal_mode": "-", "synchronous": "-"}
         system.durability = "none: process memory only"
     else:
-        counter = CommitCounter()
+        counter = _commits.CommitCounter()
         with counter.installed():
             log = open_saga_log(count_url)
             try:
@@ -263,8 +178,7 @@ def floor_system(workdir: Path, commits_per_saga: float, *, quick: bool) -> Syst
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = FULL")
     connection.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-    journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    sync = connection.execute("PRAGMA synchronous").fetchone()[0]
+    settings = _commits.settings(connection)
     per_saga = max(1, round(commits_per_saga))
     row = "x" * 64
 
@@ -276,10 +190,6 @@ def floor_system(workdir: Path, commits_per_saga: float, *, quick: bool) -> Syst
             execute("INSERT INTO t (v) VALUES (?)", (row,))
             execute("COMMIT")
 
-    settings = {
-        "journal_mode": str(journal).upper(),
-        "synchronous": _SYNCHRONOUS_NAMES.get(int(sync), str(sync)),
-    }
     return System(
         name="floor",
         label="sqlite3 INSERT+COMMIT (floor)",
@@ -297,7 +207,7 @@ def dbos_system(workdir: Path) -> System:
     """DBOS on a SQLite system database in ``workdir``, its defaults otherwise."""
     from dbos import DBOS  # noqa: PLC0415 - optional, imported only when measured
 
-    counter = CommitCounter()
+    counter = _commits.CommitCounter()
     with counter.installed():
         DBOS(config={"name": "saga-bench", "system_database_url": f"sqlite:///{workdir}/dbos.db"})
 
@@ -340,27 +250,7 @@ def dbos_system(workdir: Path) -> System:
     )
 
 
-# -- running -----------------------------------------------------------------------------
-
-
-def measure(systems: list[System], *, rounds: int, sagas: int, warmup: int, seed: int = 0) -> None:
-    """Warm every system up, then run ``rounds`` rounds of ``sagas`` each.
-
-    Each round runs the systems in a fresh random order (from ``seed``, so a run can be
-    repeated). A rotation would keep every system behind the same neighbour, and what one
-    system leaves behind (dirty pages still being written back, a busy disk queue) would
-    then always land on the same next one.
-    """
-    order = random.Random(seed)
-    for system in systems:
-        system.run("warmup", max(warmup, -(-system.min_warmup // system.unit_ops)))
-    for number in range(rounds):
-        for system in order.sample(systems, len(systems)):
-            seconds = system.run(f"r{number}", sagas)
-            system.rates.append(sagas / seconds)
-        if (number + 1) % max(1, rounds // 10) == 0 or number + 1 == rounds:
-            progress = ", ".join(f"{s.name} {s.rates[-1]:,.0f}/s" for s in systems)
-            print(f"round {number + 1}/{rounds}: {progress}", file=sys.stderr, flush=True)
+# -- the scenario ------------------------------------------------------------------------
 
 
 def build(names: list[str], workdir: Path, *, quick: bool) -> list[System]:
@@ -384,86 +274,100 @@ def build(names: list[str], workdir: Path, *, quick: bool) -> list[System]:
     return systems
 
 
-def report(systems: list[System], args: argparse.Namespace) -> dict[str, Any]:
+def measure(systems: list[System], args: argparse.Namespace) -> _harness.Samples:
+    """Warm every system up, then ``--rounds`` rounds of ``--sagas`` each, in random order.
+
+    Samples are saga-equivalents per second, by system name.
+    """
+
+    def warm_up(system: System) -> None:
+        system.run("warmup", max(args.warmup, -(-system.min_warmup // system.unit_ops)))
+
+    def play(number: int, order: list[System], samples: _harness.Samples) -> None:
+        for system in order:
+            samples.add(system.name, args.sagas / system.run(f"r{number}", args.sagas))
+
+    def progress(samples: _harness.Samples) -> str:
+        return ": " + ", ".join(f"{s.name} {samples.last(s.name):,.0f}/s" for s in systems)
+
+    return _harness.run_rounds(
+        systems,
+        play,
+        rounds=args.rounds,
+        order=_harness.random_order(args.seed),
+        warm_up=warm_up,
+        progress=progress,
+    )
+
+
+_DURABILITY = """\
+Median of the rounds; each round runs every system once, in a random order.
+What each mode survives:
+  WAL + synchronous=FULL     process crash and power loss: a commit that returned
+                             is on disk (one fsync of the WAL per commit).
+  WAL + synchronous=NORMAL   process crash; on power loss or an OS crash the last
+                             transactions may be lost (never corrupted): the WAL is
+                             synced only at checkpoints.
+  DELETE journal + FULL      (DBOS's SQLite default) process crash and power loss;
+                             each commit writes and syncs a rollback journal, then
+                             the database, then deletes the journal.
+  memory                     nothing: the log dies with the process.
+"""
+
+
+def print_figures(systems: list[System], samples: _harness.Samples) -> None:
+    """Each system's median round; the floor last, per commit and per saga of ours."""
+
+    def row(label: str, durability: str, per_s: float, commits: str) -> tuple[str, ...]:
+        return (label, durability, f"{per_s:,.1f}", f"{1000.0 / per_s:.3f}", commits)
+
+    rows = []
+    for system in sorted(systems, key=lambda system: system.name == "floor"):
+        per_s = samples.median(system.name)
+        if system.name != "floor":
+            commits = f"{system.commits_per_op or 0.0:g}"
+            rows.append(row(system.label, system.durability, per_s, commits))
+            continue
+        rows.append(row(system.label, system.durability, per_s * system.unit_ops, "(per commit)"))
+        rows.append(row("  floor for one saga of ours", "", per_s, str(system.unit_ops)))
+    print()
+    header = ("system", "durability", "sagas/s", "ms/saga", "commits/saga")
+    _harness.print_table(header, rows, "<<>>>")
+    print()
+    print(_DURABILITY)
+
+
+def report(
+    systems: list[System], samples: _harness.Samples, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Print the figures and the headline ratios; returns the JSON summary."""
+    print_figures(systems, samples)
     by_name = {system.name: system for system in systems}
     floor = by_name.get("floor")
-    floor_ms_per_commit = None
-    if floor is not None:
-        floor_ms_per_commit = 1000.0 / (floor.median_rate * floor.unit_ops)
-
-    print()
-    header = f"{'system':<32} {'durability':<34} {'sagas/s':>9} {'ms/saga':>8} {'commits/saga':>12}"
-    print(header)
-    print("-" * len(header))
-    for system in systems:
-        if system is floor:
-            continue
-        rate = system.median_rate
-        commits = system.commits_per_op or 0.0
-        print(
-            f"{system.label:<32} {system.durability:<34} {rate:>9,.1f} "
-            f"{1000.0 / rate:>8.3f} {commits:>12g}"
-        )
-    if floor is not None and floor_ms_per_commit is not None:
-        commits_s = 1000.0 / floor_ms_per_commit
-        print(
-            f"{floor.label:<32} {floor.durability:<34} {commits_s:>9,.1f} "
-            f"{floor_ms_per_commit:>8.3f} {'(per commit)':>12}"
-        )
-        print(
-            f"{'  floor for one saga of ours':<32} {'':<34} "
-            f"{commits_s / floor.unit_ops:>9,.1f} {floor_ms_per_commit * floor.unit_ops:>8.3f} "
-            f"{floor.unit_ops:>12}"
-        )
-    print()
-    print("Median of the rounds; each round runs every system once, in a random order.")
-    print("What each mode survives:")
-    print("  WAL + synchronous=FULL     process crash and power loss: a commit that returned")
-    print("                             is on disk (one fsync of the WAL per commit).")
-    print("  WAL + synchronous=NORMAL   process crash; on power loss or an OS crash the last")
-    print("                             transactions may be lost (never corrupted): the WAL is")
-    print("                             synced only at checkpoints.")
-    print("  DELETE journal + FULL      (DBOS's SQLite default) process crash and power loss;")
-    print("                             each commit writes and syncs a rollback journal, then")
-    print("                             the database, then deletes the journal.")
-    print("  memory                     nothing: the log dies with the process.")
-    print()
-
-    def rate(name: str) -> float | None:
-        system = by_name.get(name)
-        return None if system is None else system.median_rate
-
     full = by_name.get("sqlite-full")
     dbos = by_name.get("dbos")
-    vs_dbos = None
-    if full is not None and dbos is not None:
-        vs_dbos = full.median_rate / dbos.median_rate
-    vs_floor = None
-    if full is not None and floor_ms_per_commit is not None and full.commits_per_op:
-        vs_floor = (1000.0 / full.median_rate) / (full.commits_per_op * floor_ms_per_commit)
-    # The same ratios round by round (systems measured seconds apart), then their median:
-    # less sensitive to the machine's load drifting during the run.
-    paired_dbos = paired_floor = None
-    if full is not None and dbos is not None:
-        paired_dbos = statistics.median(f / d for f, d in zip(full.rates, dbos.rates, strict=True))
-    if full is not None and floor is not None and full.commits_per_op:
-        scale = floor.unit_ops / full.commits_per_op
-        paired_floor = statistics.median(
-            scale * c / f for f, c in zip(full.rates, floor.rates, strict=True)
-        )
 
-    summary: dict[str, Any] = {
-        "benchmark": "saga_engine",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "load_average_1m": [round(args.load_before, 2), round(os.getloadavg()[0], 2)],
-        },
-        "rounds": args.rounds,
-        "seed": args.seed,
+    def rate(name: str) -> float | None:
+        return samples.median(name) if name in by_name else None
+
+    def per_unit(system: System) -> int:
+        return system.unit_ops if system is floor else 1
+
+    floor_ms_per_commit = None
+    if floor is not None:
+        floor_ms_per_commit = 1000.0 / (samples.median("floor") * floor.unit_ops)
+    vs_dbos = paired_dbos = vs_floor = paired_floor = None
+    if full is not None and dbos is not None:
+        vs_dbos = samples.ratio("sqlite-full", "dbos")
+        paired_dbos = samples.paired("sqlite-full", "dbos")
+    if full is not None and floor is not None and full.commits_per_op:
+        # Our ms per saga over (commits per saga x the floor's ms per commit).
+        scale = floor.unit_ops / full.commits_per_op
+        vs_floor = scale * samples.ratio("floor", "sqlite-full")
+        paired_floor = scale * samples.paired("floor", "sqlite-full")
+
+    summary = _harness.summary("saga_engine", args)
+    summary |= {
         "sagas_per_round": args.sagas,
         "warmup": args.warmup,
         "vs_dbos": vs_dbos,
@@ -484,28 +388,15 @@ def report(systems: list[System], args: argparse.Namespace) -> dict[str, Any]:
                 "durability": system.durability,
                 "journal_mode": system.settings.get("journal_mode"),
                 "synchronous": system.settings.get("synchronous"),
-                "per_s": system.median_rate * (system.unit_ops if system is floor else 1),
+                "per_s": samples.median(system.name) * per_unit(system),
                 "unit": "commit" if system is floor else "saga",
                 "commits_per_unit": 1.0 if system is floor else system.commits_per_op,
-                "round_rates": [
-                    round(r * (system.unit_ops if system is floor else 1), 2) for r in system.rates
-                ],
+                "round_rates": [round(r * per_unit(system), 2) for r in samples[system.name]],
             }
             for system in systems
         },
     }
-    for key in ("vs_dbos", "vs_floor"):
-        value = summary[key]
-        if value is not None:
-            ok = value >= TARGETS[key] if key == "vs_dbos" else value <= TARGETS[key]
-            target = f"{'>=' if key == 'vs_dbos' else '<='} {TARGETS[key]:g}"
-            paired = summary[f"{key}_paired"]
-            print(
-                f"{key} = {value:.2f} (target {target}: {'met' if ok else 'NOT met'}); "
-                f"median of per-round ratios {paired:.2f}"
-            )
-    load = summary["machine"]["load_average_1m"]
-    print(f"load average (1 min) before/after: {load[0]} / {load[1]} on {os.cpu_count()} CPUs")
+    _harness.print_headline(summary, TARGETS, at_most={"vs_floor"})
     return summary
 
 
@@ -528,38 +419,37 @@ def profile(name: str, workdir: Path, sagas: int) -> None:
     stats.sort_stats("cumulative").print_stats(25)
 
 
+COMMAND = _harness.Command(
+    __doc__,
+    quick="3 rounds x 20",
+    rounds=_harness.Default(3, 80, "rounds"),
+    warmup=_harness.Default(5, 100, "sagas per system before timing"),
+    data="the database files",
+    seed=True,
+)
+COMMAND.parser.add_argument("--sagas", type=int, help="sagas per system per round (default 30)")
+COMMAND.parser.add_argument(
+    "--systems",
+    default=",".join(ALL_SYSTEMS),
+    help=f"comma-separated subset of {','.join(ALL_SYSTEMS)} (default: all)",
+)
+COMMAND.parser.add_argument(
+    "--profile", metavar="SYSTEM", help="profile one of our systems instead of comparing"
+)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a few seconds (3 rounds x 20)")
-    parser.add_argument("--rounds", type=int, help="rounds (default 80)")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of each round's random order (default 0)"
-    )
-    parser.add_argument("--sagas", type=int, help="sagas per system per round (default 30)")
-    parser.add_argument("--warmup", type=int, help="sagas per system before timing (default 100)")
-    parser.add_argument(
-        "--systems",
-        default=",".join(ALL_SYSTEMS),
-        help=f"comma-separated subset of {','.join(ALL_SYSTEMS)} (default: all)",
-    )
-    parser.add_argument("--dir", type=Path, help="where the database files go (default: /tmp)")
-    parser.add_argument(
-        "--profile", metavar="SYSTEM", help="profile one of our systems instead of comparing"
-    )
-    args = parser.parse_args(argv)
-    defaults = (3, 20, 5) if args.quick else (80, 30, 100)
-    args.rounds = args.rounds or defaults[0]
-    args.sagas = args.sagas or defaults[1]
-    args.warmup = defaults[2] if args.warmup is None else args.warmup
-    if args.rounds < 1 or args.sagas < 1 or args.warmup < 0:
-        parser.error("--rounds and --sagas must be positive, --warmup not negative")
+    args = COMMAND.parse(argv)
+    args.sagas = args.sagas or (20 if args.quick else 30)
+    if args.sagas < 1:
+        COMMAND.error("--sagas must be positive")
     names = [name.strip() for name in args.systems.split(",") if name.strip()]
     unknown = sorted(set(names) - set(ALL_SYSTEMS))
     if unknown or not names:
-        parser.error(f"unknown systems {unknown}; choose from {','.join(ALL_SYSTEMS)}")
+        COMMAND.error(f"unknown systems {unknown}; choose from {','.join(ALL_SYSTEMS)}")
     args.names = list(dict.fromkeys(names))
     if "dbos" in args.names and importlib.util.find_spec("dbos") is None:
-        parser.error(
+        COMMAND.error(
             "dbos is not installed: `.venv/bin/pip install dbos` (the `bench` extra), "
             "or leave it out with --systems sqlite-full,sqlite-normal,memory,floor"
         )
@@ -568,28 +458,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.load_before = os.getloadavg()[0]
-    parent = args.dir
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="saga-bench-", dir=parent))
-    try:
+
+    def scenario(workdir: Path) -> dict[str, Any] | None:
         if args.profile:
             profile(args.profile, workdir, args.sagas)
-            return 0
+            return None
         systems = build(args.names, workdir, quick=args.quick)
         try:
-            measure(
-                systems, rounds=args.rounds, sagas=args.sagas, warmup=args.warmup, seed=args.seed
-            )
+            samples = measure(systems, args)
         finally:
             for system in systems:
                 system.close()
-        summary = report(systems, args)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(summary, sort_keys=True), flush=True)
-    return 0
+        return report(systems, samples, args)
+
+    return _harness.run(args, "saga-bench-", scenario)
 
 
 if __name__ == "__main__":
