@@ -19,8 +19,13 @@ A **file path** is relative and ``/``-separated. After NFC normalisation it must
 
 - 1 to :data:`MAX_PATH_BYTES` bytes of UTF-8, at most :data:`MAX_PATH_DEPTH` segments,
   each segment at most :data:`MAX_SEGMENT_BYTES` bytes;
-- no leading ``/``, no empty segment (``a//b``, trailing ``/``), no ``.`` or ``..`` segment,
-  no segment that is ``.git`` in any case (snapshots are git trees);
+- no leading ``/``, no empty segment (``a//b``, trailing ``/``), no ``.`` or ``..`` segment;
+- no segment that git refuses to check out or that ``git fsck`` flags (snapshots are git
+  trees that anyone may clone, see :func:`git_reserved_name`): ``.git`` in any spelling a
+  checkout on HFS+ or NTFS would take for it (case, ignorable code points, trailing dots
+  and spaces, an NTFS stream suffix, the 8.3 short name ``git~1``), and git's control files
+  ``.gitmodules``, ``.gitattributes``, ``.gitignore``, ``.mailmap`` in the same spellings
+  and as their NTFS short names (``gitmod~1``, ``gi7eba~1``, ...), anywhere in the tree;
 - no segment starting with a space or ending with a space or ``.`` (names that Windows and
   some tools silently rewrite);
 - only these characters: Unicode letters, marks and digits (categories L*, M*, N*), the
@@ -58,6 +63,7 @@ __all__ = [
     "MAX_SEGMENT_BYTES",
     "PROJECT_ID_PATTERN",
     "SNAPSHOT_ID_PATTERN",
+    "git_reserved_name",
     "is_valid_snapshot_id",
     "new_saga_id",
     "snapshot_id_for",
@@ -160,6 +166,71 @@ def new_saga_id(project_id: str) -> str:
     return f"wiki-{project_id}-{stamp}-{secrets.token_hex(3)}"
 
 
+# -- names git reserves ------------------------------------------------------------------------
+
+# Code points HFS+ ignores in file names, so that ".g\u200cit" is ".git" there (git's
+# utf8.c, next_hfs_char).
+_HFS_IGNORABLE = frozenset(
+    "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"
+)
+# git's control files, without their dot, and the prefix of the 8.3 short name NTFS falls
+# back to for each (git's path.c, is_ntfs_dotgitmodules and friends).
+_GIT_CONTROL_FILES = {
+    "gitmodules": "gi7eba",
+    "gitattributes": "gi7d29",
+    "gitignore": "gi250a",
+    "mailmap": "maba30",
+}
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def _as_checked_out(segment: str) -> str:
+    """The name a checkout on HFS+ or NTFS would compare: ignorable code points dropped,
+    an NTFS stream (``name:stream``) cut off, trailing dots and spaces dropped (NTFS), and
+    case folded (both). NFKC folds look-alike letters too, to err on the side of refusing."""
+    name = "".join(char for char in segment if char not in _HFS_IGNORABLE)
+    name = name.split(":", 1)[0].rstrip(" .")
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _is_ntfs_short_name(name: str, control: str, fallback: str) -> bool:
+    """Whether ``name`` is an NTFS 8.3 short name of ``.{control}``: its first six letters
+    and ``~1`` to ``~4``, or the fallback form (a prefix of ``fallback``, ``~``, a digit
+    1-9, digits; eight characters in all)."""
+    if len(name) != 8:
+        return False
+    if name[:6] == control[:6] and name[6] == "~" and name[7] in "1234":
+        return True
+    tilde = name.find("~")
+    return (
+        0 <= tilde <= 6
+        and name[:tilde] == fallback[:tilde]
+        and name[tilde + 1] in "123456789"
+        and all(char in _ASCII_DIGITS for char in name[tilde + 2 :])
+    )
+
+
+def git_reserved_name(segment: str) -> str | None:
+    """The git name that path segment ``segment`` stands for, or ``None``.
+
+    ``.git`` for ``.git`` itself in any spelling that git refuses to check out on some
+    file system (``verify_path`` with ``core.protectHFS`` and ``core.protectNTFS``):
+    ``.GIT``, ``.g\u200cit``, ``.git.``, ``.git ``, ``.git::$INDEX_ALLOCATION``,
+    ``git~1``. ``.gitmodules``, ``.gitattributes``, ``.gitignore`` or ``.mailmap`` for
+    those control files in the same spellings and as their NTFS short names
+    (``gitmod~1`` to ``gitmod~4``, ``gi7eba~1``, ...): git reads them from a checkout and
+    ``git fsck`` checks their contents, so a snapshot never holds them.
+    """
+    name = _as_checked_out(segment)
+    if name in (".git", "git~1"):
+        return ".git"
+    for control, fallback in _GIT_CONTROL_FILES.items():
+        if name == f".{control}" or _is_ntfs_short_name(name, control, fallback):
+            return f".{control}"
+    return None
+
+
 # -- file paths ------------------------------------------------------------------------------
 
 
@@ -186,8 +257,10 @@ def _check_segment(segment: str) -> None:
         raise _refuse("empty segment (leading, trailing or doubled '/')")
     if segment in (".", ".."):
         raise _refuse(f"'{segment}' segments are not allowed")
-    if segment.casefold() == ".git":
-        raise _refuse("'.git' segments are not allowed")
+    reserved = git_reserved_name(segment)
+    if reserved is not None:
+        spelled = "" if segment == reserved else f" ({segment!r} is a spelling of it)"
+        raise _refuse(f"'{reserved}' segments are not allowed in a git tree{spelled}")
     if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
         raise _refuse(f"a segment is longer than {MAX_SEGMENT_BYTES} bytes")
     for char in segment:

@@ -59,7 +59,7 @@ GOOD_PATHS = [
     "wiki/document.md",
     "wiki/sub dir/Page (1).md",
     "wiki/Ünïcödé/日本語.md",
-    ".gitignore",
+    ".gitkeep",
     "wiki/.hidden.md",
     "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p.md",
     "x" * 255,

@@ -37,7 +37,9 @@ project endpoints also require `X-User-ID` (400 `missing_user_id` without it) an
 `idempotency_key_reused`. Errors are `{"error": <code>, "detail": <message>}`.
 
 File paths are relative, `/`-separated, NFC, at most 512 bytes and 16 segments; letters,
-marks, digits, space and `-_.~+=,@()[]{}!#&'$;` only; no `.`/`..`/empty/`.git` segments.
+marks, digits, space and `-_.~+=,@()[]{}!#&'$;` only; no `.`/`..`/empty segments, and no
+name git reserves (`.git`, `git~1`, `.gitmodules`, `.gitattributes`, `.gitignore`,
+`.mailmap`, in any spelling a checkout on HFS+ or NTFS would take for them).
 Limits: 1 MiB per file, 5000 files per request, 256 MiB per request (413).
 """
 
