@@ -10,7 +10,8 @@ does, and which ratios are its headline. The harness does the rest the same way 
   :func:`alternating_order`), so that the machine's load falls on all of them;
 * the figures (:class:`Samples`): one value per system and round, their medians, ratios of
   medians, and paired ratios (the median of the ratios taken round by round, steadier when
-  the load drifts during a run);
+  the load drifts during a run); :func:`timed` takes a time, :func:`timed_parts` the time
+  spent in named calls, for a benchmark's ``--profile``;
 * the report: a table (:func:`print_table`), each headline ratio against its target and the
   machine (:func:`print_headline`), and, as the last line of standard output, exactly one
   JSON object (:func:`run`; :func:`summary` starts it). Progress goes to standard error.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -32,8 +34,11 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -182,7 +187,7 @@ def run_rounds(
     rounds are played into samples that are thrown away, numbered from
     :data:`WARMUP_ROUND`. ``play(number, systems in order, samples)`` plays one round and
     records its figures. About ten times in a run, and after the last round, the round
-    number and ``progress(samples)`` go to standard error.
+    number and ``progress(samples)`` go to standard error. ``rounds=0`` only warms up.
     """
     if warm_up is not None:
         for system in systems:
@@ -196,6 +201,55 @@ def run_rounds(
         if progress is not None and (done % max(1, rounds // 10) == 0 or done == rounds):
             print(f"round {done}/{rounds}{progress(samples)}", file=sys.stderr, flush=True)
     return samples
+
+
+# -- where the time goes -----------------------------------------------------------------
+
+
+@contextmanager
+def timed_parts(
+    parts: Iterable[tuple[Any, str, str]],
+) -> Iterator[dict[str, list[float]]]:
+    """Timers around ``(owner, attribute, label)`` callables for the block.
+
+    Yields ``label -> [milliseconds, calls]``, filled as the block runs. Only the main
+    thread's outermost timed call counts, so a part called inside another is not counted
+    twice, and background threads (lease renewals) are left out. Missing attributes are
+    skipped; the originals are put back afterwards.
+    """
+    spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    local = threading.local()
+    main = threading.main_thread()
+    originals = []
+
+    def timer(function: Callable[..., Any], label: str) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            # Only the calling thread's outermost timed call counts (not lease renewals).
+            if threading.current_thread() is not main or getattr(local, "busy", False):
+                return function(*args, **kwargs)
+            local.busy = True
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                local.busy = False
+                entry = spent[label]
+                entry[0] += (time.perf_counter() - started) * 1000.0
+                entry[1] += 1
+
+        return timed_call
+
+    for owner, name, label in parts:
+        original = getattr(owner, name, None)
+        if original is not None:
+            originals.append((owner, name, original))
+            setattr(owner, name, timer(original, label))
+    try:
+        yield spent
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
 
 
 # -- the report --------------------------------------------------------------------------
