@@ -41,7 +41,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ class Command:
         args.load_before = os.getloadavg()[0]
         return args
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         """Refuse the command line (exits with status 2)."""
         self.parser.error(message)
 
