@@ -25,10 +25,14 @@ errors (httpx, sqlite3, git) are translated where they enter, with ``raise ... f
     │   ├── ItemNotFound              a file, version or snapshot does not exist
     │   ├── StateConflict             the request conflicts with what is stored
     │   │   ├── IdempotencyKeyRevoked the request was rolled back before it arrived
+    │   │   ├── PathClash             a path would be both a file and a directory
     │   │   └── UnsafeStorage         a symlink or odd file where storage expected
     │   ├── IdempotencyKeyReused      the same key came with a different request
     │   ├── TooLarge                  a file, a batch or a request is over its limit
-    │   └── CorruptStorage            stored data does not match its own checksums
+    │   ├── CorruptStorage            stored data does not match its own checksums
+    │   └── DocumentStoreError        the document store (Chroma) failed an operation
+    │       └── DocumentStoreUnavailable  Chroma cannot be reached or opened (ConnectionError)
+    ├── IngestError                   the paths given to an ingest cannot be used (ValueError)
     ├── SagaOperationError            a saga operation failed (an engine error, translated)
     └── ServiceError                  what a service answers its caller: an HTTP status and a
                                       code (wikisaga.services._common.errors holds the tree)
@@ -44,8 +48,11 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "CorruptStorage",
+    "DocumentStoreError",
+    "DocumentStoreUnavailable",
     "IdempotencyKeyReused",
     "IdempotencyKeyRevoked",
+    "IngestError",
     "InvalidFilePath",
     "InvalidId",
     "InvalidProjectId",
@@ -53,6 +60,7 @@ __all__ = [
     "InvalidUserId",
     "ItemNotFound",
     "NotProjectOwner",
+    "PathClash",
     "ProjectNotFound",
     "SagaOperationError",
     "ServiceCallError",
@@ -210,6 +218,15 @@ class IdempotencyKeyRevoked(StateConflict):
     code = "idempotency_key_revoked"
 
 
+class PathClash(StateConflict):
+    """A write would make one path both a file and a directory (``a`` and ``a/b``).
+
+    A project's files form one tree, as a snapshot's git tree and a checkout do, so such a
+    write is refused before anything is written; the message names both paths."""
+
+    code = "path_clash"
+
+
 class UnsafeStorage(StateConflict):
     """Storage holds a symlink or a non-regular file where a plain one was expected.
 
@@ -235,6 +252,27 @@ class CorruptStorage(StoreError):
     """Stored data does not match its own checksums, or is missing."""
 
     code = "corrupt_storage"
+
+
+class DocumentStoreError(StoreError):
+    """The document store failed an operation; Chroma's own error is the ``__cause__``."""
+
+    code = "document_store_error"
+
+
+class DocumentStoreUnavailable(DocumentStoreError, ConnectionError):
+    """The document store cannot be reached (a Chroma server down) or opened."""
+
+    code = "document_store_unavailable"
+
+
+# -- ingest ----------------------------------------------------------------------------------
+
+
+class IngestError(WikisagaError, ValueError):
+    """The paths given to an ingest cannot be used (one does not exist, say).
+
+    A file that cannot be ingested is not an error: it is skipped, with its reason."""
 
 
 # -- sagas ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
     NotProjectOwner        403 forbidden                  (shared)
     ItemNotFound           404 not_found, version_not_found (shared)
     IdempotencyKeyRevoked  409 idempotency_key_revoked    (shared, a StateConflict)
+    PathClash              409 path_clash                 (shared, a StateConflict)
     UnsafeStorage          409 unsafe_storage             (shared, a StateConflict)
     IdempotencyKeyReused   422 idempotency_key_reused
     CorruptStorage         500 corrupt_storage            (shared, any other StoreError)

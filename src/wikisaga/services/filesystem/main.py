@@ -40,6 +40,8 @@ File paths are relative, `/`-separated, NFC, at most 512 bytes and 16 segments; 
 marks, digits, space and `-_.~+=,@()[]{}!#&'$;` only; no `.`/`..`/empty segments, and no
 name git reserves (`.git`, `git~1`, `.gitmodules`, `.gitattributes`, `.gitignore`,
 `.mailmap`, in any spelling a checkout on HFS+ or NTFS would take for them).
+A project's files form one tree: a write after which a path would be both a file and a
+directory (`a` and `a/b.md`) is 409 `path_clash`, naming both paths, and changes nothing.
 Limits: 1 MiB per file, 5000 files per request, 256 MiB per request (413).
 """
 

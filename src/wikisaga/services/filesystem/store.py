@@ -13,6 +13,11 @@ files. Tables:
 - ``blobs(project_id, sha256, data)`` — contents of at most 256 KiB (added to an existing
   data dir at start).
 
+**A project's files form one tree**, as a snapshot's git tree and a checkout do: no path is
+ever both a file and a directory (``a`` and ``a/b``). A write after which one would be,
+with the files stored or within the write itself, is refused with
+:class:`~wikisaga.errors.PathClash` before anything is written.
+
 **A write is all or nothing, even under SIGKILL.** :meth:`FileStore.apply` validates
 everything, writes and fsyncs the new large blobs as files (they are invisible until
 referenced), then in **one** SQLite transaction inserts the new small blobs, switches
@@ -52,6 +57,7 @@ from wikisaga.errors import (
     IdempotencyKeyRevoked,
     ItemNotFound,
     NotProjectOwner,
+    PathClash,
     UnsafeStorage,
 )
 from wikisaga.services._common import ProjectLocks
@@ -110,6 +116,22 @@ _REVOKED = "revoked"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _directories(path: str) -> list[str]:
+    """The directories ``path`` lies in: ``a/b/c`` -> ``a``, ``a/b``."""
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _clash(path: str, other: str, why: str) -> PathClash:
+    """``path`` would be present with ``other``, which is a file in a directory of it or
+    lies below it."""
+    directory = other if other in _directories(path) else path
+    return PathClash(
+        f"path {path!r} clashes with {other!r}, which {why}: {directory!r} cannot be both "
+        "a file and a directory"
+    )
 
 
 def _new_version_id() -> str:
@@ -379,8 +401,9 @@ class FileStore:
         key not yet used is recorded as revoked, so that the request it names is refused
         (IdempotencyKeyRevoked) if it arrives later. A key already answered keeps its
         answer: replaying it changes nothing anyway.
-        Raises NotProjectOwner for another user's project and ItemNotFound for a restore to a
-        version that is not a version of that path, before anything is written.
+        Raises NotProjectOwner for another user's project, ItemNotFound for a restore to a
+        version that is not a version of that path, and PathClash for changes after which a
+        path would be both a file and a directory, before anything is written.
         """
         with self._locks.hold(project_id):
             with self._transaction(write=False) as conn:
@@ -389,6 +412,7 @@ class FileStore:
                     return replay
                 self._check_access(conn, project_id, user_id)
                 self._check_restore_targets(conn, project_id, changes)
+                self._check_clashes(conn, project_id, changes)
             digests = [
                 hashlib.sha256(change.data).hexdigest() if change.data is not None else None
                 for change in changes
@@ -466,6 +490,48 @@ class FileStore:
                     f"version {change.version!r} is not a version of {change.path!r}",
                     code="version_not_found",
                 )
+
+    @staticmethod
+    def _check_clashes(
+        conn: sqlite3.Connection, project_id: str, changes: Sequence[Change]
+    ) -> None:
+        """Refuse ``changes`` if afterwards a path would be both a file and a directory.
+
+        Only a path the changes make present can create a clash: with a directory of it
+        that is (or becomes) a file, or with a file that stays below it. Runs under the
+        project's lock, so the files read here are those the changes will meet.
+        """
+        present = {
+            change.path
+            for change in changes
+            if change.kind == "save" or (change.kind == "restore" and change.version is not None)
+        }
+        removed = {change.path for change in changes} - present
+        for path in sorted(present):
+            for directory in _directories(path):
+                if directory in present:
+                    raise _clash(path, directory, "is written by the same request")
+        directories = sorted({d for path in present for d in _directories(path)} - removed)
+        row = conn.execute(
+            "SELECT path FROM files WHERE project_id = ? "
+            "AND path IN (SELECT value FROM json_each(?)) ORDER BY path LIMIT 1",
+            (project_id, json.dumps(directories)),
+        ).fetchone()
+        if row is not None:
+            stored = str(row[0])
+            path = min(p for p in present if p.startswith(stored + "/"))
+            raise _clash(path, stored, "is a file")
+        for path in sorted(present):
+            # Every path below ``path/`` sorts between ``path/`` and ``path0`` ('0' follows
+            # '/'), so this is a range scan of the primary key.
+            below = conn.execute(
+                "SELECT path FROM files WHERE project_id = ? AND path >= ? AND path < ? "
+                "ORDER BY path",
+                (project_id, path + "/", path + "0"),
+            )
+            for (stored,) in below:
+                if stored not in removed:
+                    raise _clash(path, str(stored), "is a file")
 
     def _apply(
         self,
