@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     filesystem_timeout: Seconds = 10.0
     git_timeout: Seconds = 15.0
     network_timeout: Seconds = 30.0
+    ingest_max_bytes: Annotated[int, Field(gt=0)] = 1_048_576
+    """Files larger than this many bytes are skipped by ``wikisaga ingest`` (1 MiB)."""
     dev_mode: bool = False
     """Development mode: a missing internal token is generated instead of refused."""
 
