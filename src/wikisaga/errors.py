@@ -30,8 +30,13 @@ errors (httpx, sqlite3, git) are translated where they enter, with ``raise ... f
     │   ├── IdempotencyKeyReused      the same key came with a different request
     │   ├── TooLarge                  a file, a batch or a request is over its limit
     │   ├── CorruptStorage            stored data does not match its own checksums
-    │   └── DocumentStoreError        the document store (Chroma) failed an operation
-    │       └── DocumentStoreUnavailable  Chroma cannot be reached or opened (ConnectionError)
+    │   ├── DocumentStoreError        the document store (Chroma) failed an operation
+    │   │   └── DocumentStoreUnavailable  Chroma cannot be reached or opened (ConnectionError)
+    │   └── GraphError                the graph store failed or refused (wikisaga.graph)
+    │       ├── GraphUnavailable      the graph database did not answer (ConnectionError)
+    │       ├── GenerationNotFound    no such graph generation in this project
+    │       ├── GenerationConflict    not allowed in the generation's state (current, published)
+    │       └── InvalidGraphData      an entity or relation breaks its rules (ValueError)
     ├── IngestError                   the paths given to an ingest cannot be used (ValueError)
     ├── SagaOperationError            a saga operation failed (an engine error, translated)
     └── ServiceError                  what a service answers its caller: an HTTP status and a
@@ -50,10 +55,15 @@ __all__ = [
     "CorruptStorage",
     "DocumentStoreError",
     "DocumentStoreUnavailable",
+    "GenerationConflict",
+    "GenerationNotFound",
+    "GraphError",
+    "GraphUnavailable",
     "IdempotencyKeyReused",
     "IdempotencyKeyRevoked",
     "IngestError",
     "InvalidFilePath",
+    "InvalidGraphData",
     "InvalidId",
     "InvalidProjectId",
     "InvalidSnapshotId",
@@ -273,6 +283,42 @@ class IngestError(WikisagaError, ValueError):
     """The paths given to an ingest cannot be used (one does not exist, say).
 
     A file that cannot be ingested is not an error: it is skipped, with its reason."""
+
+
+# -- the knowledge graph -------------------------------------------------------------------
+
+
+class GraphError(StoreError):
+    """The graph store failed or refused an operation; driver and ``sqlite3`` errors are
+    its ``__cause__``."""
+
+    code = "graph_error"
+
+
+class GraphUnavailable(GraphError, ConnectionError):
+    """The graph database did not answer: refused, dropped, timed out, or busy too long."""
+
+    code = "graph_unavailable"
+
+
+class GenerationNotFound(GraphError):
+    """The project has no graph generation by that id (never staged, or discarded)."""
+
+    code = "generation_not_found"
+
+
+class GenerationConflict(GraphError):
+    """The operation is not allowed in the generation's state: staging into a generation
+    that has been made current, or discarding the current one."""
+
+    code = "generation_conflict"
+
+
+class InvalidGraphData(GraphError, ValueError):
+    """An entity, relation or provenance breaks its rules (empty or over-long key, offsets
+    out of order, a relation whose endpoint was not staged)."""
+
+    code = "invalid_graph_data"
 
 
 # -- sagas ---------------------------------------------------------------------------------
