@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -187,6 +189,7 @@ def create_service_app(
     description: str = "",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     errors: Translations = (),
+    collectors: Iterable[Collector] = (),
 ) -> FastAPI:
     """Build the common app of service ``name``; the service adds its routers to it.
 
@@ -198,6 +201,10 @@ def create_service_app(
     want to print it generate it themselves with :func:`dev_token` and pass it in).
     ``app.state`` holds ``settings`` (with the token in effect), ``internal_token``,
     ``service_name`` and ``metrics``.
+
+    ``collectors`` are extra Prometheus collectors served by ``/metrics`` next to the HTTP
+    metrics (say, a :class:`~wikisaga.observability.SagaMetrics`); more can be added later
+    with ``app.state.metrics.register(collector)``.
     """
     token = settings.token
     if not token:
@@ -218,6 +225,8 @@ def create_service_app(
         redirect_slashes=False,
     )
     metrics = ServiceMetrics(name)
+    for collector in collectors:
+        metrics.register(collector)
     app.state.settings = settings
     app.state.internal_token = token
     app.state.service_name = name

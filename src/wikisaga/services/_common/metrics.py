@@ -2,7 +2,9 @@
 
 A registry per app (not the process-global one) lets several apps live in one process,
 as they do in tests, without their metrics colliding. Services add their own metrics to
-:attr:`ServiceMetrics.registry`.
+:attr:`ServiceMetrics.registry`, or hand whole collectors (the saga metrics of
+:mod:`wikisaga.observability`, which one process may share between apps) to
+:meth:`ServiceMetrics.register`.
 
 Series (every one labelled with ``service``):
 
@@ -21,6 +23,7 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["UNMATCHED_ROUTE", "MetricsMiddleware", "ServiceMetrics", "route_template"]
@@ -68,6 +71,13 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+
+    def register(self, collector: Collector) -> None:
+        """Serve ``collector``'s metrics from this app's ``/metrics`` too.
+
+        Raises ``ValueError`` if one of its names is already registered here.
+        """
+        self.registry.register(collector)
 
     def count_error(self, scope: Scope, code: str) -> None:
         """Count one error response with short code ``code``."""
