@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     """Files larger than this many bytes are skipped by ``wikisaga ingest`` (1 MiB)."""
     dev_mode: bool = False
     """Development mode: a missing internal token is generated instead of refused."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line (see :mod:`wikisaga.observability.logs`)."""
 
     @classmethod
     def settings_customise_sources(
