@@ -257,13 +257,13 @@ def timed_parts(
 
 def print_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> None:
     """Columns as wide as their widest cell, ``align`` one ``<`` or ``>`` per column."""
-    rows = [list(header), *(list(row) for row in rows)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    cells = [list(header), *(list(row) for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = [
         "  ".join(
             f"{cell:{side}{width}}" for cell, side, width in zip(row, align, widths, strict=True)
         )
-        for row in rows
+        for row in cells
     ]
     print(lines[0].rstrip())
     print("-" * max(len(line.rstrip()) for line in lines))
@@ -312,11 +312,11 @@ def print_headline(
         if paired is not None:
             line += f"; median of per-round ratios {paired:.2f}"
         print(line)
-    box = summary["machine"]
-    before, after = box["load_average_1m"]
+    host = summary["machine"]
+    before, after = host["load_average_1m"]
     print(
-        f"machine: {box['cpus']} CPUs, load average (1 min) before/after {before} / {after}, "
-        f"Python {box['python']}, SQLite {box['sqlite']}, {box['platform']}"
+        f"machine: {host['cpus']} CPUs, load average (1 min) before/after {before} / {after}, "
+        f"Python {host['python']}, SQLite {host['sqlite']}, {host['platform']}"
     )
 
 
