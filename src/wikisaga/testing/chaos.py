@@ -29,7 +29,11 @@ Faults (``FAULTS``):
                     file of the batch is on disk; it is restarted when the fault clears
 ``crash:<point>``   the process running the saga is killed with SIGKILL at that fault
                     point of the step (a point of compensation: while undoing the step,
-                    after the snapshot failed); recovery in another process finishes it
+                    after the snapshot failed); recovery in another process finishes it.
+                    ``crash:before_commit`` belongs to no step: it is one scenario, at
+                    the commit after the last step (labelled without a step). A child
+                    that was not killed by SIGKILL is a violation: the crash never
+                    happened, so the scenario tested an ordinary rollback instead
 ==================  =====================================================================
 """
 
@@ -39,6 +43,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -85,6 +90,7 @@ __all__ = [
     "Scenario",
     "ScenarioResult",
     "all_scenarios",
+    "check_killed",
     "run_chaos",
     "run_scenario",
 ]
@@ -109,6 +115,8 @@ FILES_ONLY = frozenset({"file_fails", "service_dies"})
 """Faults inside a batch of files: they exist only at the files step."""
 CRASH_FAULTS = tuple(f"crash:{point.value}" for point in FaultPoint)
 FAULTS = PROXY_FAULTS + CRASH_FAULTS
+AT_COMMIT = frozenset({f"crash:{FaultPoint.BEFORE_COMMIT.value}"})
+"""Faults at the commit, which belongs to no step: scenarios put them after the last one."""
 
 USER = "chaos-user"
 CLIENT_TIMEOUT = 1.0
@@ -132,10 +140,17 @@ class Scenario:
             raise ValueError(f"unknown step {self.step!r}; one of {', '.join(STEPS)}")
         if self.fault in FILES_ONLY and self.step != "files":
             raise ValueError(f"fault {self.fault!r} happens only at the files step")
+        if self.fault in AT_COMMIT and self.step != STEPS[-1]:
+            raise ValueError(
+                f"fault {self.fault!r} belongs to no step; it comes after the last step, "
+                f"{STEPS[-1]!r}"
+            )
 
     @property
     def label(self) -> str:
         kind = "regenerate" if self.regenerate else "first"
+        if self.fault in AT_COMMIT:
+            return f"{self.fault}/{kind}"
         return f"{self.fault}@{self.step}/{kind}"
 
 
@@ -154,14 +169,23 @@ class ScenarioResult:
     seconds: float = 0.0
 
 
+def _steps_of(fault: str) -> tuple[str, ...]:
+    """The steps ``fault`` can hit."""
+    if fault in FILES_ONLY:
+        return ("files",)
+    if fault in AT_COMMIT:
+        return (STEPS[-1],)
+    return STEPS
+
+
 def all_scenarios() -> list[Scenario]:
-    """Every fault × every step it can hit × {first generation, regeneration}."""
+    """Every fault × every step it can hit × {first generation, regeneration}; a fault at
+    the commit, which belongs to no step, once per kind of generation."""
     return [
         Scenario(fault, step, regenerate)
         for fault in FAULTS
-        for step in STEPS
+        for step in _steps_of(fault)
         for regenerate in (False, True)
-        if fault not in FILES_ONLY or step == "files"
     ]
 
 
@@ -290,7 +314,9 @@ def run_scenario(
         if scenario.fault.startswith("crash:"):
             if _needs_failure(scenario):
                 stack.git_proxy.add_rule(FaultRule(*_REQUEST["snapshot"], FaultKind.ERROR_BEFORE))
-            _run_child(stack, urls, project_id, saga_id, log_url, generated, _crash_env(scenario))
+            crash_at = _crash_env(scenario)
+            child = _run_child(stack, urls, project_id, saga_id, log_url, generated, crash_at)
+            violations += check_killed(child, crash_at)
         else:
             plan = _install(stack, scenario)
             _wiki_saga(
@@ -385,7 +411,7 @@ def _run_child(
     log_url: str,
     generated: dict[str, str],
     crash_at: str,
-) -> None:
+) -> subprocess.CompletedProcess[str]:
     """Run the generation in a child process that ``crash_at`` kills (or freezes)."""
     spec = {
         "urls": urls,
@@ -394,7 +420,7 @@ def _run_child(
         "log_url": log_url,
         "files": generated,
     }
-    subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "wikisaga.testing.chaos", "child"],
         input=json.dumps(spec),
         text=True,
@@ -403,6 +429,22 @@ def _run_child(
         timeout=120,
         check=False,
     )
+
+
+def check_killed(child: subprocess.CompletedProcess[str], crash_at: str) -> list[str]:
+    """A planned crash happened: the child running the saga died of SIGKILL.
+
+    Anything else (it exited, with any status, or died of another signal) means the crash
+    point was never reached, and the end state came from an ordinary rollback or commit.
+    """
+    if child.returncode == -signal.SIGKILL:
+        return []
+    if child.returncode < 0:
+        how = f"died of {signal.Signals(-child.returncode).name}"
+    else:
+        how = f"exited with status {child.returncode}"
+    tail = child.stderr.strip()[-1500:] or "(nothing)"
+    return [f"the child planned to crash at {crash_at} {how}, not of SIGKILL; stderr tail: {tail}"]
 
 
 def _child_main() -> int:
@@ -433,6 +475,8 @@ def run_chaos(
         for run in range(runs):
             fault = rng.choice(list(faults))
             step = "files" if fault in FILES_ONLY else rng.choice(STEPS)
+            if fault in AT_COMMIT:
+                step = STEPS[-1]
             scenario = Scenario(fault, step, rng.random() < 0.5)
             result = run_scenario(
                 stack, scenario, log_url=url, project_id=f"chaos-{seed}-{run}", seed=seed + run

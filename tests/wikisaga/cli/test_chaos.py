@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from distributed_saga import SagaRecord, SagaState, StepRecord, StepState
+from wikisaga.testing.chaos import check_killed
 from wikisaga.testing.invariants import WikiState, check_settled, check_unchanged
 
 
@@ -67,11 +71,10 @@ def test_unchanged_check_reports_changed_files_and_history() -> None:
     before = WikiState(files={"a.md": "1"}, refs={"refs/heads/main": "c1"})
     assert check_unchanged(before, before) == []
     after = WikiState(files={"a.md": "2", "b.md": "x"}, refs={"refs/heads/main": "c2"})
-    problems = check_unchanged(before, after)
-    assert len(problems) == 2
-    assert "a.md" in problems[0]
-    assert "b.md" in problems[0]
-    assert "refs/heads/main" in problems[1]
+    assert check_unchanged(before, after) == [
+        "files changed by a rolled-back generation: ['a.md', 'b.md']",
+        "git refs changed by a rolled-back generation: ['refs/heads/main']",
+    ]
 
 
 def test_settled_check_reports_stuck_and_unexplained_failed_sagas() -> None:
@@ -79,9 +82,53 @@ def test_settled_check_reports_stuck_and_unexplained_failed_sagas() -> None:
     step = StepRecord(
         saga_id="s", index=0, name="a", state=StepState.COMPENSATION_FAILED, compensation="x"
     )
-    assert check_settled(SagaRecord(saga_id="s", user_id=None, state=SagaState.EXECUTING))
-    assert check_settled(SagaRecord(saga_id="s", user_id=None, state=SagaState.FAILED))
+    assert check_settled(SagaRecord(saga_id="s", user_id=None, state=SagaState.EXECUTING)) == [
+        "saga s left executing"
+    ]
+    assert check_settled(SagaRecord(saga_id="s", user_id=None, state=SagaState.FAILED)) == [
+        "saga s is failed but lists nothing left to undo"
+    ]
     assert (
         check_settled(SagaRecord(saga_id="s", user_id=None, state=SagaState.FAILED, steps=(step,)))
         == []
     )
+
+
+def _child(code: str) -> subprocess.CompletedProcess[str]:
+    """A real child process that writes a line to stderr, then runs ``code``."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.stderr.write('rolled back in process\\n'); {code}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_planned_crash_that_killed_the_child_is_no_violation() -> None:
+    """A child that died of SIGKILL crashed as planned."""
+    child = _child("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert child.returncode == -signal.SIGKILL
+    assert check_killed(child, "after_compensation:1") == []
+
+
+@pytest.mark.parametrize(
+    ("code", "how"),
+    [
+        ("raise SystemExit(0)", "exited with status 0"),
+        ("raise SystemExit(1)", "exited with status 1"),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", "died of SIGTERM"),
+    ],
+    ids=["committed", "rolled back", "another signal"],
+)
+def test_a_planned_crash_that_did_not_happen_is_a_violation_naming_it(code: str, how: str) -> None:
+    """A child that exited, whatever its status, or died of another signal never reached
+    its crash point: the violation names the point, what happened and the stderr tail."""
+    assert check_killed(_child(code), "before_compensation:0") == [
+        f"the child planned to crash at before_compensation:0 {how}, not of SIGKILL; "
+        "stderr tail: rolled back in process"
+    ]

@@ -47,6 +47,24 @@ def postgres_log_url(postgres_url: str) -> Iterator[str]:
 SCENARIOS = all_scenarios()
 
 
+def test_each_scenario_is_listed_once_and_the_commit_crash_without_a_step() -> None:
+    """No two scenarios share a label; a crash before the commit, which belongs to no
+    step, is one scenario per kind of generation, not one per step."""
+    labels = [s.label for s in SCENARIOS]
+    assert len(labels) == len(set(labels))
+    assert [s.label for s in SCENARIOS if s.fault == "crash:before_commit"] == [
+        "crash:before_commit/first",
+        "crash:before_commit/regenerate",
+    ]
+    per_step = [s for s in SCENARIOS if s.fault == "crash:before_compensation"]
+    assert {(s.step, s.regenerate) for s in per_step} == {
+        ("files", False),
+        ("files", True),
+        ("snapshot", False),
+        ("snapshot", True),
+    }
+
+
 def _run(stack: ServiceStack, scenario: Scenario, log_url: str, tag: str) -> None:
     project_id = f"m{tag}{next(_counter)}"
     result = run_scenario(stack, scenario, log_url=log_url, project_id=project_id)
