@@ -6,7 +6,7 @@ import posixpath
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from wikisaga.errors import InvalidFilePath, InvalidId, InvalidProjectId
@@ -168,41 +168,133 @@ def test_unsafe_prefixes_are_refused(prefix: str) -> None:
         validate_path_prefix(prefix)
 
 
-@given(st.text(max_size=80))
-def test_any_accepted_path_stays_below_its_root(path: str) -> None:
-    """Whatever text is accepted joins below a root and never leaves it."""
-    try:
-        valid = validate_file_path(path)
-    except InvalidFilePath:
-        return
-    assert valid == unicodedata.normalize("NFC", valid)
+# -- properties: paths built from segments whose verdict is known ----------------------------
+
+# No letter of git's reserved names (.git, git~1, .gitmodules, .mailmap, ...) is among these
+# characters, so the segment rule below is the whole rule for them; the names git reserves
+# have tests of their own (test_ids_git_safe.py).
+_SAFE_CHARACTERS = (
+    "abcxyzABCXYZ0189" + "-_~+=,@()[]{}!#&'$;" + " ." + "éüßΩж日本" + "\u0301"  # combining acute
+)
+
+
+def _is_safe_segment(segment: str) -> bool:
+    """The segment rule of wikisaga.ids, for segments of _SAFE_CHARACTERS only."""
+    return (
+        segment not in (".", "..")
+        and segment.casefold() != ".git"
+        and not segment.startswith(" ")
+        and not segment.endswith((" ", "."))
+    )
+
+
+_CORE = st.text(alphabet=_SAFE_CHARACTERS.replace(" ", "").replace(".", ""), min_size=1, max_size=6)
+SAFE_SEGMENTS = st.one_of(
+    st.text(alphabet=_SAFE_CHARACTERS, min_size=1, max_size=12).filter(_is_safe_segment),
+    # Dots where they are allowed: in front of and inside a name, one or two at a time.
+    st.builds("{}..{}".format, _CORE, _CORE),
+    st.builds("{}.{}".format, _CORE, _CORE),
+    _CORE.map("..{}".format),
+    _CORE.map(".{}".format),
+)
+"""Segments every service must accept (letters, digits, marks, the allowed punctuation)."""
+
+UNSAFE_SEGMENTS: dict[str, tuple[st.SearchStrategy[str], str]] = {
+    "parent": (st.just(".."), r"'\.\.' segments are not allowed"),
+    "current": (st.just("."), r"'\.' segments are not allowed"),
+    ".git in any case": (
+        st.sampled_from([".git", ".GIT", ".Git", ".gIT"]),
+        r"'\.git' segments are not allowed",
+    ),
+    # Position decides which rule names it: "/a" is absolute, "a//b" and "a/" are empty.
+    "empty": (st.just(""), r"empty segment|absolute paths|path is empty"),
+    "one dot leader dots": (st.just("\u2024\u2024"), r"U\+2024"),
+    "two dot leader": (st.just("\u2025"), r"U\+2025"),
+    "fullwidth dots": (st.just("\uff0e\uff0e"), r"U\+FF0E"),
+    "small full stops": (st.just("\ufe52\ufe52"), r"U\+FE52"),
+    "division slash": (st.just("a\u2215b"), r"U\+2215"),
+    "fullwidth solidus": (st.just("a\uff0fb"), r"U\+FF0F"),
+    "backslash": (st.sampled_from(["a\\b", "..\\x", "\\"]), r"backslashes are not allowed"),
+    "percent escape": (st.sampled_from(["%2e%2e", "a%2fb"]), r"'%' is not allowed"),
+    "drive or stream colon": (st.sampled_from(["c:", "a:stream"]), r"':' is not allowed"),
+    "trailing dot": (st.sampled_from(["a.", "..."]), r"end with a space or '\.'"),
+    "surrounding space": (st.sampled_from([" a", "a "]), r"start with a space or end"),
+    "control character": (st.sampled_from(["a\x00b", "a\nb", "a\u202eb"]), r"control or format"),
+}
+"""Segments that must be refused, by kind, with the reason the refusal must give."""
+
+_UNSAFE = st.sampled_from(sorted(UNSAFE_SEGMENTS)).flatmap(
+    lambda kind: UNSAFE_SEGMENTS[kind][0].map(lambda segment: (kind, segment))
+)
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+@given(
+    before=st.lists(SAFE_SEGMENTS, max_size=3),
+    unsafe=_UNSAFE,
+    after=st.lists(SAFE_SEGMENTS, max_size=3),
+)
+@example(before=["a"], unsafe=("parent", ".."), after=["b"])
+@example(before=[], unsafe=("parent", ".."), after=["etc", "passwd"])
+@example(before=["wiki"], unsafe=("parent", ".."), after=[])
+@example(before=["wiki"], unsafe=(".git in any case", ".GIT"), after=["config"])
+def test_a_path_with_one_unsafe_segment_is_refused_for_that_segment(
+    before: list[str], unsafe: tuple[str, str], after: list[str]
+) -> None:
+    """Wherever one unsafe segment sits among safe ones, the path is refused, and the
+    refusal names that segment's rule."""
+    kind, segment = unsafe
+    event(f"unsafe segment: {kind}")
+    event(f"position: {'first' if not before else 'last' if not after else 'inside'}")
+    path = "/".join([*before, segment, *after])
+    with pytest.raises(InvalidFilePath, match=UNSAFE_SEGMENTS[kind][1]):
+        validate_file_path(path)
+
+
+@given(st.lists(SAFE_SEGMENTS, min_size=1, max_size=6))
+@example(["wiki", "..a", "b..c"])
+@example([".hidden", "a..b", ".gitkeep", "x.git", "a.git.b"])
+def test_a_path_of_safe_segments_is_accepted_segment_for_segment(segments: list[str]) -> None:
+    """A path of safe segments (dots inside or in front included) is accepted as its NFC
+    form, splits back into exactly those segments and stays below any root."""
+    event(f"segments: {len(segments)}")
+    event("with '..' inside a segment" if any(".." in s for s in segments) else "no '..'")
+    path = "/".join(segments)
+    valid = validate_file_path(path)
+    assert valid == _nfc(path)
+    assert valid.split("/") == [_nfc(segment) for segment in segments]
     joined = posixpath.normpath(posixpath.join("/root/project", valid))
-    assert joined.startswith("/root/project/")
-    assert ".." not in valid.split("/")
-    assert "\\" not in valid
-    assert "\x00" not in valid
+    assert joined == "/root/project/" + valid
 
 
 @given(
     st.lists(
-        st.text(
-            alphabet=st.characters(categories=["L", "N"]) | st.sampled_from("-_. "),
-            min_size=1,
-            max_size=12,
-        ),
+        st.one_of(SAFE_SEGMENTS.map(lambda segment: (None, segment)), _UNSAFE),
         min_size=1,
-        max_size=5,
+        max_size=6,
     )
 )
-def test_accepted_paths_split_into_the_segments_they_were_built_from(
-    segments: list[str],
+@example([(None, "a"), ("parent", ".."), (None, "b")])
+@example([("parent", ".."), ("parent", ".."), (None, "x")])
+def test_a_path_is_accepted_exactly_when_every_segment_is_safe(
+    parts: list[tuple[str | None, str]],
 ) -> None:
-    path = "/".join(segments)
-    try:
-        valid = validate_file_path(path)
-    except InvalidFilePath:
+    """Accepted paths never climb out of their root, and every path with an unsafe
+    segment is refused: whatever the mix."""
+    unsafe = [kind for kind, _ in parts if kind is not None]
+    event("every segment safe" if not unsafe else f"{len(unsafe)} unsafe segment(s)")
+    path = "/".join(segment for _, segment in parts)
+    if unsafe:
+        with pytest.raises(InvalidFilePath):
+            validate_file_path(path)
         return
-    assert len(valid.split("/")) == len(segments)
+    valid = validate_file_path(path)
+    assert valid == _nfc(path)
+    assert ".." not in valid.split("/")
+    assert posixpath.normpath(posixpath.join("/root/project", valid)).startswith("/root/project/")
 
 
 @pytest.mark.parametrize("saga_id", ["a..b", "x" * 200, "ends.", "ends.lock", "white space", "é"])
