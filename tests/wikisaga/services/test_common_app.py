@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import linecache
+import sys
 import threading
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -180,23 +181,47 @@ def test_a_bearer_token_is_not_accepted_outside_metrics() -> None:
     assert response.status_code == 401
 
 
+def _wait_until_it_waits_for_the_lock(thread: threading.Thread, entered: threading.Event) -> None:
+    """Return once ``thread`` is blocked acquiring a project's lock in ``ProjectLocks.hold``
+    (its innermost frame is ``hold``, on the ``with lock`` line); fail if it got into its
+    ``with`` block instead, which a lock held by another thread must not allow."""
+    hold = ProjectLocks.hold.__wrapped__.__code__  # type: ignore[attr-defined]
+    seen = "not started"
+    for _ in range(10_000):
+        if entered.is_set():
+            pytest.fail("the second holder got in while the first still held the lock")
+        frame = sys._current_frames().get(thread.ident or -1)
+        if frame is not None:
+            line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+            seen = f"{frame.f_code.co_name}: {line}"
+            if frame.f_code is hold and line.startswith("with lock"):
+                return
+        entered.wait(0.001)  # gives the thread the interpreter; returns early if it got in
+    pytest.fail(f"the second holder never waited for the lock; last seen in {seen}")
+
+
 def test_one_project_lock_excludes_a_second_holder() -> None:
+    """While one thread holds a project's lock, a second one waits in ``hold`` and gets in
+    only after the first has left."""
     locks = ProjectLocks()
     order: list[str] = []
     entered = threading.Event()
 
     def second() -> None:
         with locks.hold("p"):
-            order.append("second")
+            order.append("second in")
+            entered.set()
 
+    thread = threading.Thread(target=second)
     with locks.hold("p"):
-        thread = threading.Thread(target=second)
         thread.start()
-        entered.wait(0.2)
-        time.sleep(0.1)
-        order.append("first done")
-    thread.join(5)
-    assert order == ["first done", "second"]
+        _wait_until_it_waits_for_the_lock(thread, entered)
+        assert len(locks) == 1
+        order.append("first out")
+    assert entered.wait(10), "the second holder never got the lock"
+    thread.join(10)
+    assert not thread.is_alive()
+    assert order == ["first out", "second in"]
     assert len(locks) == 0
 
 
@@ -211,25 +236,45 @@ def test_different_projects_hold_their_locks_at_the_same_time() -> None:
     with locks.hold("p"):
         thread = threading.Thread(target=other)
         thread.start()
-        assert other_entered.wait(5), "project q waited for project p"
-    thread.join(5)
+        assert other_entered.wait(10), "project q waited for project p"
+    thread.join(10)
+    assert not thread.is_alive()
+    assert len(locks) == 0
+
+
+async def _yield_to_every_task() -> None:
+    """Let every task that can run take its steps (no time passes: each is one turn)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
 
 
 def test_async_project_locks_serialise_one_project_and_not_others() -> None:
-    async def scenario() -> list[str]:
+    """A coroutine that holds project p keeps a second one for p out until it leaves,
+    while one for project q goes in and out meanwhile."""
+
+    async def scenario() -> None:
         locks = AsyncProjectLocks()
         events: list[str] = []
+        release_first = asyncio.Event()
 
-        async def hold(project: str, label: str, delay: float) -> None:
+        async def hold(project: str, label: str, until: asyncio.Event | None = None) -> None:
             async with locks.hold(project):
                 events.append(f"{label} in")
-                await asyncio.sleep(delay)
+                if until is not None:
+                    await until.wait()
                 events.append(f"{label} out")
 
-        await asyncio.gather(hold("p", "p1", 0.05), hold("p", "p2", 0.0), hold("q", "q1", 0.0))
+        first = asyncio.create_task(hold("p", "p1", release_first))
+        await _yield_to_every_task()
+        assert events == ["p1 in"]
+        second = asyncio.create_task(hold("p", "p2"))
+        other = asyncio.create_task(hold("q", "q1"))
+        await _yield_to_every_task()
+        assert events == ["p1 in", "q1 in", "q1 out"], "p2 got in while p1 held p"
+        assert len(locks) == 1  # p, with its holder and a waiter; q is gone
+        release_first.set()
+        await asyncio.gather(first, second, other)
+        assert events == ["p1 in", "q1 in", "q1 out", "p1 out", "p2 in", "p2 out"]
         assert len(locks) == 0
-        return events
 
-    events = asyncio.run(scenario())
-    assert events.index("p1 out") < events.index("p2 in")
-    assert events.index("q1 in") < events.index("p1 out")
+    asyncio.run(scenario())
