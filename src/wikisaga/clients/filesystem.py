@@ -20,6 +20,25 @@ class FilesystemClient(ServiceClient):
 
     service = "filesystem"
 
+    def project_owner(self, project_id: str) -> str | None:
+        """The project's owner from the filesystem's registry (``GET /projects/{id}``),
+        or ``None`` when nobody has written to it yet.
+
+        The registry is the one record of who owns a project; every service checks its
+        callers against it. Raises :class:`ValueError` when the answer is not an owner
+        record of ``project_id``.
+        """
+        response = self._request("GET", f"/projects/{_path(project_id)}", allow=(404,))
+        if response.status_code == 404:
+            return None
+        body = response.json()
+        if not isinstance(body, dict) or body.get("project_id") != project_id:
+            raise ValueError("the answer is not the owner record of this project")
+        owner = body.get("owner")
+        if not isinstance(owner, str) or not owner:
+            raise ValueError("the owner record names no owner")
+        return owner
+
     def save_file(
         self,
         project_id: str,

@@ -13,6 +13,7 @@ from git_fixtures import bare, git_env, run_git
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wikisaga.ids import git_reserved_name
 from wikisaga.services.git.repository import (
     InvalidSnapshotFiles,
     NotProjectOwner,
@@ -51,7 +52,7 @@ segments = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\0"),
     min_size=1,
     max_size=8,
-).filter(lambda s: s not in (".", "..") and s.casefold() != ".git")
+).filter(lambda s: s not in (".", "..") and git_reserved_name(s) is None)
 paths = st.lists(segments, min_size=1, max_size=3).map("/".join)
 
 
@@ -113,12 +114,12 @@ def test_writers_sharing_no_lock_never_lose_an_update(tmp_path: Path) -> None:
 
 
 def test_racing_first_writers_leave_exactly_one_owner(tmp_path: Path) -> None:
-    """When several users create a project at once, one owns it and the others get
-    NotProjectOwner; no half-built repository is left behind."""
+    """When several users create a project at once, only its owner (from the registry)
+    gets through and the others get NotProjectOwner; no half-built repository is left."""
     barrier = threading.Barrier(6)
 
     def write(i: int) -> str:
-        repositories = ProjectRepositories(tmp_path)
+        repositories = ProjectRepositories(tmp_path, owners={"p": "user-0"}.get)
         barrier.wait()
         try:
             repositories.create_snapshot("p", f"user-{i}", f"s{i}", "m", {})
@@ -129,14 +130,13 @@ def test_racing_first_writers_leave_exactly_one_owner(tmp_path: Path) -> None:
     with ThreadPoolExecutor(6) as pool:
         outcomes = list(pool.map(write, range(6)))
     winners = [o for o in outcomes if o != "refused"]
-    assert len(winners) == 1
-    assert ProjectRepositories(tmp_path).owner("p") == winners[0]
+    assert winners == ["user-0"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.git"]
 
 
 def test_reads_check_the_owner_and_existence(tmp_path: Path) -> None:
     """Reading a project needs its owner; absent projects and snapshots are errors."""
-    repositories = ProjectRepositories(tmp_path)
+    repositories = ProjectRepositories(tmp_path, owners={"p": "u"}.get)
     with pytest.raises(ProjectNotFound):
         repositories.list_snapshots("p", "u")
     repositories.create_snapshot("p", "u", "s", "m", {"a": b"a"})
@@ -151,7 +151,7 @@ def test_reads_check_the_owner_and_existence(tmp_path: Path) -> None:
 
 def test_a_conflicting_or_deleted_id_is_refused_by_the_pre_check_too(tmp_path: Path) -> None:
     """check_can_create answers as create_snapshot would, without writing anything."""
-    repositories = ProjectRepositories(tmp_path)
+    repositories = ProjectRepositories(tmp_path, owners={"p": "u"}.get)
     assert repositories.check_can_create("p", "u", "s", "m") is None
     assert not repositories.exists("p")
     snapshot, _ = repositories.create_snapshot("p", "u", "s", "m", {})

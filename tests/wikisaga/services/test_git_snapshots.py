@@ -156,15 +156,15 @@ def test_a_snapshot_of_unchanged_files_is_still_a_new_commit(stack: GitStack) ->
     )
 
 
-def test_a_project_the_filesystem_never_saw_is_snapshotted_as_an_empty_tree(
+def test_a_project_the_filesystem_never_saw_is_not_snapshotted(
     stack: GitStack,
 ) -> None:
-    """The filesystem exports no files for an unknown project: the snapshot is the empty
-    tree (a snapshot records what exists, even nothing)."""
+    """Nobody owns a project the filesystem never saw: a snapshot of it is 404 and creates
+    no repository, so it cannot claim the project."""
     project = new_project()
     response = stack.snapshot(project, snapshot_id="empty")
-    assert response.status_code == 201
-    assert bare(stack.repo(project), "ls-tree", "-r", response.json()["commit"]) == ""
+    assert response.status_code == 404
+    assert not stack.repo(project).exists()
 
 
 def test_get_snapshot_returns_message_commit_and_sorted_file_paths(stack: GitStack) -> None:
@@ -375,7 +375,8 @@ def test_a_non_ascii_user_is_the_same_user_at_every_service(stack: GitStack, use
     assert saved.status_code == 200, saved.text
     created = stack.snapshot(project, user=user, headers={"X-INTERNAL-TOKEN": TOKEN})
     assert created.status_code == 201, created.text
-    assert (stack.repo(project) / "wikisaga-owner").read_text(encoding="utf-8") == user
+    registry = httpx.get(f"{stack.fs.url}/projects/{project}", headers={"X-INTERNAL-TOKEN": TOKEN})
+    assert registry.json()["owner"] == user
 
 
 def test_a_user_id_that_is_not_utf_8_is_refused_not_guessed(stack: GitStack) -> None:

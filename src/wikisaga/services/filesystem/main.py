@@ -19,7 +19,7 @@ from wikisaga.services._common import create_service_app
 from wikisaga.services.filesystem._faults import FAULT_ENV, blob_fault_from_env
 from wikisaga.services.filesystem.config import FilesystemLimits
 from wikisaga.services.filesystem.deps import ERRORS
-from wikisaga.services.filesystem.routes import batch, export, files, versions
+from wikisaga.services.filesystem.routes import batch, export, files, projects, versions
 from wikisaga.services.filesystem.store import FileStore
 
 __all__ = ["create_app"]
@@ -28,9 +28,13 @@ logger = logging.getLogger("wikisaga.services.filesystem")
 
 DESCRIPTION = """\
 Wiki files per project, with versions, owned by the user who first wrote to the project.
+This service's project registry is the one record of who owns a project, for every service:
+`GET /projects/{project_id}` answers `{project_id, owner, created_at}` (404
+`project_not_found` while nobody has written to it). Reads, deletes of absent files and
+restores that change nothing never claim a project.
 
 Every endpoint except `/health`, `/docs` and `/openapi.json` requires `X-INTERNAL-TOKEN`;
-project endpoints also require `X-User-ID` (400 `missing_user_id` without it) and answer
+file endpoints also require `X-User-ID` (400 `missing_user_id` without it) and answer
 403 `forbidden` for another user's project. Writes (`/save_file`, `DELETE /file/...`,
 `/batch`, `/restore`) accept an `Idempotency-Key`: a replay returns the first answer with
 `Idempotent-Replayed: true`; the same key with a different request is 422
@@ -74,6 +78,6 @@ def create_app(settings: Settings, *, limits: FilesystemLimits | None = None) ->
             store.close()
 
     app.router.lifespan_context = lifespan
-    for module in (files, batch, versions, export):
+    for module in (files, batch, versions, export, projects):
         app.include_router(module.router)
     return app

@@ -19,6 +19,7 @@ __all__ = [
     "FileInfo",
     "FileListing",
     "PathVersion",
+    "ProjectInfo",
     "RestoreRequest",
     "RestoreResponse",
     "RestoreResult",
@@ -202,3 +203,11 @@ class ExportResponse(BaseModel):
 
     project_id: str
     files: list[ExportedFile]
+
+
+class ProjectInfo(BaseModel):
+    """A project of the registry: who owns it, since when."""
+
+    project_id: str
+    owner: str = Field(description="The user who first wrote files to the project.")
+    created_at: str = Field(description="When that first write happened (UTC, ISO 8601).")

@@ -4,7 +4,11 @@ Metadata lives in SQLite (WAL, ``synchronous=FULL``) at ``<root>/meta.db``; cont
 immutable blobs (see ``_blobs``): small ones inline in the same database, larger ones as
 files. Tables:
 
-- ``projects(project_id, owner_id)`` — the user who first changed the project owns it;
+- ``projects(project_id, owner_id)`` — the user who first changed the project owns it.
+  This table is the one record of who owns a project, for every service: a row is only
+  ever added (by a write that changes a file), never changed or removed, and reads,
+  deletes of absent files and restores that change nothing never add one. Other services
+  read it through ``GET /projects/{project_id}`` (:meth:`FileStore.project`);
 - ``versions(version_id, project_id, path, sha256, size)`` — every save is a new row and
   is never deleted, so any earlier content stays retrievable and restorable;
 - ``files(project_id, path, version_id)`` — which version is current; absent = no row;
@@ -70,6 +74,7 @@ __all__ = [
     "FileRecord",
     "FileStore",
     "Idempotency",
+    "ProjectRecord",
     "WriteOutcome",
 ]
 
@@ -151,6 +156,15 @@ class FileRecord:
     sha256: str
     size: int
     updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    """A project of the registry: its owner and when the owner first wrote to it."""
+
+    project_id: str
+    owner: str
+    created_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +337,15 @@ class FileStore:
         if owner is not None and owner != user_id:
             raise NotProjectOwner(f"project {project_id!r} belongs to another user")
         return owner is not None
+
+    def project(self, project_id: str) -> ProjectRecord | None:
+        """The project's owner record, or ``None`` when nobody has written to it yet."""
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT project_id, owner_id, created_at FROM projects WHERE project_id = ?",
+                (project_id,),
+            ).fetchone()
+        return None if row is None else ProjectRecord(*row)
 
     # -- reads --------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ Repository and source errors are translated by the shared handler through :data:
 (this service's one table, consulted before the shared rules), and rendered as
 ``{"error", "detail"}``::
 
-    ProjectNotFound          404 project_not_found
+    ProjectNotFound          404 project_not_found      (nobody owns it, or no repository)
     SnapshotNotFound         404 snapshot_not_found
     NotProjectOwner          403 forbidden
     SnapshotConflict         409 snapshot_conflict
@@ -53,7 +53,7 @@ from wikisaga.services.git.repository import (
     SnapshotNotFound,
 )
 from wikisaga.services.git.source import (
-    FilesystemExportSource,
+    FilesystemSource,
     FilesystemTimeout,
     FilesystemUnavailable,
 )
@@ -131,8 +131,8 @@ def _repositories(request: Request) -> ProjectRepositories:
     return repositories
 
 
-def _source(request: Request) -> FilesystemExportSource:
-    source: FilesystemExportSource = request.app.state.source
+def _source(request: Request) -> FilesystemSource:
+    source: FilesystemSource = request.app.state.source
     return source
 
 
@@ -144,5 +144,5 @@ def _locks(request: Request) -> AsyncProjectLocks:
 ProjectId = Annotated[str, Depends(_project_id)]
 SnapshotId = Annotated[str, Depends(_snapshot_id)]
 Repositories = Annotated[ProjectRepositories, Depends(_repositories)]
-Source = Annotated[FilesystemExportSource, Depends(_source)]
+Source = Annotated[FilesystemSource, Depends(_source)]
 Locks = Annotated[AsyncProjectLocks, Depends(_locks)]

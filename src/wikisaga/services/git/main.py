@@ -2,8 +2,8 @@
 
 Repositories live in ``<WIKISAGA_DATA_DIR>/git/<project_id>.git``; a snapshot is a commit
 on ``main`` plus the tag ``<snapshot_id>``. Files come from the filesystem service's
-``GET /export/{project_id}``. See ``repository`` for the storage rules and ``routes`` for
-the API.
+``GET /export/{project_id}``, and owners from its ``GET /projects/{project_id}``. See
+``repository`` for the storage rules and ``routes`` for the API.
 """
 
 from __future__ import annotations
@@ -19,15 +19,18 @@ from wikisaga.services._common.locks import AsyncProjectLocks
 from wikisaga.services.git.deps import ERRORS
 from wikisaga.services.git.repository import ProjectRepositories
 from wikisaga.services.git.routes import clone, snapshots
-from wikisaga.services.git.source import FilesystemExportSource
+from wikisaga.services.git.source import FilesystemSource
 
 __all__ = ["create_app"]
 
 DESCRIPTION = """\
 Snapshots of a project's wiki as commits and tags in a real git repository.
 
-Every endpoint except `/health` needs `X-INTERNAL-TOKEN`; a project belongs to the user
-who first snapshotted it, and every other user gets 403. Errors are
+Every endpoint except `/health` needs `X-INTERNAL-TOKEN`. A project belongs to the user
+who first wrote files to it, as the filesystem service's project registry records (this
+service keeps no owner of its own and asks the registry on every project request): every
+other user gets 403, and a project nobody owns yet is 404 `project_not_found` (a delete in
+it succeeds and changes nothing). Errors are
 `{"error": <code>, "detail": <message>}`. Repositories can be cloned read-only:
 `git -c http.extraHeader="X-INTERNAL-TOKEN: <token>" -c http.extraHeader="X-User-ID: <user>"
 clone <url>/git/<project_id>.git`.
@@ -38,9 +41,12 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the git service app."""
     app = create_service_app("git", settings, description=DESCRIPTION, errors=ERRORS)
     effective: Settings = app.state.settings
-    app.state.repositories = ProjectRepositories(effective.data_dir / "git")
+    source = FilesystemSource(effective)
+    # The filesystem's project registry is the one record of owners: every repository
+    # call checks its user against it.
+    app.state.repositories = ProjectRepositories(effective.data_dir / "git", owners=source.owner_of)
     app.state.locks = AsyncProjectLocks()
-    app.state.source = FilesystemExportSource(effective)
+    app.state.source = source
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

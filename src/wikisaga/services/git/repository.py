@@ -19,10 +19,15 @@ can never be created again: a create request that arrives after the compensation
 undid it (a retried or delayed request) is refused instead of resurrecting the snapshot.
 Refs under ``refs/wikisaga/`` are hidden from clones.
 
-The project's owner (the user who first snapshotted it, or who first deleted a snapshot
-in it) is recorded in the file ``wikisaga-owner`` inside the repository directory. A new
-repository is built in a temporary directory and renamed into place, so a repository
-either exists with its owner or does not exist at all.
+**Owners are not kept here.** A project belongs to the user who first wrote files to it,
+and the filesystem service's project registry is the one record of that (DESIGN §3). Every
+method takes the acting user and checks it against ``owners``, a lookup of that registry
+given at construction: another user's project is :class:`NotProjectOwner`, a project
+nobody owns is :class:`ProjectNotFound` (a delete in it changes nothing), and no request
+ever makes anyone an owner here. A repository is created, for the project's owner, by the
+first snapshot or by the first delete that must remember a deleted id; it is built in a
+temporary directory and renamed into place, so it either exists whole or not at all.
+(Repositories made before this rule kept a ``wikisaga-owner`` file; it is ignored.)
 
 Errors::
 
@@ -43,19 +48,20 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from wikisaga.errors import StoreError
-from wikisaga.ids import is_valid_snapshot_id
+from wikisaga.ids import git_reserved_name, is_valid_snapshot_id
 
 __all__ = [
     "GitCommandFailed",
     "GitRepositoryError",
     "InvalidSnapshotFiles",
     "NotProjectOwner",
+    "OwnerLookup",
     "ProjectNotFound",
     "ProjectRepositories",
     "Snapshot",
@@ -69,7 +75,6 @@ TAG_PREFIX = "refs/tags/"
 HIDDEN_PREFIX = "refs/wikisaga/"
 DELETED_PREFIX = HIDDEN_PREFIX + "deleted/"
 PENDING_PREFIX = HIDDEN_PREFIX + "pending/"
-OWNER_FILE = "wikisaga-owner"
 
 GIT_NAME = "wikisaga"
 GIT_EMAIL = "wikisaga@localhost"
@@ -85,12 +90,12 @@ class GitRepositoryError(StoreError):
 
 
 class ProjectNotFound(GitRepositoryError):
-    """The project has no repository (it was never snapshotted)."""
+    """Nobody owns the project yet, or it has no repository (it was never snapshotted)."""
 
     code = "project_not_found"
 
-    def __init__(self, project_id: str) -> None:
-        super().__init__(f"project {project_id!r} has no snapshots repository")
+    def __init__(self, project_id: str, reason: str = "has no snapshots repository") -> None:
+        super().__init__(f"project {project_id!r} {reason}")
         self.project_id = project_id
 
 
@@ -157,6 +162,10 @@ class GitCommandFailed(GitRepositoryError):
         super().__init__(f"git {command} failed: {detail}")
         self.command = command
         self.detail = detail
+
+
+OwnerLookup = Callable[[str], str | None]
+"""Who owns a project (``None``: nobody yet); in the service, the filesystem's registry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,8 +236,9 @@ def _check_tree_paths(paths: Iterable[str]) -> None:
         parts = path.split("/")
         if not path or "\0" in path or any(p in ("", ".", "..") for p in parts):
             raise InvalidSnapshotFiles(f"path {path!r} cannot be stored in a git tree")
-        if any(p.lower() == ".git" for p in parts):
-            raise InvalidSnapshotFiles(f"path {path!r} has a .git component")
+        reserved = next((r for r in map(git_reserved_name, parts) if r is not None), None)
+        if reserved is not None:
+            raise InvalidSnapshotFiles(f"path {path!r} has a {reserved} component")
         seen.add(path)
         for i in range(1, len(parts)):
             dirs.add("/".join(parts[:i]))
@@ -251,15 +261,23 @@ def _commit_fields(raw: bytes) -> tuple[datetime, str]:
 class ProjectRepositories:
     """The bare repositories of every project, under one root directory.
 
-    Methods block (they run git); call them from a worker thread in async code. They are
-    safe to call concurrently, including from several processes: every ref change is a
-    compare-and-swap transaction. Callers should still serialise writers of one project
-    (a lock per project) so that they do not retry against each other.
+    ``owners`` says who owns each project; every method checks its acting user against
+    it. The service passes the filesystem registry's lookup. Without one, nothing is
+    checked here: the caller has already decided that the user may act (tests of the
+    storage rules use that).
+
+    Methods block (they run git, and the lookup); call them from a worker thread in async
+    code. They are safe to call concurrently, including from several processes: every ref
+    change is a compare-and-swap transaction. Callers should still serialise writers of
+    one project (a lock per project) so that they do not retry against each other.
     """
 
-    def __init__(self, root: Path, *, command_timeout: float = 60.0) -> None:
+    def __init__(
+        self, root: Path, *, owners: OwnerLookup | None = None, command_timeout: float = 60.0
+    ) -> None:
         self.root = root
         self.command_timeout = command_timeout
+        self._owners = owners
         self._env = _git_env()
 
     @property
@@ -276,35 +294,41 @@ class ProjectRepositories:
 
     def exists(self, project_id: str) -> bool:
         """Whether the project has a repository."""
-        return (self.path(project_id) / OWNER_FILE).is_file()
+        return (self.path(project_id) / "HEAD").is_file()
 
-    def owner(self, project_id: str) -> str | None:
-        """The user who owns the project's repository, or ``None`` if there is none."""
-        try:
-            return (self.path(project_id) / OWNER_FILE).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
+    def _authorize(self, project_id: str, user_id: str) -> bool:
+        """Whether ``user_id`` owns the project (``False``: nobody owns it yet).
+
+        Raises :class:`NotProjectOwner` when another user does.
+        """
+        if self._owners is None:
+            return True
+        owner = self._owners(project_id)
+        if owner is None:
+            return False
+        if owner != user_id:
+            raise NotProjectOwner(project_id)
+        return True
+
+    def _owned(self, project_id: str, user_id: str) -> None:
+        """Raise unless ``user_id`` owns the project (:class:`ProjectNotFound` when nobody
+        does)."""
+        if not self._authorize(project_id, user_id):
+            raise ProjectNotFound(project_id, "has no owner: nobody has written files to it")
 
     def check_owner(self, project_id: str, user_id: str) -> None:
-        """Raise unless the project's repository exists and belongs to ``user_id``."""
-        owner = self.owner(project_id)
-        if owner is None:
+        """Raise unless the project belongs to ``user_id`` and has a repository."""
+        self._owned(project_id, user_id)
+        if not self.exists(project_id):
             raise ProjectNotFound(project_id)
-        if owner != user_id:
-            raise NotProjectOwner(project_id)
 
-    def _ensure_repository(self, project_id: str, user_id: str) -> Path:
-        """The project's repository, created and owned by ``user_id`` if it is new."""
-        final = self.path(project_id)
-        owner = self.owner(project_id)
-        if owner is None:
-            self._create_repository(project_id, user_id)
-            owner = self.owner(project_id)
-        if owner != user_id:
-            raise NotProjectOwner(project_id)
-        return final
+    def _ensure_repository(self, project_id: str) -> Path:
+        """The project's repository, created if it is new (the caller checked the owner)."""
+        if not self.exists(project_id):
+            self._create_repository(project_id)
+        return self.path(project_id)
 
-    def _create_repository(self, project_id: str, owner: str) -> None:
+    def _create_repository(self, project_id: str) -> None:
         final = self.path(project_id)
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{project_id}.", suffix=".new", dir=self.root))
@@ -318,11 +342,10 @@ class ProjectRepositories:
                 ("core.logAllRefUpdates", "always"),
             ):
                 self._run(None, "config", "--file", config, key, value)
-            (staging / OWNER_FILE).write_text(owner, encoding="utf-8")
             try:
                 staging.rename(final)
             except OSError:
-                # Another writer created it first; its owner wins and ours is discarded.
+                # Another writer created it first; ours is discarded.
                 if not self.exists(project_id):
                     raise
         finally:
@@ -464,14 +487,16 @@ class ProjectRepositories:
         Idempotent by id: when the snapshot already exists with the same message it is
         returned unchanged. Returns ``(snapshot, created)``.
 
-        Raises :class:`NotProjectOwner`, :class:`SnapshotConflict`,
-        :class:`SnapshotDeleted`, :class:`InvalidSnapshotFiles`, :class:`GitCommandFailed`.
+        Raises :class:`NotProjectOwner`, :class:`ProjectNotFound` (nobody owns the
+        project), :class:`SnapshotConflict`, :class:`SnapshotDeleted`,
+        :class:`InvalidSnapshotFiles`, :class:`GitCommandFailed`.
         """
         _check_snapshot_id(snapshot_id)
         if "\0" in message:
             raise InvalidSnapshotFiles("a snapshot message cannot contain NUL")
         _check_tree_paths(files)
-        git_dir = self._ensure_repository(project_id, user_id)
+        self._owned(project_id, user_id)
+        git_dir = self._ensure_repository(project_id)
         timestamp = int(time.time() if now is None else now)
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
@@ -522,15 +547,14 @@ class ProjectRepositories:
         """Check, before gathering files, what :meth:`create_snapshot` would do.
 
         Returns the existing snapshot for an idempotent repeat, ``None`` when a new one
-        can be made; raises :class:`NotProjectOwner`, :class:`SnapshotConflict`,
-        :class:`SnapshotDeleted` as :meth:`create_snapshot` would. Writes nothing.
+        can be made; raises :class:`NotProjectOwner`, :class:`ProjectNotFound`,
+        :class:`SnapshotConflict`, :class:`SnapshotDeleted` as :meth:`create_snapshot`
+        would. Writes nothing.
         """
         _check_snapshot_id(snapshot_id)
-        owner = self.owner(project_id)
-        if owner is None:
+        self._owned(project_id, user_id)
+        if not self.exists(project_id):
             return None
-        if owner != user_id:
-            raise NotProjectOwner(project_id)
         return self._existing(self.path(project_id), project_id, snapshot_id, message)
 
     def get_snapshot(self, project_id: str, user_id: str, snapshot_id: str) -> Snapshot:
@@ -576,11 +600,15 @@ class ProjectRepositories:
         it), ``main`` moves back to the commit's parent, or is deleted when the commit was
         the root; older history is never rewritten. The id is remembered as deleted so
         that it can never be created again. Deleting an absent snapshot succeeds (and
-        remembers the id too, creating the project's empty repository if needed).
-        Returns whether a snapshot was deleted.
+        remembers the id too, creating the owner's empty repository if needed). In a
+        project nobody owns it succeeds and changes nothing: no snapshot of it can exist
+        or be created until someone writes files to it, and this request must not be
+        what makes it exist. Returns whether a snapshot was deleted.
         """
         _check_snapshot_id(snapshot_id)
-        git_dir = self._ensure_repository(project_id, user_id)
+        if not self._authorize(project_id, user_id):
+            return False
+        git_dir = self._ensure_repository(project_id)
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
         for _ in range(_CAS_ATTEMPTS):

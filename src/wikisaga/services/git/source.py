@@ -1,10 +1,15 @@
-"""Where a snapshot's files come from: the filesystem service, through its client.
+"""The git service's view of the filesystem service, through its client: who owns a
+project, and a snapshot's files.
 
-The git service reads a project's current files with
-:meth:`~wikisaga.clients.FilesystemClient.export` (``GET /export/{project_id}``, as the
-project's owner) and checks what it got before anything is written. The client's errors
-become this service's domain errors here, at the boundary; ``deps.ERRORS`` maps them to
-HTTP::
+- :meth:`FilesystemSource.owner_of` reads the project's owner from the filesystem
+  service's registry (:meth:`~wikisaga.clients.FilesystemClient.project_owner`), the one
+  record of who owns a project: the git service keeps no owner of its own.
+- :meth:`FilesystemSource.export` reads a project's current files
+  (:meth:`~wikisaga.clients.FilesystemClient.export`, ``GET /export/{project_id}``, as the
+  project's owner) and checks what it got before anything is written.
+
+The client's errors become this service's domain errors here, at the boundary;
+``deps.ERRORS`` maps them to HTTP::
 
     ServiceRejected 403        → NotProjectOwner         403 forbidden
     ServiceRejected 404        → ProjectNotFound         404 project_not_found
@@ -16,7 +21,9 @@ HTTP::
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import httpx
 from anyio import to_thread
@@ -38,10 +45,12 @@ from wikisaga.ids import validate_file_path
 
 __all__ = [
     "FilesystemBadExport",
-    "FilesystemExportSource",
+    "FilesystemSource",
     "FilesystemTimeout",
     "FilesystemUnavailable",
 ]
+
+T = TypeVar("T")
 
 
 class FilesystemUnavailable(StoreError):
@@ -51,7 +60,7 @@ class FilesystemUnavailable(StoreError):
 
 
 class FilesystemBadExport(FilesystemUnavailable):
-    """The filesystem service answered, but not with a usable export."""
+    """The filesystem service answered, but not with a usable export or owner record."""
 
     code = "filesystem_bad_export"
 
@@ -89,8 +98,8 @@ def _parse_export(entries: Any) -> dict[str, bytes]:
     return files
 
 
-class FilesystemExportSource:
-    """Reads a project's current files from the filesystem service."""
+class FilesystemSource:
+    """The filesystem service, as the git service needs it: owners and exports."""
 
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None):
         self.settings = settings
@@ -106,15 +115,40 @@ class FilesystemExportSource:
         """Close the connection pool."""
         self._client.close()
 
+    def owner_of(self, project_id: str) -> str | None:
+        """The project's owner in the filesystem's registry, ``None`` if nobody owns it.
+
+        Blocking: repository calls run it in their worker thread.
+        """
+        return self._call(
+            lambda: self._client.project_owner(project_id),
+            project_id,
+            "could not say who owns the project",
+        )
+
     async def export(self, project_id: str, user_id: str) -> dict[str, bytes]:
         """The project's files, path to bytes, as the filesystem service holds them now."""
         return await to_thread.run_sync(self.export_sync, project_id, user_id)
 
     def export_sync(self, project_id: str, user_id: str) -> dict[str, bytes]:
         """:meth:`export`, in the calling thread."""
+        entries = self._call(
+            lambda: self._client.export(project_id, user_id=user_id),
+            project_id,
+            "no snapshot was created",
+        )
+        return _parse_export(entries)
+
+    def _call(self, call: Callable[[], T], project_id: str, consequence: str) -> T:
+        with self._translated(project_id, consequence):
+            return call()
+
+    @contextmanager
+    def _translated(self, project_id: str, consequence: str) -> Iterator[None]:
+        """Turn the client's errors into this service's domain errors (module docstring)."""
         where = f"the filesystem service at {self.base_url}"
         try:
-            entries = self._client.export(project_id, user_id=user_id)
+            yield
         except ServiceRejected as exc:
             if exc.status == 403:
                 raise NotProjectOwner(f"{where} refused: {exc.detail}") from exc
@@ -123,19 +157,16 @@ class FilesystemExportSource:
                     f"{where} has no project {project_id!r}: {exc.detail}"
                 ) from exc
             raise FilesystemUnavailable(
-                f"{where} answered {exc.status}: {exc.detail}; no snapshot was created"
+                f"{where} answered {exc.status}: {exc.detail}; {consequence}"
             ) from exc
         except ServiceTimeout as exc:
             raise FilesystemTimeout(
                 f"{where} did not answer within {self.settings.filesystem_timeout:g}s; "
-                "no snapshot was created"
+                f"{consequence}"
             ) from exc
         except ServiceUnreachable as exc:
-            raise FilesystemUnavailable(
-                f"{where} is unreachable ({exc}); no snapshot was created"
-            ) from exc
+            raise FilesystemUnavailable(f"{where} is unreachable ({exc}); {consequence}") from exc
         except ServiceCallError as exc:
-            raise FilesystemUnavailable(f"{exc}; no snapshot was created") from exc
-        except ValueError as exc:  # not JSON, or not an export of this project
-            raise FilesystemBadExport(f"{where} answered with an unusable export: {exc}") from exc
-        return _parse_export(entries)
+            raise FilesystemUnavailable(f"{exc}; {consequence}") from exc
+        except ValueError as exc:  # not JSON, or not an answer about this project
+            raise FilesystemBadExport(f"{where} answered with something unusable: {exc}") from exc

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from wikisaga.services.filesystem.routes import batch, export, files, versions
+from wikisaga.services.filesystem.routes import batch, export, files, projects, versions
 
-__all__ = ["batch", "export", "files", "versions"]
+__all__ = ["batch", "export", "files", "projects", "versions"]

@@ -174,8 +174,10 @@ async def create_snapshot(
     id; it is made even when the files did not change (a snapshot records an event).
     Repeating the request with the same `snapshot_id` and message returns the first
     snapshot with 200 and creates nothing; the same id with another message is 409
-    `snapshot_conflict`, a deleted id is 409 `snapshot_deleted`. The first user to snapshot
-    a project owns it; others get 403. If the filesystem service is unreachable (502) or
+    `snapshot_conflict`, a deleted id is 409 `snapshot_deleted`. Only the project's owner
+    (who first wrote files to it, in the filesystem service's registry) may snapshot it:
+    another user gets 403, and a project nobody owns yet is 404 `project_not_found`, so a
+    snapshot never claims a project. If the filesystem service is unreachable (502) or
     slow (504), nothing is created.
     """
     user = body.user_id
@@ -226,7 +228,8 @@ async def list_snapshots(
     user: UserId,
     repositories: Repositories,
 ) -> SnapshotList:
-    """Every snapshot of the project, newest first; 404 if it was never snapshotted."""
+    """Every snapshot of the project, newest first; 404 if it was never snapshotted or
+    nobody owns it."""
     snapshots = await in_thread(repositories.list_snapshots, project_id, user)
     return SnapshotList(project_id=project_id, snapshots=[_summary(s) for s in snapshots])
 
@@ -250,8 +253,9 @@ async def delete_snapshot(
     (or is removed when it was the first commit). Older history is never rewritten, so
     deleting an older snapshot removes only its tag. The id can never be created again:
     a create request that arrives late, after this delete, is refused with 409. To
-    remember that, a delete in a project that was never snapshotted creates the project's
-    empty repository, owned by the caller.
+    remember that, the owner's delete in a project that was never snapshotted creates the
+    project's empty repository. In a project nobody owns yet it succeeds and changes
+    nothing (no repository, no owner); another user's project is 403.
     """
     async with locks.hold(project_id):
         await in_thread(repositories.delete_snapshot, project_id, user, snapshot_id)
