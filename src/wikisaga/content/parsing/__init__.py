@@ -1,0 +1,99 @@
+"""Parsing: bytes of one file in, a :class:`~wikisaga.content.records.ParsedDocument` out.
+
+==================================  ===========  =======================================
+file name ends in                   format       parser
+==================================  ===========  =======================================
+``.md``, ``.markdown``, ``.mdown``  ``markdown`` markdown-it-py (:mod:`.markdown`)
+``.rst``, ``.rest``                 ``rst``      docutils (:mod:`.rst`)
+``.html``, ``.htm``, ``.xhtml``     ``html``     the standard library's HTMLParser (:mod:`.html`)
+``.txt``, ``.text``, no suffix      ``text``     blank-line paragraphs (:mod:`.text`)
+==================================  ===========  =======================================
+
+Every parser keeps prose and headings in :attr:`~ParsedDocument.text`, code apart in
+:attr:`~ParsedDocument.code_blocks`, and drops scripts, styles and markup. What cannot be
+parsed is refused by :func:`decode` and :func:`parse` with :class:`Unparseable`, whose
+message is the reason a file is skipped (binary, not UTF-8, empty, no text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
+from wikisaga.content.parsing.html import parse_html
+from wikisaga.content.parsing.markdown import parse_markdown
+from wikisaga.content.parsing.rst import parse_rst
+from wikisaga.content.parsing.text import parse_text
+from wikisaga.content.records import ParsedDocument
+
+__all__ = ["FORMATS", "PARSER_VERSION", "Unparseable", "decode", "format_of", "parse"]
+
+PARSER_VERSION = "1"
+"""Changes whenever a parser's output for the same input changes, so stored documents made
+by an older parser are parsed again."""
+
+FORMATS: dict[str, str] = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".mdown": "markdown",
+    ".rst": "rst",
+    ".rest": "rst",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".txt": "text",
+    ".text": "text",
+    "": "text",
+}
+"""The format of each file name suffix (lowercase)."""
+
+_PARSERS: dict[str, Callable[..., ParsedDocument]] = {
+    "markdown": parse_markdown,
+    "rst": parse_rst,
+    "html": parse_html,
+    "text": parse_text,
+}
+_SNIFF_BYTES = 8192
+
+
+class Unparseable(ValueError):
+    """A file's bytes cannot be made into a document; the message is the reason."""
+
+
+def format_of(name: str) -> str | None:
+    """The format of a file called ``name``, or ``None`` if no parser reads it."""
+    return FORMATS.get(PurePosixPath(name).suffix.lower())
+
+
+def decode(data: bytes) -> str:
+    """The text of a file: UTF-8 (a byte order mark is dropped), line ends made ``\\n``.
+
+    Raises :class:`Unparseable` for binary data (a NUL byte near the start), bytes that
+    are not UTF-8, and an empty or blank file.
+    """
+    if b"\0" in data[:_SNIFF_BYTES]:
+        raise Unparseable("binary file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Unparseable(f"not UTF-8 text (byte {exc.start})") from None
+    if "\0" in text:
+        raise Unparseable("binary file")
+    if not text.strip():
+        raise Unparseable("empty file")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse(text: str, format: str, *, fallback_title: str) -> ParsedDocument:
+    """Parse decoded ``text`` as ``format`` (a value of :data:`FORMATS`).
+
+    Raises :class:`Unparseable` when nothing is left, neither prose nor code (a page of
+    only scripts, say).
+    """
+    parser = _PARSERS.get(format)
+    if parser is None:
+        raise Unparseable(f"unsupported format {format!r}")
+    document = parser(text, fallback_title=fallback_title)
+    if not document.text.strip() and not document.code_blocks:
+        raise Unparseable("no text")
+    return document

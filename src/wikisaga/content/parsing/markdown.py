@@ -1,0 +1,104 @@
+"""Markdown: CommonMark and tables, parsed by markdown-it-py into tokens, never rendered.
+
+Kept: headings (ATX and setext) as the outline; paragraphs, list items, block quotes and
+table rows (cells joined by ``|``) as prose; fenced and indented code as code blocks, the
+language from the fence's info string. Inline markup is reduced to its text (a link to its
+label, an image to its alt text, inline code to its content). Raw HTML, inline or as a
+block, goes through the HTML reader (:mod:`~wikisaga.content.parsing.html`), so scripts,
+styles and attributes are dropped from Markdown as from HTML.
+
+A YAML front matter block (``---`` lines at the very top) is not prose: its ``title:`` is
+the document's title, the rest is dropped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.parsing.html import HtmlText, html_text
+from wikisaga.content.records import ParsedDocument
+
+__all__ = ["parse_markdown"]
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_TITLE_LINE = re.compile(r"^title:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+
+
+def _front_matter(source: str) -> tuple[str, str]:
+    """The title declared in front matter (or ``""``) and the source without the block."""
+    found = _FRONT_MATTER.match(source)
+    if found is None:
+        return "", source
+    title = _TITLE_LINE.search(found.group(1))
+    declared = title.group(1).strip("'\"") if title else ""
+    # Blank lines where the block was keep the rest of the source where it was.
+    return declared, "\n" * found.group(0).count("\n") + source[found.end() :]
+
+
+def _inline_text(token: Token) -> str:
+    """The text of an ``inline`` token; with raw HTML in it, the HTML reader's text."""
+    parts: list[str] = []
+    has_html = False
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(html.escape(child.content, quote=False))
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif child.type == "image":
+            parts.append(html.escape(child.content, quote=False))
+        elif child.type == "html_inline":
+            has_html = True
+            parts.append(child.content)
+    joined = "".join(parts)
+    if has_html:
+        return html_text(joined)
+    return html.unescape(joined)
+
+
+def _walk(tokens: Sequence[Token], builder: TextBuilder) -> None:
+    heading: int | None = None
+    row: list[str] | None = None
+    for token in tokens:
+        kind = token.type
+        if kind == "heading_open":
+            heading = int(token.tag[1:])
+        elif kind == "heading_close":
+            heading = None
+        elif kind == "tr_open":
+            row = []
+        elif kind == "tr_close" and row is not None:
+            cells = [cell for cell in row if cell]
+            if cells:
+                builder.paragraph(" | ".join(cells))
+            row = None
+        elif kind == "inline":
+            text = _inline_text(token)
+            if heading is not None:
+                builder.heading(text, heading)
+            elif row is not None:
+                row.append(" ".join(text.split()))
+            else:
+                builder.paragraph(text)
+        elif kind in ("fence", "code_block"):
+            language = token.info.split()[0] if token.info.strip() else ""
+            builder.code(token.content, language)
+        elif kind == "html_block":
+            reader = HtmlText(builder)
+            reader.feed(token.content)
+            reader.close()
+
+
+def parse_markdown(source: str, *, fallback_title: str) -> ParsedDocument:
+    """The document in Markdown ``source``, titled by its front matter, else its first
+    heading, else ``fallback_title``."""
+    declared, body = _front_matter(source)
+    builder = TextBuilder()
+    _walk(_MARKDOWN.parse(body), builder)
+    return builder.build(choose_title(declared, builder.outline, fallback_title))

@@ -1,0 +1,117 @@
+"""reStructuredText, parsed by docutils into its document tree, never rendered.
+
+Kept: the document title (docutils promotes a lone top section title to it) and section
+titles as the outline, their level the depth of the section; paragraphs, list items,
+definitions, field lists and table rows (cells joined by ``|``) as prose; literal blocks,
+``code``/``code-block`` directives and doctest blocks as code, the language from the
+directive. Dropped: comments, substitution definitions, targets, the messages docutils
+writes about errors in the source, and ``raw`` content.
+
+The parser runs with docutils' file access off (``include`` and ``raw :file:`` do nothing,
+so a document cannot pull in another file of the machine), no configuration files read,
+and no error stopping it: a broken document gives what could be read of it.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from docutils import nodes
+from docutils.core import publish_doctree
+from docutils.utils import SystemMessage
+
+from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.records import ParsedDocument
+
+__all__ = ["parse_rst"]
+
+_DROPPED = (
+    nodes.comment,
+    nodes.raw,
+    nodes.substitution_definition,
+    nodes.system_message,
+    nodes.target,
+    nodes.image,
+)
+_CODE = (nodes.literal_block, nodes.doctest_block)
+
+
+def _settings() -> dict[str, Any]:
+    return {
+        "_disable_config": True,
+        "file_insertion_enabled": False,
+        "raw_enabled": False,
+        "report_level": 5,
+        "halt_level": 5,
+        "warning_stream": io.StringIO(),
+        "input_encoding": "unicode",
+        "syntax_highlight": "none",
+        "doctitle_xform": True,
+        "sectsubtitle_xform": False,
+        "language_code": "en",
+    }
+
+
+def _language(node: nodes.Element) -> str:
+    found: list[Any] = list(node.get("classes", []))
+    classes = [str(name) for name in found]
+    if "code" in classes:
+        rest = [cls for cls in classes if cls != "code"]
+        return rest[0] if rest else ""
+    return str(node.get("language", ""))
+
+
+class _Walker:
+    def __init__(self, builder: TextBuilder, title_level: int) -> None:
+        self.builder = builder
+        self.title_level = title_level
+
+    def visit(self, node: nodes.Node, depth: int) -> None:
+        if isinstance(node, _DROPPED):
+            return
+        if isinstance(node, nodes.title):
+            parent = node.parent
+            if isinstance(parent, nodes.document):
+                self.builder.heading(node.astext(), 1)
+            elif isinstance(parent, nodes.section):
+                self.builder.heading(node.astext(), depth + self.title_level)
+            else:  # the title of a topic, sidebar, table or admonition: prose
+                self.builder.paragraph(node.astext())
+            return
+        if isinstance(node, nodes.subtitle):
+            self.builder.heading(node.astext(), 2)
+            return
+        if isinstance(node, _CODE):
+            self.builder.code(node.astext(), _language(node))
+            return
+        if isinstance(node, nodes.row):
+            cells = [" ".join(entry.astext().split()) for entry in node.children]
+            cells = [cell for cell in cells if cell]
+            if cells:
+                self.builder.paragraph(" | ".join(cells))
+            return
+        if isinstance(node, nodes.TextElement):
+            self.builder.paragraph(node.astext())
+            return
+        inner = depth + 1 if isinstance(node, nodes.section) else depth
+        for child in node.children:
+            self.visit(child, inner)
+
+
+def parse_rst(source: str, *, fallback_title: str) -> ParsedDocument:
+    """The document in reStructuredText ``source``, titled by its document title, else its
+    first section title, else ``fallback_title``."""
+    try:
+        tree = publish_doctree(source, settings_overrides=_settings())
+    except SystemMessage:  # only past halt_level, which nothing reaches; read it as text
+        builder = TextBuilder()
+        builder.paragraph(source, keep_lines=True)
+        return builder.build(fallback_title)
+    declared = str(tree.get("title", ""))
+    builder = TextBuilder()
+    # With a document title, top-level sections are level 2; without, level 1.
+    walker = _Walker(builder, title_level=1 if declared else 0)
+    for child in tree.children:
+        walker.visit(child, 0)
+    return builder.build(choose_title(declared, builder.outline, fallback_title))
