@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from wikisaga.cli import chaos, demo, sagas, serve
+from wikisaga.cli import chaos, demo, ingest, sagas, serve
 from wikisaga.errors import ConfigError, WikisagaError
 
 __all__ = ["GROUPS", "app", "build_app", "main"]
@@ -21,6 +21,7 @@ __all__ = ["GROUPS", "app", "build_app", "main"]
 GROUPS: tuple[Callable[[typer.Typer], None], ...] = (
     serve.register,
     demo.register,
+    ingest.register,
     sagas.register,
     chaos.register,
 )
