@@ -3,6 +3,9 @@
 A crash point that never fires lets the child roll back in-process, and the log can end as
 recovery would have left it; a crash test must not pass on that. These tests run children
 whose crash point is never reached and check that the kit says so, with what they printed.
+
+Likewise its order check: a step's action that runs before the log holds its intent must
+be reported, though the intent is in the log by the time the saga is over.
 """
 
 from __future__ import annotations
@@ -14,14 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from distributed_saga import FaultPoint
+from distributed_saga import FaultPoint, SagaState, StepState, open_saga_log
+from distributed_saga.log import SagaLog
 from distributed_saga.testing.crashing import (
     CrashNotReachedError,
     EffectLedger,
     check_killed,
     child_command,
     close_ledgers,
+    ledger_step,
+    log_intent_check,
+    planned_steps,
     run_killed_child,
+    saga_problems,
     seed_previous_generation,
     start_child,
     wait_until_stopped,
@@ -99,3 +107,90 @@ def test_a_child_that_ends_instead_of_stopping_fails_with_its_stderr(
         wait_until_stopped(child, crash_at="after_intent:7:stop")
     assert "exited with status 0" in str(raised.value)
     assert child.returncode == 0
+
+
+# -- the order check ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def saga_log(tmp_path: Path) -> Iterator[SagaLog]:
+    with open_saga_log(f"sqlite:///{tmp_path / 'order.db'}") as log:
+        yield log
+
+
+def test_an_action_that_runs_before_its_intent_is_logged_is_reported(
+    tmp_path: Path, saga_log: SagaLog
+) -> None:
+    """The action runs first, the intent is written after it: at the end the log holds the
+    intent and the effect, as it would in the right order, yet the problem is reported."""
+    with EffectLedger(tmp_path / "order-ledger.db") as ledger:
+        initial = seed_previous_generation(ledger, SAGA, 1)
+        (step,) = planned_steps(SAGA, 1)
+        check = log_intent_check(saga_log, SAGA, "runner")
+        action, rollback = ledger_step(ledger, SAGA, step, check_intent=check)
+        action()
+        saga_log.create_saga(SAGA, None, owner="runner", lease_seconds=30.0)
+        saga_log.record_intent(
+            SAGA,
+            "runner",
+            index=0,
+            name=step.name,
+            compensation=rollback,
+            in_process_rollback=False,
+            idempotency_key=None,
+        )
+        record = saga_log.get_saga(SAGA)
+        problems = saga_problems(
+            record, ledger, steps=1, initial=initial, allow=(SagaState.EXECUTING,)
+        )
+    assert problems == [
+        "step 0's action ran before the log held its intent: the log holds no such saga yet"
+    ]
+
+
+def test_an_action_whose_step_the_log_already_shows_finished_is_reported(
+    tmp_path: Path, saga_log: SagaLog
+) -> None:
+    """While the runner still owns the saga, a step's action must find the step started,
+    not completed: its outcome is written after it ran."""
+    with EffectLedger(tmp_path / "order-ledger.db") as ledger:
+        (step,) = planned_steps(SAGA, 1)
+        check = log_intent_check(saga_log, SAGA, "runner")
+        action, rollback = ledger_step(ledger, SAGA, step, check_intent=check)
+        saga_log.create_saga(SAGA, None, owner="runner", lease_seconds=30.0)
+        saga_log.record_intent(
+            SAGA,
+            "runner",
+            index=0,
+            name=step.name,
+            compensation=rollback,
+            in_process_rollback=False,
+            idempotency_key=None,
+        )
+        saga_log.record_step_result(SAGA, "runner", index=0, state=StepState.COMPLETED, attempts=1)
+        action()
+        assert ledger.intent_checks(SAGA) == [(0, "the log holds the step completed, not started")]
+
+
+def test_an_effect_whose_action_never_checked_the_log_is_reported(
+    tmp_path: Path, saga_log: SagaLog
+) -> None:
+    """An effect written without the check (here, straight to the ledger) cannot pass for
+    one whose intent was seen first."""
+    with EffectLedger(tmp_path / "order-ledger.db") as ledger:
+        (step,) = planned_steps(SAGA, 1)
+        saga_log.create_saga(SAGA, None, owner="runner", lease_seconds=30.0)
+        saga_log.record_intent(
+            SAGA,
+            "runner",
+            index=0,
+            name=step.name,
+            compensation=None,
+            in_process_rollback=False,
+            idempotency_key=None,
+        )
+        ledger.apply(SAGA, 0, step.key, step.value)
+        problems = saga_problems(
+            saga_log.get_saga(SAGA), ledger, steps=1, initial={}, allow=(SagaState.EXECUTING,)
+        )
+    assert problems == ["step 0 had an effect, but its action never checked the log for its intent"]

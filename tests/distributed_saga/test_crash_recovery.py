@@ -43,6 +43,7 @@ from distributed_saga.testing.crashing import (
     fast_compensation_retry,
     fault_reached,
     ledger_step,
+    log_intent_check,
     open_log,
     planned_steps,
     run_child,
@@ -450,11 +451,15 @@ def test_saga_interrupted_while_ending_stops_renewing_its_lease(
             log=log,
             registry=REGISTRY,
             lease_seconds=0.3,
+            owner="runner",
             faults=FaultPlan(point, None, interrupt),
             compensation_retry=fast_compensation_retry(),
         )
+        check_intent = log_intent_check(log, SAGA, "runner")
         for step in planned_steps(SAGA, 2):
-            saga.execute_step(step.name, *ledger_step(ledger, SAGA, step))
+            saga.execute_step(
+                step.name, *ledger_step(ledger, SAGA, step, check_intent=check_intent)
+            )
         end = saga.commit if ending == "commit" else partial(saga.abort, "the caller gave up")
         with pytest.raises(KeyboardInterrupt):
             end()

@@ -8,6 +8,12 @@ in-process: the fault raises a ``BaseException`` the engine does not catch, the 
 is dropped, its lease lapses, and recovery runs on the same log under another owner. The
 same invariants are then checked on the memory log and on SQLite; a few examples also kill
 a real child process with SIGKILL and recover in a second process.
+
+Order is part of the property: every step's action checks, the moment it runs, that the
+log already holds its intent with its compensation (the crash kit's ``log_intent_check``),
+and the saga fails the property otherwise. ``event()`` labels each example (where it
+crashed, how it failed) and ``target()`` steers towards examples with many checked actions
+and undone effects; ``pytest --hypothesis-show-statistics`` shows what was generated.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 
 from distributed_saga import FaultPlan, FaultPoint, SagaState, StepState
@@ -117,8 +123,31 @@ def scratch() -> Iterator[Path]:
             close_ledgers()
 
 
+def label(scenario: Scenario) -> None:
+    """Tell Hypothesis's statistics what kind of example ``scenario`` is."""
+    if scenario.crash_point is None:
+        event("crash: none")
+    elif not scenario.crashes:
+        event("crash: planned but never reached")
+    else:
+        direction = "backward" if scenario.crash_point in BACKWARD else "forward"
+        event(f"crash: {direction}, {scenario.crash_point.value}")
+    if scenario.fail_at is None:
+        event("ends by: abort" if scenario.abort else "ends by: commit")
+    else:
+        event(f"ends by: step failing {scenario.fail_mode}")
+    event(f"steps: {scenario.steps}")
+
+
+def aim(ledger: EffectLedger) -> None:
+    """Steer Hypothesis towards examples where much happened before the end."""
+    target(float(len(ledger.intent_checks(SAGA))), label="actions that checked their intent")
+    target(float(sum(ledger.effects(SAGA, "undo").values())), label="effects undone")
+
+
 def check_in_process(log: SagaLog, ledger: EffectLedger, scenario: Scenario) -> None:
     """Run ``scenario`` in this process, "crash", recover under another owner, check."""
+    label(scenario)
     initial = seed_previous_generation(ledger, SAGA, scenario.steps)
     faults = FaultPlan()
     if scenario.crash_point is not None:
@@ -158,6 +187,7 @@ def check_in_process(log: SagaLog, ledger: EffectLedger, scenario: Scenario) -> 
     record = log.get_saga(SAGA)
     assert record.state is scenario.expected
     assert saga_problems(record, ledger, steps=scenario.steps, initial=initial) == []
+    aim(ledger)
     if crashed and scenario.crash_point is FaultPoint.BEFORE_INTENT:
         assert len(record.steps) == scenario.crash_step
     if scenario.fail_at is not None and scenario.fail_mode in ("before", "refused"):
@@ -205,6 +235,7 @@ def test_sigkilled_child_saga_is_recovered_by_another_process(scenario: Scenario
     """A real child killed with SIGKILL at the drawn point; a second process recovers it
     after the lease expires; the invariants hold on the SQLite log and the ledger."""
     with scratch() as directory, EffectLedger(directory / "ledger.db") as ledger:
+        label(scenario)
         url = f"sqlite:///{directory / 'sagas.db'}"
         initial = seed_previous_generation(ledger, SAGA, scenario.steps)
         assert scenario.crash_at is not None

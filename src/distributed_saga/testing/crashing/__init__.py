@@ -15,7 +15,11 @@ kills; see :func:`~distributed_saga.testing.crashing.runner.main`.
 
 from __future__ import annotations
 
-from distributed_saga.testing.crashing.checks import fault_reached, saga_problems
+from distributed_saga.testing.crashing.checks import (
+    fault_reached,
+    log_intent_check,
+    saga_problems,
+)
 from distributed_saga.testing.crashing.ledger import (
     LEDGER_COMPENSATION,
     LEDGER_COMPENSATION_CONCURRENT,
@@ -23,6 +27,7 @@ from distributed_saga.testing.crashing.ledger import (
     CompensationBrokenError,
     EffectLedger,
     FailMode,
+    IntentCheck,
     JournalRow,
     LedgerConflictError,
     PlannedStep,
@@ -59,6 +64,7 @@ __all__ = [
     "CrashNotReachedError",
     "EffectLedger",
     "FailMode",
+    "IntentCheck",
     "JournalRow",
     "LedgerConflictError",
     "PlannedStep",
@@ -71,6 +77,7 @@ __all__ = [
     "fast_compensation_retry",
     "fault_reached",
     "ledger_step",
+    "log_intent_check",
     "main",
     "open_log",
     "planned_steps",

@@ -1,16 +1,25 @@
-"""What a crash test expects of a ledger saga: whether it meets a planned crash point, and
-what must hold of it (in the saga log and the ledger) once it is over, however it crashed."""
+"""What a crash test expects of a ledger saga: whether it meets a planned crash point, what
+the saga log must already hold when a step's action runs, and what must hold of the saga
+(in the saga log and the ledger) once it is over, however it crashed."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from distributed_saga._errors import SagaError, SagaNotFoundError
 from distributed_saga._records import SagaRecord, SagaState, StepState
+from distributed_saga.compensations import Compensation
 from distributed_saga.faults import FaultPoint
-from distributed_saga.testing.crashing.ledger import EffectLedger, FailMode, planned_steps
+from distributed_saga.log import SagaLog
+from distributed_saga.testing.crashing.ledger import (
+    EffectLedger,
+    FailMode,
+    IntentCheck,
+    planned_steps,
+)
 
-__all__ = ["fault_reached", "saga_problems"]
+__all__ = ["fault_reached", "log_intent_check", "saga_problems"]
 
 
 def fault_reached(
@@ -44,6 +53,35 @@ def fault_reached(
     return last >= 0 if step is None else 0 <= step <= last
 
 
+def log_intent_check(log: SagaLog, saga_id: str, owner: str) -> IntentCheck:
+    """The :data:`IntentCheck` of saga ``saga_id``, run by ``owner``, reading ``log``.
+
+    When step ``index``'s action runs, the log must already hold the saga and the step, with
+    the planned compensation's name and recorded arguments; and while ``owner`` still owns
+    the saga, the step must be ``started`` (its outcome is written later). Once another
+    process has taken the saga over, a late action may find its step already compensated.
+    """
+
+    def check(index: int, planned: Compensation) -> str | None:
+        try:
+            record = log.get_saga(saga_id)
+        except SagaNotFoundError:
+            return "the log holds no such saga yet"
+        except SagaError as exc:
+            return f"the log could not be read: {exc}"
+        if index >= len(record.steps):
+            return f"the log holds {len(record.steps)} step(s), not step {index}"
+        step = record.steps[index]
+        recorded = (step.compensation, step.compensation_args)
+        if recorded != (planned.name, planned.recorded_args()):
+            return f"the log holds compensation {recorded}, not the planned {planned}"
+        if record.owner == owner and step.state is not StepState.STARTED:
+            return f"the log holds the step {step.state.value}, not started"
+        return None
+
+    return check
+
+
 def saga_problems(
     record: SagaRecord,
     ledger: EffectLedger,
@@ -55,8 +93,9 @@ def saga_problems(
     """Everything wrong with a finished ledger saga; empty when it is all or nothing.
 
     * it ended in one of ``allow``;
-    * no step has an effect without an intent in the log (intent is written first), and
-      no effect happened or was undone twice;
+    * every step's action found its intent already in the log when it ran (see
+      :func:`log_intent_check`), every step with an effect was checked so, no step has an
+      effect without an intent in the log, and no effect happened or was undone twice;
     * a ``rejected`` step had no effect (the engine trusted it not to need undoing);
     * ``committed``: every step completed and every key holds the new value, nothing undone;
     * ``rolled_back``: every compensable step is ``compensated`` (or ``rejected``); each
@@ -74,6 +113,18 @@ def saga_problems(
         f"step {index} had {count} effect(s) but no intent in the log"
         for index, count in sorted(applied.items())
         if index not in logged
+    )
+    checks = ledger.intent_checks(record.saga_id)
+    problems.extend(
+        f"step {index}'s action ran before the log held its intent: {problem}"
+        for index, problem in checks
+        if problem is not None
+    )
+    checked = {index for index, _ in checks}
+    problems.extend(
+        f"step {index} had an effect, but its action never checked the log for its intent"
+        for index in sorted(applied)
+        if index not in checked
     )
     problems.extend(
         f"step {index} {kind} {count} times"

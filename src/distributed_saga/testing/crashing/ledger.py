@@ -16,6 +16,12 @@ Every write is one SQLite transaction, so a process killed with ``SIGKILL`` leav
 the whole effect and its journal row or neither. Counting journal rows therefore counts
 *effects*, not calls; calls are kept apart (``calls``) to tell which process ran them.
 
+Order is checked where it happens. Before it does anything, each step's action asks an
+:data:`IntentCheck` whether the saga log *already* records the step, started, with the
+compensation planned for it, and writes the answer down (``intent_checks``). Looking at the
+log only once the saga is over could not tell an intent written before the action from one
+written after it.
+
 A *ledger saga* publishes :func:`planned_steps`: :func:`seed_previous_generation` writes
 the previous generation, and :func:`ledger_step` makes each step's action (told to fail or
 not, see :data:`FailMode`) and the compensation planned for it.
@@ -41,6 +47,7 @@ __all__ = [
     "CompensationBrokenError",
     "EffectLedger",
     "FailMode",
+    "IntentCheck",
     "JournalRow",
     "LedgerConflictError",
     "PlannedStep",
@@ -68,6 +75,11 @@ FailMode = Literal["before", "after", "refused"]
 is ``refused``: it raises :class:`StepRefusedError` before writing, an error the step
 declares (``not_applied=``) as proof of no effect, so the engine records it ``rejected``
 and does not compensate it."""
+
+IntentCheck = Callable[[int, Compensation], str | None]
+"""Asked by step ``index``'s action the moment it runs, with the compensation planned for
+it: what is wrong with the saga log's record of that step, or ``None`` when the log already
+holds its intent (see :func:`~distributed_saga.testing.crashing.checks.log_intent_check`)."""
 
 _BUSY_TIMEOUT = 30.0
 
@@ -153,6 +165,13 @@ _SCHEMA = (
         step INTEGER NOT NULL,
         pid INTEGER NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS intent_check (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        saga_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        problem TEXT,
+        pid INTEGER NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS broken (
         saga_id TEXT NOT NULL,
         step INTEGER NOT NULL,
@@ -227,6 +246,15 @@ class EffectLedger:
             )
         return False
 
+    def record_intent_check(self, saga_id: str, step: int, problem: str | None) -> None:
+        """Note what step ``step``'s action found in the saga log as it began: ``problem``,
+        or ``None`` when the log already held the step's intent."""
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO intent_check (saga_id, step, problem, pid) VALUES (?, ?, ?, ?)",
+                (saga_id, step, problem, os.getpid()),
+            )
+
     def break_step(self, saga_id: str, step: int) -> None:
         """Make the compensation of ``saga_id``'s step ``step`` fail until :meth:`repair`."""
         with self._transaction() as cur:
@@ -282,6 +310,15 @@ class EffectLedger:
         with self._lock:
             rows = self._conn.execute(query + " ORDER BY seq", params).fetchall()
         return [(str(s), int(step), int(pid)) for s, step, pid in rows]
+
+    def intent_checks(self, saga_id: str) -> list[tuple[int, str | None]]:
+        """Every intent check of ``saga_id``'s actions as ``(step, problem)``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT step, problem FROM intent_check WHERE saga_id = ? ORDER BY seq",
+                (saga_id,),
+            ).fetchall()
+        return [(int(step), None if problem is None else str(problem)) for step, problem in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -403,14 +440,26 @@ def seed_previous_generation(ledger: EffectLedger, saga_id: str, steps: int) -> 
 
 class _Action:
     def __init__(
-        self, ledger: EffectLedger, saga_id: str, step: PlannedStep, fail: FailMode | None
+        self,
+        ledger: EffectLedger,
+        saga_id: str,
+        step: PlannedStep,
+        fail: FailMode | None,
+        rollback: Compensation,
+        check: IntentCheck,
     ) -> None:
         self._ledger = ledger
         self._saga_id = saga_id
         self._step = step
         self._fail = fail
+        self._rollback = rollback
+        self._check = check
 
     def __call__(self) -> str:
+        # First of all, even for an action about to fail: a failed step may have partly
+        # happened, so its intent must be in the log as surely as a completed one's.
+        problem = self._check(self._step.index, self._rollback)
+        self._ledger.record_intent_check(self._saga_id, self._step.index, problem)
         if self._fail == "refused":
             raise StepRefusedError(f"step {self._step.index} was refused")
         if self._fail == "before":
@@ -426,13 +475,16 @@ def ledger_step(
     saga_id: str,
     step: PlannedStep,
     *,
+    check_intent: IntentCheck,
     fail: FailMode | None = None,
     concurrent: bool = False,
 ) -> tuple[Callable[[], str], Compensation]:
     """Step ``step``'s action and its durable compensation, planned now (before the action
-    runs) from the value the ledger holds. ``fail``: the action raises
-    :class:`StepFailedError` before or after writing, or :class:`StepRefusedError`. Pass
-    :func:`proves_no_effect` as the step's ``not_applied``."""
+    runs) from the value the ledger holds. The action first asks ``check_intent`` whether
+    the saga log already holds the step's intent and notes the answer in the ledger.
+    ``fail``: the action raises :class:`StepFailedError` before or after writing, or
+    :class:`StepRefusedError`. Pass :func:`proves_no_effect` as the step's
+    ``not_applied``."""
     rollback = Compensation(
         LEDGER_COMPENSATION_CONCURRENT if concurrent else LEDGER_COMPENSATION,
         {
@@ -444,4 +496,4 @@ def ledger_step(
             "value": step.value,
         },
     )
-    return _Action(ledger, saga_id, step, fail), rollback
+    return _Action(ledger, saga_id, step, fail, rollback, check_intent), rollback

@@ -35,12 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from distributed_saga._errors import UnknownCompensationError
+from distributed_saga._lease import process_owner
 from distributed_saga._records import SagaState
 from distributed_saga.faults import CRASH_AT_ENV, FaultPlan, kill_this_process
 from distributed_saga.log import SagaLog, open_saga_log
 from distributed_saga.recovery import RecoveryOutcome, recover_sagas
 from distributed_saga.retry import RetryPolicy
 from distributed_saga.saga import DistributedSaga
+from distributed_saga.testing.crashing.checks import log_intent_check
 from distributed_saga.testing.crashing.ledger import (
     REGISTRY,
     EffectLedger,
@@ -109,7 +111,12 @@ def run_saga(
     ``concurrent`` the steps use the compensation registered as concurrent, so the engine
     undoes them in parallel. With ``abort``, a saga whose steps all succeeded is aborted
     (rolled back) instead of committed. ``lock_key`` is held by the saga until it ends.
+    Each step's action checks, as it runs, that ``log`` already holds its intent
+    (:func:`~distributed_saga.testing.crashing.checks.log_intent_check`); the ledger keeps
+    the answers for :func:`~distributed_saga.testing.crashing.checks.saga_problems`.
     """
+    owner = owner or process_owner()
+    check_intent = log_intent_check(log, saga_id, owner)
     saga = DistributedSaga(
         saga_id,
         user_id="crash-test",
@@ -123,7 +130,9 @@ def run_saga(
     )
     for step in planned_steps(saga_id, steps):
         fail = fail_mode if step.index == fail_at else None
-        action, rollback = ledger_step(ledger, saga_id, step, fail=fail, concurrent=concurrent)
+        action, rollback = ledger_step(
+            ledger, saga_id, step, check_intent=check_intent, fail=fail, concurrent=concurrent
+        )
         try:
             saga.execute_step(step.name, action, rollback, not_applied=proves_no_effect)
         except StepFailedError:
