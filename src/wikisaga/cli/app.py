@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from wikisaga.cli import chaos, demo, ingest, sagas, serve
+from wikisaga.cli import chaos, demo, graph, ingest, sagas, serve
 from wikisaga.errors import ConfigError, WikisagaError
 
 __all__ = ["GROUPS", "app", "build_app", "main"]
@@ -23,6 +23,7 @@ GROUPS: tuple[Callable[[typer.Typer], None], ...] = (
     demo.register,
     ingest.register,
     sagas.register,
+    graph.register,
     chaos.register,
 )
 """Registration functions, one per command group, called in order by :func:`build_app`."""
