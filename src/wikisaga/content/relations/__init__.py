@@ -1,0 +1,54 @@
+"""Relation extraction: typed triples with provenance from a project's prose (DESIGN §11).
+
+Offline and deterministic: rules and word lists shipped with the package, no model, no
+download; the same documents always give the same entities and triples in the same order.
+
+* :func:`strip_markup` blanks code, URLs and markup out of Markdown, reStructuredText or
+  HTML at the same offsets; :func:`split_sentences` gives sentences with their offsets;
+  :func:`prose_document` does both for one raw document.
+* :func:`extract_relations` reads :class:`ProseDocument` s and returns an
+  :class:`Extraction`: merged :class:`Entity` records and :class:`Triple` s, typed ones
+  from explicit statements (the :class:`Predicate` vocabulary) and ``related_to`` from
+  co-occurrence. Each triple carries its document, sentence, offsets, method and
+  confidence.
+* :func:`normalise_key` is the rule that names an entity.
+
+``docs/relations.md`` describes the patterns and the measured precision and recall.
+"""
+
+from __future__ import annotations
+
+from wikisaga.content.relations._extract import extract_relations, prose_document
+from wikisaga.content.relations._markup import SYNTAXES, Prose, strip_markup
+from wikisaga.content.relations._phrases import normalise_key
+from wikisaga.content.relations._records import (
+    TYPED_PREDICATES,
+    Entity,
+    EntityKind,
+    Extraction,
+    ExtractionOptions,
+    Predicate,
+    ProseDocument,
+    Sentence,
+    Triple,
+)
+from wikisaga.content.relations._sentences import split_sentences
+
+__all__ = [
+    "SYNTAXES",
+    "TYPED_PREDICATES",
+    "Entity",
+    "EntityKind",
+    "Extraction",
+    "ExtractionOptions",
+    "Predicate",
+    "Prose",
+    "ProseDocument",
+    "Sentence",
+    "Triple",
+    "extract_relations",
+    "normalise_key",
+    "prose_document",
+    "split_sentences",
+    "strip_markup",
+]

@@ -1,0 +1,214 @@
+"""The extractor: documents of prose in, entities and triples out.
+
+For every sentence of every document (the document's own sentence spans, or
+:func:`split_sentences` of its text), the patterns give typed triples and the names it
+mentions. Entities are then merged over the corpus: one key per entity (see
+:func:`normalise_key`), keys that differ only in separators (``pydantic-core``,
+``pydantic core``, ``pydantic_core``) taken for one, the most frequent surface form as
+the entity's name and the most often stated type as its type. Last, co-occurrence adds
+``related_to`` triples (:mod:`._cooccurrence`).
+
+The output depends on nothing but the input: documents are read in ``doc_id`` order,
+every collection is sorted on explicit keys, and ties are broken by key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from wikisaga.content.relations._cooccurrence import SentenceKeys, related
+from wikisaga.content.relations._markup import strip_markup
+from wikisaga.content.relations._patterns import Found, read_sentence
+from wikisaga.content.relations._reader import Mention
+from wikisaga.content.relations._records import (
+    Entity,
+    EntityKind,
+    Extraction,
+    ExtractionOptions,
+    ProseDocument,
+    Sentence,
+    Triple,
+)
+from wikisaga.content.relations._sentences import split_sentences
+from wikisaga.content.relations._tokens import tokenize
+
+__all__ = ["extract_relations", "prose_document"]
+
+_SEPARATORS = re.compile(r"[\s._-]+")
+_KIND_RANK = {EntityKind.CODE: 0, EntityKind.NAME: 1, EntityKind.PHRASE: 2}
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the corpus says about one key."""
+
+    surfaces: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[EntityKind] = field(default_factory=Counter)
+    types: Counter[str] = field(default_factory=Counter)
+    doc_ids: set[str] = field(default_factory=set)
+
+    def add(self, mention: Mention, doc_id: str) -> None:
+        self.surfaces[mention.name] += 1
+        self.kinds[mention.kind] += 1
+        self.doc_ids.add(doc_id)
+
+
+def _display(sentence: Sentence) -> str:
+    return " ".join(sentence.text.replace("`", "").split())
+
+
+@dataclass(slots=True)
+class _Corpus:
+    options: ExtractionOptions
+    tallies: dict[str, _Tally] = field(default_factory=dict)
+    triples: list[Triple] = field(default_factory=list)
+    sentences: list[SentenceKeys] = field(default_factory=list)
+
+    def tally(self, key: str) -> _Tally:
+        return self.tallies.setdefault(key, _Tally())
+
+    def read(self, document: ProseDocument) -> None:
+        spans = document.sentences or split_sentences(document.text)
+        for sentence in spans:
+            if len(sentence.text) > self.options.max_sentence_chars:
+                continue
+            tokens = tokenize(sentence.text, sentence.start)
+            findings = read_sentence(tokens, document.topic)
+            keys: set[str] = set()
+            for mention in findings.mentions:
+                self.tally(mention.key).add(mention, document.doc_id)
+                keys.add(mention.key)
+            for key, type_word in findings.types:
+                self.tally(key).types[type_word] += 1
+            for item in findings.found:
+                if item.confidence < self.options.min_confidence:
+                    continue
+                self.triples.append(self._triple(item, document, sentence))
+                for mention in (item.subject, item.object):
+                    if mention.key not in keys:
+                        self.tally(mention.key).add(mention, document.doc_id)
+                    keys.add(mention.key)
+            self.sentences.append(
+                SentenceKeys(
+                    frozenset(keys),
+                    document.doc_id,
+                    document.source_path,
+                    _display(sentence),
+                    sentence.start,
+                    sentence.end,
+                )
+            )
+
+    @staticmethod
+    def _triple(item: Found, document: ProseDocument, sentence: Sentence) -> Triple:
+        return Triple(
+            subject=item.subject.key,
+            predicate=item.predicate,
+            object=item.object.key,
+            doc_id=document.doc_id,
+            source_path=document.source_path,
+            sentence=_display(sentence),
+            start=sentence.start,
+            end=sentence.end,
+            method=item.method,
+            confidence=item.confidence,
+        )
+
+    def canonical_keys(self) -> dict[str, str]:
+        """Each key's canonical form: of the keys equal up to separators, the most
+        mentioned (ties: the first in order)."""
+        groups: dict[str, list[str]] = {}
+        for key in self.tallies:
+            groups.setdefault(_SEPARATORS.sub("", key), []).append(key)
+        canonical: dict[str, str] = {}
+        for members in groups.values():
+            best = min(members, key=lambda k: (-sum(self.tallies[k].surfaces.values()), k))
+            for key in members:
+                canonical[key] = best
+        return canonical
+
+    def entities(self, canonical: dict[str, str]) -> tuple[Entity, ...]:
+        merged: dict[str, _Tally] = {}
+        for key, tally in self.tallies.items():
+            into = merged.setdefault(canonical[key], _Tally())
+            into.surfaces.update(tally.surfaces)
+            into.kinds.update(tally.kinds)
+            into.types.update(tally.types)
+            into.doc_ids |= tally.doc_ids
+        entities: list[Entity] = []
+        for key in sorted(merged):
+            tally = merged[key]
+            if not tally.surfaces:
+                continue
+            name = min(tally.surfaces, key=lambda s: (-tally.surfaces[s], s))
+            kind = min(tally.kinds, key=lambda k: (-tally.kinds[k], _KIND_RANK[k]))
+            kind_word = (
+                min(tally.types, key=lambda t: (-tally.types[t], t)) if tally.types else None
+            )
+            entities.append(
+                Entity(
+                    key=key,
+                    name=name,
+                    kind=kind,
+                    type=kind_word,
+                    mentions=sum(tally.surfaces.values()),
+                    aliases=tuple(sorted(tally.surfaces)),
+                    doc_ids=tuple(sorted(tally.doc_ids)),
+                )
+            )
+        return tuple(entities)
+
+
+def _unique(triples: Iterable[Triple]) -> list[Triple]:
+    """One triple per (subject, predicate, object, document, sentence): the most
+    confident, then the first method in order."""
+    best: dict[tuple[str, str, str, str, int], Triple] = {}
+    for triple in sorted(triples, key=Triple.sort_key):
+        key = (triple.subject, triple.predicate.value, triple.object, triple.doc_id, triple.start)
+        if key not in best or triple.confidence > best[key].confidence:
+            best[key] = triple
+    return sorted(best.values(), key=Triple.sort_key)
+
+
+def extract_relations(
+    documents: Iterable[ProseDocument], options: ExtractionOptions | None = None
+) -> Extraction:
+    """The entities and triples of ``documents`` (see the module docstring)."""
+    options = options or ExtractionOptions()
+    corpus = _Corpus(options)
+    for document in sorted(documents, key=lambda d: (d.doc_id, d.source_path)):
+        corpus.read(document)
+    canonical = corpus.canonical_keys()
+    typed = _unique(
+        replace(t, subject=canonical[t.subject], object=canonical[t.object]) for t in corpus.triples
+    )
+    typed = [t for t in typed if t.subject != t.object]
+    sentences = [replace(s, keys=frozenset(canonical[k] for k in s.keys)) for s in corpus.sentences]
+    cooccurring = related(sentences, typed, options) if options.cooccurrence else []
+    return Extraction(
+        entities=corpus.entities(canonical),
+        triples=tuple(sorted([*typed, *cooccurring], key=Triple.sort_key)),
+    )
+
+
+def prose_document(
+    text: str,
+    *,
+    doc_id: str,
+    source_path: str,
+    syntax: str = "markdown",
+    topic: str | None = None,
+) -> ProseDocument:
+    """A :class:`ProseDocument` from a document's raw text: its markup stripped at the
+    same offsets (:func:`strip_markup`), split into sentences at its block breaks."""
+    prose = strip_markup(text, syntax)
+    return ProseDocument(
+        doc_id=doc_id,
+        source_path=source_path,
+        text=prose.text,
+        sentences=split_sentences(prose.text, breaks=prose.breaks),
+        topic=topic,
+    )

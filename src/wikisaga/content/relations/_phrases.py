@@ -1,0 +1,206 @@
+"""Noun phrases over tagged tokens, and the keys that name their entities.
+
+A noun phrase is a run of an optional determiner, modifiers (adjectives, nouns, names,
+numbers, ``-ed``/``-ing`` forms between them) and a head (a noun, name or identifier).
+Adjectives joined by commas or ``and``/``yet`` before the head stay in one phrase ("a
+simple, yet elegant, HTTP library").
+
+A phrase's **key** is its entity's stable name (:func:`phrase_key`): lower case, without
+determiners, leading adjectives and adverbs, trailing version numbers, backticks or
+quotes; a common-noun head in the singular ("HTTP requests" → ``http request``); and a
+name followed by a word such as ``library`` or ``framework`` stands for the name alone
+("the Requests library" → ``requests``, of type ``library``) — but not after ``a``/``an``
+or after a language ("a Python library" stays ``python library``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wikisaga.content.relations._lexicon import lexicon, singular
+from wikisaga.content.relations._records import EntityKind
+from wikisaga.content.relations._tokens import NOMINAL, Tag, Token, tokenize
+
+__all__ = ["Phrase", "chunk", "normalise_key", "phrase_key", "phrase_kind", "surface"]
+
+_MODIFIERS = frozenset({Tag.ADJ, Tag.NOUN, Tag.NAME, Tag.CODE, Tag.NUM, Tag.ADV})
+_ADJECTIVE_JOINS = frozenset({",", "and", "or", "yet", "but"})
+_INDEFINITE = frozenset({"a", "an", "another"})
+_ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """Tokens ``tokens[start:end]`` of a sentence, forming one noun phrase."""
+
+    tokens: tuple[Token, ...]
+    start: int
+    end: int
+
+    @property
+    def words(self) -> tuple[Token, ...]:
+        return self.tokens[self.start : self.end]
+
+    @property
+    def head(self) -> Token:
+        return self.tokens[self.end - 1]
+
+    @property
+    def determiner(self) -> str | None:
+        first = self.tokens[self.start]
+        return first.lower if first.tag is Tag.DET else None
+
+    @property
+    def char_start(self) -> int:
+        return self.tokens[self.start].start
+
+    @property
+    def char_end(self) -> int:
+        return self.tokens[self.end - 1].end
+
+
+def _participle(token: Token) -> bool:
+    return token.tag is Tag.VERB and token.lower.endswith(("ed", "ing", "en", "lt"))
+
+
+def chunk(tokens: Sequence[Token], blocked: frozenset[int] = frozenset()) -> list[Phrase]:
+    """The noun phrases of a sentence, left to right; ``blocked`` token indices (the
+    words of a relation's trigger) are never part of one."""
+    found: list[Phrase] = []
+    frozen = tuple(tokens)
+    i, n = 0, len(frozen)
+    while i < n:
+        end = _phrase_end(frozen, i, blocked)
+        if end > i:
+            found.append(Phrase(frozen, i, end))
+            i = end
+        else:
+            i += 1
+    return found
+
+
+def _phrase_end(tokens: tuple[Token, ...], start: int, blocked: frozenset[int]) -> int:
+    """The end of the phrase starting at ``start`` (``start`` itself if there is none)."""
+    i, n = start, len(tokens)
+    if i in blocked:
+        return start
+    if tokens[i].tag is Tag.DET:
+        i += 1
+    head_end = start
+    nominal_seen = False
+    while i < n and i not in blocked:
+        token = tokens[i]
+        if token.tag in NOMINAL:
+            nominal_seen = True
+            head_end = i + 1
+        elif token.tag is Tag.NUM:
+            if nominal_seen:
+                head_end = i + 1
+        elif token.tag in (Tag.ADJ, Tag.ADV):
+            pass
+        elif _participle(token) and i > start and i + 1 < n and tokens[i + 1].tag in NOMINAL:
+            pass  # "a distributed task queue", "the underlying engine"
+        elif (
+            token.lower in _ADJECTIVE_JOINS
+            and not nominal_seen
+            and i > start
+            and tokens[i - 1].tag in (Tag.ADJ, Tag.PUNCT, Tag.CONJ)
+            and i + 1 < n
+            and (i + 1) not in blocked
+            and tokens[i + 1].tag in (_MODIFIERS | {Tag.CONJ})
+        ):
+            pass  # "a simple, yet elegant, HTTP library"
+        else:
+            break
+        i += 1
+    return head_end
+
+
+def _content(words: Sequence[Token]) -> list[Token]:
+    """``words`` without determiners, leading modifiers that describe, quotes and
+    trailing version numbers."""
+    lex = lexicon()
+    kept = [w for w in words if w.tag is not Tag.PUNCT or w.lower in ("+", "#")]
+    while len(kept) > 1 and (
+        kept[0].tag in (Tag.DET, Tag.ADV, Tag.ADJ, Tag.NUM, Tag.CONJ, Tag.NEG)
+        or (kept[0].tag is Tag.VERB and _participle(kept[0]))
+        or kept[0].lower in lex.adjectives
+    ):
+        kept.pop(0)
+    while len(kept) > 1 and kept[-1].tag is Tag.NUM:
+        kept.pop()
+    if kept and kept[0].tag is Tag.DET:
+        kept.pop(0)
+    return kept
+
+
+def _alias(words: list[Token], determiner: str | None) -> tuple[list[Token], str | None]:
+    """A name and its kind: "Requests library" → (Requests, "library")."""
+    lex = lexicon()
+    if len(words) < 2 or determiner in _INDEFINITE:
+        return words, None
+    last = words[-1]
+    if last.tag is not Tag.NOUN or last.lower not in lex.alias_suffixes:
+        return words, None
+    name = words[:-1]
+    if all(w.tag in (Tag.NAME, Tag.CODE) for w in name) and not any(
+        w.lower in lex.languages for w in name
+    ):
+        return name, last.lower
+    return words, None
+
+
+def _key_and_type(words: Sequence[Token], determiner: str | None) -> tuple[str, str | None]:
+    content, kind = _alias(_content(words), determiner)
+    if not content:
+        return "", None
+    parts = [w.lower for w in content]
+    head = content[-1]
+    if head.tag is Tag.NOUN:
+        parts[-1] = singular(parts[-1])
+    elif _ACRONYM_PLURAL.fullmatch(head.text):
+        parts[-1] = parts[-1][:-1]  # "APIs" → "api"
+    key = " ".join(parts).strip("\"'“”‘’.,;:")
+    return key, kind
+
+
+def phrase_key(phrase: Phrase) -> tuple[str, str | None]:
+    """The entity key of ``phrase``, and the type its wording gives (or ``None``)."""
+    return _key_and_type(phrase.words, phrase.determiner)
+
+
+def surface(phrase: Phrase) -> str:
+    """How the phrase reads, without determiner, quotes or backticks."""
+    words = _alias(_content(phrase.words), phrase.determiner)[0]
+    if not words:
+        return ""
+    text = " ".join(w.text.strip("`").removesuffix("()") for w in words)
+    return text.strip("\"'“”‘’")
+
+
+def phrase_kind(phrase: Phrase) -> EntityKind:
+    """``code`` if an identifier heads the phrase, ``name`` if a name is in it."""
+    content = _content(phrase.words)
+    if content and content[-1].tag is Tag.CODE:
+        return EntityKind.CODE
+    if any(w.tag in (Tag.NAME, Tag.CODE) for w in content):
+        return EntityKind.NAME
+    return EntityKind.PHRASE
+
+
+def normalise_key(text: str) -> str:
+    """The entity key of a name as written anywhere ("the Requests library" →
+    ``requests``, "HTTP clients" → ``http client``): the function that makes keys for
+    extracted entities, for callers (and labels) that have only a string."""
+    tokens = tokenize(text.strip(), initial=False)
+    phrases = chunk(tokens)
+    rest = [t for t in tokens[phrases[0].end :] if t.tag is not Tag.PUNCT] if phrases else []
+    if phrases and phrases[0].start <= 1 and not rest:
+        return phrase_key(phrases[0])[0]
+    kept = [t for t in tokens if t.tag not in (Tag.PUNCT, Tag.DET)]
+    return " ".join(
+        singular(t.lower) if i == len(kept) - 1 and t.tag is Tag.NOUN else t.lower
+        for i, t in enumerate(kept)
+    )

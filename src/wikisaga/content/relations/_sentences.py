@@ -1,0 +1,77 @@
+"""Sentences with their offsets.
+
+A sentence ends at ``.``, ``!`` or ``?`` (and the CJK full stops) followed by white space
+and something that can start a sentence, at a blank line, at a list marker that opens a
+line, and at every ``break`` the caller gives (headings, list items, table rows). A period
+does not end a sentence after a listed abbreviation (``e.g.``, ``Dr.``, ``vs.``), after a
+single capital (an initial), or when it is inside a token (``1.2.3``, ``numpy.linalg``,
+``Node.js``), or when a lower-case word follows it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+
+from wikisaga.content.relations._lexicon import lexicon
+from wikisaga.content.relations._records import Sentence
+
+__all__ = ["split_sentences"]
+
+_BLOCK_BREAK = re.compile(r"\n[ \t]*\n|\n(?=[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t])")
+_END = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?=\s|\Z)|[。！？]+")
+_WORD_BEFORE = re.compile(r"([\w.]+)\.?$")
+_STARTS = re.compile(r"""\s*[\"'“‘(\[`]*([^\s\"'“‘(\[`])""")
+
+
+def _block_spans(text: str, breaks: Iterable[int]) -> Iterator[tuple[int, int]]:
+    cuts = {0, len(text)}
+    cuts.update(b for b in breaks if 0 < b < len(text))
+    for match in _BLOCK_BREAK.finditer(text):
+        cuts.add(match.start())
+        cuts.add(match.end())
+    ordered = sorted(cuts)
+    yield from itertools.pairwise(ordered)
+
+
+def _is_boundary(text: str, end: int, stop: int, mark: str) -> bool:
+    """Whether the terminator ``mark`` ending at ``end`` ends a sentence."""
+    following = _STARTS.match(text, end, stop)
+    if mark[0] in "。！？" or following is None:
+        return True  # a CJK full stop, or the end of the block
+    if following.group(1).islower():
+        return False  # "e.g. foo", "approx. five", "... and then"
+    if mark.rstrip("\"'”’)]") != ".":
+        return True  # "!", "?", "..."
+    stem_end = end - len(mark) + 1
+    before = _WORD_BEFORE.search(text, max(0, stem_end - 40), stem_end)
+    word = before.group(1).rstrip(".") if before else ""
+    if len(word) == 1 and word.isalpha() and word.isupper():
+        return False  # an initial: "J. Smith"
+    lowered = word.lower()
+    return lowered == "etc" or lowered not in lexicon().abbreviations
+
+
+def split_sentences(text: str, *, breaks: Iterable[int] = ()) -> tuple[Sentence, ...]:
+    """The sentences of ``text``, in order; ``text[s.start:s.end] == s.text`` for each,
+    without surrounding white space. Spans without a letter or digit are not sentences."""
+    sentences: list[Sentence] = []
+    for block_start, block_end in _block_spans(text, breaks):
+        start = block_start
+        for match in _END.finditer(text, block_start, block_end):
+            if _is_boundary(text, match.end(), block_end, match.group()):
+                _add(sentences, text, start, match.end())
+                start = match.end()
+        _add(sentences, text, start, block_end)
+    return tuple(sentences)
+
+
+def _add(sentences: list[Sentence], text: str, start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    chunk = text[start:end]
+    if any(char.isalnum() for char in chunk):
+        sentences.append(Sentence(start, end, chunk))

@@ -1,0 +1,228 @@
+"""Tokens of a sentence, each tagged with a coarse word class from the shipped lexicon.
+
+There is no statistical part-of-speech tagger here: closed classes (determiners,
+prepositions, auxiliaries, ...) come from word lists, code identifiers and names from
+their shape, and every other word is taken for a noun or a modifier. Ambiguous words
+("supports", "uses") are settled later, by the patterns, from where they stand.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wikisaga.content.relations._lexicon import Lexicon, lexicon
+
+__all__ = ["NOMINAL", "Tag", "Token", "is_code_shape", "tokenize"]
+
+
+class Tag(enum.Enum):
+    """A token's word class."""
+
+    PUNCT = "punct"
+    DET = "det"
+    PRON = "pron"
+    REL = "rel"
+    PREP = "prep"
+    CONJ = "conj"
+    AUX = "aux"
+    MODAL = "modal"
+    NEG = "neg"
+    ADV = "adv"
+    ADJ = "adj"
+    VERB = "verb"
+    NOUN = "noun"
+    """A lower-case word that is none of the above: a common noun or a modifier."""
+    NAME = "name"
+    """A capitalised word or an acronym that is not a common word opening a sentence."""
+    CODE = "code"
+    NUM = "num"
+    POSS = "poss"
+    """The possessive ``'s``."""
+
+
+NOMINAL = frozenset({Tag.NOUN, Tag.NAME, Tag.CODE})
+"""Tags that can head a noun phrase."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token: its text, offsets in the document, lower-case form (backticks, curly
+    apostrophes and a trailing ``()`` removed) and tag."""
+
+    text: str
+    start: int
+    end: int
+    lower: str
+    tag: Tag
+
+    @property
+    def capitalised(self) -> bool:
+        return self.text[:1].isupper()
+
+
+_TOKEN = re.compile(
+    r"""
+      `[^`\n]{1,80}`                                      # a backticked name
+    | (?:[^\W\d_]\.){2,}(?![^\W\d_])                      # e.g. i.e. U.S.
+    | \d+(?:[.,:/]\d+)*[^\W\d_%+]*[%+]?                    # 3, 1.2.3, 3.11+, 2x, 100%
+    | [^\W\d]\w*(?:[-.+/#'’&]\w+)*(?:\+\+|\#)?(?:\(\))?  # words, dotted, hyphenated, C++
+    | [^\w\s]
+    """,
+    re.X,
+)
+_POSSESSIVE = re.compile(r"(?i)(.+?)(['’]s)$")
+_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2,}[a-z]{2,}")
+_SNAKE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]|^_")
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+
+
+def is_code_shape(word: str) -> bool:
+    """Whether ``word`` looks like an identifier: ``snake_case``, ``CamelCase`` (an
+    inner capital after a lower-case letter), dotted ``a.b.c`` or ending in ``()``."""
+    return bool(
+        _SNAKE.search(word)
+        or _CAMEL.search(word)
+        or word.endswith("()")
+        or (_DOTTED.match(word) and word.lower().rstrip(".") not in lexicon().abbreviations)
+    )
+
+
+def _lower(text: str) -> str:
+    word = text.strip("`").replace("’", "'")
+    word = word.removesuffix("()")
+    return word.lower()
+
+
+def _raw_tokens(sentence: str, offset: int) -> list[tuple[str, int, int]]:
+    raw: list[tuple[str, int, int]] = []
+    for match in _TOKEN.finditer(sentence):
+        text, start = match.group(), offset + match.start()
+        possessive = _POSSESSIVE.match(text) if not text.startswith("`") else None
+        if possessive:
+            head = possessive.group(1)
+            raw.append((head, start, start + len(head)))
+            raw.append((possessive.group(2), start + len(head), start + len(text)))
+        else:
+            raw.append((text, start, start + len(text)))
+    return raw
+
+
+def _function_tag(word: str, lex: Lexicon) -> Tag | None:
+    """The closed class of ``word``, in order of precedence ("that" is settled later)."""
+    classes = (
+        (lex.negations, Tag.NEG),
+        (lex.modals, Tag.MODAL),
+        (lex.auxiliaries, Tag.AUX),
+        (lex.relative_pronouns - {"that"}, Tag.REL),
+        (lex.determiners, Tag.DET),
+        (lex.pronouns, Tag.PRON),
+        (lex.prepositions, Tag.PREP),
+        (lex.conjunctions, Tag.CONJ),
+    )
+    return next((tag for words, tag in classes if word in words), None)
+
+
+def _is_adverb(word: str, lex: Lexicon) -> bool:
+    if word in lex.adverbs or word in lex.hedges or word in lex.weak_hedges:
+        return True
+    return (
+        word.endswith("ly")
+        and len(word) > 4
+        and word.isalpha()
+        and word not in lex.nouns
+        and word not in lex.adjectives
+    )
+
+
+def _open_class_tag(word: str, lex: Lexicon) -> Tag:
+    if _is_adverb(word, lex):
+        return Tag.ADV
+    if word in lex.adjectives:
+        return Tag.ADJ
+    return Tag.VERB if word in lex.verb_forms else Tag.NOUN
+
+
+def _word_tag(text: str, word: str, initial: bool, lex: Lexicon) -> Tag:
+    if text.startswith("`"):
+        return Tag.CODE
+    if text[0].isdigit():
+        return Tag.NUM
+    function = _function_tag(word, lex)
+    if function is not None and (not text[0].isupper() or initial or len(word) <= 4):
+        return function
+    if is_code_shape(text.removesuffix("()")):
+        return Tag.CODE
+    if text[0].isupper() and not (initial and lex.is_common_word(word)):
+        return Tag.NAME
+    return function or _open_class_tag(word, lex)
+
+
+def _settle_that(tokens: list[Token]) -> None:
+    """``that`` is a determiner before a noun ("that library") unless a noun precedes it
+    ("a library that uses"); otherwise a relative pronoun or conjunction."""
+    for i, token in enumerate(tokens):
+        if token.lower != "that":
+            continue
+        before = tokens[i - 1].tag if i > 0 else None
+        after = tokens[i + 1].tag if i + 1 < len(tokens) else None
+        determiner = after in (Tag.NOUN, Tag.ADJ) and before not in NOMINAL
+        tag = Tag.DET if determiner else Tag.REL
+        tokens[i] = Token(token.text, token.start, token.end, token.lower, tag)
+
+
+def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[Token, ...]:
+    """The tagged tokens of ``sentence``, whose first character is at ``offset`` in the
+    document. ``initial=False`` reads it as the middle of a sentence (no word opens it)."""
+    lex = lexicon()
+    tokens: list[Token] = []
+    first_word = initial
+    for text, start, end in _raw_tokens(sentence, offset):
+        word = _lower(text)
+        if not (text[0].isalnum() or text[0] in "`_"):
+            tag = Tag.POSS if word in ("'s",) else Tag.PUNCT
+            if tag is Tag.POSS and tokens and tokens[-1].tag is Tag.PRON:
+                tag = Tag.AUX  # "it's"
+            tokens.append(Token(text, start, end, word, tag))
+            first_word = first_word or (initial and word == ":")  # "Fast: Very high ..."
+            continue
+        tokens.append(Token(text, start, end, word, _word_tag(text, word, first_word, lex)))
+        first_word = False
+    _settle_that(tokens)
+    if initial:
+        _settle_initial(tokens, lex)
+    return tuple(tokens)
+
+
+_SINGULAR_VERBS = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "hasn't", "doesn't"})
+
+
+def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
+    """A common word that opens a sentence and is followed by its verb is a name:
+    "Rich is a library", "Requests is an HTTP library" (a plural with a singular verb)."""
+    first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
+    if first is None or first + 1 >= len(tokens) or not tokens[first].capitalised:
+        return
+    token, nxt = tokens[first], tokens[first + 1]
+    verb_follows = nxt.tag in (Tag.AUX, Tag.MODAL, Tag.NEG) or (
+        nxt.lower in lex.all_verb_forms and nxt.lower.endswith("s")
+    )
+    if not verb_follows:
+        return
+    if token.tag in (Tag.ADJ, Tag.ADV, Tag.VERB):
+        name = True
+    elif token.tag is Tag.NOUN:
+        name = token.lower not in lex.nouns and (
+            nxt.lower in _SINGULAR_VERBS or nxt.tag is not Tag.AUX
+        )
+    else:
+        name = False
+    if name:
+        tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.NAME)
+
+
+def words(tokens: Sequence[Token]) -> str:
+    """The lower-case words of ``tokens``, space-separated."""
+    return " ".join(token.lower for token in tokens)
