@@ -1,5 +1,5 @@
 """Observability: saga metrics (a :class:`~distributed_saga.SagaObserver`), metrics read
-from the saga log, and log formats (DESIGN §8).
+from the saga log, the Prometheus alert rules, and log formats (DESIGN §8).
 
 A process that runs sagas wires it like this::
 
@@ -11,7 +11,8 @@ A process that runs sagas wires it like this::
     SagaRecoverer(saga_log, observer=metrics).start()
     configure_logging(settings)
 
-The metric table is in :mod:`~wikisaga.observability.saga_metrics`.
+The metric table is in :mod:`~wikisaga.observability.saga_metrics`; what each metric and
+alert means, and what to do when an alert fires, is in ``docs/operations.md``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from wikisaga.observability.logs import (
     current_log_context,
     log_context,
 )
+from wikisaga.observability.rules import alert_rules_path, alert_rules_test_path
 from wikisaga.observability.saga_log import INTERVENTION_REASONS, SagaLogCollector
 from wikisaga.observability.saga_metrics import FINAL_OUTCOMES, SagaMetrics
 
@@ -34,6 +36,8 @@ __all__ = [
     "JsonLogFormatter",
     "SagaLogCollector",
     "SagaMetrics",
+    "alert_rules_path",
+    "alert_rules_test_path",
     "configure_logging",
     "current_log_context",
     "log_context",

@@ -1,0 +1,62 @@
+"""One metric table, written twice (the module docstring, docs/operations.md): both name
+exactly the series a scrape serves, with the same types and labels."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from distributed_saga.log.memory import MemorySagaLog
+from wikisaga.observability import SagaLogCollector, SagaMetrics, saga_metrics
+
+ROOT = Path(__file__).resolve().parents[3]
+Row = tuple[str, str, frozenset[str]]
+
+
+def _docstring_rows() -> set[Row]:
+    rows = set()
+    for line in (saga_metrics.__doc__ or "").splitlines():
+        match = re.fullmatch(r"``(wikisaga_\w+)``\s+(counter|gauge|histogram)\s*(.*)", line)
+        if match:
+            labels = frozenset(re.findall(r"``(\w+)``", match[3]))
+            rows.add((match[1], match[2], labels))
+    return rows
+
+
+def _docs_rows() -> set[Row]:
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    rows = set()
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"`wikisaga_\w+`", cells[0]):
+            # "`step`, `outcome`: `completed`, `failed`": names before the colon.
+            labels = frozenset(re.findall(r"`(\w+)`", cells[2].partition(":")[0]))
+            rows.add((cells[0].strip("`"), cells[1], labels))
+    return rows
+
+
+def _served_rows() -> set[Row]:
+    metrics = SagaMetrics(known_steps=["Create git snapshot of wiki files"])
+    metrics.set_jobs({"queued": 1})
+    metrics.record_stage("publish", 1.0)
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(metrics)
+    registry.register(SagaLogCollector(MemorySagaLog()))
+    rows = set()
+    for family in registry.collect():
+        # A counter's family is named without _total; its samples carry it.
+        name = family.name + ("_total" if family.type == "counter" else "")
+        labels = {label for s in family.samples for label in s.labels if label != "le"}
+        rows.add((name, family.type, frozenset(labels)))
+    return rows
+
+
+def test_the_docstring_and_the_docs_hold_the_same_table() -> None:
+    assert _docstring_rows() == _docs_rows()
+    assert len(_docs_rows()) == 15
+
+
+def test_the_table_names_exactly_the_series_a_scrape_serves() -> None:
+    assert _docs_rows() == _served_rows()
