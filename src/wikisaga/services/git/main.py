@@ -44,7 +44,8 @@ def create_app(settings: Settings) -> FastAPI:
     source = FilesystemSource(effective)
     # The filesystem's project registry is the one record of owners: every repository
     # call checks its user against it.
-    app.state.repositories = ProjectRepositories(effective.data_dir / "git", owners=source.owner_of)
+    repositories = ProjectRepositories(effective.data_dir / "git", owners=source.owner_of)
+    app.state.repositories = repositories
     app.state.locks = AsyncProjectLocks()
     app.state.source = source
 

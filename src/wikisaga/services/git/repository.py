@@ -17,7 +17,12 @@ parent, deleting any other snapshot removes only its tag.
 A deleted snapshot id is remembered under the hidden ref ``refs/wikisaga/deleted/<id>`` and
 can never be created again: a create request that arrives after the compensation that
 undid it (a retried or delayed request) is refused instead of resurrecting the snapshot.
-Refs under ``refs/wikisaga/`` are hidden from clones.
+That ref names the empty tree, never the deleted commit, so it keeps nothing reachable;
+after the delete, objects no ref reaches any more are pruned (see ``housekeeping``), so a
+deleted snapshot's content cannot be fetched by its commit id in any protocol version.
+Refs under ``refs/wikisaga/`` are hidden from clones, and ``git upload-pack`` runs with
+:data:`UPLOAD_PACK_CONFIG`, so only what the refs it advertises reach can be asked for
+(protocol v2 does not check that, which is why unreachable objects must be gone).
 
 **Owners are not kept here.** A project belongs to the user who first wrote files to it,
 and the filesystem service's project registry is the one record of that (DESIGN §3). Every
@@ -55,8 +60,10 @@ from pathlib import Path
 
 from wikisaga.errors import StoreError
 from wikisaga.ids import git_reserved_name, is_valid_snapshot_id
+from wikisaga.services.git import housekeeping
 
 __all__ = [
+    "UPLOAD_PACK_CONFIG",
     "GitCommandFailed",
     "GitRepositoryError",
     "InvalidSnapshotFiles",
@@ -75,6 +82,15 @@ TAG_PREFIX = "refs/tags/"
 HIDDEN_PREFIX = "refs/wikisaga/"
 DELETED_PREFIX = HIDDEN_PREFIX + "deleted/"
 PENDING_PREFIX = HIDDEN_PREFIX + "pending/"
+
+UPLOAD_PACK_CONFIG = (
+    ("uploadpack.hideRefs", HIDDEN_PREFIX.rstrip("/")),
+    ("uploadpack.allowAnySHA1InWant", "false"),
+    ("uploadpack.allowReachableSHA1InWant", "false"),
+    ("uploadpack.allowTipSHA1InWant", "false"),
+)
+"""Settings every ``git upload-pack`` runs with, whatever a repository's own config says:
+the service's refs stay hidden, and a want must name an advertised tip (protocol v0)."""
 
 GIT_NAME = "wikisaga"
 GIT_EMAIL = "wikisaga@localhost"
@@ -497,6 +513,18 @@ class ProjectRepositories:
         _check_tree_paths(files)
         self._owned(project_id, user_id)
         git_dir = self._ensure_repository(project_id)
+        with housekeeping.exclusive(git_dir):
+            return self._create(git_dir, project_id, snapshot_id, message, files, now)
+
+    def _create(
+        self,
+        git_dir: Path,
+        project_id: str,
+        snapshot_id: str,
+        message: str,
+        files: Mapping[str, bytes],
+        now: float | None,
+    ) -> tuple[Snapshot, bool]:
         timestamp = int(time.time() if now is None else now)
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
@@ -609,22 +637,29 @@ class ProjectRepositories:
         if not self._authorize(project_id, user_id):
             return False
         git_dir = self._ensure_repository(project_id)
+        with housekeeping.exclusive(git_dir):
+            deleted = self._delete(git_dir, snapshot_id)
+            if housekeeping.prune_needed(git_dir):
+                self._prune(git_dir)
+        return deleted
+
+    def _delete(self, git_dir: Path, snapshot_id: str) -> bool:
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
+        # A tombstone ref must name some object: the empty tree, which keeps nothing alive.
+        marker = self._empty_tree(git_dir)
         for _ in range(_CAS_ATTEMPTS):
             commit = self._resolve(git_dir, tag)
             if commit is None:
                 if self._resolve(git_dir, tombstone) is not None:
                     return False
-                # A tombstone ref must name some object; the empty tree says "nothing".
-                marker = self._empty_tree(git_dir)
                 if self._update_refs(
                     git_dir,
                     [f"verify {tag} {_ZERO_OID}", f"update {tombstone} {marker} {_ZERO_OID}"],
                 ):
                     return False
                 continue
-            commands = [f"delete {tag} {commit}", f"update {tombstone} {commit} {_ZERO_OID}"]
+            commands = [f"delete {tag} {commit}", f"update {tombstone} {marker} {_ZERO_OID}"]
             head = self._resolve(git_dir, MAIN_REF)
             others = [s for s, c in self._tag_points(git_dir).items() if c == commit]
             if head == commit and others == [snapshot_id]:
@@ -635,11 +670,47 @@ class ProjectRepositories:
                     commands.append(f"update {MAIN_REF} {parent} {commit}")
             elif head is not None:
                 commands.append(f"verify {MAIN_REF} {head}")
+            # Marked before the refs change: if we die after it, the next start prunes.
+            housekeeping.mark_prune_needed(git_dir)
             if self._update_refs(git_dir, commands):
                 return True
         raise GitCommandFailed(
             ["update-ref"], f"refs kept moving; gave up after {_CAS_ATTEMPTS} attempts"
         )
+
+    # -- housekeeping --------------------------------------------------------------------
+
+    def _prune(self, git_dir: Path) -> None:
+        """Make every object no ref reaches disappear (hold the writer lock)."""
+        self._retire_old_tombstones(git_dir)
+        housekeeping.prune(self._run, git_dir)
+
+    def _retire_old_tombstones(self, git_dir: Path) -> None:
+        """Point tombstones that still name a deleted commit (as they did before) at the
+        empty tree, so that they stop keeping it reachable."""
+        out = self._run(
+            git_dir,
+            "for-each-ref",
+            "--format=%(refname) %(objectname) %(objecttype)",
+            DELETED_PREFIX,
+        )
+        stale = [line.split(" ") for line in out.stdout.decode().splitlines()]
+        commands = [f"update {ref} {{empty}} {oid}" for ref, oid, kind in stale if kind != "tree"]
+        if commands:
+            empty = self._empty_tree(git_dir)
+            self._update_refs(git_dir, [c.format(empty=empty) for c in commands])
+
+    def upload_pack_command(self, project_id: str, *, advertise: bool, timeout: int) -> list[str]:
+        """The ``git upload-pack --stateless-rpc`` command line serving the project, with
+        :data:`UPLOAD_PACK_CONFIG`; ``advertise``: the ref advertisement only; ``timeout``:
+        seconds of inactivity after which it gives up."""
+        command = ["git"]
+        for key, value in UPLOAD_PACK_CONFIG:
+            command += ["-c", f"{key}={value}"]
+        command += ["upload-pack", "--stateless-rpc"]
+        if advertise:
+            command.append("--advertise-refs")
+        return [*command, f"--timeout={timeout}", str(self.path(project_id))]
 
     def _empty_tree(self, git_dir: Path) -> str:
         out = self._run(git_dir, "hash-object", "-w", "-t", "tree", "--stdin", stdin=b"")

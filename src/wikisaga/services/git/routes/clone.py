@@ -6,8 +6,10 @@ the credentials are passed as headers::
     git -c http.extraHeader="X-INTERNAL-TOKEN: <token>" \\
         -c http.extraHeader="X-User-ID: <owner>" clone http://127.0.0.1:6003/git/p.git
 
-Only the upload side is served (``git upload-pack --stateless-rpc``, protocol v0 and v2);
-push (``git-receive-pack``) is refused with 403, and the dumb protocol is not served.
+Only the upload side is served (``git upload-pack --stateless-rpc``, protocol v0 and v2,
+with the repository layer's ``UPLOAD_PACK_CONFIG``: hidden refs stay hidden and only
+advertised tips may be wanted); push (``git-receive-pack``) is refused with 403, and the
+dumb protocol is not served.
 The same trust rules as every other endpoint apply: the internal token, and the project's
 owner as ``X-User-ID``.
 """
@@ -19,7 +21,6 @@ import contextlib
 import re
 import zlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -71,9 +72,8 @@ def _pkt_line(text: str) -> bytes:
     return b"%04x" % (len(data) + 4) + data
 
 
-async def _owned_repository(repositories: ProjectRepositories, project_id: str, user: str) -> Path:
+async def _check_owner(repositories: ProjectRepositories, project_id: str, user: str) -> None:
     await in_thread(repositories.check_owner, project_id, user)
-    return repositories.path(project_id)
 
 
 @router.get(
@@ -100,15 +100,10 @@ async def info_refs(
             "only the smart protocol is served: ask for ?service=git-upload-pack",
             code="unsupported_service",
         )
-    git_dir = await _owned_repository(repositories, project_id, user)
+    await _check_owner(repositories, project_id, user)
     env = _protocol_env(repositories, git_protocol)
     process = await asyncio.create_subprocess_exec(
-        "git",
-        "upload-pack",
-        "--stateless-rpc",
-        "--advertise-refs",
-        f"--timeout={UPLOAD_PACK_TIMEOUT}",
-        str(git_dir),
+        *repositories.upload_pack_command(project_id, advertise=True, timeout=UPLOAD_PACK_TIMEOUT),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -195,7 +190,7 @@ async def upload_pack(
     git_protocol: Annotated[str | None, Header(alias="Git-Protocol")] = None,
 ) -> Response:
     """One round of a clone or fetch: wants and haves in, a pack (or ACKs) out."""
-    git_dir = await _owned_repository(repositories, project_id, user)
+    await _check_owner(repositories, project_id, user)
     if (content_type or "").split(";")[0].strip() != "application/x-git-upload-pack-request":
         raise ServiceError(
             "expected Content-Type application/x-git-upload-pack-request",
@@ -204,11 +199,7 @@ async def upload_pack(
         )
     data = _decode_body(await request.body(), content_encoding)
     process = await asyncio.create_subprocess_exec(
-        "git",
-        "upload-pack",
-        "--stateless-rpc",
-        f"--timeout={UPLOAD_PACK_TIMEOUT}",
-        str(git_dir),
+        *repositories.upload_pack_command(project_id, advertise=False, timeout=UPLOAD_PACK_TIMEOUT),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

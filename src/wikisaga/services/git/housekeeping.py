@@ -1,0 +1,94 @@
+"""Keeping the bare repositories clean: what a delete leaves unreachable is pruned.
+
+- **One writer at a time, across processes.** :func:`exclusive` holds an ``flock`` on
+  ``<repo>/wikisaga-writer.flock`` around every change of a repository (a snapshot, a
+  delete, a prune). A prune deletes objects no ref reaches, and a snapshot's objects are
+  in that state for a moment (written by ``fast-import``, not yet on a ref), so the two
+  must never overlap, whichever processes run them.
+- **Deleted content is really gone.** A delete that can leave objects unreachable first
+  marks the repository (``<repo>/wikisaga-prune-pending``), then changes its refs, then
+  :func:`prune`\\ s it: reflog entries that reach what no ref reaches are expired, every
+  reachable object is repacked into one pack and the rest dropped, loose leftovers
+  pruned, and the mark removed. A crash or a failure in between leaves the mark, and the
+  prune is done again by the next delete in the repository, so
+  an unreachable commit can never be fetched for long, in any protocol version (protocol
+  v2 serves any object that exists, reachable or not).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = [
+    "PRUNE_MARKER",
+    "WRITER_LOCK",
+    "GitRunner",
+    "exclusive",
+    "mark_prune_needed",
+    "prune",
+    "prune_needed",
+]
+
+PRUNE_MARKER = "wikisaga-prune-pending"
+WRITER_LOCK = "wikisaga-writer.flock"
+
+GitRunner = Callable[..., subprocess.CompletedProcess[bytes]]
+"""``run(git_dir, *args)``: run one git command in a repository, raising on failure."""
+
+
+@contextmanager
+def exclusive(git_dir: Path) -> Iterator[None]:
+    """Hold the repository's writer lock (blocking) for the ``with`` block."""
+    fd = os.open(
+        git_dir / WRITER_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+    )
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def mark_prune_needed(git_dir: Path) -> None:
+    """Record, durably, that the repository may hold objects to prune."""
+    marker = git_dir / PRUNE_MARKER
+    if marker.exists():
+        return
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _fsync_dir(git_dir)
+
+
+def prune_needed(git_dir: Path) -> bool:
+    """Whether a delete marked the repository and its prune has not finished yet."""
+    return (git_dir / PRUNE_MARKER).exists()
+
+
+def prune(run: GitRunner, git_dir: Path) -> None:
+    """Drop every object no ref reaches, then the repository's mark.
+
+    Call it holding :func:`exclusive`. Reflogs count as roots for git, so their entries
+    that name an unreachable commit are expired first (``now`` means every such entry,
+    however recent). ``repack -a -d`` then keeps only what is reachable, and
+    ``prune --expire=now`` removes unreachable loose objects.
+    """
+    run(git_dir, "reflog", "expire", "--expire-unreachable=now", "--all")
+    run(git_dir, "repack", "-a", "-d", "-q")
+    run(git_dir, "prune", "--expire=now")
+    (git_dir / PRUNE_MARKER).unlink(missing_ok=True)
