@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -77,14 +78,19 @@ def serve(
     git 6003)."""
     import uvicorn  # noqa: PLC0415 - only `serve` needs the server
 
+    from wikisaga.observability import configure_logging  # noqa: PLC0415
+
     name = str(service.value)
     settings = serve_settings(dev)
+    # One handler for every logger, uvicorn's included, in WIKISAGA_LOG_FORMAT.
+    configure_logging(settings, level=logging.getLevelName(log_level.value.upper()))
     app = _load_service_app(name, settings)
     uvicorn.run(
         app,
         host=host,
         port=port if port is not None else DEFAULT_PORTS[name],
         log_level=log_level.value,
+        log_config=None,
         timeout_graceful_shutdown=5,
     )
     return 0
