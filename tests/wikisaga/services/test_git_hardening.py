@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,125 @@ def test_snapshots_and_deletes_from_separate_writers_keep_the_repository_sound(
     assert_sound(repo)
     for tag in bare(repo, "tag", "-l").split():
         bare(repo, "ls-tree", "-r", tag)
+
+
+# -- start-up ----------------------------------------------------------------------------------
+
+
+def _killed_fast_import(repo: Path) -> None:
+    """Start ``git fast-import`` on ``repo``, feed it part of a large blob, SIGKILL it."""
+    process = subprocess.Popen(
+        ["git", f"--git-dir={repo}", "fast-import", "--quiet"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=git_env(),
+    )
+    assert process.stdin is not None
+    size = 64 * 1024 * 1024
+    process.stdin.write(b"blob\nmark :1\ndata %d\n" % size + b"x" * (4 * 1024 * 1024))
+    process.stdin.flush()
+    deadline = time.monotonic() + 10
+    pack_dir = repo / "objects" / "pack"
+    while not list(pack_dir.glob("tmp_pack_*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    with suppress(BrokenPipeError):
+        process.stdin.close()
+
+
+def test_start_up_removes_what_a_killed_git_left_and_snapshots_work_again(
+    tmp_path: Path,
+) -> None:
+    """A fast-import killed mid-pack leaves tmp_pack_*; a killed ref update leaves
+    refs/heads/main.lock, after which every snapshot fails. Restarting the service removes
+    them (and other temporary and lock files older than the start, and a half-built
+    repository), keeps a lock made after the start, and snapshots work again."""
+    with start_stack(tmp_path) as stack:
+        project = new_project()
+        stack.save_files(project, {"a.md": "a"})
+        assert stack.snapshot(project, snapshot_id="s1").status_code == 201
+        repo = stack.repo(project)
+        stack.git.stop()
+
+        _killed_fast_import(repo)
+        planted = [
+            repo / "objects" / "pack" / "tmp_idx_Ab12Cd",
+            repo / "objects" / "tmp_obj_Zx98Yw",
+            repo / "objects" / "ab" / "tmp_obj_Qq11Rr",
+            repo / "refs" / "heads" / "main.lock",
+            repo / "packed-refs.lock",
+            repo / "config.lock",
+            repo / "refs" / "tags" / "s2.lock",
+        ]
+        for path in planted:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"left by a killed git\n")
+        leftovers = [*planted, *(repo / "objects" / "pack").glob("tmp_pack_*")]
+        assert any(p.name.startswith("tmp_pack_") for p in leftovers)
+        fresh = repo / "refs" / "tags" / "future.lock"
+        fresh.write_bytes(b"")
+        later = time.time() + 3600
+        subprocess.run(["touch", "-d", f"@{later}", str(fresh)], check=True)
+        staging = stack.data_dir / "git" / f".{project}.x1y2z3.new"
+        (staging / "objects").mkdir(parents=True)
+
+        stack.git.start()
+
+        assert [p for p in leftovers if p.exists()] == []
+        assert not staging.exists()
+        assert fresh.exists()
+        fresh.unlink()
+        assert stack.snapshot(project, snapshot_id="s2").status_code == 201, "main.lock stayed"
+        assert_sound(repo)
+
+
+def test_start_up_finishes_a_prune_a_crash_interrupted(tmp_path: Path) -> None:
+    """A delete that died after moving its refs and before pruning left its mark: the next
+    start prunes, so the deleted commit is gone without another delete."""
+    with start_stack(tmp_path) as stack:
+        project = new_project()
+        stack.save_files(project, {"a.md": "kept"})
+        kept = stack.snapshot(project, snapshot_id="keep").json()["commit"]
+        stack.save_files(project, {"a.md": "deleted"})
+        deleted = stack.snapshot(project, snapshot_id="todel").json()["commit"]
+        repo = stack.repo(project)
+        stack.git.stop()
+        empty_tree = bare(repo, "hash-object", "-w", "-t", "tree", "/dev/null")
+        bare(repo, "update-ref", "refs/heads/main", kept, deleted)
+        bare(repo, "update-ref", "-d", "refs/tags/todel", deleted)
+        bare(repo, "update-ref", "refs/wikisaga/deleted/todel", empty_tree)
+        (repo / "wikisaga-prune-pending").write_bytes(b"")
+        assert deleted in all_objects(repo)
+
+        stack.git.start()
+
+        assert deleted not in all_objects(repo)
+        assert not (repo / "wikisaga-prune-pending").exists()
+        assert fetch_by_id(stack, project, deleted, "2").returncode != 0
+        assert_sound(repo)
+
+
+def test_start_up_retires_tombstones_that_still_name_a_deleted_commit(tmp_path: Path) -> None:
+    """A repository from before this rule remembers a deleted id with a ref to the deleted
+    commit itself; at start that ref is pointed at the empty tree and the commit pruned,
+    and the id is still refused."""
+    with start_stack(tmp_path) as stack:
+        project = new_project()
+        stack.save_files(project, {"a.md": "kept"})
+        kept = stack.snapshot(project, snapshot_id="keep").json()["commit"]
+        stack.save_files(project, {"a.md": "deleted long ago"})
+        deleted = stack.snapshot(project, snapshot_id="old").json()["commit"]
+        repo = stack.repo(project)
+        stack.git.stop()
+        bare(repo, "update-ref", "refs/heads/main", kept, deleted)
+        bare(repo, "update-ref", "-d", "refs/tags/old", deleted)
+        bare(repo, "update-ref", "refs/wikisaga/deleted/old", deleted)
+
+        stack.git.start()
+
+        assert bare(repo, "cat-file", "-t", "refs/wikisaga/deleted/old") == "tree"
+        assert deleted not in all_objects(repo)
+        assert stack.snapshot(project, snapshot_id="old").status_code == 409
+        assert_sound(repo)

@@ -1,4 +1,4 @@
-"""Keeping the bare repositories clean: what a delete leaves unreachable is pruned.
+"""Keeping the bare repositories clean: deleted content pruned, crash leftovers removed.
 
 - **One writer at a time, across processes.** :func:`exclusive` holds an ``flock`` on
   ``<repo>/wikisaga-writer.flock`` around every change of a repository (a snapshot, a
@@ -10,18 +10,24 @@
   :func:`prune`\\ s it: reflog entries that reach what no ref reaches are expired, every
   reachable object is repacked into one pack and the rest dropped, loose leftovers
   pruned, and the mark removed. A crash or a failure in between leaves the mark, and the
-  prune is done again by the next delete in the repository, so
+  prune is done again by the next delete in the repository or at the next start-up, so
   an unreachable commit can never be fetched for long, in any protocol version (protocol
   v2 serves any object that exists, reachable or not).
+- **Crash leftovers go at start-up.** A process killed in ``fast-import`` or in the middle
+  of a ref update leaves ``tmp_pack_*``/``tmp_idx_*``/``tmp_obj_*`` files and ``*.lock``
+  files behind (a stale lock makes every later ref update fail); a half-built repository
+  leaves its staging directory. :func:`remove_leftovers` and :func:`remove_staging_dirs`
+  remove those older than the start-up, and nothing else.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 __all__ = [
@@ -32,10 +38,15 @@ __all__ = [
     "mark_prune_needed",
     "prune",
     "prune_needed",
+    "remove_leftovers",
+    "remove_staging_dirs",
 ]
 
 PRUNE_MARKER = "wikisaga-prune-pending"
 WRITER_LOCK = "wikisaga-writer.flock"
+STAGING_SUFFIX = ".new"
+
+_TEMPORARY_PREFIXES = ("tmp_pack_", "tmp_idx_", "tmp_obj_", "tmp_rev_", "tmp_mtimes_")
 
 GitRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 """``run(git_dir, *args)``: run one git command in a repository, raising on failure."""
@@ -92,3 +103,40 @@ def prune(run: GitRunner, git_dir: Path) -> None:
     run(git_dir, "repack", "-a", "-d", "-q")
     run(git_dir, "prune", "--expire=now")
     (git_dir / PRUNE_MARKER).unlink(missing_ok=True)
+
+
+def remove_leftovers(git_dir: Path, older_than: float) -> int:
+    """Remove git's temporary files and ``*.lock`` files last changed before
+    ``older_than`` (a time stamp) anywhere in the repository; return how many.
+
+    Symlinks are neither followed nor removed.
+    """
+    removed = 0
+    for dirpath, dirnames, filenames in os.walk(git_dir):
+        directory = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if not (directory / d).is_symlink()]
+        for name in filenames:
+            if not (name.startswith(_TEMPORARY_PREFIXES) or name.endswith(".lock")):
+                continue
+            path = directory / name
+            with suppress(FileNotFoundError):
+                info = path.lstat()
+                if path.is_symlink() or info.st_mtime >= older_than:
+                    continue
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def remove_staging_dirs(root: Path, older_than: float) -> int:
+    """Remove repositories that were being built (``.<project>.*.new``) before
+    ``older_than``; return how many."""
+    removed = 0
+    for entry in root.iterdir() if root.is_dir() else ():
+        if not (entry.name.startswith(".") and entry.name.endswith(STAGING_SUFFIX)):
+            continue
+        if entry.is_symlink() or not entry.is_dir() or entry.lstat().st_mtime >= older_than:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed += 1
+    return removed

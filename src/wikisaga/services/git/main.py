@@ -3,11 +3,15 @@
 Repositories live in ``<WIKISAGA_DATA_DIR>/git/<project_id>.git``; a snapshot is a commit
 on ``main`` plus the tag ``<snapshot_id>``. Files come from the filesystem service's
 ``GET /export/{project_id}``, and owners from its ``GET /projects/{project_id}``. See
-``repository`` for the storage rules and ``routes`` for the API.
+``repository`` for the storage rules and ``routes`` for the API. At start, leftovers of a
+killed git (temporary packs and objects, stale locks) are removed and every prune a delete
+left unfinished is done (see ``housekeeping``).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +26,8 @@ from wikisaga.services.git.routes import clone, snapshots
 from wikisaga.services.git.source import FilesystemSource
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger("wikisaga.services.git")
 
 DESCRIPTION = """\
 Snapshots of a project's wiki as commits and tags in a real git repository.
@@ -45,6 +51,9 @@ def create_app(settings: Settings) -> FastAPI:
     # The filesystem's project registry is the one record of owners: every repository
     # call checks its user against it.
     repositories = ProjectRepositories(effective.data_dir / "git", owners=source.owner_of)
+    swept = repositories.sweep(started_at=time.time())
+    if swept:
+        logger.info("removed %d leftover temporary or lock files", swept)
     app.state.repositories = repositories
     app.state.locks = AsyncProjectLocks()
     app.state.source = source

@@ -700,6 +700,29 @@ class ProjectRepositories:
             empty = self._empty_tree(git_dir)
             self._update_refs(git_dir, [c.format(empty=empty) for c in commands])
 
+    def _has_old_tombstones(self, git_dir: Path) -> bool:
+        out = self._run(git_dir, "for-each-ref", "--format=%(objecttype)", DELETED_PREFIX)
+        return any(kind != "tree" for kind in out.stdout.decode().split())
+
+    def sweep(self, started_at: float) -> int:
+        """Tidy every repository at start-up; return how many leftovers were removed.
+
+        Removes half-built repositories, and temporary and lock files a killed git left,
+        that are older than ``started_at``; finishes the prune of every repository whose
+        delete did not get to it, and of those whose tombstones still name a deleted
+        commit (made before tombstones named the empty tree).
+        """
+        removed = housekeeping.remove_staging_dirs(self.root, started_at)
+        for git_dir in sorted(self.root.glob("*.git")) if self.root.is_dir() else ():
+            if git_dir.is_symlink() or not (git_dir / "HEAD").is_file():
+                continue
+            removed += housekeeping.remove_leftovers(git_dir, started_at)
+            if housekeeping.prune_needed(git_dir) or self._has_old_tombstones(git_dir):
+                with housekeeping.exclusive(git_dir):
+                    housekeeping.mark_prune_needed(git_dir)
+                    self._prune(git_dir)
+        return removed
+
     def upload_pack_command(self, project_id: str, *, advertise: bool, timeout: int) -> list[str]:
         """The ``git upload-pack --stateless-rpc`` command line serving the project, with
         :data:`UPLOAD_PACK_CONFIG`; ``advertise``: the ref advertisement only; ``timeout``:
