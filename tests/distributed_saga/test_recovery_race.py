@@ -7,6 +7,10 @@ the same saga log, each claiming a couple of sagas per pass until none is left. 
 saga must be claimed by exactly one of them, compensated by that one alone (one recorded
 compensation attempt per step, the ledger's calls from one process) and its effects undone
 exactly once.
+
+Fencing is tested where it alone stands between two owners: an owner frozen mid-step wakes
+while a recoverer, frozen too, is halfway through the rollback, so the state allows the
+owner's next write and only the owner condition of the fenced write refuses it.
 """
 
 from __future__ import annotations
@@ -92,6 +96,14 @@ def sqlite_target(tmp_path: Path) -> Iterator[Target]:
 def postgres_target(postgres_url: str, postgres_schema: str) -> Iterator[Target]:
     yield Target(postgres_url, postgres_schema)
     close_ledgers()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def target(request: pytest.FixtureRequest) -> Target:
+    """The SQLite file or the PostgreSQL schema, as :func:`sqlite_target` and
+    :func:`postgres_target` give them."""
+    fixture: Target = request.getfixturevalue(f"{request.param}_target")
+    return fixture
 
 
 def start_doomed_sagas(log: SagaLog, ledger: EffectLedger, count: int) -> dict[str, dict[str, str]]:
@@ -240,4 +252,83 @@ def test_owner_frozen_mid_step_has_its_late_effect_undone(
         assert ledger.effects("slow", "apply")[1] == 1  # the late write did happen
         record = log.get_saga("slow")
         assert record.state is SagaState.ROLLED_BACK
+        assert saga_problems(record, ledger, steps=steps, initial=initial) == []
+
+
+def test_owner_woken_during_a_recoverers_rollback_is_fenced_out(
+    target: Target, tmp_path: Path
+) -> None:
+    """Two real processes own the saga in turn. The owner is frozen (SIGSTOP) between step
+    1's intent and its action; its lease lapses; a recoverer process claims the saga,
+    compensates step 1 (nothing to undo yet) and is frozen before step 0. The owner wakes
+    (SIGCONT): its action writes, then fails, and its write of that failure, allowed from
+    ``compensating``, must be refused because the saga is no longer its own (fencing). It
+    then undoes only its own late effect and stops, leaving the saga to the recoverer,
+    which, woken in turn, finishes the rollback it owns: the log and the ledger end as
+    before the saga, with the owner's effect undone and no step rolled back by the owner."""
+    steps = 2
+    ledger_path = tmp_path / "ledger.db"
+    with EffectLedger(ledger_path) as ledger, target.open() as log:
+        initial = seed_previous_generation(ledger, "fenced", steps)
+        owner_at, recoverer_at = "after_intent:1:stop", "before_compensation:0:stop"
+        owner = start_child(
+            child_command(
+                target.url,
+                ledger_path,
+                schema=target.schema,
+                saga_id="fenced",
+                steps=steps,
+                fail_at=1,
+                fail_mode="after",
+                lease_seconds=0.5,
+            ),
+            crash_at=owner_at,
+        )
+        wait_until_stopped(owner, crash_at=owner_at)
+        recoverer = None
+        try:
+            record = log.get_saga("fenced")
+            assert record.lease_expires_at is not None
+            time.sleep(max(0.0, record.lease_expires_at - time.time() + 0.05))
+            recoverer = start_child(
+                child_command(
+                    target.url,
+                    ledger_path,
+                    schema=target.schema,
+                    recover=True,
+                    lease_seconds=RECOVERER_LEASE,
+                ),
+                crash_at=recoverer_at,
+            )
+            wait_until_stopped(recoverer, crash_at=recoverer_at)
+            halfway = log.get_saga("fenced")
+            assert halfway.state is SagaState.COMPENSATING
+            assert halfway.owner is not None
+            assert halfway.owner.split(":")[1] == str(recoverer.pid)
+            assert [s.state for s in halfway.steps] == [StepState.COMPLETED, StepState.COMPENSATED]
+            os.kill(owner.pid, signal.SIGCONT)
+            _, owner_err = owner.communicate(timeout=60)
+        finally:
+            if owner.returncode is None:
+                os.kill(owner.pid, signal.SIGCONT)
+                owner.communicate(timeout=60)
+            if recoverer is not None:
+                os.kill(recoverer.pid, signal.SIGCONT)
+                recoverer_out, recoverer_err = recoverer.communicate(timeout=60)
+        # The owner's write was refused: it lost the saga, and said so.
+        assert owner.returncode != 0
+        assert "LeaseLostError" in owner_err
+        # Its late effect happened, and it undid that step alone, never the saga it lost.
+        assert ledger.effects("fenced", "apply") == Counter({0: 1, 1: 1})
+        owner_calls = [step for _, step, pid in ledger.calls("fenced") if pid == owner.pid]
+        assert owner_calls == [1]
+        # The recoverer still owned the saga, and finished its rollback.
+        assert recoverer.returncode == 0, recoverer_err
+        report = json.loads(recoverer_out)
+        assert [(r["saga_id"], r["state"]) for r in report["recovered"]] == [
+            ("fenced", SagaState.ROLLED_BACK.value)
+        ]
+        record = log.get_saga("fenced")
+        assert record.state is SagaState.ROLLED_BACK
+        assert [s.compensation_attempts for s in record.steps] == [1, 1]
         assert saga_problems(record, ledger, steps=steps, initial=initial) == []
