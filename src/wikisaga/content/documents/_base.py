@@ -84,7 +84,7 @@ class DocumentStore(abc.ABC):
     @abc.abstractmethod
     def list_documents(self, project_id: str) -> list[DocumentInfo]:
         """What is stored of ``project_id``, one entry per document, sorted by source
-        path; without text or chunks, so it is cheap."""
+        path; chunks are counted, not read."""
 
     @abc.abstractmethod
     def get_document(self, project_id: str, doc_id: str) -> Document | None:

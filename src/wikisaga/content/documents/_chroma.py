@@ -7,10 +7,13 @@ Two collections, shared by every project (each record names its project):
     metadata ``project_id, doc_id, source_path, title, content_hash, chunk_index, start,
     end, version, revision``;
 ``<prefix>-documents``
-    one record per document version, written after its chunks: the whole prose (embedded),
-    id ``<doc_id>@<version>``, metadata ``project_id, doc_id, source_path, title,
+    one record per document version, written after its chunks: id ``<doc_id>@<version>``,
+    the embedding of the whole prose, metadata ``project_id, doc_id, source_path, title,
     content_hash, format, revision, version, chunk_count, ingest_version, user_id,
-    written_at`` and the outline and code blocks as JSON (``outline``, ``code_blocks``).
+    written_at``, the prose itself (``text``) and the outline and code blocks as JSON
+    (``outline``, ``code_blocks``). The prose is metadata, not the record's document,
+    because Chroma indexes documents for full-text search, which costs about three times
+    the rest of a write, and the chunks are what a search should find.
 
 A version is a fresh random token per write, so a write that was cut off never shares an
 id with the next one; ``revision`` orders the versions of one document. Which version is
@@ -23,6 +26,10 @@ than the client's ``get_max_batch_size()``), a filter or a delete names at most
 ``get`` pages come in insertion order and are sorted here. Chroma's errors are translated
 into :class:`~wikisaga.errors.DocumentStoreError` at every call (:meth:`ChromaStore._calling`).
 A backend gives the client, its URL, the errors that mean "unavailable", and how to close.
+
+Tests interrupt a write through one seam, the ``fault`` option: a function called with the
+name of each point in :data:`FAULT_POINTS` as a write passes it; raising there (or dying)
+leaves the store as an interrupted write would.
 """
 
 from __future__ import annotations
@@ -31,14 +38,14 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, cast
 
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection as ChromaCollection
-from chromadb.api.types import Include, Where
+from chromadb.api.types import Include, Metadata, Where
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
 
@@ -48,15 +55,28 @@ from wikisaga.content.records import Chunk, CodeBlock, Document, DocumentInfo, H
 from wikisaga.errors import DocumentStoreError, DocumentStoreUnavailable, WikisagaError
 from wikisaga.ids import validate_project_id, validate_user_id
 
-__all__ = ["DEFAULT_PREFIX", "MAX_IDS_PER_CALL", "ChromaStore", "client_settings"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "FAULT_POINTS",
+    "MAX_IDS_PER_CALL",
+    "ChromaStore",
+    "FaultHook",
+    "client_settings",
+]
 
 DEFAULT_PREFIX = "wikisaga"
 MAX_IDS_PER_CALL = 1000
 """The most ids one filter or delete names: far below SQLite's limit of variables."""
 
-_NO_TEXT: Include = []
+FAULT_POINTS = ("chunks_written", "records_written", "records_deleted")
+"""Where a write can be interrupted: ``put_documents`` after the new chunks of a batch and
+after their document records (old versions still there); ``delete_documents`` after the
+document records (chunks still there)."""
+
+FaultHook = Callable[[str], None]
+
+_IDS_ONLY: Include = []
 _METADATA: Include = ["metadatas"]
-_TEXT_AND_METADATA: Include = ["documents", "metadatas"]
 
 
 def client_settings() -> ChromaSettings:
@@ -69,7 +89,6 @@ def client_settings() -> ChromaSettings:
 class _Record:
     id: str
     metadata: Mapping[str, Any]
-    text: str | None
 
 
 def _slices(items: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -109,8 +128,10 @@ class ChromaStore(DocumentStore):
         prefix: str = DEFAULT_PREFIX,
         page_size: int | None = None,
         embedding: LexicalEmbedding | None = None,
+        fault: FaultHook | None = None,
     ) -> None:
         self.url = url
+        self._fault = fault
         self._client = client
         self._closed = False
         self._embedding = embedding or LexicalEmbedding()
@@ -128,6 +149,10 @@ class ChromaStore(DocumentStore):
         return self._client.get_or_create_collection(
             name, embedding_function=embedding, metadata={"wikisaga": "1"}
         )
+
+    def _reached(self, point: str) -> None:
+        if self._fault is not None:
+            self._fault(point)
 
     # -- the boundary ------------------------------------------------------------------
 
@@ -157,9 +182,8 @@ class ChromaStore(DocumentStore):
                 )
             ids = got["ids"]
             metadatas = got.get("metadatas") or [{}] * len(ids)
-            texts: Sequence[str | None] = got.get("documents") or [None] * len(ids)
-            for record_id, metadata, text in zip(ids, metadatas, texts, strict=True):
-                yield _Record(record_id, metadata or {}, text)
+            for record_id, metadata in zip(ids, metadatas, strict=True):
+                yield _Record(record_id, metadata or {})
             if len(ids) < self.page_size:
                 return
             offset += len(ids)
@@ -180,18 +204,17 @@ class ChromaStore(DocumentStore):
     # -- which version readers see -----------------------------------------------------
 
     def _current(
-        self, project_id: str, doc_ids: Sequence[str] | None, *, text: bool
+        self, project_id: str, doc_ids: Sequence[str] | None, *, spans: bool
     ) -> tuple[dict[str, _Record], list[_Record], list[str]]:
-        """The newest complete version of each document, the chunks read, and the ids of
-        every record that is not part of a newest complete version."""
+        """The newest complete version of each document, the chunks read (their ids, and
+        with ``spans`` their metadata), and the ids of every record that is not part of a
+        newest complete version."""
         records: list[_Record] = []
         chunks: list[_Record] = []
         for part in self._doc_id_parts(doc_ids):
             where = self._where(project_id, part)
-            records.extend(
-                self._page(self._documents, where, _TEXT_AND_METADATA if text else _METADATA)
-            )
-            chunks.extend(self._page(self._chunks, where, _METADATA if text else _NO_TEXT))
+            records.extend(self._page(self._documents, where, _METADATA))
+            chunks.extend(self._page(self._chunks, where, _METADATA if spans else _IDS_ONLY))
         found = Counter(_version_of(chunk.id) for chunk in chunks)
         current: dict[str, _Record] = {}
         for record in records:
@@ -248,12 +271,14 @@ class ChromaStore(DocumentStore):
         chunk_rows = [
             row for document in new for row in _chunk_rows(document, versions[document.doc_id])
         ]
-        self._add(self._chunks, chunk_rows, "writing chunks")
+        self._add(self._chunks, chunk_rows, "writing chunks", searchable=True)
+        self._reached("chunks_written")
         record_rows = [
             _document_row(document, versions[document.doc_id], user_id, written_at)
             for document in new
         ]
-        self._add(self._documents, record_rows, "writing documents")
+        self._add(self._documents, record_rows, "writing documents", searchable=False)
+        self._reached("records_written")
         for part in _slices(doc_ids, MAX_IDS_PER_CALL):
             where = cast(
                 Where,
@@ -275,31 +300,41 @@ class ChromaStore(DocumentStore):
         collection: ChromaCollection,
         rows: Sequence[tuple[str, str, dict[str, Any]]],
         what: str,
+        *,
+        searchable: bool,
     ) -> None:
+        """Add records (id, text, metadata); ``searchable`` texts are the records'
+        documents (embedded and indexed by Chroma), the others only embedded."""
         for first in range(0, len(rows), self.page_size):
             part = rows[first : first + self.page_size]
+            ids = [row[0] for row in part]
+            metadatas = cast(list[Metadata], [row[2] for row in part])
             with self._calling(what):
-                collection.add(
-                    ids=[row[0] for row in part],
-                    documents=[row[1] for row in part],
-                    metadatas=[row[2] for row in part],
-                )
+                if searchable:
+                    collection.add(ids=ids, documents=[row[1] for row in part], metadatas=metadatas)
+                else:
+                    embeddings = self._embedding([row[1] for row in part])
+                    collection.add(ids=ids, embeddings=embeddings, metadatas=metadatas)
 
     def delete_documents(self, project_id: str, doc_ids: Collection[str]) -> int:
         validate_project_id(project_id)
         ids = sorted(set(doc_ids))
         if not ids:
             return 0
-        current, _, _ = self._current(project_id, ids, text=False)
-        for part in _slices(ids, MAX_IDS_PER_CALL):
+        current, _, _ = self._current(project_id, ids, spans=False)
+        parts = list(_slices(ids, MAX_IDS_PER_CALL))
+        for part in parts:
             with self._calling("deleting documents"):
                 self._documents.delete(where=self._where(project_id, part))
+        self._reached("records_deleted")
+        for part in parts:
+            with self._calling("deleting chunks"):
                 self._chunks.delete(where=self._where(project_id, part))
         return len(current)
 
     def repair(self, project_id: str) -> int:
         validate_project_id(project_id)
-        _, _, stale = self._current(project_id, None, text=False)
+        _, _, stale = self._current(project_id, None, spans=False)
         records = [record_id for record_id in stale if "#" not in record_id]
         chunks = [record_id for record_id in stale if "#" in record_id]
         self._delete(self._documents, records)
@@ -310,7 +345,7 @@ class ChromaStore(DocumentStore):
 
     def list_documents(self, project_id: str) -> list[DocumentInfo]:
         validate_project_id(project_id)
-        current, _, _ = self._current(project_id, None, text=False)
+        current, _, _ = self._current(project_id, None, spans=False)
         infos = [_info(record.metadata) for record in current.values()]
         return sorted(infos, key=lambda info: (info.source_path, info.doc_id))
 
@@ -324,7 +359,7 @@ class ChromaStore(DocumentStore):
         return self._documents_of(project_id, None)
 
     def _documents_of(self, project_id: str, doc_ids: Sequence[str] | None) -> list[Document]:
-        current, chunks, _ = self._current(project_id, doc_ids, text=True)
+        current, chunks, _ = self._current(project_id, doc_ids, spans=True)
         spans: dict[str, list[tuple[int, int, int]]] = {}
         for chunk in chunks:
             meta = chunk.metadata
@@ -396,6 +431,7 @@ def _document_row(
             "ingest_version": document.ingest_version,
             "user_id": user_id,
             "written_at": written_at,
+            "text": document.text,
             "outline": json.dumps(outline, ensure_ascii=False),
             "code_blocks": json.dumps(code, ensure_ascii=False),
         },
@@ -419,7 +455,7 @@ def _info(meta: Mapping[str, Any]) -> DocumentInfo:
 
 def _document(record: _Record, spans: list[tuple[int, int, int]]) -> Document:
     meta = record.metadata
-    text = record.text or ""
+    text = str(meta["text"])
     doc_id = str(meta["doc_id"])
     return Document(
         project_id=str(meta["project_id"]),

@@ -1,0 +1,292 @@
+"""Each parser: title, outline, prose, code apart, and nothing executable kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from wikisaga.content.parsing import Unparseable, decode, format_of, parse
+from wikisaga.content.records import CodeBlock, Heading, ParsedDocument
+
+ACTIVE = ("alert", "evil", "onclick", "onload", "onerror", "color:", "javascript:")
+
+
+def parsed(text: str, kind: str) -> ParsedDocument:
+    return parse(text, kind, fallback_title="from the file name")
+
+
+def assert_outline_points_at_headings(document: ParsedDocument) -> None:
+    for heading in document.outline:
+        assert document.text[heading.offset :].startswith(heading.text)
+
+
+def assert_nothing_active(document: ParsedDocument) -> None:
+    everything = document.title + document.text + "".join(c.text for c in document.code_blocks)
+    for word in ACTIVE:
+        assert word not in everything
+
+
+# -- Markdown ------------------------------------------------------------------------------
+
+MARKDOWN = """\
+# Getting started
+
+Install it with *pip* and read the [guide](guide.md).
+A soft break joins lines.
+
+```python
+import wikisaga
+```
+
+## Configure
+
+- one setting
+- another <span onclick="evil()">setting</span>
+
+<div onclick="evil()"><p>Raw HTML block.</p><script>alert(1)</script></div>
+
+<style>p { color: red }</style>
+
+    indented code
+
+| key | value |
+|-----|-------|
+| a   | 1     |
+
+Setext heading
+--------------
+"""
+
+
+def test_markdown_keeps_title_outline_and_prose_and_sets_code_apart() -> None:
+    document = parsed(MARKDOWN, "markdown")
+
+    assert document.title == "Getting started"
+    assert [(h.text, h.level) for h in document.outline] == [
+        ("Getting started", 1),
+        ("Configure", 2),
+        ("Setext heading", 2),
+    ]
+    assert_outline_points_at_headings(document)
+    assert "Install it with pip and read the guide. A soft break joins lines." in document.text
+    assert "one setting\n\nanother setting" in document.text
+    assert "Raw HTML block." in document.text
+    assert "key | value\n\na | 1" in document.text
+    assert document.code_blocks == (
+        CodeBlock("import wikisaga", "python", document.text.index("Configure") - 2),
+        CodeBlock("indented code", "", document.text.index("key | value") - 2),
+    )
+    assert "import wikisaga" not in document.text
+
+
+def test_markdown_drops_scripts_styles_and_event_handlers() -> None:
+    assert_nothing_active(parsed(MARKDOWN, "markdown"))
+    inline = parsed("Text <script>alert(1)</script> <b onclick='evil()'>bold</b>.", "markdown")
+    assert inline.text == "Text bold."
+
+
+def test_markdown_front_matter_gives_the_title_and_is_not_prose() -> None:
+    document = parsed('---\ntitle: "Declared"\ntags: [x]\n---\n# Heading\n\nBody.\n', "markdown")
+
+    assert document.title == "Declared"
+    assert document.text == "Heading\n\nBody."
+
+
+def test_markdown_without_headings_is_titled_from_the_file_name() -> None:
+    assert parsed("just a paragraph", "markdown").title == "from the file name"
+
+
+# -- reStructuredText ----------------------------------------------------------------------
+
+RST = """\
+=============
+The Handbook
+=============
+
+Intro with *emphasis* and ``literal``.
+
+Usage
+=====
+
+Run this::
+
+    wikisaga ingest docs
+
+.. code-block:: python
+
+   print("hello")
+
+Details
+-------
+
+- first
+- second
+
+.. raw:: html
+
+   <script>alert(1)</script>
+
+.. include:: /etc/passwd
+
+.. a comment that is not prose
+
+>>> 1 + 1
+2
+"""
+
+
+def test_rst_keeps_title_and_section_levels_and_sets_code_apart() -> None:
+    document = parsed(RST, "rst")
+
+    assert document.title == "The Handbook"
+    assert [(h.text, h.level) for h in document.outline] == [
+        ("The Handbook", 1),
+        ("Usage", 2),
+        ("Details", 3),
+    ]
+    assert_outline_points_at_headings(document)
+    assert "Intro with emphasis and literal." in document.text
+    assert "first\n\nsecond" in document.text
+    assert [(c.text, c.language) for c in document.code_blocks] == [
+        ("wikisaga ingest docs", ""),
+        ('print("hello")', "python"),
+        (">>> 1 + 1\n2", ""),
+    ]
+
+
+def test_rst_reads_no_other_file_and_keeps_no_raw_content_or_comments() -> None:
+    document = parsed(RST, "rst")
+
+    assert_nothing_active(document)
+    assert "root:" not in document.text
+    assert "comment" not in document.text
+
+
+def test_broken_rst_gives_what_could_be_read() -> None:
+    document = parsed("Title\n===\n\n`unclosed\n\n.. unknown-directive::\n\nText.", "rst")
+
+    assert "Text." in document.text
+
+
+# -- HTML ----------------------------------------------------------------------------------
+
+HTML = """\
+<!doctype html>
+<html><head><title>The &amp; Page</title>
+<style>body { color: red }</style><script>alert("head")</script>
+<meta name="x" content="evil()"></head>
+<body onload="evil()">
+<nav><a href="javascript:evil()">Home</a></nav>
+<h1 onclick="evil()">Welcome</h1>
+<p>First <b>bold</b> paragraph &lt;escaped&gt;.</p>
+<img src="x.png" onerror="alert(1)" alt="picture">
+<h2>Code</h2>
+<pre><code class="language-rust">fn main() {}
+</code></pre>
+<table><tr><th>name</th><th>value</th></tr><tr><td>a</td><td>1</td></tr></table>
+<svg><title>not the title</title><text>drawn</text></svg>
+<template><p>never shown</p></template>
+<noscript>enable scripts</noscript>
+<!-- a comment -->
+<ul><li>one<li>two</ul>
+</body></html>
+"""
+
+
+def test_html_keeps_title_outline_prose_and_code() -> None:
+    document = parsed(HTML, "html")
+
+    assert document.title == "The & Page"
+    assert [(h.text, h.level) for h in document.outline] == [("Welcome", 1), ("Code", 2)]
+    assert_outline_points_at_headings(document)
+    assert "First bold paragraph <escaped>." in document.text
+    assert "name | value\n\na | 1" in document.text
+    assert "one\n\ntwo" in document.text
+    assert document.code_blocks == (
+        CodeBlock("fn main() {}", "rust", document.text.index("name | value") - 2),
+    )
+
+
+def test_html_drops_scripts_styles_templates_comments_and_every_attribute() -> None:
+    document = parsed(HTML, "html")
+
+    assert_nothing_active(document)
+    for hidden in ("not the title", "drawn", "never shown", "enable scripts", "a comment"):
+        assert hidden not in document.text
+
+
+def test_html_with_an_unclosed_head_still_reads_the_body() -> None:
+    document = parsed("<html><head><title>T</title><body><p>Body text</p>", "html")
+
+    assert (document.title, document.text) == ("T", "Body text")
+
+
+def test_html_without_a_title_is_titled_by_its_first_heading() -> None:
+    assert parsed("<h2>Sub</h2><h1>Main</h1>", "html").title == "Main"
+
+
+# -- plain text ------------------------------------------------------------------------------
+
+
+def test_text_keeps_its_lines_and_finds_underlined_headings() -> None:
+    text = "Release notes\n\nFirst line\n  indented line   \n\nChanges\n-------\n\nMore."
+
+    document = parsed(text, "text")
+
+    assert document.title == "Release notes"
+    assert document.text == "Release notes\n\nFirst line\n  indented line\n\nChanges\n\nMore."
+    assert document.outline == (Heading("Changes", 2, document.text.index("Changes")),)
+    assert document.code_blocks == ()
+
+
+def test_text_whose_first_paragraph_is_long_is_titled_from_the_file_name() -> None:
+    assert parsed("a sentence\nover two lines\n\nbody", "text").title == "from the file name"
+
+
+# -- decoding and formats -----------------------------------------------------------------
+
+
+def test_decode_drops_a_byte_order_mark_and_normalises_line_ends() -> None:
+    assert decode(b"\xef\xbb\xbfone\r\ntwo\rthree\n") == "one\ntwo\nthree\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"abc\x00def", "binary file"),
+        (b"caf\xe9", r"not UTF-8 text \(byte 3\)"),
+        (b"", "empty file"),
+        (b"  \n\t\n", "empty file"),
+    ],
+)
+def test_decode_refuses_what_is_not_text(data: bytes, reason: str) -> None:
+    with pytest.raises(Unparseable, match=reason):
+        decode(data)
+
+
+def test_a_document_with_neither_prose_nor_code_is_unparseable() -> None:
+    with pytest.raises(Unparseable, match="no text"):
+        parse("<script>only()</script>", "html", fallback_title="x")
+
+
+def test_a_document_of_only_code_is_kept() -> None:
+    document = parsed("```\ncode only\n```\n", "markdown")
+
+    assert (document.text, document.code_blocks) == ("", (CodeBlock("code only", "", 0),))
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("a.md", "markdown"),
+        ("A.MARKDOWN", "markdown"),
+        ("b.rst", "rst"),
+        ("c.htm", "html"),
+        ("d.html", "html"),
+        ("e.txt", "text"),
+        ("README", "text"),
+        ("f.png", None),
+        ("g.py", None),
+    ],
+)
+def test_formats_follow_the_file_name_suffix(name: str, kind: str | None) -> None:
+    assert format_of(name) == kind
