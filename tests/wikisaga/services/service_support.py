@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -50,3 +55,54 @@ def tree_digest(root: Path) -> dict[str, str]:
             else:
                 entries[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return entries
+
+
+# -- holding a filesystem service at an observable point ---------------------------------
+
+
+@contextmanager
+def held_database(storage_root: Path) -> Iterator[None]:
+    """Hold the write lock of a filesystem service's metadata database (``meta.db`` under
+    ``storage_root``, the service's ``<data_dir>/filesystem``) for the ``with`` block.
+
+    Every write request then stops at its commit, after its checks and its blob files,
+    while reads go on (the database is in WAL mode). The service waits up to 30 s for the
+    lock, so the block must end well before that.
+    """
+    conn = sqlite3.connect(storage_root / "meta.db", isolation_level=None, timeout=30)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+_IN_PROGRESS = re.compile(r"^wikisaga_http_requests_in_progress\{[^}]*\} ([0-9.]+)$", re.M)
+
+
+def requests_in_progress(client: httpx.Client) -> int:
+    """How many requests the service is handling, not counting this one (its ``/metrics``)."""
+    match = _IN_PROGRESS.search(client.get("/metrics").text)
+    assert match is not None, "the service reports no wikisaga_http_requests_in_progress"
+    return int(float(match.group(1))) - 1
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Poll ``condition`` (state of another process) until it holds; fail naming ``what``
+    if it does not within ``timeout`` seconds."""
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting until {what}")
+        pause.wait(0.002)
+
+
+def blob_file(storage_root: Path, project_id: str, content: str) -> Path:
+    """Where a filesystem service stores ``content`` of ``project_id`` when it is stored
+    as a file (contents over 256 KiB)."""
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return storage_root / "projects" / project_id / "objects" / digest
