@@ -50,7 +50,7 @@ class ChunkingPolicy:
 
 DEFAULT_POLICY = ChunkingPolicy()
 
-_BLOCK = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SENTENCE = re.compile(r"\S.*?(?:[.!?:;][)\"'\]]*(?=\s)|\Z)", re.DOTALL)
 _WORD = re.compile(r"\S+")
 
@@ -84,9 +84,22 @@ def _split_long(text: str, start: int, end: int, policy: ChunkingPolicy) -> Iter
             yield _Unit(piece[0].start(), piece[-1].end(), len(piece), heading=False)
 
 
+def _blocks(text: str) -> Iterator[tuple[int, int]]:
+    """The spans of the blocks of ``text``: between blank lines, without outer spaces."""
+    start = 0
+    for separator in [*_BLANK_LINE.finditer(text), None]:
+        end = len(text) if separator is None else separator.start()
+        block = text[start:end]
+        stripped = block.strip()
+        if stripped:
+            first = start + (len(block) - len(block.lstrip()))
+            yield first, first + len(stripped)
+        if separator is not None:
+            start = separator.end()
+
+
 def _units(text: str, headings: set[int], policy: ChunkingPolicy) -> Iterator[_Unit]:
-    for block in _BLOCK.finditer(text):
-        start, end = block.start(), block.end()
+    for start, end in _blocks(text):
         count = _words(text, start, end)
         if count <= policy.target_words or start in headings:
             yield _Unit(start, end, count, heading=start in headings)
