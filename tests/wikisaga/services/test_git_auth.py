@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
-from git_fixtures import OTHER, OWNER, TOKEN, GitStack, bare, new_project, start_stack
+from git_fixtures import OTHER, OWNER, TOKEN, GitStack, bare, new_project, run_git, start_stack
 
 PROJECT = new_project()
 SNAPSHOT = "snap-auth"
@@ -125,8 +127,38 @@ def test_health_needs_no_token_and_metrics_need_one(stack: GitStack) -> None:
     assert httpx.get(f"{stack.url}/metrics", headers=stack.headers(None)).status_code == 200
 
 
-def test_clone_with_wrong_credentials_fails_and_writes_nothing(stack: GitStack) -> None:
-    """The git CLI cannot clone with a wrong token or as another user."""
-    for kwargs in ({"token": "wrong"}, {"user": OTHER}):
-        dest = stack.clone(PROJECT, check=False, **kwargs)
-        assert not (dest / "secret.md").exists()
+def _clone(stack: GitStack, dest: Path, token: str, user: str) -> subprocess.CompletedProcess[str]:
+    return run_git(
+        "-c",
+        f"http.extraHeader=X-INTERNAL-TOKEN: {token}",
+        "-c",
+        f"http.extraHeader=X-User-ID: {user}",
+        "clone",
+        "--quiet",
+        f"{stack.url}/git/{PROJECT}.git",
+        dest,
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "user", "message"),
+    [
+        # 401: git asks for credentials, which the isolated environment cannot give.
+        ("wrong", OWNER, "could not read Username"),
+        (TOKEN, OTHER, "The requested URL returned error: 403"),
+    ],
+    ids=["wrong token", "another user"],
+)
+def test_clone_with_wrong_credentials_fails_and_writes_nothing(
+    stack: GitStack, tmp_path: Path, token: str, user: str, message: str
+) -> None:
+    """git clone with a wrong token (401), or as a user who does not own the project
+    (403), fails with git's exit status 128 and leaves no checkout; the same clone with
+    the owner's credentials works."""
+    refused = _clone(stack, tmp_path / "refused", token, user)
+    assert refused.returncode == 128, refused.stderr
+    assert message in refused.stderr
+    assert not (tmp_path / "refused").exists()
+    allowed = _clone(stack, tmp_path / "allowed", TOKEN, OWNER)
+    assert allowed.returncode == 0, allowed.stderr
+    assert (tmp_path / "allowed" / "secret.md").read_text() == "owner's data"

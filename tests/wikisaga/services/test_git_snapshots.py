@@ -118,11 +118,8 @@ def test_a_fresh_clone_of_a_snapshot_holds_exactly_the_saved_bytes(stack: GitSta
     project = new_project()
     files = wiki_files(45)
     stack.save_files(project, files)
-    started = time.perf_counter()
     response = stack.snapshot(project)
-    elapsed = time.perf_counter() - started
     assert response.status_code == 201
-    assert elapsed < 5, f"a 45-file snapshot took {elapsed:.2f}s"
     clone = stack.clone(project)
     assert tree_files(clone) == _as_bytes(files)
     assert bare(clone / ".git", "rev-parse", "HEAD") == response.json()["commit"]
