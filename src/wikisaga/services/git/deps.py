@@ -42,16 +42,16 @@ from wikisaga.services._common.errors import (
     with_code,
 )
 from wikisaga.services._common.locks import AsyncProjectLocks
-from wikisaga.services.git.repository import (
+from wikisaga.services.git.errors import (
     GitRepositoryError,
     InvalidSnapshotFiles,
     NotProjectOwner,
     ProjectNotFound,
-    ProjectRepositories,
     SnapshotConflict,
     SnapshotDeleted,
     SnapshotNotFound,
 )
+from wikisaga.services.git.repository import ProjectRepositories
 from wikisaga.services.git.source import (
     FilesystemSource,
     FilesystemTimeout,

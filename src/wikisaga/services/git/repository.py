@@ -6,13 +6,13 @@ snapshot's files, plus a lightweight tag ``refs/tags/<snapshot_id>`` pointing at
 commit carries the message and the creation time (the committer date, in whole seconds,
 UTC).
 
-Everything is driven through git plumbing with a fixed identity and with global and
-system git configuration switched off, so the result never depends on the machine's git
-setup. Every ref change is one ``git update-ref --stdin`` transaction that states the old
-value of each ref it touches (compare-and-swap), so two writers, even in two processes,
-can never lose each other's update; a writer that loses the race retries on the new head.
-History is only ever appended to: deleting the head snapshot moves ``main`` back to its
-parent, deleting any other snapshot removes only its tag.
+Everything is driven through git plumbing (``plumbing``) with a fixed identity and with
+global and system git configuration switched off, so the result never depends on the
+machine's git setup. Every ref change is one ``git update-ref --stdin`` transaction that
+states the old value of each ref it touches (compare-and-swap), so two writers, even in
+two processes, can never lose each other's update; a writer that loses the race retries
+on the new head. History is only ever appended to: deleting the head snapshot moves
+``main`` back to its parent, deleting any other snapshot removes only its tag.
 
 A deleted snapshot id is remembered under the hidden ref ``refs/wikisaga/deleted/<id>`` and
 can never be created again: a create request that arrives after the compensation that
@@ -34,33 +34,34 @@ first snapshot or by the first delete that must remember a deleted id; it is bui
 temporary directory and renamed into place, so it either exists whole or not at all.
 (Repositories made before this rule kept a ``wikisaga-owner`` file; it is ignored.)
 
-Errors::
-
-    GitRepositoryError             root of every error this module raises
-    ├── ProjectNotFound            no repository for the project
-    ├── NotProjectOwner            the project belongs to another user
-    ├── SnapshotNotFound           no snapshot with this id
-    ├── SnapshotConflict           the snapshot id exists with a different message
-    ├── SnapshotDeleted            the snapshot id was deleted and cannot be reused
-    ├── InvalidSnapshotFiles       the files cannot form a git tree (bad or clashing paths)
-    └── GitCommandFailed           git exited with an error or did not finish in time
+Its errors are those of :mod:`~wikisaga.services.git.errors` (re-exported here); git itself
+is driven through :mod:`~wikisaga.services.git.plumbing`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from wikisaga.errors import StoreError
 from wikisaga.ids import git_reserved_name, is_valid_snapshot_id
 from wikisaga.services.git import housekeeping
+from wikisaga.services.git.errors import (
+    GitCommandFailed,
+    GitRepositoryError,
+    InvalidSnapshotFiles,
+    NotProjectOwner,
+    ProjectNotFound,
+    SnapshotConflict,
+    SnapshotDeleted,
+    SnapshotNotFound,
+)
+from wikisaga.services.git.plumbing import ZERO_OID, Git, commit_fields
 
 __all__ = [
     "UPLOAD_PACK_CONFIG",
@@ -92,92 +93,7 @@ UPLOAD_PACK_CONFIG = (
 """Settings every ``git upload-pack`` runs with, whatever a repository's own config says:
 the service's refs stay hidden, and a want must name an advertised tip (protocol v0)."""
 
-GIT_NAME = "wikisaga"
-GIT_EMAIL = "wikisaga@localhost"
-
-_ZERO_OID = "0" * 40
 _CAS_ATTEMPTS = 8
-
-
-class GitRepositoryError(StoreError):
-    """Root of every error raised by the repository layer."""
-
-    code = "git_failed"
-
-
-class ProjectNotFound(GitRepositoryError):
-    """Nobody owns the project yet, or it has no repository (it was never snapshotted)."""
-
-    code = "project_not_found"
-
-    def __init__(self, project_id: str, reason: str = "has no snapshots repository") -> None:
-        super().__init__(f"project {project_id!r} {reason}")
-        self.project_id = project_id
-
-
-class NotProjectOwner(GitRepositoryError):
-    """The project's repository belongs to another user."""
-
-    code = "forbidden"
-
-    def __init__(self, project_id: str) -> None:
-        super().__init__(f"project {project_id!r} belongs to another user")
-        self.project_id = project_id
-
-
-class SnapshotNotFound(GitRepositoryError):
-    """The project has no snapshot with this id."""
-
-    code = "snapshot_not_found"
-
-    def __init__(self, project_id: str, snapshot_id: str) -> None:
-        super().__init__(f"project {project_id!r} has no snapshot {snapshot_id!r}")
-        self.project_id = project_id
-        self.snapshot_id = snapshot_id
-
-
-class SnapshotConflict(GitRepositoryError):
-    """The snapshot id is taken by a snapshot with a different message."""
-
-    code = "snapshot_conflict"
-
-    def __init__(self, project_id: str, snapshot_id: str) -> None:
-        super().__init__(
-            f"snapshot {snapshot_id!r} of project {project_id!r} already exists "
-            "with a different message"
-        )
-        self.project_id = project_id
-        self.snapshot_id = snapshot_id
-
-
-class SnapshotDeleted(GitRepositoryError):
-    """The snapshot id was deleted; ids are never reused."""
-
-    code = "snapshot_deleted"
-
-    def __init__(self, project_id: str, snapshot_id: str) -> None:
-        super().__init__(
-            f"snapshot {snapshot_id!r} of project {project_id!r} was deleted; "
-            "a deleted snapshot id cannot be created again"
-        )
-        self.project_id = project_id
-        self.snapshot_id = snapshot_id
-
-
-class InvalidSnapshotFiles(GitRepositoryError):
-    """The files cannot be stored as one git tree."""
-
-    code = "filesystem_bad_export"
-
-
-class GitCommandFailed(GitRepositoryError):
-    """A git command exited with an error or ran past its timeout."""
-
-    def __init__(self, args: Iterable[str], detail: str) -> None:
-        command = " ".join(args)
-        super().__init__(f"git {command} failed: {detail}")
-        self.command = command
-        self.detail = detail
 
 
 OwnerLookup = Callable[[str], str | None]
@@ -215,35 +131,6 @@ def _check_snapshot_id(snapshot_id: str) -> None:
         raise ValueError(f"invalid snapshot id {snapshot_id!r}")
 
 
-def _git_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_TERMINAL_PROMPT="0",
-        GIT_AUTHOR_NAME=GIT_NAME,
-        GIT_AUTHOR_EMAIL=GIT_EMAIL,
-        GIT_COMMITTER_NAME=GIT_NAME,
-        GIT_COMMITTER_EMAIL=GIT_EMAIL,
-        LC_ALL="C",
-    )
-    return env
-
-
-def _quote_path(path: str) -> bytes:
-    """C-style quote a path for ``git fast-import`` (always accepted, sometimes needed)."""
-    out = bytearray(b'"')
-    for byte in path.encode("utf-8"):
-        if byte in (0x22, 0x5C):
-            out += b"\\" + bytes([byte])
-        elif byte < 0x20 or byte == 0x7F:
-            out += b"\\%03o" % byte
-        else:
-            out.append(byte)
-    out += b'"'
-    return bytes(out)
-
-
 def _check_tree_paths(paths: Iterable[str]) -> None:
     """Refuse paths that git cannot store, or that would clash inside one tree."""
     seen: set[str] = set()
@@ -263,17 +150,6 @@ def _check_tree_paths(paths: Iterable[str]) -> None:
         raise InvalidSnapshotFiles(f"path {sorted(clash)[0]!r} is both a file and a directory")
 
 
-def _commit_fields(raw: bytes) -> tuple[datetime, str]:
-    """The committer date and the message of a raw commit object."""
-    header, _, message = raw.partition(b"\n\n")
-    for line in header.split(b"\n"):
-        if line.startswith(b"committer "):
-            timestamp = int(line.rsplit(b" ", 2)[1])
-            created = datetime.fromtimestamp(timestamp, tz=UTC)
-            return created, message.decode("utf-8", errors="replace")
-    raise GitRepositoryError("commit object without a committer line")
-
-
 class ProjectRepositories:
     """The bare repositories of every project, under one root directory.
 
@@ -283,23 +159,23 @@ class ProjectRepositories:
     storage rules use that).
 
     Methods block (they run git, and the lookup); call them from a worker thread in async
-    code. They are safe to call concurrently, including from several processes: every ref
-    change is a compare-and-swap transaction. Callers should still serialise writers of
-    one project (a lock per project) so that they do not retry against each other.
+    code. They are safe to call concurrently, including from several processes: every
+    change of a repository holds its writer lock (``housekeeping.exclusive``), and every
+    ref change is a compare-and-swap transaction. Callers should still serialise writers
+    of one project (a lock per project) so that they do not wait on each other's lock.
     """
 
     def __init__(
         self, root: Path, *, owners: OwnerLookup | None = None, command_timeout: float = 60.0
     ) -> None:
         self.root = root
-        self.command_timeout = command_timeout
         self._owners = owners
-        self._env = _git_env()
+        self._git = Git(timeout=command_timeout)
 
     @property
     def env(self) -> dict[str, str]:
         """The environment git commands run with (a copy): no global or system config."""
-        return dict(self._env)
+        return self._git.env
 
     # -- paths and ownership -------------------------------------------------------------
 
@@ -349,7 +225,7 @@ class ProjectRepositories:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{project_id}.", suffix=".new", dir=self.root))
         try:
-            self._run(None, "init", "--quiet", "--bare", "--initial-branch=main", str(staging))
+            self._git.run(None, "init", "--quiet", "--bare", "--initial-branch=main", str(staging))
             config = str(staging / "config")
             for key, value in (
                 ("uploadpack.hideRefs", HIDDEN_PREFIX.rstrip("/")),
@@ -357,7 +233,7 @@ class ProjectRepositories:
                 ("receive.denyDeletes", "true"),
                 ("core.logAllRefUpdates", "always"),
             ):
-                self._run(None, "config", "--file", config, key, value)
+                self._git.run(None, "config", "--file", config, key, value)
             try:
                 staging.rename(final)
             except OSError:
@@ -368,120 +244,8 @@ class ProjectRepositories:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
 
-    # -- git -----------------------------------------------------------------------------
-
-    def _run(
-        self, git_dir: Path | None, *args: str, stdin: bytes | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[bytes]:
-        command = ["git"]
-        if git_dir is not None:
-            command.append(f"--git-dir={git_dir}")
-        command.extend(args)
-        try:
-            result = subprocess.run(
-                command,
-                input=stdin,
-                capture_output=True,
-                env=self._env,
-                timeout=self.command_timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise GitCommandFailed(args, f"no answer within {self.command_timeout:g}s") from exc
-        except OSError as exc:
-            raise GitCommandFailed(args, str(exc)) from exc
-        if check and result.returncode != 0:
-            detail = result.stderr.decode("utf-8", errors="replace").strip()
-            raise GitCommandFailed(args, detail or f"exit status {result.returncode}")
-        return result
-
-    def _resolve(self, git_dir: Path, ref: str) -> str | None:
-        result = self._run(git_dir, "rev-parse", "--verify", "--quiet", ref, check=False)
-        if result.returncode != 0:
-            return None
-        return result.stdout.decode().strip()
-
-    def _update_refs(self, git_dir: Path, commands: Iterable[str]) -> bool:
-        """Apply ref commands as one atomic transaction; ``False`` if a CAS check failed."""
-        script = "".join(f"{c}\n" for c in commands).encode()
-        result = self._run(git_dir, "update-ref", "--stdin", stdin=script, check=False)
-        return result.returncode == 0
-
-    def _read_commits(self, git_dir: Path, names: Iterable[str]) -> dict[str, bytes | None]:
-        """Raw commit objects by name (any revision), ``None`` for those that are absent."""
-        wanted = list(dict.fromkeys(names))
-        if not wanted:
-            return {}
-        stdin = "".join(f"{n}^{{commit}}\n" for n in wanted).encode()
-        out = self._run(git_dir, "cat-file", "--batch", stdin=stdin).stdout
-        found: dict[str, bytes | None] = {}
-        pos = 0
-        for name in wanted:
-            end = out.index(b"\n", pos)
-            header = out[pos:end].split(b" ")
-            pos = end + 1
-            if len(header) != 3 or header[1] != b"commit":
-                found[name] = None
-                continue
-            size = int(header[2])
-            found[name] = out[pos : pos + size]
-            pos += size + 1
-        return found
-
-    def _tree_paths(self, git_dir: Path, commit: str) -> tuple[str, ...]:
-        out = self._run(git_dir, "ls-tree", "-r", "-z", "--name-only", "--full-tree", commit)
-        names = out.stdout.split(b"\0")
-        return tuple(sorted(n.decode("utf-8", errors="replace") for n in names if n))
-
-    def _tag_points(self, git_dir: Path) -> dict[str, str]:
-        """Every snapshot tag's commit, by snapshot id."""
-        out = self._run(
-            git_dir, "for-each-ref", "--format=%(refname:lstrip=2) %(objectname)", "refs/tags/"
-        )
-        points: dict[str, str] = {}
-        for line in out.stdout.decode().splitlines():
-            name, _, oid = line.partition(" ")
-            points[name] = oid
-        return points
-
-    def _write_commit(
-        self,
-        git_dir: Path,
-        files: Mapping[str, bytes],
-        message: str,
-        parent: str | None,
-        timestamp: int,
-    ) -> tuple[str, str]:
-        """Write a commit of exactly ``files`` in one ``git fast-import`` run.
-
-        fast-import can only leave a commit on a ref, so it goes to a hidden pending ref
-        that the caller removes in the same transaction that publishes the commit.
-        Returns ``(commit id, pending ref)``.
-        """
-        pending = f"{PENDING_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
-        body = message.encode("utf-8")
-        identity = f"{GIT_NAME} <{GIT_EMAIL}> {timestamp} +0000".encode()
-        chunks = [
-            b"commit " + pending.encode() + b"\nmark :1\n",
-            b"author " + identity + b"\ncommitter " + identity + b"\n",
-            b"data %d\n" % len(body),
-            body,
-            b"\n",
-        ]
-        if parent is not None:
-            chunks.append(b"from " + parent.encode() + b"\n")
-        chunks.append(b"deleteall\n")
-        for path in sorted(files):
-            content = files[path]
-            chunks += [b"M 100644 inline ", _quote_path(path), b"\n"]
-            chunks += [b"data %d\n" % len(content), content, b"\n"]
-        chunks.append(b"\nget-mark :1\ndone\n")
-        out = self._run(git_dir, "fast-import", "--quiet", "--done", stdin=b"".join(chunks))
-        commit = out.stdout.decode().strip().splitlines()[-1]
-        return commit, pending
-
     def _snapshot(self, project_id: str, snapshot_id: str, commit: str, raw: bytes) -> Snapshot:
-        created_at, message = _commit_fields(raw)
+        created_at, message = commit_fields(raw)
         return Snapshot(snapshot_id, project_id, commit, message, created_at)
 
     # -- snapshots -----------------------------------------------------------------------
@@ -532,22 +296,23 @@ class ProjectRepositories:
             existing = self._existing(git_dir, project_id, snapshot_id, message)
             if existing is not None:
                 return existing, False
-            head = self._resolve(git_dir, MAIN_REF)
-            commit, pending = self._write_commit(git_dir, files, message, head, timestamp)
-            published = self._update_refs(
+            head = self._git.resolve(git_dir, MAIN_REF)
+            pending = f"{PENDING_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+            commit = self._git.write_commit(git_dir, files, message, head, timestamp, pending)
+            published = self._git.update_refs(
                 git_dir,
                 [
-                    f"update {MAIN_REF} {commit} {head or _ZERO_OID}",
+                    f"update {MAIN_REF} {commit} {head or ZERO_OID}",
                     f"create {tag} {commit}",
-                    f"verify {tombstone} {_ZERO_OID}",
+                    f"verify {tombstone} {ZERO_OID}",
                     f"delete {pending}",
                 ],
             )
             if published:
-                raw = self._read_commits(git_dir, [commit])[commit]
+                raw = self._git.read_commits(git_dir, [commit])[commit]
                 assert raw is not None
                 return self._snapshot(project_id, snapshot_id, commit, raw), True
-            self._update_refs(git_dir, [f"delete {pending}"])
+            self._git.update_refs(git_dir, [f"delete {pending}"])
         raise GitCommandFailed(
             ["update-ref"], f"main kept moving; gave up after {_CAS_ATTEMPTS} attempts"
         )
@@ -557,12 +322,12 @@ class ProjectRepositories:
     ) -> Snapshot | None:
         """The snapshot if it already exists with ``message``; raise if it cannot be made."""
         tag = TAG_PREFIX + snapshot_id
-        raw = self._read_commits(git_dir, [tag])[tag]
+        raw = self._git.read_commits(git_dir, [tag])[tag]
         if raw is None:
-            if self._resolve(git_dir, DELETED_PREFIX + snapshot_id) is not None:
+            if self._git.resolve(git_dir, DELETED_PREFIX + snapshot_id) is not None:
                 raise SnapshotDeleted(project_id, snapshot_id)
             return None
-        commit = self._resolve(git_dir, tag)
+        commit = self._git.resolve(git_dir, tag)
         assert commit is not None
         snapshot = self._snapshot(project_id, snapshot_id, commit, raw)
         if snapshot.message != message:
@@ -591,27 +356,27 @@ class ProjectRepositories:
         self.check_owner(project_id, user_id)
         git_dir = self.path(project_id)
         tag = TAG_PREFIX + snapshot_id
-        commit = self._resolve(git_dir, tag + "^{commit}")
+        commit = self._git.resolve(git_dir, tag + "^{commit}")
         if commit is None:
             raise SnapshotNotFound(project_id, snapshot_id)
-        raw = self._read_commits(git_dir, [commit])[commit]
+        raw = self._git.read_commits(git_dir, [commit])[commit]
         assert raw is not None
-        created_at, message = _commit_fields(raw)
-        files = self._tree_paths(git_dir, commit)
+        created_at, message = commit_fields(raw)
+        files = self._git.tree_paths(git_dir, commit)
         return Snapshot(snapshot_id, project_id, commit, message, created_at, files)
 
     def list_snapshots(self, project_id: str, user_id: str) -> list[Snapshot]:
         """Every snapshot of the project, newest first (by position on ``main``)."""
         self.check_owner(project_id, user_id)
         git_dir = self.path(project_id)
-        points = self._tag_points(git_dir)
+        points = self._git.tag_points(git_dir)
         if not points:
             return []
         order: dict[str, int] = {}
-        if self._resolve(git_dir, MAIN_REF) is not None:
-            history = self._run(git_dir, "rev-list", "--first-parent", MAIN_REF).stdout
+        if self._git.resolve(git_dir, MAIN_REF) is not None:
+            history = self._git.run(git_dir, "rev-list", "--first-parent", MAIN_REF).stdout
             order = {oid: i for i, oid in enumerate(history.decode().split())}
-        raws = self._read_commits(git_dir, points.values())
+        raws = self._git.read_commits(git_dir, points.values())
         snapshots = []
         for snapshot_id, commit in points.items():
             raw = raws[commit]
@@ -647,23 +412,23 @@ class ProjectRepositories:
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
         # A tombstone ref must name some object: the empty tree, which keeps nothing alive.
-        marker = self._empty_tree(git_dir)
+        marker = self._git.empty_tree(git_dir)
         for _ in range(_CAS_ATTEMPTS):
-            commit = self._resolve(git_dir, tag)
+            commit = self._git.resolve(git_dir, tag)
             if commit is None:
-                if self._resolve(git_dir, tombstone) is not None:
+                if self._git.resolve(git_dir, tombstone) is not None:
                     return False
-                if self._update_refs(
+                if self._git.update_refs(
                     git_dir,
-                    [f"verify {tag} {_ZERO_OID}", f"update {tombstone} {marker} {_ZERO_OID}"],
+                    [f"verify {tag} {ZERO_OID}", f"update {tombstone} {marker} {ZERO_OID}"],
                 ):
                     return False
                 continue
-            commands = [f"delete {tag} {commit}", f"update {tombstone} {marker} {_ZERO_OID}"]
-            head = self._resolve(git_dir, MAIN_REF)
-            others = [s for s, c in self._tag_points(git_dir).items() if c == commit]
+            commands = [f"delete {tag} {commit}", f"update {tombstone} {marker} {ZERO_OID}"]
+            head = self._git.resolve(git_dir, MAIN_REF)
+            others = [s for s, c in self._git.tag_points(git_dir).items() if c == commit]
             if head == commit and others == [snapshot_id]:
-                parent = self._resolve(git_dir, commit + "^1")
+                parent = self._git.resolve(git_dir, commit + "^1")
                 if parent is None:
                     commands.append(f"delete {MAIN_REF} {commit}")
                 else:
@@ -672,7 +437,7 @@ class ProjectRepositories:
                 commands.append(f"verify {MAIN_REF} {head}")
             # Marked before the refs change: if we die after it, the next start prunes.
             housekeeping.mark_prune_needed(git_dir)
-            if self._update_refs(git_dir, commands):
+            if self._git.update_refs(git_dir, commands):
                 return True
         raise GitCommandFailed(
             ["update-ref"], f"refs kept moving; gave up after {_CAS_ATTEMPTS} attempts"
@@ -683,12 +448,12 @@ class ProjectRepositories:
     def _prune(self, git_dir: Path) -> None:
         """Make every object no ref reaches disappear (hold the writer lock)."""
         self._retire_old_tombstones(git_dir)
-        housekeeping.prune(self._run, git_dir)
+        housekeeping.prune(self._git.run, git_dir)
 
     def _retire_old_tombstones(self, git_dir: Path) -> None:
         """Point tombstones that still name a deleted commit (as they did before) at the
         empty tree, so that they stop keeping it reachable."""
-        out = self._run(
+        out = self._git.run(
             git_dir,
             "for-each-ref",
             "--format=%(refname) %(objectname) %(objecttype)",
@@ -697,11 +462,11 @@ class ProjectRepositories:
         stale = [line.split(" ") for line in out.stdout.decode().splitlines()]
         commands = [f"update {ref} {{empty}} {oid}" for ref, oid, kind in stale if kind != "tree"]
         if commands:
-            empty = self._empty_tree(git_dir)
-            self._update_refs(git_dir, [c.format(empty=empty) for c in commands])
+            empty = self._git.empty_tree(git_dir)
+            self._git.update_refs(git_dir, [c.format(empty=empty) for c in commands])
 
     def _has_old_tombstones(self, git_dir: Path) -> bool:
-        out = self._run(git_dir, "for-each-ref", "--format=%(objecttype)", DELETED_PREFIX)
+        out = self._git.run(git_dir, "for-each-ref", "--format=%(objecttype)", DELETED_PREFIX)
         return any(kind != "tree" for kind in out.stdout.decode().split())
 
     def sweep(self, started_at: float) -> int:
@@ -734,7 +499,3 @@ class ProjectRepositories:
         if advertise:
             command.append("--advertise-refs")
         return [*command, f"--timeout={timeout}", str(self.path(project_id))]
-
-    def _empty_tree(self, git_dir: Path) -> str:
-        out = self._run(git_dir, "hash-object", "-w", "-t", "tree", "--stdin", stdin=b"")
-        return out.stdout.decode().strip()
