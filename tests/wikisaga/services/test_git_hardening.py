@@ -10,13 +10,17 @@ stale locks; the service removes them when it starts.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from git_fixtures import (
     OWNER,
@@ -30,6 +34,7 @@ from git_fixtures import (
     tree_files,
 )
 
+from wikisaga.launcher import ServiceProcess
 from wikisaga.services.git.repository import ProjectRepositories
 
 
@@ -317,3 +322,81 @@ def test_start_up_retires_tombstones_that_still_name_a_deleted_commit(tmp_path: 
         assert deleted not in all_objects(repo)
         assert stack.snapshot(project, snapshot_id="old").status_code == 409
         assert_sound(repo)
+
+
+# -- what the filesystem exports is checked, whoever owns the project --------------------------
+
+BAD_EXPORTS: dict[str, dict[str, str]] = {
+    "file-and-directory": {"a": "file", "a/b.md": "below it"},
+    "dot-dot": {"../x.md": "escape"},
+    "git-short-name": {"git~1/x.md": "checkout fails"},
+    "gitmodules": {".gitmodules": "[submodule]\n\turl = --upload-pack=x\n"},
+    "not-nfc": {"cafe\u0301.md": "decomposed"},
+}
+
+
+@contextmanager
+def filesystem_exporting(files_of: dict[str, dict[str, str]]) -> Iterator[str]:
+    """A stand-in filesystem service: every project is the owner's, and exports
+    ``files_of[<case>]`` for a project named ``<case>--...``; yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            kind, _, project = self.path.strip("/").partition("/")
+            body: object
+            if kind == "projects":
+                body = {"project_id": project, "owner": OWNER, "created_at": "2026-01-01"}
+            else:
+                files = files_of[project.split("--", 1)[0]]
+                entries = [
+                    {
+                        "path": path,
+                        "content": content,
+                        "version": "v1",
+                        "sha256": hashlib.sha256(content.encode()).hexdigest(),
+                    }
+                    for path, content in files.items()
+                ]
+                body = {"project_id": project, "files": entries}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_export_git_cannot_publish_is_refused_after_the_owner_check(tmp_path: Path) -> None:
+    """The owner lookup passes, and each export the filesystem service itself would refuse
+    to hold (a file-and-directory clash, an escape, a git-reserved name, a non-NFC path) is
+    502 filesystem_bad_export with no repository: the export is still checked on arrival."""
+    env = {
+        "WIKISAGA_INTERNAL_TOKEN": TOKEN,
+        "WIKISAGA_DATA_DIR": str(tmp_path / "data"),
+    }
+    with filesystem_exporting(BAD_EXPORTS) as url:
+        env["WIKISAGA_FILESYSTEM_SERVER_URL"] = url
+        with ServiceProcess("git", env=env, log_dir=tmp_path / "logs") as service:
+            for case in BAD_EXPORTS:
+                project = f"{case}--{new_project()}"
+                response = httpx.post(
+                    f"{service.url}/snapshot/{project}",
+                    json={"user_id": OWNER, "message": "m"},
+                    headers={"X-INTERNAL-TOKEN": TOKEN, "X-User-ID": OWNER},
+                    timeout=30,
+                )
+                assert response.status_code == 502, (case, response.text)
+                assert response.json()["error"] == "filesystem_bad_export", case
+                assert not (tmp_path / "data" / "git" / f"{project}.git").exists(), case
