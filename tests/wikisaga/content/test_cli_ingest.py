@@ -105,3 +105,26 @@ def test_a_bad_project_id_or_a_missing_path_is_refused_in_one_line(tmp_path: Pat
     assert missing.stderr.splitlines() == [
         f"wikisaga: error: {tmp_path / 'nope'}: no such file or folder"
     ]
+
+
+def test_the_command_line_starts_without_chroma_or_the_parsers() -> None:
+    """Only ``wikisaga ingest`` pays for importing them."""
+    code = (
+        "import sys, wikisaga.cli.app\n"
+        "print(sorted(m for m in ('chromadb', 'docutils', 'markdown_it') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_progress_bar_follows_the_files() -> None:
+    from wikisaga.cli.ingest import _progress_bar  # noqa: PLC0415
+
+    with _progress_bar(enabled=True) as advance:
+        assert advance is not None
+        advance(1, 2, "a.md")
+        advance(2, 2, "b.md")
+    with _progress_bar(enabled=False) as nothing:
+        assert nothing is None
