@@ -17,7 +17,7 @@ from wikisaga.content.relations._records import Predicate
 
 __all__ = ["FRAMES", "Lexicon", "Trigger", "lexicon", "singular", "verb_forms"]
 
-FRAMES = frozenset({"verb", "passive", "inverse", "noun"})
+FRAMES = frozenset({"verb", "agent", "passive", "inverse", "noun"})
 """The frames a trigger phrase can appear in (see ``data/triggers.txt``)."""
 
 
@@ -59,6 +59,8 @@ class Lexicon:
     forms (past, participle) of a verb that is a noun too."""
     all_verb_forms: frozenset[str]
     """Every form of every listed verb, the noun-like ones included."""
+    noun_verbs: frozenset[str]
+    """The base forms of the verbs that are nouns too ("use", "support")."""
     triggers: tuple[Trigger, ...]
 
     def is_function_word(self, word: str) -> bool:
@@ -154,9 +156,10 @@ def verb_forms(lemma: str) -> tuple[str, str, str]:
     return third, past, ing
 
 
-def _verbs() -> tuple[frozenset[str], frozenset[str]]:
+def _verbs() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     boundary: set[str] = set()
     every: set[str] = set()
+    nouns: set[str] = set()
     for entry in _words("verbs"):
         noun_too = entry.startswith("~")
         lemma, *irregular = entry.lstrip("~").split(":")
@@ -166,7 +169,9 @@ def _verbs() -> tuple[frozenset[str], frozenset[str]]:
         nominal = {lemma, third}
         every |= verbal | nominal
         boundary |= verbal if noun_too else verbal | nominal
-    return frozenset(boundary), frozenset(every)
+        if noun_too:
+            nouns.add(lemma)
+    return frozenset(boundary), frozenset(every), frozenset(nouns)
 
 
 def _triggers() -> tuple[Trigger, ...]:
@@ -189,7 +194,7 @@ def _triggers() -> tuple[Trigger, ...]:
 @functools.cache
 def lexicon() -> Lexicon:
     """The shipped lexicon, read once."""
-    boundary, every = _verbs()
+    boundary, every, noun_verbs = _verbs()
     return Lexicon(
         determiners=_set("determiners"),
         pronouns=_set("pronouns"),
@@ -213,5 +218,6 @@ def lexicon() -> Lexicon:
         abbreviations=_set("abbreviations"),
         verb_forms=boundary,
         all_verb_forms=every,
+        noun_verbs=noun_verbs,
         triggers=_triggers(),
     )

@@ -28,15 +28,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wikisaga.content.relations._arguments import Arguments, objects, subjects
 from wikisaga.content.relations._lexicon import lexicon, singular
 from wikisaga.content.relations._phrases import Phrase
-from wikisaga.content.relations._reader import Arguments, Hit, Mention, SentenceReader
+from wikisaga.content.relations._reader import Hit, Mention, SentenceReader
 from wikisaga.content.relations._records import EntityKind, Predicate
-from wikisaga.content.relations._tokens import NOMINAL, Tag, Token
+from wikisaga.content.relations._tokens import Tag, Token
 
 __all__ = ["Found", "SentenceFindings", "read_sentence"]
 
-_BASE = {"verb": 0.9, "passive": 0.85, "inverse": 0.85, "noun": 0.85}
+_BASE = {"verb": 0.9, "agent": 0.85, "passive": 0.85, "inverse": 0.85, "noun": 0.85}
 _APPOSITION_ENDS = frozenset({",", ")", ".", ";", ":", "—", "–"})
 _HEARST_INTRODUCERS = (("such", "as"), ("including",), ("like",), ("e.g",), ("for", "example"))
 
@@ -111,27 +112,40 @@ def _pairs(
 
 def _trigger(reader: SentenceReader, hit: Hit) -> list[Found]:
     frame = hit.trigger.frame
-    predicate = hit.trigger.predicate
-    right = reader.objects(hit.end)
-    if right.how == "support":
-        predicate = Predicate.SUPPORTS
+    right = objects(reader, hit.end)
+    joined = reader.hit_at.get(hit.end + 1)
+    if not right and joined is not None and joined.trigger.frame == frame:
+        right = objects(reader, joined.end)  # "develops and supports Click"
+    predicate = right.predicate or hit.trigger.predicate
+    if predicate is Predicate.WRITTEN_IN:
+        right.mentions = [m for m in right.mentions if _language_like(m)]
     if frame == "noun":
         det = hit.start - 1
         while det >= 0 and reader.tokens[det].tag is not Tag.DET:
             det -= 1
         if det < 0:  # "X is part of Y": no determiner
-            left = reader.subjects(hit.start)
+            left = subjects(reader, hit.start)
             return _pairs(left, right, predicate, "noun", _BASE["noun"])
         before = det - 1
         if before >= 0 and reader.tokens[before].lower in (",", "("):
             left = _appositive_subject(reader, before)
             return _pairs(left, right, predicate, "apposition", 0.8)
-        left = reader.subjects(det)
+        left = subjects(reader, det)
         return _pairs(left, right, predicate, "noun", _BASE["noun"])
-    left = reader.subjects(hit.start)
-    if frame == "inverse":
-        return _pairs(right, left, predicate, "inverse", _BASE["inverse"])
+    left = subjects(reader, hit.start, reduced=frame in ("passive", "inverse"))
+    if predicate is Predicate.CREATED_BY:
+        who = right if frame == "passive" else left
+        who.mentions = [m for m in who.mentions if m.kind is not EntityKind.CODE]
+    if frame in ("inverse", "agent"):
+        return _pairs(right, left, predicate, frame, _BASE[frame])
     return _pairs(left, right, predicate, frame, _BASE[frame])
+
+
+def _language_like(mention: Mention) -> bool:
+    """What something can be written in: a listed language, or a short name."""
+    if mention.key in lexicon().languages:
+        return True
+    return mention.kind is not EntityKind.PHRASE and " " not in mention.key
 
 
 def _appositive_subject(reader: SentenceReader, comma: int) -> Arguments:
@@ -146,32 +160,45 @@ def _appositive_subject(reader: SentenceReader, comma: int) -> Arguments:
     return args
 
 
-def _copula(reader: SentenceReader, index: int, types: list[tuple[str, str]]) -> list[Found]:
-    """X is a Y / X is one of the Ys → X is_a Y."""
+def _copula_object(reader: SentenceReader, index: int) -> tuple[Phrase, float] | None:
+    """The phrase after the copula at ``index`` that says what the subject is, and the
+    pattern's confidence: "is a Y" 0.9, "is the Y" 0.85, "is one of the Ys" 0.8."""
     tokens = reader.tokens
     j = index + 1
     while j < len(tokens) and tokens[j].tag is Tag.ADV:
         j += 1
     if j >= len(tokens) or tokens[j].tag is Tag.NEG or j in reader.hit_at:
-        return []
+        return None
     base = 0.9
-    if tokens[j].lower == "one" and j + 1 < len(tokens) and tokens[j + 1].lower == "of":
-        j += 2
-        base = 0.8
-    elif tokens[j].tag is not Tag.DET or tokens[j].lower not in ("a", "an", "the"):
-        return []
+    if reader.words_at(j, ("one", "of")):
+        j, base = j + 2, 0.8
+    elif tokens[j].lower not in ("a", "an", "the"):
+        return None
     phrase = reader.starting_at.get(j)
     if phrase is None:
-        return []
+        return None
     hit = reader.hit_at.get(phrase.end)
     if hit is not None and hit.trigger.frame == "noun":
-        return []  # "X is a wrapper around Y": the relational noun speaks
+        return None  # "X is a wrapper around Y": the relational noun speaks
     if phrase.determiner == "the":
+        if reader.words_at(phrase.end, ("of",)):
+            return None  # "X is the core of Y", "the beneficiary of": a role, not a kind
         base -= 0.05
-    right = reader.objects(j)
-    left = reader.subjects(index)
-    found = _pairs(left, right, Predicate.IS_A, "copula", base)
-    found = [f for f in found if f.object.kind is not EntityKind.CODE]
+    return phrase, base
+
+
+def _copula(reader: SentenceReader, index: int, types: list[tuple[str, str]]) -> list[Found]:
+    """X is a Y / X is one of the Ys → X is_a Y."""
+    described = _copula_object(reader, index)
+    if described is None:
+        return []
+    phrase, base = described
+    left = subjects(reader, index)
+    if left.how == "topic" and reader.words_at(phrase.end, ("to",)):
+        return []  # "It is an occasional request to support ...": "it" is no entity
+    found = _pairs(left, objects(reader, phrase.start), Predicate.IS_A, "copula", base)
+    # "Python 3.10 is the minimal supported Python version" says nothing of a kind
+    found = [f for f in found if f.subject.key not in f.object.key.split()[:-1]]
     for item in found:
         head = item.object.key.rsplit(" ", 1)[-1]
         if head in lexicon().type_nouns:
@@ -188,7 +215,7 @@ def _appositive(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Fo
         det = comma + 1
         if det >= len(tokens) or tokens[comma].lower not in (",", "("):
             continue
-        if tokens[det].tag is not Tag.DET or tokens[det].lower not in ("a", "an"):
+        if tokens[det].tag is not Tag.DET or tokens[det].lower not in ("a", "an", "our"):
             continue
         described = reader.starting_at.get(det)
         if described is None:
@@ -230,7 +257,8 @@ def _introducer(tokens: tuple[Token, ...], at: int) -> int:
 
 
 def _such_as(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Found]:
-    """Ys such as X and Z / Ys including X / X and other Ys → X is_a Y."""
+    """Ys such as X and Z / Ys like X / Ys including X / X, Y and other Ys → X is_a Y.
+    Examples must be names, except after "such as" (features such as type inference)."""
     tokens = reader.tokens
     found: list[Found] = []
     lex = lexicon()
@@ -240,17 +268,19 @@ def _such_as(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Found
             continue
         start = _introducer(tokens, phrase.end)
         if start != phrase.end:
-            examples = reader.objects(start, clauses=False)
-            for example in examples.mentions:
-                if example.kind is not EntityKind.PHRASE and not examples.negated:
-                    found.append(Found(example, Predicate.IS_A, general, "such_as", 0.7))
+            examples = objects(reader, start, clauses=False)
+            named = any(e.kind is not EntityKind.PHRASE for e in examples.mentions)
+            loose = tokens[start - 1].lower in ("as", "like")
+            if not examples.negated and (named or loose):
+                found.extend(
+                    Found(example, Predicate.IS_A, general, "such_as", 0.7)
+                    for example in examples.mentions
+                )
         if phrase.start >= 2 and tokens[phrase.start].lower == "other":
-            conj = phrase.start - 1
-            if tokens[conj].lower in ("and", "or"):
-                named = reader.ending_at.get(conj)
-                mention = reader.mention(named) if named is not None else None
-                if mention is not None and mention.kind is not EntityKind.PHRASE:
-                    found.append(Found(mention, Predicate.IS_A, general, "such_as", 0.7))
+            found.extend(
+                Found(example, Predicate.IS_A, general, "such_as", 0.7)
+                for example in _others(reader, phrase.start - 1)
+            )
     for item in found:
         head = item.object.key.rsplit(" ", 1)[-1]
         if head in lex.type_nouns:
@@ -258,12 +288,32 @@ def _such_as(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Found
     return found
 
 
+def _others(reader: SentenceReader, conj: int) -> list[Mention]:
+    """The names listed before "and other" / "or other" at ``conj``."""
+    tokens = reader.tokens
+    if tokens[conj].lower not in ("and", "or"):
+        return []
+    found: list[Mention] = []
+    j = conj
+    while j > 0:
+        item = reader.ending_at.get(j)
+        mention = reader.mention(item) if item is not None else None
+        if item is None or mention is None:
+            break
+        found.append(mention)
+        j = item.start - 1
+        if j < 0 or tokens[j].lower != ",":
+            break
+    return found
+
+
 def _general(reader: SentenceReader, phrase: Phrase) -> Mention | None:
-    """The class a Hearst pattern names: a plural common noun phrase."""
+    """The class a Hearst pattern names: a plural common noun phrase (vague ones too:
+    "features such as type inference" says what type inference is)."""
     head = phrase.head
-    if head.tag not in NOMINAL or head.tag is not Tag.NOUN or singular(head.lower) == head.lower:
+    if head.tag is not Tag.NOUN or singular(head.lower) == head.lower:
         return None
-    mention = reader.mention(phrase)
+    mention = reader.mention(phrase, vague=True)
     if mention is None or mention.kind is not EntityKind.PHRASE:
         return None
     return mention

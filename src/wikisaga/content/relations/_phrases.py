@@ -29,6 +29,10 @@ _MODIFIERS = frozenset({Tag.ADJ, Tag.NOUN, Tag.NAME, Tag.CODE, Tag.NUM, Tag.ADV}
 _ADJECTIVE_JOINS = frozenset({",", "and", "or", "yet", "but"})
 _INDEFINITE = frozenset({"a", "an", "another"})
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
+_QUOTES = frozenset({'"', "“", "”", "'", "‘", "’"})
+_CODE_SUFFIXES = frozenset(
+    {"attribute", "class", "decorator", "function", "method", "module", "object", "type"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,30 @@ class Phrase:
         return self.tokens[self.end - 1].end
 
 
+def _shared_head(tokens: tuple[Token, ...], start: int, join: int, blocked: frozenset[int]) -> bool:
+    """Whether "a N1 and N2 N3" at ``join`` coordinates modifiers of one head: the phrase
+    opened with a determiner, holds one word so far (after adjectives), and two nominals
+    without a determiner follow the conjunction ("both sync and async APIs")."""
+    if tokens[start].tag is not Tag.DET or join - start < 2:
+        return False
+    if tokens[join - 1].tag not in (Tag.NOUN, Tag.ADJ, Tag.NAME) or any(
+        t.tag not in (Tag.ADJ, Tag.ADV) for t in tokens[start + 1 : join - 1]
+    ):
+        return False
+    after = [join + 1, join + 2]
+    return (
+        all(
+            k < len(tokens) and k not in blocked and tokens[k].tag in (NOMINAL | {Tag.ADJ})
+            for k in after
+        )
+        and tokens[join + 2].tag in NOMINAL
+    )
+
+
+def _is_version(token: Token) -> bool:
+    return token.tag is Tag.NUM and "." in token.text
+
+
 def _participle(token: Token) -> bool:
     return token.tag is Tag.VERB and token.lower.endswith(("ed", "ing", "en", "lt"))
 
@@ -84,8 +112,8 @@ def chunk(tokens: Sequence[Token], blocked: frozenset[int] = frozenset()) -> lis
 def _phrase_end(tokens: tuple[Token, ...], start: int, blocked: frozenset[int]) -> int:
     """The end of the phrase starting at ``start`` (``start`` itself if there is none)."""
     i, n = start, len(tokens)
-    if i in blocked:
-        return start
+    if i in blocked or _is_version(tokens[i]):
+        return start  # "As of 3.0.0 bcrypt offers ...": the version opens no phrase
     if tokens[i].tag is Tag.DET:
         i += 1
     head_end = start
@@ -98,31 +126,44 @@ def _phrase_end(tokens: tuple[Token, ...], start: int, blocked: frozenset[int]) 
         elif token.tag is Tag.NUM:
             if nominal_seen:
                 head_end = i + 1
-        elif token.tag in (Tag.ADJ, Tag.ADV):
-            pass
-        elif _participle(token) and i > start and i + 1 < n and tokens[i + 1].tag in NOMINAL:
-            pass  # "a distributed task queue", "the underlying engine"
-        elif (
-            token.lower in _ADJECTIVE_JOINS
-            and not nominal_seen
-            and i > start
-            and tokens[i - 1].tag in (Tag.ADJ, Tag.PUNCT, Tag.CONJ)
-            and i + 1 < n
-            and (i + 1) not in blocked
-            and tokens[i + 1].tag in (_MODIFIERS | {Tag.CONJ})
-        ):
-            pass  # "a simple, yet elegant, HTTP library"
-        else:
+        elif not _inside(tokens, start, i, blocked, nominal_seen=nominal_seen):
             break
         i += 1
     return head_end
+
+
+def _inside(
+    tokens: tuple[Token, ...], start: int, i: int, blocked: frozenset[int], *, nominal_seen: bool
+) -> bool:
+    """Whether token ``i``, not itself a noun, can stand inside the phrase begun at
+    ``start`` (before its head, or between two of its nouns)."""
+    token = tokens[i]
+    nxt = tokens[i + 1] if i + 1 < len(tokens) and (i + 1) not in blocked else None
+    if token.tag in (Tag.ADJ, Tag.ADV):
+        return True
+    if token.lower in ("and", "or") and _shared_head(tokens, start, i, blocked):
+        return True  # "an asynchronous networking and concurrency library" is one library
+    if token.lower in _QUOTES:
+        return i > start and nxt is not None  # 'The "greenlet" package'
+    if token.lower == "-":
+        return nominal_seen and nxt is not None and nxt.tag in NOMINAL  # "zic -compiled"
+    if _participle(token):
+        return i > start and nxt is not None and nxt.tag in NOMINAL  # "a distributed queue"
+    return (  # "a simple, yet elegant, HTTP library"
+        token.lower in _ADJECTIVE_JOINS
+        and not nominal_seen
+        and i > start
+        and tokens[i - 1].tag in (Tag.ADJ, Tag.PUNCT, Tag.CONJ)
+        and nxt is not None
+        and nxt.tag in (_MODIFIERS | {Tag.CONJ})
+    )
 
 
 def _content(words: Sequence[Token]) -> list[Token]:
     """``words`` without determiners, leading modifiers that describe, quotes and
     trailing version numbers."""
     lex = lexicon()
-    kept = [w for w in words if w.tag is not Tag.PUNCT or w.lower in ("+", "#")]
+    kept = [w for w in words if w.tag is not Tag.PUNCT]
     while len(kept) > 1 and (
         kept[0].tag in (Tag.DET, Tag.ADV, Tag.ADJ, Tag.NUM, Tag.CONJ, Tag.NEG)
         or (kept[0].tag is Tag.VERB and _participle(kept[0]))
@@ -136,20 +177,42 @@ def _content(words: Sequence[Token]) -> list[Token]:
     return kept
 
 
+def _unknown(token: Token) -> bool:
+    """A lower-case word no word list knows: most likely a name ("the pygments library")."""
+    return token.tag is Tag.NOUN and not lexicon().is_common_word(token.lower)
+
+
 def _alias(words: list[Token], determiner: str | None) -> tuple[list[Token], str | None]:
-    """A name and its kind: "Requests library" → (Requests, "library")."""
+    """A name and its kind: "Requests library" → (Requests, "library"), "the package
+    psycopg_binary" → (psycopg_binary, "package"); an identifier and what it is:
+    "loop.sock_recv() methods" → loop.sock_recv. Not after "a" / "an", and not after a
+    language ("a Python library" is a kind of library)."""
     lex = lexicon()
     if len(words) < 2 or determiner in _INDEFINITE:
         return words, None
-    last = words[-1]
-    if last.tag is not Tag.NOUN or last.lower not in lex.alias_suffixes:
-        return words, None
-    name = words[:-1]
-    if all(w.tag in (Tag.NAME, Tag.CODE) for w in name) and not any(
-        w.lower in lex.languages for w in name
+    last, name = words[-1], words[:-1]
+    kind_word = name[-1].lower
+    if (
+        last.tag in (Tag.NAME, Tag.CODE)
+        and name[-1].tag is Tag.NOUN
+        and kind_word in lex.type_nouns
     ):
-        return name, last.lower
-    return words, None
+        return [last], kind_word
+    named = all(w.tag in (Tag.NAME, Tag.CODE) for w in name) or (
+        determiner == "the" and len(name) == 1 and _unknown(name[0])
+    )
+    found: tuple[list[Token], str | None] | None
+    if last.tag is not Tag.NOUN:
+        found = None
+    elif name[-1].tag is Tag.CODE and singular(last.lower) in _CODE_SUFFIXES:
+        found = (name, None)
+    elif last.lower in lex.alias_suffixes and named:
+        found = (name, last.lower)
+    else:
+        found = None
+    if found is None or any(w.lower in lex.languages for w in name):
+        return words, None
+    return found
 
 
 def _key_and_type(words: Sequence[Token], determiner: str | None) -> tuple[str, str | None]:
@@ -158,8 +221,8 @@ def _key_and_type(words: Sequence[Token], determiner: str | None) -> tuple[str, 
         return "", None
     parts = [w.lower for w in content]
     head = content[-1]
-    if head.tag is Tag.NOUN:
-        parts[-1] = singular(parts[-1])
+    if head.tag is Tag.NOUN and kind is None and (len(content) > 1 or not _unknown(head)):
+        parts[-1] = singular(parts[-1])  # not "pygments", "attrs": unknown words are names
     elif _ACRONYM_PLURAL.fullmatch(head.text):
         parts[-1] = parts[-1][:-1]  # "APIs" → "api"
     key = " ".join(parts).strip("\"'“”‘’.,;:")
@@ -182,7 +245,7 @@ def surface(phrase: Phrase) -> str:
 
 def phrase_kind(phrase: Phrase) -> EntityKind:
     """``code`` if an identifier heads the phrase, ``name`` if a name is in it."""
-    content = _content(phrase.words)
+    content = _alias(_content(phrase.words), phrase.determiner)[0]
     if content and content[-1].tag is Tag.CODE:
         return EntityKind.CODE
     if any(w.tag in (Tag.NAME, Tag.CODE) for w in content):

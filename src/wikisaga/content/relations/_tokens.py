@@ -77,6 +77,7 @@ _POSSESSIVE = re.compile(r"(?i)(.+?)(['’]s)$")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2,}[a-z]{2,}")
 _SNAKE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]|^_")
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+_VERSION = re.compile(r"v\d+(?:[.-]v?\d+)*[+x]?")
 
 
 def is_code_shape(word: str) -> bool:
@@ -137,10 +138,17 @@ def _is_adverb(word: str, lex: Lexicon) -> bool:
     )
 
 
+def _hyphenated_adjective(word: str, lex: Lexicon) -> bool:
+    """ "easy-to-read", "what-you-see-is-what-you-get", "up-to-date": a phrase made one
+    word is a modifier; "command-line" and "pydantic-core" are not."""
+    parts = word.split("-")
+    return len(parts) > 2 and any(lex.is_function_word(part) for part in parts[1:-1])
+
+
 def _open_class_tag(word: str, lex: Lexicon) -> Tag:
     if _is_adverb(word, lex):
         return Tag.ADV
-    if word in lex.adjectives:
+    if word in lex.adjectives or _hyphenated_adjective(word, lex):
         return Tag.ADJ
     return Tag.VERB if word in lex.verb_forms else Tag.NOUN
 
@@ -148,7 +156,7 @@ def _open_class_tag(word: str, lex: Lexicon) -> Tag:
 def _word_tag(text: str, word: str, initial: bool, lex: Lexicon) -> Tag:
     if text.startswith("`"):
         return Tag.CODE
-    if text[0].isdigit():
+    if text[0].isdigit() or _VERSION.fullmatch(word):
         return Tag.NUM
     function = _function_tag(word, lex)
     if function is not None and (not text[0].isupper() or initial or len(word) <= 4):
@@ -191,9 +199,27 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
         tokens.append(Token(text, start, end, word, _word_tag(text, word, first_word, lex)))
         first_word = False
     _settle_that(tokens)
+    _settle_imperatives(tokens, lex)
     if initial:
         _settle_initial(tokens, lex)
     return tuple(tokens)
+
+
+def _settle_imperatives(tokens: list[Token], lex: Lexicon) -> None:
+    """A verb that is a noun too is a verb after "to" ("to support features") and when it
+    opens a clause before a name: "instead, use pydantic" (but "use cases" stays a noun)."""
+    for i, token in enumerate(tokens):
+        if token.tag is not Tag.NOUN or token.lower not in lex.noun_verbs:
+            continue
+        before = tokens[i - 1].lower if i > 0 else ";"
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        named = after is not None and (
+            after.tag in (Tag.DET, Tag.NAME, Tag.CODE)
+            or (after.tag is Tag.NOUN and not lex.is_common_word(after.lower))
+        )
+        infinitive = before == "to" and after is not None and after.tag is not Tag.PUNCT
+        if infinitive or (before in (";", ":", ",", "(") and named):
+            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
 
 
 _SINGULAR_VERBS = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "hasn't", "doesn't"})
