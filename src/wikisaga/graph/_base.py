@@ -159,7 +159,7 @@ class GraphStore(abc.ABC):
         Without a current generation nothing is removed.
         """
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
-            raise ValueError("keep must be a non-negative integer")
+            raise InvalidGraphData("keep must be a non-negative integer")
         infos = self.generations(project_id)
         current = next((info for info in infos if info.state is GenerationState.CURRENT), None)
         if current is None:
@@ -200,7 +200,7 @@ class GraphStore(abc.ABC):
         """Counts of one generation (the current one by default) and its ``strongest``
         heaviest relations: by weight, then confidence, both descending, then triple."""
         if isinstance(strongest, bool) or not isinstance(strongest, int) or strongest < 0:
-            raise ValueError("strongest must be a non-negative integer")
+            raise InvalidGraphData("strongest must be a non-negative integer")
         found = self._summary(*self._read_ids(project_id, generation), strongest)
         heaviest = sorted(found.strongest, key=lambda r: (-r.weight, -r.confidence, r.triple))
         return dataclasses.replace(found, strongest=tuple(heaviest))

@@ -106,20 +106,23 @@ class Q:
 
     # -- staging ----------------------------------------------------------------------
 
+    # Rows are lists, not maps: the driver packs every map key of every row, and packing
+    # is most of the client's time (10,000 relations: 0.37 s as maps, 0.22 s as lists).
     MERGE_ENTITIES = """UNWIND $rows AS row
-        MERGE (n:Entity {project_id: $project, generation: $generation, key: row.key})
-        SET n.name = row.name, n.type = row.type"""
+        MERGE (n:Entity {project_id: $project, generation: $generation, key: row[0]})
+        SET n.name = row[1], n.type = row[2]"""
 
+    # A relation row: subject, predicate, object, weight, method, confidence, then the
+    # provenance lists: document ids, source paths, sentences, starts, ends.
     MERGE_RELATIONS = """UNWIND $rows AS row
-        MATCH (s:Entity {project_id: $project, generation: $generation, key: row.subject})
-        MATCH (o:Entity {project_id: $project, generation: $generation, key: row.object})
-        MERGE (s)-[r:RELATES {predicate: row.predicate}]->(o)
-        SET r.project_id = $project, r.generation = $generation, r.weight = row.weight,
-            r.method = row.method, r.confidence = row.confidence,
-            r.provenance_document_ids = row.document_ids,
-            r.provenance_source_paths = row.source_paths,
-            r.provenance_sentences = row.sentences,
-            r.provenance_starts = row.starts, r.provenance_ends = row.ends
+        MATCH (s:Entity {project_id: $project, generation: $generation, key: row[0]})
+        MATCH (o:Entity {project_id: $project, generation: $generation, key: row[2]})
+        MERGE (s)-[r:RELATES {predicate: row[1]}]->(o)
+        SET r.project_id = $project, r.generation = $generation, r.weight = row[3],
+            r.method = row[4], r.confidence = row[5],
+            r.provenance_document_ids = row[6], r.provenance_source_paths = row[7],
+            r.provenance_sentences = row[8], r.provenance_starts = row[9],
+            r.provenance_ends = row[10]
         RETURN count(*) AS written"""
 
     MISSING_KEYS = """UNWIND $keys AS key

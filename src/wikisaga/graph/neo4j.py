@@ -164,7 +164,7 @@ class Neo4jGraphStore(GraphStore):
         self._write(work)
 
     def _stage_entities(self, project_id: str, generation: str, batch: Sequence[Entity]) -> None:
-        rows = [{"key": e.key, "name": e.name, "type": e.type} for e in batch]
+        rows = [[e.key, e.name, e.type] for e in batch]
 
         def work(tx: _Tx) -> None:
             _lock_generation(tx, project_id, generation, created=True)
@@ -351,21 +351,22 @@ def _state(row: neo4j.Record) -> GenerationState:
     return GenerationState.RETIRED if row["published"] else GenerationState.STAGED
 
 
-def _relation_row(relation: Relation) -> dict[str, Any]:
+def _relation_row(relation: Relation) -> list[Any]:
+    """The row :data:`~wikisaga.graph._cypher.Q.MERGE_RELATIONS` takes."""
     provenance = relation.provenance
-    return {
-        "subject": relation.subject,
-        "predicate": relation.predicate,
-        "object": relation.object,
-        "weight": relation.weight,
-        "method": relation.method,
-        "confidence": relation.confidence,
-        "document_ids": [p.document_id for p in provenance],
-        "source_paths": [p.source_path for p in provenance],
-        "sentences": [p.sentence for p in provenance],
-        "starts": [p.start for p in provenance],
-        "ends": [p.end for p in provenance],
-    }
+    return [
+        relation.subject,
+        relation.predicate,
+        relation.object,
+        relation.weight,
+        relation.method,
+        relation.confidence,
+        [p.document_id for p in provenance],
+        [p.source_path for p in provenance],
+        [p.sentence for p in provenance],
+        [p.start for p in provenance],
+        [p.end for p in provenance],
+    ]
 
 
 def _relation(row: neo4j.Record) -> Relation:
