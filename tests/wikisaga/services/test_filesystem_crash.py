@@ -1,7 +1,9 @@
 """SIGKILL in the middle of a large batch: after a restart every file is old or new, never torn.
 
 Two storages are crashed: contents of 64 KB, stored inline in the metadata database, and
-contents over 256 KiB, stored as blob files.
+contents over 256 KiB, stored as blob files. The service dies at a point the test can
+name: by its own fault hook once the first or the last content of the batch is stored
+(``kill_at_file:N``), or from outside once it has written 50 contents' worth of bytes.
 """
 
 from __future__ import annotations
@@ -9,17 +11,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import signal
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from service_support import headers
+from service_support import headers, wait_until
 
 from wikisaga.launcher import ServiceProcess
+from wikisaga.services.filesystem._faults import FAULT_ENV
 
 SHAPES = {"inline": (2000, 64 * 1024), "files": (300, 300 * 1024)}
 """Files per batch and bytes per file: 128 MiB stored inline, 88 MiB stored as files."""
@@ -86,27 +89,10 @@ def _inline_blobs(service: ServiceProcess, project: str) -> int:
     return int(count)
 
 
-@pytest.mark.parametrize(
-    ("shape", "kill_when"),
-    [
-        ("inline", "0.2 s after the request"),
-        ("inline", "while contents are written"),
-        ("files", "0.2 s after the request"),
-        ("files", "while contents are written"),
-    ],
-)
-def test_sigkill_during_a_large_batch_leaves_every_file_old_or_new(
-    fresh_filesystem: ServiceProcess, shape: str, kill_when: str
-) -> None:
-    service = fresh_filesystem
-    project = "crash-project"
-    files, size = SHAPES[shape]
-    with httpx.Client(base_url=service.url, headers=headers(), timeout=120) as client:
-        assert _post_batch(client, project, "old", shape).status_code == 200
-    objects = _objects_dir(service, project)
-    _batch(project, "new", shape)  # built before the clock starts
-    seeded_blobs = len(_entries(objects))
-    written_before = _written_bytes(service)
+def _send(
+    service: ServiceProcess, project: str, shape: str
+) -> tuple[threading.Thread, dict[str, object]]:
+    """Send the new generation's batch from a thread; its outcome lands in the dict."""
     outcome: dict[str, object] = {}
 
     def send_new_generation() -> None:
@@ -118,20 +104,13 @@ def test_sigkill_during_a_large_batch_leaves_every_file_old_or_new(
 
     sender = threading.Thread(target=send_new_generation)
     sender.start()
-    if kill_when == "0.2 s after the request":
-        time.sleep(0.2)
-    else:
-        # At least 50 contents' worth of bytes written (to blob files or to the WAL).
-        deadline = time.monotonic() + 60
-        while _written_bytes(service) < written_before + 50 * size and time.monotonic() < deadline:
-            time.sleep(0.002)
-        assert _written_bytes(service) >= written_before + 50 * size, "nothing was written"
-        if shape == "files":
-            assert len(_entries(objects)) > seeded_blobs, "no new blob file appeared"
-    service.kill()
-    sender.join(60)
-    assert "status" not in outcome, "the batch finished before the kill; the test proves nothing"
+    return sender, outcome
 
+
+def _check_restarted(service: ServiceProcess, project: str, shape: str, allowed: set[str]) -> None:
+    """After a restart every file is whole, of one generation among ``allowed``, and no
+    temporary file or unreferenced blob of the crashed batch is left."""
+    files, size = SHAPES[shape]
     service.start()
     with httpx.Client(base_url=service.url, headers=headers(), timeout=120) as client:
         exported = client.get(f"/export/{project}").json()["files"]
@@ -144,11 +123,73 @@ def test_sigkill_during_a_large_batch_leaves_every_file_old_or_new(
         assert hashlib.sha256(item["content"].encode()).hexdigest() == item["sha256"]
         generations.add(item["content"].split(" ", 1)[0])
     assert len(generations) == 1, "a batch must be all or nothing, even across a crash"
+    assert generations <= allowed
+    objects = _objects_dir(service, project)
     leftovers = [name for name in _entries(objects) if name.startswith(".tmp-")]
     assert leftovers == []
     stored = {"inline": _inline_blobs(service, project), "files": len(_entries(objects))}
-    assert stored[shape] == files * len(generations), "unreferenced blobs were not swept"
+    assert stored[shape] == files, "unreferenced blobs were not swept"
     assert stored[next(other for other in SHAPES if other != shape)] == 0
+
+
+@pytest.mark.parametrize("stored", ["first", "last"])
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_sigkill_once_contents_are_stored_leaves_every_file_old(
+    fresh_filesystem: ServiceProcess, shape: str, stored: str
+) -> None:
+    """The service kills itself (``kill_at_file:N``) once the first, or the last, content
+    of a large batch is stored, before the batch is committed: after a restart every file
+    is at its old version and nothing of the batch is left."""
+    service = fresh_filesystem
+    project = "crash-project"
+    files, _ = SHAPES[shape]
+    with httpx.Client(base_url=service.url, headers=headers(), timeout=120) as client:
+        assert _post_batch(client, project, "old", shape).status_code == 200
+    service.stop()
+    service.env[FAULT_ENV] = f"kill_at_file:{1 if stored == 'first' else files}"
+    service.start()
+
+    sender, outcome = _send(service, project, shape)
+    sender.join(120)
+    assert not sender.is_alive()
+    assert isinstance(outcome.get("error"), httpx.TransportError), outcome
+    wait_until(lambda: not service.alive, "the service died at its fault hook")
+    assert service.returncode == -signal.SIGKILL
+    service.kill()  # closes its log
+    del service.env[FAULT_ENV]
+    _check_restarted(service, project, shape, allowed={"old"})
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_sigkill_while_contents_are_written_leaves_every_file_old_or_new(
+    fresh_filesystem: ServiceProcess, shape: str
+) -> None:
+    """SIGKILL from outside once the service has written 50 contents' worth of the batch:
+    after a restart every file is old or new, never torn, all of one generation."""
+    service = fresh_filesystem
+    project = "crash-project"
+    _, size = SHAPES[shape]
+    with httpx.Client(base_url=service.url, headers=headers(), timeout=120) as client:
+        assert _post_batch(client, project, "old", shape).status_code == 200
+    objects = _objects_dir(service, project)
+    _batch(project, "new", shape)  # built before the clock starts
+    seeded_blobs = len(_entries(objects))
+    written_before = _written_bytes(service)
+
+    sender, outcome = _send(service, project, shape)
+    # At least 50 contents' worth of bytes written (to blob files or to the WAL).
+    wait_until(
+        lambda: _written_bytes(service) >= written_before + 50 * size,
+        "the service wrote 50 contents' worth",
+        timeout=60,
+    )
+    if shape == "files":
+        assert len(_entries(objects)) > seeded_blobs, "no new blob file appeared"
+    service.kill()
+    sender.join(60)
+    assert not sender.is_alive()
+    assert "status" not in outcome, "the batch finished before the kill; the test proves nothing"
+    _check_restarted(service, project, shape, allowed={"old", "new"})
 
 
 def test_an_answered_idempotency_key_survives_a_sigkill(fresh_filesystem: ServiceProcess) -> None:
