@@ -19,6 +19,7 @@ from wikisaga.errors import (
     InvalidUserId,
     ItemNotFound,
     NotProjectOwner,
+    PathClash,
     StoreError,
     TooLarge,
     UnsafeStorage,
@@ -26,7 +27,7 @@ from wikisaga.errors import (
 )
 from wikisaga.services._common.errors import Translations, to_service_error
 from wikisaga.services.filesystem.deps import ERRORS as FILESYSTEM_ERRORS
-from wikisaga.services.git import repository
+from wikisaga.services.git import errors as repository
 from wikisaga.services.git.deps import ERRORS as GIT_ERRORS
 from wikisaga.services.git.source import (
     FilesystemBadExport,
@@ -42,6 +43,7 @@ FILESYSTEM_CASES: list[tuple[Exception, int, str]] = [
     (ItemNotFound("gone"), 404, "not_found"),
     (ItemNotFound("no such version", code="version_not_found"), 404, "version_not_found"),
     (IdempotencyKeyRevoked("rolled back"), 409, "idempotency_key_revoked"),
+    (PathClash("a is a file, a/b wants it a directory"), 409, "path_clash"),
     (UnsafeStorage("a symlink"), 409, "unsafe_storage"),
     (TooLarge("big"), 413, "payload_too_large"),
     (IdempotencyKeyReused("other request"), 422, "idempotency_key_reused"),
@@ -92,8 +94,8 @@ def test_anything_unknown_is_a_500_that_keeps_its_cause_to_itself(error: Excepti
 
 
 def test_every_error_of_the_application_has_one_root() -> None:
-    """Each class in ``wikisaga.errors`` (and the repository's) is a WikisagaError; store
-    errors are StoreErrors, so a service's table can fall back on them."""
+    """Each class in ``wikisaga.errors`` (and the git repository's) is a WikisagaError;
+    store errors are StoreErrors, so a service's table can fall back on them."""
     classes = [
         value
         for module in (wikisaga.errors, repository)
