@@ -25,6 +25,9 @@ What it adds to the guide:
   of the previous generation that the new one no longer has are deleted in the same atomic
   batch, and restored by the same rollback: they are gone for good only when the generation
   commits, and the snapshot's tree always equals the files.
+- **Extra steps.** ``prepend_steps`` run before the files (staging a graph generation),
+  ``append_steps`` after the snapshot and before the commit (making that generation
+  current), each a :class:`PublishStep` whose compensation is recorded before it runs.
 - **Batched and idempotent.** One batch request for all files (idempotency key
   ``{saga_id}:files``), a snapshot id chosen here (``snap-{saga_id}``), so that retrying a
   request that timed out after being applied changes nothing, and so that the compensation
@@ -76,7 +79,8 @@ DEFAULT_STEP_RETRY = RetryPolicy(attempts=3, base_delay=0.2, max_delay=2.0, retr
 
 @dataclass(frozen=True, slots=True)
 class PublishStep:
-    """An extra durable step run before the files (the graph write plugs in here)."""
+    """An extra durable step: run before the files (``prepend_steps``, the graph stage plugs
+    in here) or after the snapshot (``append_steps``, making the graph current)."""
 
     name: str
     action: Callable[[], object]
@@ -145,6 +149,7 @@ class WikiGenerationSaga:
         faults: FaultPlan | None = None,
         observer: SagaObserver | None = None,
         prepend_steps: Sequence[PublishStep] = (),
+        append_steps: Sequence[PublishStep] = (),
         message: str | None = None,
     ) -> None:
         if not project_id or not user_id:
@@ -171,6 +176,7 @@ class WikiGenerationSaga:
         self._faults = faults
         self._observer = observer
         self._prepend_steps = tuple(prepend_steps)
+        self._append_steps = tuple(append_steps)
         self._message = message
         self._saga: DistributedSaga | None = None
 
@@ -243,13 +249,7 @@ class WikiGenerationSaga:
             }
             try:
                 for extra in self._prepend_steps:
-                    saga.execute_step(
-                        name=extra.name,
-                        action=extra.action,
-                        rollback=extra.compensation,
-                        idempotency_key=extra.idempotency_key,
-                        retry=self._step_retry if extra.idempotency_key else None,
-                    )
+                    self._extra_step(saga, extra)
                 files_key = f"{self.saga_id}:files"
                 saga.execute_step(
                     name=f"Save {len(files)} wiki files to filesystem",
@@ -299,6 +299,8 @@ class WikiGenerationSaga:
                     retry=self._step_retry,
                     not_applied=was_not_applied,
                 )
+                for extra in self._append_steps:
+                    self._extra_step(saga, extra)
                 saga.commit()
             except Exception as exc:  # noqa: BLE001 - the guide reports any failure as a result
                 logger.error("Saga failed: %s", exc)
@@ -316,6 +318,15 @@ class WikiGenerationSaga:
             f"{snapshot.get('snapshot_id', self.snapshot_id)}",
             "saga_id": self.saga_id,
         }
+
+    def _extra_step(self, saga: DistributedSaga, extra: PublishStep) -> None:
+        saga.execute_step(
+            name=extra.name,
+            action=extra.action,
+            rollback=extra.compensation,
+            idempotency_key=extra.idempotency_key,
+            retry=self._step_retry if extra.idempotency_key else None,
+        )
 
     @staticmethod
     def _failed(saga: DistributedSaga, exc: BaseException) -> dict[str, Any]:
