@@ -11,6 +11,7 @@ __all__ = [
     "FINISHED_STATES",
     "IN_FLIGHT_STATES",
     "STEP_RESULT_STATES",
+    "NewSaga",
     "SagaRecord",
     "SagaState",
     "StepOutcome",
@@ -84,6 +85,17 @@ def check_outcome(outcome: StepOutcome) -> None:
     """Raise ``ValueError`` unless ``outcome``'s state is one a step's action can end in."""
     if outcome.state not in STEP_RESULT_STATES:
         raise ValueError(f"a step's result is completed, failed or rejected, not {outcome.state}")
+
+
+@dataclass(frozen=True, slots=True)
+class NewSaga:
+    """What a saga's first intent records about the saga it creates (see
+    :meth:`SagaLog.record_intent`): everything :meth:`SagaLog.create_saga` would."""
+
+    user_id: str | None
+    lease_seconds: float
+    lock_key: str | None = None
+    metadata: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,24 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from distributed_saga._compensate import DEFAULT_COMPENSATION_RETRY, compensate_steps
-from distributed_saga._errors import LeaseLostError, SagaLogError, SagaStateError, StepTimeoutError
+from distributed_saga._errors import (
+    LeaseLostError,
+    SagaExistsError,
+    SagaLockedError,
+    SagaLogError,
+    SagaStateError,
+    StepTimeoutError,
+)
 from distributed_saga._lease import LeaseKeeper, process_owner
 from distributed_saga._observe import NULL_OBSERVER, SagaObserver
-from distributed_saga._records import SagaRecord, SagaState, StepOutcome, StepRecord, StepState
+from distributed_saga._records import (
+    NewSaga,
+    SagaRecord,
+    SagaState,
+    StepOutcome,
+    StepRecord,
+    StepState,
+)
 from distributed_saga.compensations import Compensation, CompensationRegistry, default_registry
 from distributed_saga.faults import FaultPlan, FaultPoint
 from distributed_saga.log import SagaLog, open_saga_log
@@ -88,6 +102,13 @@ class DistributedSaga:
     and the failed one itself, which may have partly happened — are compensated in reverse
     order, then the original exception is re-raised.
 
+    Nothing is written to the log until the first step: its intent creates the saga, with
+    its lock key, in one transaction (a saga of no steps is written by ``commit()`` or
+    ``abort()``). So a lock key another unfinished saga holds, or a saga id already taken,
+    raises :class:`SagaLockedError` or :class:`SagaExistsError` from the first
+    ``execute_step``, before its action runs; nothing is written and the saga stays
+    ``pending``. A process that dies before that leaves nothing to recover.
+
     Keyword-only options beyond the guide:
 
     ``log``
@@ -96,7 +117,8 @@ class DistributedSaga:
         often should share one opened log instead. Default: a private in-memory
         log (the guide's behaviour; nothing survives a crash).
     ``lock_key``
-        At most one unfinished saga per key; another raises :class:`SagaLockedError`.
+        At most one unfinished saga per key; another raises :class:`SagaLockedError` when
+        it is first written (its first step).
     ``registry``
         Where durable compensation names are looked up (default: the global registry).
     ``compensation_retry``
@@ -132,6 +154,8 @@ class DistributedSaga:
         self.saga_id = saga_id
         self.user_id = user_id
         self.lock_key = lock_key
+        self._lease_seconds = lease_seconds
+        self._metadata = dict(metadata) if metadata else None
         self._log = open_saga_log(log) if isinstance(log, str) else (log or MemorySagaLog())
         self._registry = registry or default_registry
         self._compensation_retry = compensation_retry
@@ -147,21 +171,10 @@ class DistributedSaga:
         # commit) rather than in a commit of its own: until then the log says the step
         # started, which recovery treats exactly as it would a completed step.
         self._unrecorded: _LocalStep | None = None
-
-        self._log.create_saga(
-            saga_id,
-            user_id,
-            owner=self._owner,
-            lease_seconds=lease_seconds,
-            lock_key=lock_key,
-            metadata=metadata,
-        )
+        # Whether the log holds the saga: its first intent creates it (see _written).
+        self._in_log = False
         self._keeper: LeaseKeeper | None = None
-        if self._log.durable:
-            self._keeper = LeaseKeeper.for_log(self._log, self._owner, lease_seconds)
-            self._keeper.add(saga_id)
-            # A saga dropped without commit must stop being renewed, so recovery gets it.
-            self._finalizer = weakref.finalize(self, self._keeper.discard, saga_id)
+        self._finalizer: weakref.finalize[[str], DistributedSaga] | None = None
         self._observer.saga_started(saga_id)
 
     # -- the guide's API --------------------------------------------------------------
@@ -232,6 +245,9 @@ class DistributedSaga:
             self._require(SagaState.PENDING, SagaState.EXECUTING, doing="commit")
             try:
                 self._faults.at(FaultPoint.BEFORE_COMMIT, None)
+                if not self._in_log:
+                    # A saga of no steps: written now, so that its commit is on record.
+                    self._create()
                 self._log.finish_saga(
                     self.saga_id,
                     self._owner,
@@ -257,6 +273,10 @@ class DistributedSaga:
             self._require(SagaState.PENDING, SagaState.EXECUTING, doing="abort")
             logger.error("[%s] ✗ Saga aborted: %s", self.saga_id, reason)
             try:
+                if not self._in_log:
+                    # A saga of no steps: written now, so that its rollback is on record;
+                    # a log that does not answer leaves nothing to undo either.
+                    self._log_quietly(self._create)
                 self._rollback(failed_at=None, error=reason)
             except BaseException:
                 self._stop_renewing()
@@ -293,7 +313,8 @@ class DistributedSaga:
         return self._log
 
     def record(self) -> SagaRecord:
-        """The saga as the log holds it (one read)."""
+        """The saga as the log holds it (one read); :class:`SagaNotFoundError` before the
+        saga's first step (or its commit or abort) wrote it."""
         return self._log.get_saga(self.saga_id)
 
     def step_key(self, name: str) -> str:
@@ -315,6 +336,7 @@ class DistributedSaga:
         not_applied: Callable[[BaseException], bool] | None,
     ) -> T:
         self._faults.at(FaultPoint.BEFORE_INTENT, index)
+        create = None if self._in_log else self._new_saga()
         try:
             self._log.record_intent(
                 self.saga_id,
@@ -325,15 +347,23 @@ class DistributedSaga:
                 in_process_rollback=callable(rollback),
                 idempotency_key=idempotency_key,
                 completed=self._unrecorded.outcome() if self._unrecorded else None,
+                create=create,
             )
         except LeaseLostError:
             self._lease_lost_with_unrecorded_step()
+            raise
+        except (SagaExistsError, SagaLockedError):
+            # Only the creating intent raises these, and it wrote nothing: as if this step
+            # had not been asked for.
+            self._state = SagaState.PENDING
             raise
         except Exception as exc:
             # Nothing of this step ran; undo the steps before it.
             logger.error("[%s] ✗ Step failed: %s - %s", self.saga_id, name, exc)
             self._rollback(failed_at=name, error=f"saga log: {exc}")
             raise
+        if create is not None:
+            self._written()
         self._unrecorded = None
         step = _LocalStep(
             index, name, compensation, rollback if callable(rollback) else None, idempotency_key
@@ -437,7 +467,8 @@ class DistributedSaga:
         completed = sum(1 for step in self._steps if step.state is StepState.COMPLETED)
         logger.warning("[%s] Rolling back %d completed steps", self.saga_id, completed)
         unrecorded, self._unrecorded = self._unrecorded, None
-        log_ok = self._log_quietly(
+        # A saga the log does not hold (its first intent failed) has nothing there to update.
+        log_ok = self._in_log and self._log_quietly(
             lambda: self._log.begin_compensation(
                 self.saga_id, self._owner, failed_at=failed_at, error=error
             )
@@ -521,6 +552,32 @@ class DistributedSaga:
             self._state = SagaState.FAILED
             self._stop_renewing()
 
+    def _new_saga(self) -> NewSaga:
+        return NewSaga(self.user_id, self._lease_seconds, self.lock_key, self._metadata)
+
+    def _create(self) -> None:
+        """Write the saga, ``pending``, on its own (a saga of no steps)."""
+        new = self._new_saga()
+        self._log.create_saga(
+            self.saga_id,
+            new.user_id,
+            owner=self._owner,
+            lease_seconds=new.lease_seconds,
+            lock_key=new.lock_key,
+            metadata=new.metadata,
+        )
+        self._written()
+
+    def _written(self) -> None:
+        """The log holds the saga now: keep its lease renewed while it runs."""
+        self._in_log = True
+        if self._log.durable:
+            keeper = LeaseKeeper.for_log(self._log, self._owner, self._lease_seconds)
+            keeper.add(self.saga_id)
+            self._keeper = keeper
+            # A saga dropped without commit must stop being renewed, so recovery gets it.
+            self._finalizer = weakref.finalize(self, keeper.discard, self.saga_id)
+
     def _stop_renewing(self) -> None:
         """Stop renewing the lease (the process is interrupted or no longer the owner), so
         that recovery, not this saga, finishes the job."""
@@ -541,7 +598,8 @@ class DistributedSaga:
         self._state = state
         if self._keeper is not None and state is not SagaState.COMPENSATING:
             self._keeper.discard(self.saga_id)
-            self._finalizer.detach()
+            if self._finalizer is not None:
+                self._finalizer.detach()
         self._observer.saga_finished(self.saga_id, state)
 
     def _require(self, *states: SagaState, doing: str) -> None:

@@ -261,6 +261,17 @@ def test_killed_saga_is_recovered_to_all_or_nothing(
     undone exactly once, nothing in flight, and the point-specific log state is right."""
     run = killed_runs[str(case)]
     with EffectLedger(run.ledger) as ledger, run.target.open() as log:
+        if case.point is FaultPoint.BEFORE_INTENT and case.step == 0:
+            # Killed before its first intent, the saga wrote nothing: nothing to recover,
+            # nothing happened, and its lock key was never taken.
+            check_killed(run.done, crash_at=case.crash_at)
+            assert log.list_sagas() == []
+            assert recover(log) == []
+            assert ledger.journal(SAGA) == []
+            assert ledger.calls(SAGA) == []
+            assert ledger.snapshot(f"{SAGA}/") == run.initial
+            assert_lock_free(log)
+            return
         at_crash = log.get_saga(SAGA)
         if case.reached:
             check_killed(run.done, crash_at=case.crash_at)
@@ -409,8 +420,10 @@ def test_failed_saga_is_rolled_back_by_retry_once_its_compensation_works(
                 == []
             )
             assert recover(log) == []  # failed is an operator's business, not recovery's
-            with pytest.raises(SagaLockedError):  # and it keeps its lock key until then
-                DistributedSaga("blocked", log=log, lock_key=LOCK, registry=REGISTRY)
+            # It keeps its lock key until then: another saga's first step is refused.
+            blocked = DistributedSaga("blocked", log=log, lock_key=LOCK, registry=REGISTRY)
+            with pytest.raises(SagaLockedError):
+                blocked.execute_step("never", action=lambda: pytest.fail("the action ran"))
 
             ledger.repair(SAGA)
             outcome = retry_saga(

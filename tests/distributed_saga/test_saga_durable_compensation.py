@@ -55,7 +55,8 @@ def test_intent_and_compensation_are_logged_before_the_action_runs(
 def test_unknown_compensation_is_refused_before_anything_is_written(
     registry: CompensationRegistry,
 ) -> None:
-    """A compensation name nobody registered fails the call, and no step is recorded."""
+    """A compensation name nobody registered fails the call, and nothing is recorded: not
+    the step, nor the saga its intent would have created."""
     log = MemorySagaLog()
     saga = DistributedSaga(saga_id="s", log=log, registry=registry)
     ran: list[int] = []
@@ -64,7 +65,7 @@ def test_unknown_compensation_is_refused_before_anything_is_written(
             name="x", action=lambda: ran.append(1), rollback=Compensation("nobody.knows")
         )
     assert ran == []
-    assert log.get_saga("s").steps == ()
+    assert log.list_sagas() == []
 
 
 def test_rollback_uses_the_arguments_recorded_when_the_compensation_was_made(

@@ -86,6 +86,13 @@ class Scenario:
         )
 
     @property
+    def writes_nothing(self) -> bool:
+        """Killed before the first intent, which would have created the saga in the log."""
+        return (
+            self.crashes and self.crash_point is FaultPoint.BEFORE_INTENT and self.crash_step == 0
+        )
+
+    @property
     def expected(self) -> SagaState:
         if self.crashes or self.fail_at is not None or self.abort:
             return SagaState.ROLLED_BACK
@@ -129,6 +136,8 @@ def label(scenario: Scenario) -> None:
         event("crash: none")
     elif not scenario.crashes:
         event("crash: planned but never reached")
+    elif scenario.writes_nothing:
+        event("crash: forward, before the first intent (nothing written)")
     else:
         direction = "backward" if scenario.crash_point in BACKWARD else "forward"
         event(f"crash: {direction}, {scenario.crash_point.value}")
@@ -143,6 +152,16 @@ def aim(ledger: EffectLedger) -> None:
     """Steer Hypothesis towards examples where much happened before the end."""
     target(float(len(ledger.intent_checks(SAGA))), label="actions that checked their intent")
     target(float(sum(ledger.effects(SAGA, "undo").values())), label="effects undone")
+
+
+def check_nothing_happened(log: SagaLog, ledger: EffectLedger, initial: dict[str, str]) -> None:
+    """A saga that died before its first intent: the log holds nothing of it, recovery has
+    nothing to do, and the ledger is as it was."""
+    assert log.list_sagas() == []
+    assert run_recovery(log, owner="recoverer") == []
+    assert ledger.journal(SAGA) == []
+    assert ledger.calls(SAGA) == []
+    assert ledger.snapshot(f"{SAGA}/") == initial
 
 
 def check_in_process(log: SagaLog, ledger: EffectLedger, scenario: Scenario) -> None:
@@ -173,6 +192,9 @@ def check_in_process(log: SagaLog, ledger: EffectLedger, scenario: Scenario) -> 
         assert state is scenario.expected
     assert crashed == scenario.crashes
     gc.collect()  # the dropped saga stops renewing its lease (its finalizer runs)
+    if scenario.writes_nothing:
+        check_nothing_happened(log, ledger, initial)
+        return
 
     at_crash = log.get_saga(SAGA)
     if crashed:
@@ -253,6 +275,10 @@ def test_sigkilled_child_saga_is_recovered_by_another_process(scenario: Scenario
             ),
             crash_at=scenario.crash_at,
         )
+        if scenario.writes_nothing:
+            with open_log(url) as log:
+                check_nothing_happened(log, ledger, initial)
+            return
         with open_log(url) as log:
             at_crash = log.get_saga(SAGA)
         assert at_crash.state in IN_FLIGHT_STATES

@@ -116,15 +116,26 @@ def test_finished_saga_refuses_more_steps_and_a_second_commit() -> None:
 
 
 def test_lock_key_refuses_a_second_unfinished_saga_and_names_the_holder() -> None:
-    """One unfinished saga per lock key; the error names the saga that holds it."""
+    """One unfinished saga per lock key; the error names the saga that holds it. The lock
+    is taken by the first step's intent, so the refusal comes from the second saga's first
+    step, before its action runs; that saga stays pending and may try again later."""
     log = MemorySagaLog()
     first = DistributedSaga(saga_id="gen-1", log=log, lock_key="proj-1")
+    first.execute_step(name="a", action=lambda: None)
+    second = DistributedSaga(saga_id="gen-2", log=log, lock_key="proj-1")
+    ran: list[str] = []
     with pytest.raises(SagaLockedError, match="gen-1") as raised:
-        DistributedSaga(saga_id="gen-2", log=log, lock_key="proj-1")
+        second.execute_step(name="b", action=lambda: ran.append("b"))
     assert raised.value.holder_saga_id == "gen-1"
+    assert ran == []
+    assert second.get_status()["state"] == "pending"
+    assert [s.saga_id for s in log.list_sagas()] == ["gen-1"]
     DistributedSaga(saga_id="other", log=log, lock_key="proj-2").commit()
     first.commit()
-    DistributedSaga(saga_id="gen-2", log=log, lock_key="proj-1").commit()
+    second.execute_step(name="b", action=lambda: ran.append("b"))
+    second.commit()
+    assert ran == ["b"]
+    assert log.get_saga("gen-2").state is SagaState.COMMITTED
 
 
 def test_failed_saga_keeps_its_lock_until_retried(registry: CompensationRegistry) -> None:
@@ -145,7 +156,7 @@ def test_failed_saga_keeps_its_lock_until_retried(registry: CompensationRegistry
         saga.execute_step(name="b", action=raises(RuntimeError("x")))
     assert saga.state is SagaState.FAILED
     with pytest.raises(SagaLockedError):
-        DistributedSaga(saga_id="gen-2", log=log, lock_key="p")
+        DistributedSaga(saga_id="gen-2", log=log, lock_key="p").execute_step("c", lambda: None)
 
     broken["on"] = False
     outcome = retry_saga(log, "gen-1", registry=registry)

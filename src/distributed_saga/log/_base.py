@@ -23,6 +23,12 @@ Lock keys
     another saga with that key raises :class:`~distributed_saga.SagaLockedError` naming the
     holder. The check and the insert are one atomic write.
 
+Creating a saga
+    :meth:`SagaLog.create_saga` records a ``pending`` saga on its own. The engine does not
+    use it: a saga's first intent creates it (``record_intent(..., create=NewSaga(...))``),
+    with its lock key, in the same transaction, so that the creation costs no commit of
+    its own and a saga that never reached its first step left nothing behind.
+
 Every method is safe to call from several threads; every public method is one transaction.
 """
 
@@ -32,7 +38,7 @@ import abc
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from distributed_saga._records import SagaRecord, SagaState, StepOutcome, StepState
+from distributed_saga._records import NewSaga, SagaRecord, SagaState, StepOutcome, StepState
 from distributed_saga.compensations import Compensation
 
 __all__ = ["SagaLog"]
@@ -80,6 +86,7 @@ class SagaLog(abc.ABC):
         in_process_rollback: bool,
         idempotency_key: str | None,
         completed: StepOutcome | None = None,
+        create: NewSaga | None = None,
     ) -> None:
         """Record that step ``index`` is about to run, with what will undo it.
 
@@ -91,6 +98,14 @@ class SagaLog(abc.ABC):
         of steps so far); the saga must be ``pending`` or ``executing``. ``completed``, if
         given, is the previous step's outcome, recorded in the same transaction (one
         commit where two would do the same work).
+
+        With ``create``, this first intent also creates the saga, owned by ``owner``
+        under a lease of ``create.lease_seconds``, holding ``create.lock_key``: the saga
+        and its step 0 are inserted together, the saga already ``executing``. ``index``
+        must then be 0 and ``completed`` ``None`` (``ValueError`` otherwise). It raises
+        what :meth:`create_saga` raises, :class:`SagaExistsError` for a taken id (checked
+        first) and :class:`SagaLockedError` for a lock key an unfinished saga holds, and
+        then writes nothing.
         """
 
     @abc.abstractmethod

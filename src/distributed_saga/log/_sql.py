@@ -37,6 +37,7 @@ from distributed_saga._records import (
     FINISHED_STATES,
     IN_FLIGHT_STATES,
     STEP_RESULT_STATES,
+    NewSaga,
     SagaRecord,
     SagaState,
     StepOutcome,
@@ -71,6 +72,13 @@ class Cursor(Protocol):
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
+
+
+def _saga_row(saga_id: str, owner: str, new: NewSaga) -> tuple[Any, ...]:
+    """The parameters of an ``insert_*_saga`` query."""
+    text = json.dumps(dict(new.metadata)) if new.metadata else "{}"
+    lease = float(new.lease_seconds)
+    return (saga_id, new.user_id, new.lock_key, owner, lease, lease, text)
 
 
 def _states(states: Iterable[SagaState]) -> str:
@@ -171,10 +179,14 @@ _FENCED_FROM: dict[str, str] = {
 }
 
 _QUERIES: dict[str, str] = {
-    "insert_saga": """INSERT INTO saga (saga_id, user_id, state, lock_key, owner,
-            lease_expires_at, lease_seconds, created_at, updated_at, metadata)
-        VALUES (?, ?, 'pending', ?, ?, {now} + ?, ?, {now}, {now}, {json_param})
-        ON CONFLICT DO NOTHING""",
+    # A saga is inserted pending (create_saga) or executing (by its first intent).
+    **{
+        f"insert_{state.value}_saga": f"""INSERT INTO saga (saga_id, user_id, state, lock_key,
+            owner, lease_expires_at, lease_seconds, created_at, updated_at, metadata)
+        VALUES (?, ?, '{state.value}', ?, ?, {{now}} + ?, ?, {{now}}, {{now}}, {{json_param}})
+        ON CONFLICT DO NOTHING"""
+        for state in (SagaState.PENDING, SagaState.EXECUTING)
+    },
     "saga_exists": "SELECT 1 FROM saga WHERE saga_id = ?",
     "lock_holder": f"""SELECT saga_id FROM saga
         WHERE lock_key = ? AND state NOT IN ({_FINISHED})""",
@@ -187,6 +199,10 @@ _QUERIES: dict[str, str] = {
             compensation_args, in_process_rollback, idempotency_key, started_at)
         SELECT ?, ?, ?, 'started', ?, {json_param}, ?, ?, {now}
         WHERE (SELECT count(*) FROM saga_step WHERE saga_id = ?) = ?""",
+    # The first step of a saga inserted in the same transaction: there is no count to check.
+    "insert_first_step": """INSERT INTO saga_step (saga_id, step_index, name, state,
+            compensation, compensation_args, in_process_rollback, idempotency_key, started_at)
+        VALUES (?, ?, ?, 'started', ?, {json_param}, ?, ?, {now})""",
     "step_count": "SELECT count(*) FROM saga_step WHERE saga_id = ?",
     "touch_for_step_result": f"UPDATE saga SET {_TOUCH} {_FENCE} ({_RESULT_FROM})",
     "step_result": """UPDATE saga_step SET state = ?, attempts = ?, error = ?, finished_at = {now}
@@ -321,18 +337,29 @@ class _SqlSagaLog(SagaLog):
         lock_key: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        text = json.dumps(dict(metadata)) if metadata else "{}"
-        row = (saga_id, user_id, lock_key, owner, float(lease_seconds), float(lease_seconds), text)
-        # On PostgreSQL a conflicting holder can finish between our insert and our look-up;
-        # then nothing explains the conflict and the insert is simply tried again.
+        row = _saga_row(saga_id, owner, NewSaga(user_id, lease_seconds, lock_key, metadata))
+        self._creating(self._create_saga, row)
+
+    def _creating(
+        self, work: Callable[..., bool], row: Sequence[Any], *rest: Sequence[Any]
+    ) -> None:
+        """Run ``work(cursor, row, *rest)``, a transaction inserting the saga ``row``, until
+        it does not return ``False``.
+
+        On PostgreSQL a conflicting holder can finish between our insert and our look-up;
+        then nothing explains the conflict and the insert is simply tried again."""
         for _ in range(3):
-            if self._run(self._create_saga, row):
+            if self._run(work, row, *rest):
                 return
-        raise SagaLogError(f"could not create saga {saga_id!r}: lock {lock_key!r} kept changing")
+        raise SagaLogError(f"could not create saga {row[0]!r}: lock {row[2]!r} kept changing")
 
     def _create_saga(self, cur: Cursor, row: Sequence[Any]) -> bool:
+        """Insert the saga ``row`` pending; see :meth:`_insert_saga`."""
+        return self._insert_saga(cur, "insert_pending_saga", row)
+
+    def _insert_saga(self, cur: Cursor, query: str, row: Sequence[Any]) -> bool:
         """Insert the saga ``row``; ``False`` if a conflict vanished before it was explained."""
-        cur.execute(self._sql["insert_saga"], row)
+        cur.execute(self._sql[query], row)
         if cur.rowcount == 1:
             return True
         # ON CONFLICT DO NOTHING covers both unique rules; the id is checked first, as the
@@ -356,10 +383,23 @@ class _SqlSagaLog(SagaLog):
         in_process_rollback: bool,
         idempotency_key: str | None,
         completed: StepOutcome | None = None,
+        create: NewSaga | None = None,
     ) -> None:
         undo, args = (compensation.name, compensation.args_json) if compensation else (None, None)
         step = (saga_id, index, name, undo, args, in_process_rollback, idempotency_key)
-        self._run(self._record_intent, saga_id, owner, index, step, completed)
+        if create is None:
+            self._run(self._record_intent, saga_id, owner, index, step, completed)
+            return
+        if index != 0 or completed is not None:
+            raise ValueError("the intent that creates a saga is step 0's, with no outcome")
+        self._creating(self._create_with_intent, _saga_row(saga_id, owner, create), step)
+
+    def _create_with_intent(self, cur: Cursor, row: Sequence[Any], step: Sequence[Any]) -> bool:
+        """Insert the saga ``row`` executing, with its first ``step``, or insert nothing."""
+        if not self._insert_saga(cur, "insert_executing_saga", row):
+            return False
+        cur.execute(self._sql["insert_first_step"], step)
+        return True
 
     def _record_intent(
         self,

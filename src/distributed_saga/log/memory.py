@@ -19,6 +19,7 @@ from distributed_saga._records import (
     FINISHED_STATES,
     IN_FLIGHT_STATES,
     STEP_RESULT_STATES,
+    NewSaga,
     SagaRecord,
     SagaState,
     StepOutcome,
@@ -59,27 +60,9 @@ class MemorySagaLog(SagaLog):
         lock_key: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        now = time.time()
+        new = NewSaga(user_id, lease_seconds, lock_key, metadata)
         with self._lock:
-            if saga_id in self._sagas:
-                raise SagaExistsError(saga_id)
-            if lock_key is not None:
-                for other in self._sagas.values():
-                    if other.lock_key == lock_key and other.state not in FINISHED_STATES:
-                        raise SagaLockedError(lock_key, other.saga_id)
-            record = SagaRecord(
-                saga_id=saga_id,
-                user_id=user_id,
-                state=SagaState.PENDING,
-                lock_key=lock_key,
-                owner=owner,
-                lease_expires_at=now + lease_seconds,
-                lease_seconds=lease_seconds,
-                created_at=now,
-                updated_at=now,
-                metadata=dict(metadata or {}),
-            )
-            self._sagas[saga_id] = record
+            self._sagas[saga_id] = self._new_saga(saga_id, owner, new, time.time())
 
     def record_intent(
         self,
@@ -92,14 +75,20 @@ class MemorySagaLog(SagaLog):
         in_process_rollback: bool,
         idempotency_key: str | None,
         completed: StepOutcome | None = None,
+        create: NewSaga | None = None,
     ) -> None:
+        if create is not None and (index != 0 or completed is not None):
+            raise ValueError("the intent that creates a saga is step 0's, with no outcome")
         with self._lock:
-            saga = self._owned(saga_id, owner, RECORD_INTENT_FROM)
+            now = time.time()
+            if create is not None:
+                saga = self._new_saga(saga_id, owner, create, now)
+            else:
+                saga = self._owned(saga_id, owner, RECORD_INTENT_FROM)
             if index != len(saga.steps):
                 raise SagaStateError(
                     f"saga {saga_id!r} has {len(saga.steps)} steps; cannot record step {index}"
                 )
-            now = time.time()
             if completed is not None:
                 saga = self._with_outcome(saga, completed, now)
             step = StepRecord(
@@ -271,6 +260,27 @@ class MemorySagaLog(SagaLog):
         return chosen[:limit]
 
     # -- helpers (call with self._lock held) ------------------------------------------
+
+    def _new_saga(self, saga_id: str, owner: str, new: NewSaga, now: float) -> SagaRecord:
+        """A ``pending`` record of ``new``, or the reason it cannot be created."""
+        if saga_id in self._sagas:
+            raise SagaExistsError(saga_id)
+        if new.lock_key is not None:
+            for other in self._sagas.values():
+                if other.lock_key == new.lock_key and other.state not in FINISHED_STATES:
+                    raise SagaLockedError(new.lock_key, other.saga_id)
+        return SagaRecord(
+            saga_id=saga_id,
+            user_id=new.user_id,
+            state=SagaState.PENDING,
+            lock_key=new.lock_key,
+            owner=owner,
+            lease_expires_at=now + new.lease_seconds,
+            lease_seconds=new.lease_seconds,
+            created_at=now,
+            updated_at=now,
+            metadata=dict(new.metadata or {}),
+        )
 
     def _get(self, saga_id: str) -> SagaRecord:
         try:

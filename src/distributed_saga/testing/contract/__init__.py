@@ -23,6 +23,8 @@ The tests live in one mixin per area, composed here:
 module           what its mixin checks
 ===============  =====================================================================
 ``creation``     ``create_saga``: the pending record, taken ids, lock keys
+``first_intent`` ``record_intent(create=...)``: the first intent creates the saga, with its
+                 lock; the engine writes nothing before it
 ``steps``        ``record_intent`` and ``record_step_result``
 ``compensation`` ``begin_compensation``, ``record_compensation``, ``finish_saga``
 ``fencing``      writes by the owner only, each renewing its lease; ``renew_leases``
@@ -43,6 +45,7 @@ from distributed_saga.testing.contract.compensation import CompensationContract
 from distributed_saga.testing.contract.creation import CreationContract
 from distributed_saga.testing.contract.durability import DurabilityContract
 from distributed_saga.testing.contract.fencing import FencingContract
+from distributed_saga.testing.contract.first_intent import FirstIntentContract
 from distributed_saga.testing.contract.helpers import (
     EXPIRY,
     LEASE,
@@ -74,6 +77,7 @@ __all__ = [
 
 class SagaLogContract(
     CreationContract,
+    FirstIntentContract,
     StepContract,
     CompensationContract,
     FencingContract,
