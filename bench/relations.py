@@ -10,10 +10,11 @@ half. Each sentence is one document whose topic is its package (what "this libra
 
 A predicted triple is correct when a labelled triple of the same sentence has its
 predicate and matching subject and object, each labelled triple matched at most once.
-Keys match **strictly** when equal up to separators (``pydantic-core`` = ``pydantic
-core``), and **leniently** when, also, they share their last word and one's words are a
-subset of the other's (``http library`` ~ ``library``): the boundary of a noun phrase is
-not the relation. Labels are written as surface names and go through the extractor's
+Keys match **strictly** when equal up to their separators (``pydantic-core`` =
+``pydantic core``), and **leniently** when, also, they share their last word and one's words are a
+subset of the other's (``http library`` ~ ``library``; last words compared in the
+singular, ``sensible default`` ~ ``defaults``): the boundary of a noun phrase is not the
+relation. Labels are written as surface names and go through the extractor's
 :func:`normalise_key`, like its own mentions.
 
 The last line of standard output is one JSON object: ``precision`` and ``recall`` (held-out,
@@ -43,6 +44,7 @@ from wikisaga.content.relations import (
     extract_relations,
     normalise_key,
 )
+from wikisaga.content.relations._lexicon import singular
 
 DATA = Path(__file__).resolve().parent / "data" / "relations-labelled.jsonl"
 SPLITS = ("tune", "heldout")
@@ -91,13 +93,15 @@ def predict(records: Iterable[Labelled], options: ExtractionOptions) -> dict[int
 
 
 def strict(a: str, b: str) -> bool:
-    return _SEPARATORS.sub("", a) == _SEPARATORS.sub("", b)
+    return _SEPARATORS.sub(" ", a).strip() == _SEPARATORS.sub(" ", b).strip()
 
 
 def lenient(a: str, b: str) -> bool:
     if strict(a, b):
         return True
     words_a, words_b = a.split(), b.split()
+    words_a[-1:] = [singular(w) for w in words_a[-1:]]
+    words_b[-1:] = [singular(w) for w in words_b[-1:]]
     return words_a[-1:] == words_b[-1:] and (
         set(words_a) <= set(words_b) or set(words_b) <= set(words_a)
     )

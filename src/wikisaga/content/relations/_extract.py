@@ -3,8 +3,9 @@
 For every sentence of every document (the document's own sentence spans, or
 :func:`split_sentences` of its text), the patterns give typed triples and the names it
 mentions. Entities are then merged over the corpus: one key per entity (see
-:func:`normalise_key`), keys that differ only in separators (``pydantic-core``,
-``pydantic core``, ``pydantic_core``) taken for one, the most frequent surface form as
+:func:`normalise_key`), keys that differ only in their separators (``pydantic-core``,
+``pydantic core``, ``pydantic_core``; but not ``jsonschema`` and ``json schema``) taken
+for one, the most frequent surface form as
 the entity's name and the most often stated type as its type. Last, co-occurrence adds
 ``related_to`` triples (:mod:`._cooccurrence`).
 
@@ -122,7 +123,7 @@ class _Corpus:
         mentioned (ties: the first in order)."""
         groups: dict[str, list[str]] = {}
         for key in self.tallies:
-            groups.setdefault(_SEPARATORS.sub("", key), []).append(key)
+            groups.setdefault(_SEPARATORS.sub(" ", key).strip(), []).append(key)
         canonical: dict[str, str] = {}
         for members in groups.values():
             best = min(members, key=lambda k: (-sum(self.tallies[k].surfaces.values()), k))

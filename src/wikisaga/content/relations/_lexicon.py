@@ -54,6 +54,7 @@ class Lexicon:
     alias_suffixes: frozenset[str]
     languages: frozenset[str]
     abbreviations: frozenset[str]
+    foreign_words: frozenset[str]
     verb_forms: frozenset[str]
     """Forms that end a noun phrase: every form of an unmarked verb, and the -ed and -ing
     forms (past, participle) of a verb that is a noun too."""
@@ -101,6 +102,7 @@ def _set(name: str) -> frozenset[str]:
 
 
 _VOWELS = frozenset("aeiou")
+_ENGLISH_TOO = frozenset({"a", "an", "as", "in", "is", "on", "or", "no", "so", "to", "but", "die"})
 _NO_SINGULAR = frozenset(
     {
         "alias", "analysis", "as", "aws", "axis", "basis", "bus", "canvas", "chaos",
@@ -216,6 +218,7 @@ def lexicon() -> Lexicon:
         alias_suffixes=_set("alias_suffixes"),
         languages=_set("languages"),
         abbreviations=_set("abbreviations"),
+        foreign_words=_set("foreign_words") - _ENGLISH_TOO,
         verb_forms=boundary,
         all_verb_forms=every,
         noun_verbs=noun_verbs,

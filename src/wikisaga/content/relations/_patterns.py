@@ -21,12 +21,13 @@ for the document's topic (×0.9, ×0.8). A negation between subject and predicat
 right after it ("X does not use Y", "X never uses Y", "X no longer depends on Y", "X
 requires no Y"), gives nothing. A hedge anywhere before the predicate ("may", "might",
 "could", "if") multiplies the confidence by 0.4, which puts it under the default
-threshold; "can", "optionally" and "will" by 0.85. Questions give nothing.
+threshold; "can", "optionally" and "will" by 0.85. Questions give nothing, and so do
+sentences with more function words of other languages than of English.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wikisaga.content.relations._arguments import Arguments, objects, subjects
 from wikisaga.content.relations._lexicon import lexicon, singular
@@ -70,7 +71,7 @@ def read_sentence(tokens: tuple[Token, ...], topic: str | None) -> SentenceFindi
     reader = SentenceReader(tokens, topic)
     found: list[Found] = []
     types: list[tuple[str, str]] = []
-    if tokens[-1].lower != "?":
+    if tokens[-1].lower != "?" and _english(tokens):
         for hit in reader.hits:
             found.extend(_trigger(reader, hit))
         for index in range(len(tokens)):
@@ -83,6 +84,15 @@ def read_sentence(tokens: tuple[Token, ...], topic: str | None) -> SentenceFindi
         if mention.type is not None:
             types.append((mention.key, mention.type))
     return SentenceFindings(tuple(mentions), _best(found), tuple(types))
+
+
+def _english(tokens: tuple[Token, ...]) -> bool:
+    """Whether a sentence reads as English: no more function words of other languages
+    ("Ce module utilise Python") than English ones."""
+    lex = lexicon()
+    english = sum(1 for t in tokens if lex.is_function_word(t.lower))
+    foreign = sum(1 for t in tokens if t.lower in lex.foreign_words)
+    return foreign <= english
 
 
 def _best(found: list[Found]) -> tuple[Found, ...]:
@@ -316,4 +326,5 @@ def _general(reader: SentenceReader, phrase: Phrase) -> Mention | None:
     mention = reader.mention(phrase, vague=True)
     if mention is None or mention.kind is not EntityKind.PHRASE:
         return None
-    return mention
+    words = mention.key.split()
+    return replace(mention, key=" ".join([*words[:-1], singular(words[-1])]))

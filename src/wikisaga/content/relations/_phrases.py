@@ -7,7 +7,9 @@ simple, yet elegant, HTTP library").
 
 A phrase's **key** is its entity's stable name (:func:`phrase_key`): lower case, without
 determiners, leading adjectives and adverbs, trailing version numbers, backticks or
-quotes; a common-noun head in the singular ("HTTP requests" → ``http request``); and a
+quotes; a common-noun head in the singular ("HTTP requests" → ``http request``, but a
+single word only if it names a kind, "libraries" → ``library``: "requests" may be a
+name, and ``normalise_key`` is idempotent); and a
 name followed by a word such as ``library`` or ``framework`` stands for the name alone
 ("the Requests library" → ``requests``, of type ``library``) — but not after ``a``/``an``
 or after a language ("a Python library" stays ``python library``).
@@ -177,6 +179,14 @@ def _content(words: Sequence[Token]) -> list[Token]:
     return kept
 
 
+def _class_word(token: Token) -> bool:
+    """Whether ``token`` is a plural of a word that names a kind of thing ("libraries",
+    "tools", "features"), so that alone it is a common noun, never a name."""
+    lex = lexicon()
+    word = singular(token.lower)
+    return word in lex.type_nouns or word in lex.generic_nouns or word in lex.collective_nouns
+
+
 def _unknown(token: Token) -> bool:
     """A lower-case word no word list knows: most likely a name ("the pygments library")."""
     return token.tag is Tag.NOUN and not lexicon().is_common_word(token.lower)
@@ -221,8 +231,8 @@ def _key_and_type(words: Sequence[Token], determiner: str | None) -> tuple[str, 
         return "", None
     parts = [w.lower for w in content]
     head = content[-1]
-    if head.tag is Tag.NOUN and kind is None and (len(content) > 1 or not _unknown(head)):
-        parts[-1] = singular(parts[-1])  # not "pygments", "attrs": unknown words are names
+    if head.tag is Tag.NOUN and kind is None and (len(content) > 1 or _class_word(head)):
+        parts[-1] = singular(parts[-1])  # but "requests", "attrs": a single word may be a name
     elif _ACRONYM_PLURAL.fullmatch(head.text):
         parts[-1] = parts[-1][:-1]  # "APIs" → "api"
     key = " ".join(parts).strip("\"'“”‘’.,;:")

@@ -4,8 +4,10 @@ A sentence ends at ``.``, ``!`` or ``?`` (and the CJK full stops) followed by wh
 and something that can start a sentence, at a blank line, at a list marker that opens a
 line, and at every ``break`` the caller gives (headings, list items, table rows). A period
 does not end a sentence after a listed abbreviation (``e.g.``, ``Dr.``, ``vs.``), after a
-single capital (an initial), or when it is inside a token (``1.2.3``, ``numpy.linalg``,
-``Node.js``), or when a lower-case word follows it.
+single letter (an initial), or when it is inside a token (``1.2.3``, ``numpy.linalg``,
+``Node.js``). A lower-case word after the period starts a new sentence (package names are
+written in lower case: "... the event loop. uvloop is ..."), unless an abbreviation or a
+number stands before it.
 """
 
 from __future__ import annotations
@@ -40,17 +42,19 @@ def _is_boundary(text: str, end: int, stop: int, mark: str) -> bool:
     following = _STARTS.match(text, end, stop)
     if mark[0] in "。！？" or following is None:
         return True  # a CJK full stop, or the end of the block
-    if following.group(1).islower():
-        return False  # "e.g. foo", "approx. five", "... and then"
+    lower_case = following.group(1).islower()
     if mark.rstrip("\"'”’)]") != ".":
-        return True  # "!", "?", "..."
+        return not lower_case  # "!", "?", "...": a lower-case word goes on
     stem_end = end - len(mark) + 1
     before = _WORD_BEFORE.search(text, max(0, stem_end - 40), stem_end)
     word = before.group(1).rstrip(".") if before else ""
-    if len(word) == 1 and word.isalpha() and word.isupper():
-        return False  # an initial: "J. Smith"
+    if len(word) == 1 and word.isalpha():
+        return False  # an initial: "J. Smith", or "p. 5"
     lowered = word.lower()
-    return lowered == "etc" or lowered not in lexicon().abbreviations
+    if lowered in lexicon().abbreviations:
+        return lowered == "etc" and not lower_case  # "e.g. foo", but "etc. The"
+    # a lower-case word opens a sentence when it is a name: "the loop. uvloop is ..."
+    return not lower_case or (word.isalpha() and len(word) > 1)
 
 
 def split_sentences(text: str, *, breaks: Iterable[int] = ()) -> tuple[Sentence, ...]:

@@ -200,6 +200,7 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
         first_word = False
     _settle_that(tokens)
     _settle_imperatives(tokens, lex)
+    _settle_participles(tokens)
     if initial:
         _settle_initial(tokens, lex)
     return tuple(tokens)
@@ -220,6 +221,35 @@ def _settle_imperatives(tokens: list[Token], lex: Lexicon) -> None:
         infinitive = before == "to" and after is not None and after.tag is not Tag.PUNCT
         if infinitive or (before in (";", ":", ",", "(") and named):
             tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
+
+
+_VERBAL_ING = frozenset(
+    {
+        "using", "including", "being", "having", "doing", "getting", "making", "allowing",
+        "enabling", "letting", "requiring", "providing", "supporting", "giving", "helping",
+        "keeping", "taking", "adding", "following", "according", "depending", "regarding",
+        "concerning", "considering", "leveraging", "exposing", "offering",
+    }
+)  # fmt: skip
+_OBJECT_TAGS = frozenset({Tag.DET, Tag.NAME, Tag.CODE, Tag.PRON, Tag.NUM})
+
+
+def _settle_participles(tokens: list[Token]) -> None:
+    """-ing and -ed forms that modify or name rather than act are nouns: "a testing
+    library", "structured logging", "typed APIs" (but "using Click", "parsing Python
+    files", "built with Rust" stay verbs)."""
+    for i, token in enumerate(tokens):
+        if token.tag is not Tag.VERB or token.lower in _VERBAL_ING:
+            continue
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if token.lower.endswith("ing"):
+            if after is None or after.tag not in _OBJECT_TAGS:
+                tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
+        elif token.lower.endswith("ed") and after is not None and after.tag is Tag.NOUN:
+            before = tokens[i - 1].tag if i > 0 else None
+            if before not in (Tag.AUX, Tag.NOUN, Tag.NAME, Tag.CODE, Tag.PRON):
+                # a modifier that classifies, kept in the key: "embedded database"
+                tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
 
 
 _SINGULAR_VERBS = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "hasn't", "doesn't"})
