@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     network_timeout: Seconds = 30.0
     ingest_max_bytes: Annotated[int, Field(gt=0)] = 1_048_576
     """Files larger than this many bytes are skipped by ``wikisaga ingest`` (1 MiB)."""
+    embedding: Literal["lexical", "semantic"] = "lexical"
+    """How documents are embedded: ``semantic`` needs the ``semantic`` extra (WordLlama)."""
     dev_mode: bool = False
     """Development mode: a missing internal token is generated instead of refused."""
     log_format: Literal["text", "json"] = "text"

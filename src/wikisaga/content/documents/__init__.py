@@ -53,7 +53,12 @@ def open_document_store(location: str | Path, **options: Any) -> DocumentStore:
 
 
 def document_store_for(settings: Settings, **options: Any) -> DocumentStore:
-    """The document store the settings name (``chroma_url``, else ``<data_dir>/chroma``)."""
+    """The document store the settings name (``chroma_url``, else ``<data_dir>/chroma``),
+    embedding with the function ``settings.embedding`` names."""
+    if "embedding" not in options:
+        from wikisaga.content.documents.embedding import embedding_for  # noqa: PLC0415
+
+        options["embedding"] = embedding_for(settings.embedding)
     if settings.chroma_url:
         options.setdefault("timeout", settings.network_timeout)
         return open_document_store(settings.chroma_url, **options)

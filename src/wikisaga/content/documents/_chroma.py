@@ -50,7 +50,7 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
 
 from wikisaga.content.documents._base import DocumentStore
-from wikisaga.content.documents.embedding import LexicalEmbedding
+from wikisaga.content.documents.embedding import LexicalEmbedding, SemanticEmbedding
 from wikisaga.content.records import Chunk, CodeBlock, Document, DocumentInfo, Heading, document_id
 from wikisaga.errors import DocumentStoreError, DocumentStoreUnavailable, WikisagaError
 from wikisaga.ids import validate_project_id, validate_user_id
@@ -127,7 +127,7 @@ class ChromaStore(DocumentStore):
         url: str,
         prefix: str = DEFAULT_PREFIX,
         page_size: int | None = None,
-        embedding: LexicalEmbedding | None = None,
+        embedding: LexicalEmbedding | SemanticEmbedding | None = None,
         fault: FaultHook | None = None,
     ) -> None:
         self.url = url
