@@ -227,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=SPLITS,
         help="print the false positives and negatives of one half (look at tune only)",
     )
+    command.parser.add_argument(
+        "--tune-only",
+        action="store_true",
+        help="report the tuning half only, so that working on the extractor never shows "
+        "the held-out figures",
+    )
     args = command.parse(argv)
     records = load(args.data)
     options = ExtractionOptions(min_confidence=args.min_confidence, cooccurrence=False)
@@ -245,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         result["sentences"] = len(records)
         result["sentences_per_s"] = round(len(records) / statistics.median(seconds), 1)
         result["min_confidence"] = args.min_confidence
-        for split in SPLITS:
+        for split in SPLITS[:1] if args.tune_only else SPLITS:
             part = [r for r in records if r.split == split]
             errors: list[str] | None = [] if args.errors == split else None
             tally = score(part, found, lenient, errors)
@@ -261,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             if errors:
                 print(f"\n{split} errors:", file=sys.stderr)
                 print("\n".join(sorted(errors)), file=sys.stderr)
+        if args.tune_only:
+            return result
         print()
         print(f"held-out half (headline), extractor threshold {args.min_confidence:g}:")
         _harness.print_headline(result, TARGETS)

@@ -41,6 +41,10 @@ _TOPIC_DETERMINERS = frozenset({"this", "the", "our"})
 _APPOSITION_DETERMINERS = frozenset({"a", "an", "our"})
 _NOT_NEGATING_AFTER = frozenset({"only", "just", "merely"})
 _QUOTES = frozenset({'"', "”", "'", "’"})
+_OPENERS = frozenset({"[", '"', "“", "'", "‘"})
+_INDIRECT = frozenset({"you", "us", "them", "users", "developers"})
+_CONDITIONS = frozenset({"if", "unless"})
+_ATTACHING = frozenset({"with", "for", "from", "in", "on"})
 _APPROXIMATIONS = frozenset({"over", "about", "around", "nearly", "almost", "approximately"})
 _COMPARATIVES = frozenset({"fewer", "less", "more"})
 
@@ -77,6 +81,8 @@ def subjects(reader: SentenceReader, index: int, *, reduced: bool = False) -> Ar
         for i in range(j + 1, index)
     )  # but "not only uses"
     args.factor *= _hedge(reader, reader.clause_start(index), index)
+    if _conditional_after(reader, index):
+        args.factor *= 0.4  # "X uses Y if Z": only sometimes
     j = _skip_asides(reader, j)
     while j >= 0 and tokens[j].lower in _QUOTES:
         j -= 1  # 'the "greenlet" package', a closing quote
@@ -115,6 +121,16 @@ def _skip_asides(reader: SentenceReader, j: int) -> int:
             if tokens[c].lower == "," and tokens[c + 1].tag is Tag.PREP:
                 return c - 1  # 'A "greenlet", on the other hand, is ...'
     return j
+
+
+def _conditional_after(reader: SentenceReader, index: int) -> bool:
+    """Whether "if" or "unless" follows ``index`` in the same clause."""
+    for token in reader.tokens[index:]:
+        if token.lower in (";", ":") or (token.lower in CLAUSE_JOINS):
+            return False
+        if token.lower in _CONDITIONS:
+            return True
+    return False
 
 
 def _hedge(reader: SentenceReader, start: int, end: int) -> float:
@@ -185,7 +201,13 @@ def _at_clause_start(reader: SentenceReader, index: int) -> bool:
 def _phrase_subjects(reader: SentenceReader, last: int, args: Arguments) -> None:
     """The noun phrase (or list of them) ending at token ``last``."""
     phrase = reader.ending_at.get(last + 1)
-    if phrase is None or _governed(reader, phrase):
+    if phrase is None:
+        return
+    if _governed(reader, phrase):
+        head = _governor(reader, phrase)
+        if head is not None:  # "CLI output with --flag uses X" is said of the output
+            args.factor *= 0.85
+            _resolve(reader, head, args, chained=False)
         return
     listed = _left_list(reader, phrase)
     if len(listed) > 1:
@@ -194,6 +216,21 @@ def _phrase_subjects(reader: SentenceReader, last: int, args: Arguments) -> None
             _resolve(reader, item, args, chained=False)
     else:
         _resolve(reader, phrase, args)
+
+
+def _governor(reader: SentenceReader, phrase: Phrase) -> Phrase | None:
+    """The phrase that the preposition before ``phrase`` attaches it to, when that one
+    opens its clause: "[CLI output] with --flag", but not "[see] the docs for X"."""
+    prep = phrase.start - 1
+    if prep < 1 or reader.tokens[prep].lower not in _ATTACHING:
+        return None
+    head = reader.ending_at.get(prep)
+    if head is None or _governed(reader, head):
+        return None
+    before = head.start - 1
+    if before >= 0 and reader.tokens[before].lower not in (",", ";", ":"):
+        return None
+    return head
 
 
 def _governed(reader: SentenceReader, phrase: Phrase) -> bool:
@@ -287,7 +324,12 @@ def objects(reader: SentenceReader, index: int, *, clauses: bool = True) -> Argu
     while (
         j < len(tokens)
         and j not in reader.starting_at
-        and (tokens[j].tag is Tag.ADV or tokens[j].lower in _APPROXIMATIONS)
+        and (
+            tokens[j].tag is Tag.ADV
+            or tokens[j].lower in _APPROXIMATIONS
+            or tokens[j].lower in _OPENERS  # "support for [Unicode IDNA ...]( )"
+            or (tokens[j].lower in _INDIRECT and j == index)  # "offers you an alternative"
+        )
     ):
         if tokens[j].lower in lex.hedges:
             args.factor *= 0.4

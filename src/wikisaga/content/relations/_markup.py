@@ -178,6 +178,7 @@ _RST_LIST = re.compile(r"^[ \t]*(?:[-*+•]|#\.|\d{1,3}[.)]|\(\d{1,3}\))[ \t]+",
 _RST_DOCTEST = re.compile(r"^[ \t]*>>>[^\n]*(?:\n[ \t]*(?:\.\.\.|\S)[^\n]*)*", re.M)
 _RST_TABLE = re.compile(r"^[ \t]*[+|][^\n]*[+|][ \t]*$", re.M)
 _RST_EMPHASIS = re.compile(r"(?<![\w*])\*{1,2}(?=\S)|(?<=\S)\*{1,2}(?![\w*])")
+_RST_REFERENCE = re.compile(r"(?<=[\w>`])__?(?=[\s.,;:)!?]|$)", re.M)
 
 
 def _rst(doc: _Blanker) -> None:
@@ -205,6 +206,8 @@ def _rst(doc: _Blanker) -> None:
         doc.breaks.add(match.start())
     for match in _RST_EMPHASIS.finditer(doc.current()):
         doc.blank_match(match)
+    for match in _RST_REFERENCE.finditer(doc.current()):
+        doc.blank_match(match)  # "works on asyncio_ or Trio_": references, not names
 
 
 def strip_markup(text: str, syntax: str = "markdown") -> Prose:

@@ -126,6 +126,8 @@ def _trigger(reader: SentenceReader, hit: Hit) -> list[Found]:
     joined = reader.hit_at.get(hit.end + 1)
     if not right and joined is not None and joined.trigger.frame == frame:
         right = objects(reader, joined.end)  # "develops and supports Click"
+    if not right and frame == "verb":
+        right = _gap_object(reader, hit)
     predicate = right.predicate or hit.trigger.predicate
     if predicate is Predicate.WRITTEN_IN:
         right.mentions = [m for m in right.mentions if _language_like(m)]
@@ -149,6 +151,25 @@ def _trigger(reader: SentenceReader, hit: Hit) -> list[Found]:
     if frame in ("inverse", "agent"):
         return _pairs(right, left, predicate, frame, _BASE[frame])
     return _pairs(left, right, predicate, frame, _BASE[frame])
+
+
+def _gap_object(reader: SentenceReader, hit: Hit) -> Arguments:
+    """The object a relative clause leaves out: "the pooling that it provides" says that
+    it provides the pooling."""
+    args = Arguments()
+    subject_at = reader.skip_back(hit.start)
+    if subject_at < 0:
+        return args
+    subject = reader.ending_at.get(subject_at + 1)
+    start = subject.start if subject is not None else subject_at
+    if start < 1 or reader.tokens[start - 1].tag is not Tag.REL:
+        return args
+    antecedent = reader.ending_at.get(start - 1)
+    mention = reader.mention(antecedent) if antecedent is not None else None
+    if mention is not None:
+        args.mentions.append(mention)
+        args.factor = 0.9
+    return args
 
 
 def _language_like(mention: Mention) -> bool:
@@ -222,6 +243,14 @@ def _appositive(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Fo
     found: list[Found] = []
     for phrase in reader.phrases:
         comma = phrase.end
+        if comma < len(tokens) and tokens[comma].lower == "(":
+            closing = reader.closing(comma)  # "MurmurHash (MurmurHash3), a set of ..."
+            if (
+                closing is not None
+                and closing + 1 < len(tokens)
+                and tokens[closing + 1].lower == ","
+            ):
+                comma = closing + 1
         det = comma + 1
         if det >= len(tokens) or tokens[comma].lower not in (",", "("):
             continue
@@ -273,15 +302,15 @@ def _such_as(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Found
     found: list[Found] = []
     lex = lexicon()
     for phrase in reader.phrases:
-        general = _general(reader, phrase)
+        start = _introducer(tokens, phrase.end)
+        loose = start != phrase.end and tokens[start - 1].lower == "as"
+        general = _general(reader, phrase, singular_too=loose)
         if general is None:
             continue
-        start = _introducer(tokens, phrase.end)
         if start != phrase.end:
             examples = objects(reader, start, clauses=False)
             named = any(e.kind is not EntityKind.PHRASE for e in examples.mentions)
-            loose = tokens[start - 1].lower in ("as", "like")
-            if not examples.negated and (named or loose):
+            if not examples.negated and (named or tokens[start - 1].lower in ("as", "like")):
                 found.extend(
                     Found(example, Predicate.IS_A, general, "such_as", 0.7)
                     for example in examples.mentions
@@ -317,11 +346,12 @@ def _others(reader: SentenceReader, conj: int) -> list[Mention]:
     return found
 
 
-def _general(reader: SentenceReader, phrase: Phrase) -> Mention | None:
+def _general(reader: SentenceReader, phrase: Phrase, *, singular_too: bool) -> Mention | None:
     """The class a Hearst pattern names: a plural common noun phrase (vague ones too:
-    "features such as type inference" says what type inference is)."""
+    "features such as type inference" says what type inference is), or a singular one
+    before "such as" ("an exception such as TypeError")."""
     head = phrase.head
-    if head.tag is not Tag.NOUN or singular(head.lower) == head.lower:
+    if head.tag is not Tag.NOUN or (singular(head.lower) == head.lower and not singular_too):
         return None
     mention = reader.mention(phrase, vague=True)
     if mention is None or mention.kind is not EntityKind.PHRASE:

@@ -254,11 +254,12 @@ def surface(phrase: Phrase) -> str:
 
 
 def phrase_kind(phrase: Phrase) -> EntityKind:
-    """``code`` if an identifier heads the phrase, ``name`` if a name is in it."""
-    content = _alias(_content(phrase.words), phrase.determiner)[0]
+    """``code`` if an identifier heads the phrase, ``name`` if a name is in it (or the
+    phrase is "the <name> library")."""
+    content, kind_word = _alias(_content(phrase.words), phrase.determiner)
     if content and content[-1].tag is Tag.CODE:
         return EntityKind.CODE
-    if any(w.tag in (Tag.NAME, Tag.CODE) for w in content):
+    if kind_word is not None or any(w.tag in (Tag.NAME, Tag.CODE) for w in content):
         return EntityKind.NAME
     return EntityKind.PHRASE
 

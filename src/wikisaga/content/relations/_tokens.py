@@ -66,6 +66,7 @@ class Token:
 _TOKEN = re.compile(
     r"""
       `[^`\n]{1,80}`                                      # a backticked name
+    | (?<![\w-])--?[A-Za-z][\w-]*                        # a command-line flag
     | (?:[^\W\d_]\.){2,}(?![^\W\d_])                      # e.g. i.e. U.S.
     | \d+(?:[.,:/]\d+)*[^\W\d_%+]*[%+]?                    # 3, 1.2.3, 3.11+, 2x, 100%
     | [^\W\d]\w*(?:[-.+/#'’&]\w+)*(?:\+\+|\#)?(?:\(\))?  # words, dotted, hyphenated, C++
@@ -154,7 +155,7 @@ def _open_class_tag(word: str, lex: Lexicon) -> Tag:
 
 
 def _word_tag(text: str, word: str, initial: bool, lex: Lexicon) -> Tag:
-    if text.startswith("`"):
+    if text.startswith(("`", "-")):
         return Tag.CODE
     if text[0].isdigit() or _VERSION.fullmatch(word):
         return Tag.NUM
@@ -189,7 +190,7 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
     first_word = initial
     for text, start, end in _raw_tokens(sentence, offset):
         word = _lower(text)
-        if not (text[0].isalnum() or text[0] in "`_"):
+        if not (text[0].isalnum() or text[0] in "`_" or (len(text) > 1 and text[0] == "-")):
             tag = Tag.POSS if word in ("'s",) else Tag.PUNCT
             if tag is Tag.POSS and tokens and tokens[-1].tag is Tag.PRON:
                 tag = Tag.AUX  # "it's"
@@ -199,6 +200,10 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
         tokens.append(Token(text, start, end, word, _word_tag(text, word, first_word, lex)))
         first_word = False
     _settle_that(tokens)
+    for i in range(1, len(tokens)):
+        if tokens[i].tag is Tag.DET and tokens[i - 1].tag is Tag.DET:
+            old = tokens[i]  # "a few tricks", "all the libraries"
+            tokens[i] = Token(old.text, old.start, old.end, old.lower, Tag.ADJ)
     _settle_imperatives(tokens, lex)
     _settle_participles(tokens)
     if initial:

@@ -101,6 +101,7 @@ def test_restructuredtext_prose_loses_directives_literals_and_roles() -> None:
         ".. code-block:: python\n\n    Django uses Jinja2\n\n"
         "Example::\n\n    Flask uses X\n\n"
         "Typer uses :class:`click.Command` and `Rich <https://rich.readthedocs.io>`_.\n"
+        "AnyIO runs on top of asyncio_ or Trio_.\n"
     )
     prose = strip_markup(rst, "rst")
     assert len(prose.text) == len(rst)
@@ -110,7 +111,12 @@ def test_restructuredtext_prose_loses_directives_literals_and_roles() -> None:
     found = {
         (t.subject, t.predicate.value, t.object) for t in extract_relations([document]).typed()
     }
-    assert found == {("typer", "uses", "click.command"), ("typer", "uses", "rich")}
+    assert found == {
+        ("typer", "uses", "click.command"),
+        ("typer", "uses", "rich"),
+        ("anyio", "depends_on", "asyncio"),
+        ("anyio", "depends_on", "trio"),
+    }
 
 
 def test_html_prose_loses_scripts_and_tags() -> None:
