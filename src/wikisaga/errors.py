@@ -32,12 +32,20 @@ errors (httpx, sqlite3, git) are translated where they enter, with ``raise ... f
     │   ├── CorruptStorage            stored data does not match its own checksums
     │   ├── DocumentStoreError        the document store (Chroma) failed an operation
     │   │   └── DocumentStoreUnavailable  Chroma cannot be reached or opened (ConnectionError)
-    │   └── GraphError                the graph store failed or refused (wikisaga.graph)
-    │       ├── GraphUnavailable      the graph database did not answer (ConnectionError)
-    │       ├── GenerationNotFound    no such graph generation in this project
-    │       ├── GenerationConflict    not allowed in the generation's state (current, published)
-    │       └── InvalidGraphData      an entity or relation breaks its rules (ValueError)
+    │   ├── GraphError                the graph store failed or refused (wikisaga.graph)
+    │   │   ├── GraphUnavailable      the graph database did not answer (ConnectionError)
+    │   │   ├── GenerationNotFound    no such graph generation in this project
+    │   │   ├── GenerationConflict    not allowed in the generation's state (current, published)
+    │   │   └── InvalidGraphData      an entity or relation breaks its rules (ValueError)
+    │   └── JobStoreError             the job store failed an operation (wikisaga.jobs)
+    │       ├── JobNotFound           no such job (also an ItemNotFound)
+    │       └── JobConflict           the project has a generation in flight (a StateConflict)
     ├── IngestError                   the paths given to an ingest cannot be used (ValueError)
+    ├── GenerationError               a wiki generation did not publish (wikisaga.pipeline)
+    │   ├── GenerationRefused         refused before it started: nothing to do, or too
+    │   │                             destructive without ``force`` (ValueError)
+    │   ├── GenerationFailed          steps 1-2 failed; the saga never started, nothing changed
+    │   └── GenerationRolledBack      the saga failed and was rolled back (or needs an operator)
     ├── SagaOperationError            a saga operation failed (an engine error, translated)
     └── ServiceError                  what a service answers its caller: an HTTP status and a
                                       code (wikisaga.services._common.errors holds the tree)
@@ -56,7 +64,11 @@ __all__ = [
     "DocumentStoreError",
     "DocumentStoreUnavailable",
     "GenerationConflict",
+    "GenerationError",
+    "GenerationFailed",
     "GenerationNotFound",
+    "GenerationRefused",
+    "GenerationRolledBack",
     "GraphError",
     "GraphUnavailable",
     "IdempotencyKeyReused",
@@ -69,6 +81,9 @@ __all__ = [
     "InvalidSnapshotId",
     "InvalidUserId",
     "ItemNotFound",
+    "JobConflict",
+    "JobNotFound",
+    "JobStoreError",
     "NotProjectOwner",
     "PathClash",
     "ProjectNotFound",
@@ -319,6 +334,56 @@ class InvalidGraphData(GraphError, ValueError):
     out of order, a relation whose endpoint was not staged)."""
 
     code = "invalid_graph_data"
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+
+class JobStoreError(StoreError):
+    """The job store failed an operation; the driver's error is the ``__cause__``."""
+
+    code = "job_store_error"
+
+
+class JobNotFound(JobStoreError, ItemNotFound):
+    """No job has this id."""
+
+    code = "job_not_found"
+
+
+class JobConflict(JobStoreError, StateConflict):
+    """The project has a generation in flight: ``job_id`` and ``saga_id`` name it."""
+
+    code = "generation_in_progress"
+
+    def __init__(self, message: str, *, job_id: str, saga_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.saga_id = saga_id
+
+
+# -- generations ---------------------------------------------------------------------------
+
+
+class GenerationError(WikisagaError):
+    """A wiki generation did not publish; the message says at which step and why."""
+
+
+class GenerationRefused(GenerationError, ValueError):
+    """The generation was refused before anything ran or changed."""
+
+
+class GenerationFailed(GenerationError):
+    """Reading the documents or generating the pages failed; the saga never started."""
+
+
+class GenerationRolledBack(GenerationError):
+    """The publishing saga failed; ``saga_status`` says whether it was rolled back
+    (``rolled_back``) or still has something to undo (``failed``)."""
+
+    def __init__(self, message: str, *, saga_status: dict[str, object]) -> None:
+        super().__init__(message)
+        self.saga_status = saga_status
 
 
 # -- sagas ---------------------------------------------------------------------------------
