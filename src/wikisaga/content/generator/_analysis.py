@@ -1,0 +1,279 @@
+"""What the generator reads of one document, computed once per document version.
+
+:func:`analyse` depends on nothing but the document, so its result is kept by the
+document's :func:`fingerprint` and reused while the document is unchanged. It finds:
+
+* the document's sentences (:func:`~wikisaga.content.relations.split_sentences`, cut at
+  headings too), and among them the *prose*: complete statements that a page may quote,
+  each with the passage (chunk) it is in;
+* the passages, each with the section (the last heading before it) it belongs to;
+* the document's terms, for the term vectors that group documents into topics;
+* the order in which its prose sentences would summarise it, best first, by a score of
+  centrality (overlap with the document's own terms), position (the opening sentence and
+  section leads first) and coverage (names, code identifiers, the title's words), ties
+  broken by position.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+from wikisaga.content.chunking import chunk_text
+from wikisaga.content.generator._text import terms, words
+from wikisaga.content.records import Chunk, Document
+from wikisaga.content.relations import Sentence, split_sentences
+
+__all__ = ["DocumentAnalysis", "Passage", "ProseSentence", "analyse", "fingerprint"]
+
+SUMMARY_CANDIDATES = 12
+MAX_SENTENCE_CHARS = 600
+MAX_SENTENCE_WORDS = 80
+_TERMINALS = (".", "!", "。", "！", "…")
+_CLOSERS = "\"'”’)]"
+_CONTEXT_OPENERS = frozenset(
+    (
+        *("it", "its", "this", "these", "those", "they", "them", "that", "such", "he", "she"),
+        *("here", "there", "also", "then", "however", "but", "and", "or", "so"),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One chunk of a document: what a citation points at (anchor ``p-<number>``)."""
+
+    number: int
+    """The chunk's index plus one: passages are numbered from 1 for readers."""
+    start: int
+    end: int
+    section: str
+    """The last heading at or before the passage's start (``""`` before the first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProseSentence:
+    """A sentence a page may quote: ``document.text[start:end] == text``."""
+
+    start: int
+    end: int
+    text: str
+    passage: int
+    """The number of the passage that holds it."""
+    terms: tuple[str, ...]
+    """Its distinct terms, sorted."""
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentAnalysis:
+    """The generator's reading of one document (see the module docstring)."""
+
+    doc_id: str
+    source_path: str
+    title: str
+    format: str
+    project_id: str
+    content_hash: str
+    fingerprint: str
+    sentences: tuple[Sentence, ...]
+    """Every sentence span, prose or not, as relation extraction reads them."""
+    prose: tuple[ProseSentence, ...]
+    passages: tuple[Passage, ...]
+    outline: tuple[tuple[str, int, int], ...]
+    """``(heading, level, passage number)`` for each heading with a passage."""
+    term_counts: tuple[tuple[str, int], ...]
+    """The document's terms (title and prose) with their counts, sorted by term."""
+    summary: tuple[int, ...]
+    """Indices into :attr:`prose`, the best summary sentence first."""
+    code_languages: tuple[str, ...]
+    """The language of each code block (``""`` when not given), in order."""
+    words: int
+
+
+def _chunks(document: Document) -> tuple[Chunk, ...]:
+    if document.chunks:
+        return tuple(sorted(document.chunks, key=lambda c: (c.start, c.end, c.index)))
+    # A document sent without chunks is cut as the store would have cut it.
+    return chunk_text(document.text, document.outline, document.doc_id)
+
+
+def fingerprint(document: Document) -> str:
+    """A SHA-256 over everything of ``document`` the generator reads: identity, title,
+    text, outline, chunk spans and code block languages. Equal fingerprints, equal pages."""
+    digest = hashlib.sha256()
+    parts = [
+        document.project_id,
+        document.doc_id,
+        document.source_path,
+        document.title,
+        document.format,
+        document.content_hash,
+        repr([(h.text, h.level, h.offset) for h in document.outline]),
+        repr([(c.index, c.start, c.end) for c in document.chunks]),
+        repr([c.language for c in document.code_blocks]),
+    ]
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    digest.update(document.text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _is_statement(text: str) -> bool:
+    """Whether a sentence is complete and quotable: it ends as a statement (not a
+    question, not a colon introducing a list), has enough words and is not too long."""
+    if len(text) > MAX_SENTENCE_CHARS:
+        return False
+    bare = text.rstrip(_CLOSERS)
+    if not bare.endswith(_TERMINALS):
+        return False
+    counted = len(words(text))
+    if counted > MAX_SENTENCE_WORDS:
+        return False
+    # Scripts without spaces between words (Chinese, Japanese) count by characters.
+    return counted >= 4 or (len(text) >= 12 and " " not in text)
+
+
+class _Passages:
+    """Find the passage of an offset among chunks sorted by start."""
+
+    def __init__(self, chunks: tuple[Chunk, ...]) -> None:
+        self.chunks = chunks
+        self.starts = [chunk.start for chunk in chunks]
+
+    def of(self, start: int, end: int) -> int | None:
+        """The number of the first passage holding ``[start, end)`` whole, else of the
+        last one starting at or before ``start`` and reaching past it."""
+        last = bisect.bisect_right(self.starts, start) - 1
+        holder: int | None = None
+        for i in range(max(0, last - 3), last + 1):
+            chunk = self.chunks[i]
+            if chunk.start <= start < chunk.end:
+                if end <= chunk.end:
+                    return chunk.index + 1
+                if holder is None:
+                    holder = chunk.index + 1
+        return holder
+
+
+def _coverage(text: str, title_terms: set[str]) -> float:
+    """Names, code identifiers and title words in a sentence, as a share of three."""
+    found = 0
+    for position, word in enumerate(words(text)):
+        shaped = any(c.isupper() for c in word[1:]) or "_" in word or word.isupper()
+        named = (position > 0 and word[:1].isupper()) or (shaped and len(word) > 1)
+        if named or word.lower() in title_terms:
+            found += 1
+    return min(1.0, found / 3.0)
+
+
+def _score(
+    sentence_terms: set[str],
+    text: str,
+    position: int,
+    lead: bool,
+    tf: Counter[str],
+    norm: float,
+    title_terms: set[str],
+) -> float:
+    if sentence_terms and norm:
+        centrality = sum(tf[t] for t in sentence_terms) / (math.sqrt(len(sentence_terms)) * norm)
+    else:
+        centrality = 0.0
+    if position == 0:
+        place = 1.0
+    elif lead:
+        place = 0.6
+    else:
+        place = max(0.0, 0.4 - 0.02 * position)
+    score = 0.5 * centrality + 0.3 * place + 0.2 * _coverage(text, title_terms)
+    counted = len(words(text))
+    if counted < 6:
+        score *= 0.6
+    elif counted > 45:
+        score *= 0.7
+    first = words(text[:40].lower())[:1]
+    if first and first[0] in _CONTEXT_OPENERS:
+        score *= 0.5  # "It uses ..." needs the sentence before it; a page lacks that
+    return round(score, 6)
+
+
+def analyse(document: Document) -> DocumentAnalysis:
+    """The generator's reading of ``document`` (see the module docstring)."""
+    text = document.text
+    chunks = _chunks(document)
+    passages_of = _Passages(chunks)
+    headings = sorted(document.outline, key=lambda h: h.offset)
+    heading_starts = [h.offset for h in headings]
+    breaks = [h.offset for h in headings] + [h.offset + len(h.text) for h in headings]
+    sentences = split_sentences(text, breaks=breaks)
+    heading_at = set(heading_starts)
+
+    passages = []
+    for chunk in chunks:
+        before = bisect.bisect_right(heading_starts, chunk.start) - 1
+        section = headings[before].text if before >= 0 else ""
+        passages.append(Passage(chunk.index + 1, chunk.start, chunk.end, section))
+
+    candidates: list[tuple[Sentence, int, bool]] = []
+    led_sections: set[int] = set()
+    for sentence in sentences:
+        if sentence.start in heading_at or not _is_statement(sentence.text):
+            continue
+        passage = passages_of.of(sentence.start, sentence.end)
+        if passage is None:
+            continue
+        under = bisect.bisect_right(heading_starts, sentence.start) - 1
+        lead = under not in led_sections
+        led_sections.add(under)
+        candidates.append((sentence, passage, lead))
+
+    tf: Counter[str] = Counter()
+    sentence_terms = []
+    for sentence, _, _ in candidates:
+        counted = terms(sentence.text)
+        tf.update(counted)
+        sentence_terms.append(set(counted))
+    title_terms = set(terms(document.title))
+    norm = math.sqrt(sum(v * v for v in tf.values()))
+    prose = tuple(
+        ProseSentence(
+            start=sentence.start,
+            end=sentence.end,
+            text=sentence.text,
+            passage=passage,
+            terms=tuple(sorted(found)),
+            score=_score(found, sentence.text, i, lead, tf, norm, title_terms),
+        )
+        for i, ((sentence, passage, lead), found) in enumerate(
+            zip(candidates, sentence_terms, strict=True)
+        )
+    )
+    ranked = sorted(range(len(prose)), key=lambda i: (-prose[i].score, i))
+    outline = []
+    for heading in headings:
+        passage = passages_of.of(heading.offset, heading.offset + len(heading.text))
+        if passage is not None and heading.text.strip():
+            outline.append((heading.text, heading.level, passage))
+    document_terms = terms(document.title) + tf
+    return DocumentAnalysis(
+        doc_id=document.doc_id,
+        source_path=document.source_path,
+        title=document.title,
+        format=document.format,
+        project_id=document.project_id,
+        content_hash=document.content_hash,
+        fingerprint=fingerprint(document),
+        sentences=sentences,
+        prose=prose,
+        passages=tuple(passages),
+        outline=tuple(outline),
+        term_counts=tuple(sorted(document_terms.items())),
+        summary=tuple(ranked[:SUMMARY_CANDIDATES]),
+        code_languages=tuple(block.language for block in document.code_blocks),
+        words=len(text.split()),
+    )

@@ -1,0 +1,504 @@
+"""The page plan: which pages the data supports, and everything each of them shows.
+
+* ``index.md`` — what the corpus is about (its most central sentences), its topics, its
+  most connected entities, and the way around the wiki;
+* ``topics/<slug>.md`` — one per topic (see :mod:`._topics`), when there are two or more;
+* ``entities/<slug>.md`` — the most connected entities (:attr:`Corpus.entity_rank`);
+* ``glossary.md`` — every presentable entity a sentence defines (``X is a Y``);
+* ``relationships.md`` — the strongest relations, as a diagram and a table;
+* ``sources/<slug>.md`` — one per document, with an anchor for every passage, so every
+  citation lands on it.
+
+A page or a section the data does not support is left out, never left empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from wikisaga.content.generator._corpus import PREDICATE_WORDS, Corpus, Edge
+from wikisaga.content.generator._mermaid import Diagram
+from wikisaga.content.generator._model import (
+    EntityBody,
+    EntityRef,
+    GlossaryBody,
+    IndexBody,
+    PageLink,
+    PagePlan,
+    RelationRow,
+    RelationshipsBody,
+    SourceBody,
+    SourceRef,
+    Statement,
+    TopicBody,
+)
+from wikisaga.content.generator._text import slugify, unique_slugs
+from wikisaga.content.relations import Predicate
+
+__all__ = ["plan_pages"]
+
+INDEX, GLOSSARY, RELATIONSHIPS = "index.md", "glossary.md", "relationships.md"
+MAX_ENTITY_PAGES = 100
+MAX_GLOSSARY_ENTRIES = 300
+MAX_RELATION_ROWS = 150
+MAX_DIAGRAM_EDGES = 24
+MAX_OUTLINE = 100
+MAX_LISTED = 20
+
+
+def _sources(corpus: Corpus, doc_ids: Iterable[str]) -> tuple[SourceRef, ...]:
+    return tuple(corpus.source_ref(doc_id) for doc_id in sorted(set(doc_ids)))
+
+
+def _distinct(statements: Iterable[Statement | None], limit: int) -> tuple[Statement, ...]:
+    """The first ``limit`` statements, each sentence once."""
+    seen: set[tuple[str, str]] = set()
+    kept: list[Statement] = []
+    for statement in statements:
+        if statement is None or (statement.citation.doc_id, statement.text) in seen:
+            continue
+        seen.add((statement.citation.doc_id, statement.text))
+        kept.append(statement)
+        if len(kept) == limit:
+            break
+    return tuple(kept)
+
+
+class _Planner:
+    def __init__(self, corpus: Corpus, project: str) -> None:
+        self.corpus = corpus
+        self.project = project
+        count = min(MAX_ENTITY_PAGES, 12 + len(corpus.analyses) // 4)
+        self.page_keys = corpus.entity_rank[:count]
+        slugs = unique_slugs(
+            (key, slugify(corpus.entities[key].name, fallback="entity")) for key in self.page_keys
+        )
+        self.entity_paths = {key: f"entities/{slug}.md" for key, slug in slugs.items()}
+        # In name order, so that a shift in the ranking leaves source pages as they are.
+        self.doc_entities: dict[str, list[str]] = {}
+        for key in sorted(self.page_keys, key=lambda k: (corpus.entities[k].name.casefold(), k)):
+            for doc_id in corpus.entities[key].doc_ids:
+                self.doc_entities.setdefault(doc_id, []).append(key)
+        self.topic_titles = [self._topic_title(number) for number in range(len(corpus.topics))]
+        topic_slugs = unique_slugs(
+            (str(n), slugify(title, fallback="topic")) for n, title in enumerate(self.topic_titles)
+        )
+        self.topic_paths = [f"topics/{topic_slugs[str(n)]}.md" for n in range(len(corpus.topics))]
+        self.topic_of: dict[str, int] = {}
+        for number, topic in enumerate(corpus.topics):
+            for member in topic.members:
+                self.topic_of[corpus.analyses[member].doc_id] = number
+        self.sort_names = {
+            key: (entity.name.casefold(), key) for key, entity in corpus.entities.items()
+        }
+        for edge in corpus.edges:  # a key no entity record names sorts by itself
+            for key in (edge.subject, edge.object):
+                self.sort_names.setdefault(key, (key, key))
+        self.definitions = self._definitions()
+
+    # -- shared pieces -------------------------------------------------------------------
+
+    def ref(self, key: str) -> EntityRef:
+        entity = self.corpus.entities.get(key)
+        return EntityRef(entity.name if entity else key, self.entity_paths.get(key))
+
+    def source_link(self, doc_id: str) -> PageLink:
+        return PageLink(self.corpus.by_id[doc_id].title, self.corpus.source_paths[doc_id])
+
+    def topic_link(self, number: int) -> PageLink:
+        return PageLink(self.topic_titles[number], self.topic_paths[number])
+
+    def row(self, edge: Edge) -> RelationRow:
+        return RelationRow(
+            subject=self.ref(edge.subject),
+            predicate=PREDICATE_WORDS[edge.predicate],
+            object=self.ref(edge.object),
+            citation=self.corpus.triple_citation(edge.cited),
+            support=edge.support,
+        )
+
+    def diagram(self, edges: Sequence[Edge], focus: str | None = None) -> Diagram | None:
+        if not edges:
+            return None
+        nodes: dict[str, int] = {}
+        if focus is not None:
+            nodes[focus] = 0
+        drawn = []
+        for edge in edges:
+            for key in (edge.subject, edge.object):
+                nodes.setdefault(key, len(nodes))
+            drawn.append(
+                (
+                    nodes[edge.subject],
+                    nodes[edge.object],
+                    PREDICATE_WORDS[edge.predicate],
+                    not edge.typed,
+                )
+            )
+        labels = tuple(self.ref(key).name for key in nodes)
+        return Diagram(labels, tuple(drawn), 0 if focus is not None else None)
+
+    def _drawn(self, edges: Sequence[Edge]) -> Diagram | None:
+        """A diagram of the edges between named entities, when there are two or more
+        (kinds of things are left to the tables and the glossary)."""
+        named = [
+            e for e in edges if e.predicate is not Predicate.IS_A and self.corpus.named(e.object)
+        ]
+        return self.diagram(named[:MAX_DIAGRAM_EDGES]) if len(named) >= 2 else None
+
+    def _definitions(self) -> dict[str, Statement]:
+        """The sentence that defines each entity: its strongest quotable ``is a``."""
+        found: dict[str, tuple[tuple[float, str, int], Statement]] = {}
+        for edge in self.corpus.edges:
+            if edge.predicate is not Predicate.IS_A:
+                continue
+            statement = self.corpus.triple_statement(edge.cited)
+            if statement is None:
+                continue
+            rank = (-edge.strength, edge.cited.source_path, edge.cited.start)
+            if edge.subject not in found or rank < found[edge.subject][0]:
+                found[edge.subject] = (rank, statement)
+        return {key: statement for key, (_, statement) in found.items()}
+
+    def _topic_title(self, number: int) -> str:
+        """The topic's three strongest features, names before words: a label, not a claim."""
+        named: list[str] = []
+        plain: list[str] = []
+        for feature, _ in self.corpus.topics[number].features:
+            label = self.corpus.feature_label(feature)
+            taken = {existing.casefold() for existing in (*named, *plain)}
+            if label.casefold() in taken:
+                continue
+            (plain if label.islower() else named).append(label)
+        labels = (named + plain)[:3]
+        title = ", ".join(labels) or f"Topic {number + 1}"
+        return title[:1].upper() + title[1:]
+
+    def _ranked_edges(self, edges: Iterable[Edge]) -> list[Edge]:
+        names = self.sort_names
+        return sorted(
+            edges,
+            key=lambda e: (-e.strength, names[e.subject], e.predicate.value, names[e.object]),
+        )
+
+    # -- pages ---------------------------------------------------------------------------
+
+    def source_page(self, doc_id: str) -> PagePlan:
+        corpus = self.corpus
+        analysis = corpus.by_id[doc_id]
+        prose = analysis.prose
+        wanted = 1 if len(prose) < 4 else 2 if len(prose) < 8 else 3 if len(prose) < 20 else 4
+        chosen = sorted(analysis.summary[:wanted])
+        summary = tuple(corpus.statement(doc_id, prose[i]) for i in chosen)
+        path = corpus.source_paths[doc_id]
+        outline = tuple(
+            (heading, level, f"{path}#p-{passage}")
+            for heading, level, passage in analysis.outline[:MAX_OUTLINE]
+        )
+        opening: dict[int, Statement] = {}
+        starts = {p.number: p.start for p in analysis.passages}
+        for sentence in prose:
+            if sentence.passage not in opening and sentence.start >= starts[sentence.passage]:
+                opening[sentence.passage] = corpus.statement(doc_id, sentence)
+        passages = tuple((p.number, p.section, opening.get(p.number)) for p in analysis.passages)
+        topic = self.topic_of.get(doc_id)
+        entities = tuple(
+            PageLink(self.ref(key).name, self.entity_paths[key])
+            for key in self.doc_entities.get(doc_id, [])[:10]
+        )
+        related: tuple[PageLink, ...] = ()
+        if topic is not None:
+            # The documents of its topic that share the most entity pages with it.
+            mine = set(self.doc_entities.get(doc_id, []))
+            others = [corpus.analyses[m].doc_id for m in corpus.topics[topic].members]
+            shared = {d: len(mine.intersection(self.doc_entities.get(d, []))) for d in others}
+            nearest = sorted(
+                (d for d in others if d != doc_id and shared[d]),
+                key=lambda d: (-shared[d], corpus.by_id[d].title.casefold(), d),
+            )
+            related = tuple(self.source_link(d) for d in nearest[:3])
+        body = SourceBody(
+            source_path=analysis.source_path,
+            format=analysis.format,
+            summary=summary,
+            outline=outline,
+            passages=passages,
+            code_languages=analysis.code_languages,
+            topic=self.topic_link(topic) if topic is not None else None,
+            entities=entities,
+            related=related,
+        )
+        pointers = ([self.topic_paths[topic]] if topic is not None else []) + [
+            link.path for link in entities
+        ]
+        return PagePlan(
+            path=path,
+            kind="source",
+            title=analysis.title,
+            importance=round(0.2 + 0.6 * corpus.importance[doc_id], 3),
+            sources=_sources(corpus, [doc_id]),
+            related=tuple(pointers),
+            body=body,
+        )
+
+    def entity_page(self, key: str, top_score: float) -> PagePlan:
+        corpus = self.corpus
+        entity = corpus.entities[key]
+        mine = corpus.edges_of.get(key, [])
+        outgoing = self._ranked_edges(e for e in mine if e.typed and e.subject == key)[:30]
+        incoming = self._ranked_edges(e for e in mine if e.typed and e.object == key)[:30]
+        related = self._ranked_edges(e for e in mine if not e.typed)[:12]
+        definition = self.definitions.get(key)
+        statements = _distinct(
+            (
+                corpus.triple_statement(e.cited)
+                for e in self._ranked_edges([*outgoing, *incoming])
+                if definition is None or corpus.triple_statement(e.cited) != definition
+            ),
+            3,
+        )
+        mentioned = sorted(
+            (d for d in entity.doc_ids if d in corpus.by_id),
+            key=lambda d: (-corpus.importance[d], corpus.by_id[d].title, d),
+        )[:MAX_LISTED]
+        counts: dict[int, int] = {}
+        for doc_id in entity.doc_ids:
+            if doc_id in self.topic_of:
+                counts[self.topic_of[doc_id]] = counts.get(self.topic_of[doc_id], 0) + 1
+        topics = tuple(
+            self.topic_link(n) for n in sorted(counts, key=lambda n: (-counts[n], n))[:3]
+        )
+        drawn = self._ranked_edges([*outgoing, *incoming, *related])[:12]
+        related_rows = tuple(
+            RelationRow(
+                subject=self.ref(key),
+                predicate=PREDICATE_WORDS[Predicate.RELATED_TO],
+                object=self.ref(e.object if e.subject == key else e.subject),
+                citation=corpus.triple_citation(e.cited),
+                support=e.support,
+            )
+            for e in related
+        )
+        body = EntityBody(
+            name=entity.name,
+            aliases=tuple(a for a in entity.aliases if a != entity.name)[:8],
+            definition=definition,
+            statements=statements,
+            outgoing=tuple(self.row(e) for e in outgoing),
+            incoming=tuple(self.row(e) for e in incoming),
+            related=related_rows,
+            mentioned_in=tuple(self.source_link(d) for d in mentioned),
+            topics=topics,
+            diagram=self.diagram(drawn, focus=key),
+        )
+        cited = [e.cited.doc_id for e in (*outgoing, *incoming, *related)]
+        cited += [s.citation.doc_id for s in statements]
+        if definition is not None:
+            cited.append(definition.citation.doc_id)
+        neighbours = [
+            self.entity_paths[other]
+            for e in drawn
+            for other in (e.subject, e.object)
+            if other != key and other in self.entity_paths
+        ]
+        score = corpus.entity_score(key)
+        return PagePlan(
+            path=self.entity_paths[key],
+            kind="entity",
+            title=entity.name,
+            importance=round(0.3 + 0.7 * (score / top_score if top_score else 0.0), 3),
+            sources=_sources(corpus, [*cited, *mentioned]),
+            related=tuple(dict.fromkeys([*neighbours, *(t.path for t in topics)]))[:10],
+            body=body,
+        )
+
+    def topic_page(self, number: int) -> PagePlan:
+        corpus = self.corpus
+        topic = corpus.topics[number]
+        centre = dict(topic.centre)
+        members = [corpus.analyses[m].doc_id for m in topic.members]
+        candidates = []
+        for doc_id in members:
+            analysis = corpus.by_id[doc_id]
+            for rank, index in enumerate(analysis.summary[:2]):
+                sentence = analysis.prose[index]
+                score = 0.6 * corpus.similarity(sentence.terms, centre) + 0.4 * sentence.score
+                candidates.append((-round(score, 6), rank, doc_id, sentence.start, sentence))
+        overview: list[Statement] = []
+        used: set[str] = set()
+        for *_, doc_id, _, sentence in sorted(candidates, key=lambda c: c[:4]):
+            if doc_id not in used:
+                used.add(doc_id)
+                overview.append(corpus.statement(doc_id, sentence))
+            if len(overview) == 3:
+                break
+        quoted = {(s.citation.doc_id, s.text) for s in overview}
+        documents = []
+        for position, doc_id in enumerate(members):
+            analysis = corpus.by_id[doc_id]
+            lead = None
+            for index in analysis.summary[:2] if position < 30 else ():
+                sentence = analysis.prose[index]
+                if (doc_id, sentence.text) not in quoted:
+                    lead = corpus.statement(doc_id, sentence)
+                    break
+            documents.append((self.source_link(doc_id), lead))
+        mentioned: dict[str, int] = {}
+        for doc_id in members:
+            for key in self.doc_entities.get(doc_id, []):
+                mentioned[key] = mentioned.get(key, 0) + 1
+        entities = tuple(
+            self.ref(key) for key in sorted(mentioned, key=lambda k: (-mentioned[k], k))[:10]
+        )
+        relations = self._ranked_edges(
+            e for d in members for e in corpus.edges_cited_in.get(d, []) if corpus.meaningful(e)
+        )[:12]
+        others = sorted(
+            (n for n in range(len(corpus.topics)) if n != number),
+            key=lambda n: (
+                -corpus.similarity([f for f, _ in topic.features], dict(corpus.topics[n].centre)),
+                n,
+            ),
+        )[:3]
+        body = TopicBody(
+            overview=tuple(overview),
+            documents=tuple(documents),
+            entities=entities,
+            relations=tuple(self.row(e) for e in relations),
+            diagram=self._drawn(relations),
+            related=tuple(self.topic_link(n) for n in others),
+        )
+        cited = [e.cited.doc_id for e in relations]
+        return PagePlan(
+            path=self.topic_paths[number],
+            kind="topic",
+            title=self.topic_titles[number],
+            importance=round(0.5 + 0.5 * len(members) / len(corpus.topics[0].members), 3),
+            sources=_sources(corpus, [*members, *cited]),
+            related=tuple(
+                [self.topic_paths[n] for n in others]
+                + [r.path for r in entities if r.path is not None][:5]
+            ),
+            body=body,
+        )
+
+    def glossary_page(self) -> PagePlan | None:
+        corpus = self.corpus
+        entries = []
+        for key, statement in self.definitions.items():
+            entity = corpus.entities.get(key)
+            if entity is None or key not in corpus.entity_rank_set:
+                continue
+            entries.append((entity.name.casefold(), key, self.ref(key), statement))
+        if not entries:
+            return None
+        entries.sort(key=lambda e: (e[0], e[1]))
+        kept = entries[:MAX_GLOSSARY_ENTRIES]
+        return PagePlan(
+            path=GLOSSARY,
+            kind="glossary",
+            title="Glossary",
+            importance=0.6,
+            sources=_sources(corpus, [s.citation.doc_id for *_, s in kept]),
+            related=tuple(r.path for _, _, r, _ in kept if r.path is not None)[:10],
+            body=GlossaryBody(tuple((ref, statement) for _, _, ref, statement in kept)),
+        )
+
+    def relationships_page(self) -> PagePlan | None:
+        corpus = self.corpus
+        rows = self._ranked_edges(e for e in corpus.edges if corpus.meaningful(e))
+        rows = rows[:MAX_RELATION_ROWS]
+        if not rows:
+            return None
+        diagram = self._drawn(rows)
+        keys = dict.fromkeys(k for e in rows for k in (e.subject, e.object))
+        return PagePlan(
+            path=RELATIONSHIPS,
+            kind="relationships",
+            title="Relationships",
+            importance=0.6,
+            sources=_sources(corpus, [e.cited.doc_id for e in rows]),
+            related=tuple(self.entity_paths[k] for k in keys if k in self.entity_paths)[:10],
+            body=RelationshipsBody(
+                diagram=diagram,
+                rows=tuple(self.row(e) for e in rows),
+                shown_in_diagram=len(diagram.edges) if diagram is not None else 0,
+            ),
+        )
+
+    def index_page(self, glossary: PagePlan | None, relationships: PagePlan | None) -> PagePlan:
+        corpus = self.corpus
+        defining = {(s.citation.doc_id, s.text) for s in self.definitions.values()}
+        candidates = []
+        for analysis in corpus.analyses:
+            for rank, index in enumerate(dict.fromkeys([0, *analysis.summary[:1]])):
+                if index >= len(analysis.prose):
+                    continue
+                sentence = analysis.prose[index]
+                defines = (analysis.doc_id, sentence.text) in defining
+                score = (
+                    0.4 * corpus.similarity(sentence.terms, corpus.centre)
+                    + 0.3 * corpus.importance[analysis.doc_id]
+                    + (0.3 if defines else 0.0)
+                )
+                candidates.append((-round(score, 6), rank, analysis.doc_id, sentence))
+        about: list[Statement] = []
+        used: set[str] = set()
+        for _, _, doc_id, sentence in sorted(candidates, key=lambda c: c[:3]):
+            if doc_id not in used:
+                used.add(doc_id)
+                about.append(corpus.statement(doc_id, sentence))
+            if len(about) == 3:
+                break
+        topics = tuple((self.topic_link(n), len(t.members)) for n, t in enumerate(corpus.topics))
+        quoted = {(s.citation.doc_id, s.text) for s in about}
+        entities = []
+        for key in self.page_keys[:10]:
+            definition = self.definitions.get(key)
+            if definition is not None and (definition.citation.doc_id, definition.text) in quoted:
+                definition = None
+            entities.append((PageLink(self.ref(key).name, self.entity_paths[key]), definition))
+        if topics:
+            ranked = sorted(
+                corpus.by_id, key=lambda d: (-corpus.importance[d], corpus.by_id[d].title, d)
+            )[:10]
+        else:
+            ranked = sorted(corpus.by_id, key=lambda d: (corpus.by_id[d].title.casefold(), d))
+        documents = tuple(self.source_link(d) for d in ranked)
+        body = IndexBody(
+            project=self.project,
+            about=tuple(about),
+            topics=topics,
+            entities=tuple(entities),
+            documents=documents,
+            document_count=len(corpus.analyses),
+            glossary=PageLink("Glossary", GLOSSARY) if glossary else None,
+            relationships=PageLink("Relationships", RELATIONSHIPS) if relationships else None,
+        )
+        cited = [s.citation.doc_id for s in about] + list(ranked)
+        cited += [s.citation.doc_id for _, s in entities if s is not None]
+        related = [self.topic_paths[n] for n in range(len(topics))]
+        related += [page.path for page in (glossary, relationships) if page is not None]
+        return PagePlan(
+            path=INDEX,
+            kind="index",
+            title=f"{self.project} wiki",
+            importance=1.0,
+            sources=_sources(corpus, cited),
+            related=tuple(related),
+            body=body,
+        )
+
+
+def plan_pages(corpus: Corpus, project: str) -> list[PagePlan]:
+    """Every page of the wiki, sorted by path (see the module docstring)."""
+    planner = _Planner(corpus, project)
+    top_score = max((corpus.entity_score(k) for k in planner.page_keys), default=0.0)
+    pages = [planner.source_page(a.doc_id) for a in corpus.analyses]
+    pages += [planner.entity_page(key, top_score) for key in planner.page_keys]
+    pages += [planner.topic_page(n) for n in range(len(corpus.topics))]
+    glossary = planner.glossary_page()
+    relationships = planner.relationships_page()
+    pages += [page for page in (glossary, relationships) if page is not None]
+    pages.append(planner.index_page(glossary, relationships))
+    return sorted(pages, key=lambda page: page.path)

@@ -1,0 +1,222 @@
+"""Relations per document, kept by fingerprint, and merged over the corpus.
+
+Each document's relations are extracted on their own (:func:`document_relations`:
+typed triples, and ``related_to`` from co-occurrence within the document), so a document
+that did not change keeps the relations it had: they come back with a generation
+(:class:`DocumentRelations`, as JSON too) and are handed in with the next one.
+:func:`merge_relations` then makes one graph of them the way the extractor merges a
+corpus: keys equal up to separators are one entity (the most mentioned key names it),
+the most frequent name and stated type win, and a ``related_to`` pair that a typed triple
+links is dropped. The merge depends on nothing but the set of per-document relations, so
+merging cached and fresh ones gives what merging fresh ones would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from wikisaga.content.generator._analysis import DocumentAnalysis
+from wikisaga.content.relations import (
+    Entity,
+    EntityKind,
+    Predicate,
+    ProseDocument,
+    Triple,
+    extract_relations,
+)
+
+__all__ = ["DocumentRelations", "Graph", "document_relations", "merge_relations"]
+
+_SEPARATORS = re.compile(r"[\s._-]+")
+_KIND_RANK = {EntityKind.CODE: 0, EntityKind.NAME: 1, EntityKind.PHRASE: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRelations:
+    """The entities and triples of one document version (its :attr:`fingerprint`)."""
+
+    doc_id: str
+    fingerprint: str
+    entities: tuple[Entity, ...]
+    triples: tuple[Triple, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "fingerprint": self.fingerprint,
+            "entities": [entity.to_json() for entity in self.entities],
+            "triples": [triple.to_json() for triple in self.triples],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DocumentRelations:
+        """The relations :meth:`to_json` wrote; raises ``ValueError`` (or ``KeyError``,
+        ``TypeError``) for anything else."""
+        return cls(
+            doc_id=str(data["doc_id"]),
+            fingerprint=str(data["fingerprint"]),
+            entities=tuple(_entity(item) for item in data["entities"]),
+            triples=tuple(_triple(item) for item in data["triples"]),
+        )
+
+
+def _entity(data: Mapping[str, Any]) -> Entity:
+    kind_word = data.get("type")
+    return Entity(
+        key=str(data["key"]),
+        name=str(data["name"]),
+        kind=EntityKind(data["kind"]),
+        type=None if kind_word is None else str(kind_word),
+        mentions=int(data["mentions"]),
+        aliases=tuple(str(a) for a in data.get("aliases", ())),
+        doc_ids=tuple(str(d) for d in data.get("doc_ids", ())),
+    )
+
+
+def _triple(data: Mapping[str, Any]) -> Triple:
+    return Triple(
+        subject=str(data["subject"]),
+        predicate=Predicate(data["predicate"]),
+        object=str(data["object"]),
+        doc_id=str(data["doc_id"]),
+        source_path=str(data["source"]),
+        sentence=str(data["sentence"]),
+        start=int(data["start"]),
+        end=int(data["end"]),
+        method=str(data["method"]),
+        confidence=float(data["confidence"]),
+    )
+
+
+def _topic(title: str) -> str | None:
+    """The name "this library" or a leading "it" stands for: the title, when it is one
+    name (``FastAPI``, ``httpx``) rather than a phrase (``Getting started``)."""
+    name = title.strip()
+    if not name or " " in name or len(name) > 40 or not any(c.isalpha() for c in name):
+        return None
+    return name
+
+
+def document_relations(analysis: DocumentAnalysis, text: str) -> DocumentRelations:
+    """Extract the relations of one document, read as the analysis split it."""
+    prose = ProseDocument(
+        doc_id=analysis.doc_id,
+        source_path=analysis.source_path,
+        text=text,
+        sentences=analysis.sentences,
+        topic=_topic(analysis.title),
+    )
+    extraction = extract_relations([prose])
+    return DocumentRelations(
+        doc_id=analysis.doc_id,
+        fingerprint=analysis.fingerprint,
+        entities=extraction.entities,
+        triples=extraction.triples,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """The merged relations of a corpus: entities by key, triples in extraction order."""
+
+    entities: tuple[Entity, ...]
+    triples: tuple[Triple, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entities": [entity.to_json() for entity in self.entities],
+            "triples": [triple.to_json() for triple in self.triples],
+        }
+
+
+@dataclass(slots=True)
+class _Tally:
+    names: Counter[str]
+    kinds: Counter[EntityKind]
+    types: Counter[str]
+    aliases: set[str]
+    doc_ids: set[str]
+    mentions: int = 0
+
+
+def _canonical(entities: Iterable[Entity]) -> dict[str, str]:
+    mentions: Counter[str] = Counter()
+    for entity in entities:
+        mentions[entity.key] += entity.mentions
+    groups: dict[str, list[str]] = {}
+    for key in sorted(mentions):
+        groups.setdefault(_SEPARATORS.sub("", key), []).append(key)
+    canonical: dict[str, str] = {}
+    for members in groups.values():
+        best = min(members, key=lambda k: (-mentions[k], k))
+        for key in members:
+            canonical[key] = best
+    return canonical
+
+
+def merge_relations(documents: Iterable[DocumentRelations]) -> Graph:
+    """One graph of every document's relations (see the module docstring)."""
+    ordered = sorted(documents, key=lambda d: d.doc_id)
+    canonical = _canonical(e for d in ordered for e in d.entities)
+    tallies: dict[str, _Tally] = {}
+    for document in ordered:
+        for entity in document.entities:
+            key = canonical[entity.key]
+            tally = tallies.get(key)
+            if tally is None:
+                tally = _Tally(Counter(), Counter(), Counter(), set(), set())
+                tallies[key] = tally
+            tally.names[entity.name] += entity.mentions
+            tally.kinds[entity.kind] += entity.mentions
+            if entity.type is not None:
+                tally.types[entity.type] += 1
+            tally.aliases.update(entity.aliases)
+            tally.doc_ids.update(entity.doc_ids)
+            tally.mentions += entity.mentions
+    entities = tuple(
+        Entity(
+            key=key,
+            name=min(t.names, key=lambda n: (-t.names[n], n)),
+            kind=min(t.kinds, key=lambda k: (-t.kinds[k], _KIND_RANK[k])),
+            type=min(t.types, key=lambda w: (-t.types[w], w)) if t.types else None,
+            mentions=t.mentions,
+            aliases=tuple(sorted(t.aliases)),
+            doc_ids=tuple(sorted(t.doc_ids)),
+        )
+        for key, t in sorted(tallies.items())
+    )
+    best: dict[tuple[str, str, str, str, int], Triple] = {}
+    for document in ordered:
+        for triple in document.triples:
+            subject = canonical.get(triple.subject, triple.subject)
+            obj = canonical.get(triple.object, triple.object)
+            if subject == obj:
+                continue
+            if triple.predicate is Predicate.RELATED_TO and obj < subject:
+                subject, obj = obj, subject
+            merged = triple
+            if (subject, obj) != (triple.subject, triple.object):
+                merged = replace(triple, subject=subject, object=obj)
+            identity = (subject, merged.predicate.value, obj, merged.doc_id, merged.start)
+            kept = best.get(identity)
+            if kept is None or merged.confidence > kept.confidence:
+                best[identity] = merged
+    linked = {
+        frozenset((t.subject, t.object))
+        for t in best.values()
+        if t.predicate is not Predicate.RELATED_TO
+    }
+    triples = sorted(
+        (
+            t
+            for t in best.values()
+            if t.predicate is not Predicate.RELATED_TO
+            or frozenset((t.subject, t.object)) not in linked
+        ),
+        key=Triple.sort_key,
+    )
+    return Graph(entities=entities, triples=tuple(triples))

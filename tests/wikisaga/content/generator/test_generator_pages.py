@@ -1,0 +1,136 @@
+"""The sample corpus's wiki: the plan drawn from the data, sourced prose, front matter,
+links, Mermaid, determinism."""
+
+from __future__ import annotations
+
+import random
+
+from generator_support import (
+    check_citations,
+    check_front_matter,
+    check_links,
+    check_no_empty_sections,
+    check_no_raw_html,
+    files_of,
+    mermaid_blocks,
+    mermaid_verdicts,
+    split_page,
+)
+
+from wikisaga.content.generator import GENERATOR_VERSION, Generation, generate_wiki
+from wikisaga.content.records import Document
+
+
+def test_the_plan_has_every_kind_of_page_the_data_supports(sample_files: dict[str, str]) -> None:
+    """An index, a glossary, a relationships page, topics, the well-connected entities and
+    one page per source document."""
+    paths = set(sample_files)
+    assert {"wiki/index.md", "wiki/glossary.md", "wiki/relationships.md"} <= paths
+    assert len([p for p in paths if p.startswith("wiki/topics/")]) >= 2
+    for name in ("fastapi", "starlette", "pydantic", "uvicorn", "httpx", "sqlalchemy"):
+        assert f"wiki/entities/{name}.md" in paths
+    sources = sorted(p for p in paths if p.startswith("wiki/sources/"))
+    assert sources == [
+        f"wiki/sources/docs-{name}.md"
+        for name in (
+            "asgi", "fastapi", "httpx", "pydantic", "sqlalchemy", "starlette", "testing", "uvicorn"
+        )
+    ]  # fmt: skip
+
+
+def test_every_internal_link_resolves(sample_files: dict[str, str]) -> None:
+    """Every link of every page, as a CommonMark parser reads it, lands on a page and on
+    an anchor that page has."""
+    assert check_links(sample_files) > 100
+
+
+def test_every_quoted_sentence_is_a_cited_sentence_of_its_source(
+    sample_files: dict[str, str], sample: list[Document]
+) -> None:
+    """Each sentence of prose is followed by a citation whose passage holds it verbatim;
+    nothing is left uncited."""
+    assert check_citations(sample_files, sample) > 50
+
+
+def test_front_matter_is_complete(sample_files: dict[str, str]) -> None:
+    """Title, kind, sources (ids, paths, content hashes), the body's hash, the generator
+    version, importance and related pages that exist."""
+    check_front_matter(sample_files)
+    meta, _ = split_page(sample_files["wiki/entities/fastapi.md"])
+    assert meta["generator"] == GENERATOR_VERSION
+    assert {s["path"] for s in meta["sources"]} >= {"docs/fastapi.md"}
+    assert meta["related"]
+
+
+def test_no_page_and_no_section_is_empty(sample_files: dict[str, str]) -> None:
+    check_no_empty_sections(sample_files)
+
+
+def test_no_raw_html_reaches_a_page(sample_files: dict[str, str]) -> None:
+    check_no_raw_html(sample_files)
+
+
+def test_every_diagram_parses_with_mermaids_own_parser(sample_files: dict[str, str]) -> None:
+    diagrams = mermaid_blocks(sample_files)
+    assert len(diagrams) >= 5
+    verdicts = mermaid_verdicts(diagrams)
+    assert all(v["ok"] for v in verdicts), [v for v in verdicts if not v["ok"]]
+
+
+def test_an_entity_page_defines_relates_and_locates_its_entity(
+    sample_files: dict[str, str],
+) -> None:
+    """FastAPI's page quotes its definition, lists its relations both ways with
+    citations, draws them, and says where it is mentioned."""
+    _, body = split_page(sample_files["wiki/entities/fastapi.md"])
+    assert "## Definition\n\nFastAPI is a modern web framework" in body
+    assert "| [FastAPI](fastapi.md) | uses | [Pydantic](pydantic.md) |" in body
+    assert "```mermaid" in body
+    assert "## Mentioned in" in body
+    assert "- [FastAPI](../sources/docs-fastapi.md)" in body
+
+
+def test_a_source_page_has_an_anchor_for_every_passage(
+    sample_files: dict[str, str], sample: list[Document]
+) -> None:
+    for document in sample:
+        name = document.source_path.removesuffix(".md").replace("/", "-")
+        _, body = split_page(sample_files[f"wiki/sources/{name}.md"])
+        for chunk in document.chunks:
+            assert f'<a id="p-{chunk.index + 1}"></a>' in body
+
+
+def test_the_index_says_what_the_corpus_is_about_and_how_to_navigate(
+    sample_files: dict[str, str],
+) -> None:
+    _, body = split_page(sample_files["wiki/index.md"])
+    for heading in ("## About", "## Topics", "## Key entities", "## Finding your way"):
+        assert heading in body
+    assert "[Glossary](glossary.md)" in body
+
+
+def test_the_same_documents_give_byte_identical_pages_in_any_order(
+    sample: list[Document], sample_generation: Generation
+) -> None:
+    shuffled = list(sample)
+    random.Random(7).shuffle(shuffled)
+    again = generate_wiki(shuffled)
+    assert files_of(again) == files_of(sample_generation)
+    assert again.source_map == sample_generation.source_map
+    assert again.graph == sample_generation.graph
+
+
+def test_the_source_map_names_the_pages_of_each_document(
+    sample_generation: Generation, sample: list[Document]
+) -> None:
+    """Every document's own page draws on it, and every page's sources are documents."""
+    source_map = sample_generation.source_map
+    ids = {d.doc_id for d in sample}
+    for document in sample:
+        pages = source_map.pages_of(document.doc_id)
+        name = document.source_path.removesuffix(".md").replace("/", "-")
+        assert f"wiki/sources/{name}.md" in pages
+    for page in source_map.pages:
+        assert set(page.sources) <= ids
+    as_json = source_map.to_json()
+    assert set(as_json["sources"]) == ids
