@@ -49,6 +49,8 @@ from distributed_saga import (
     DistributedSaga,
     FaultPlan,
     RetryPolicy,
+    SagaExistsError,
+    SagaLockedError,
     SagaLog,
     SagaObserver,
     open_saga_log,
@@ -302,6 +304,10 @@ class WikiGenerationSaga:
                 for extra in self._append_steps:
                     self._extra_step(saga, extra)
                 saga.commit()
+            except (SagaLockedError, SagaExistsError):
+                # Refused with the first intent, before any action ran: this generation
+                # never started, so the caller hears of the one that holds the project.
+                raise
             except Exception as exc:  # noqa: BLE001 - the guide reports any failure as a result
                 logger.error("Saga failed: %s", exc)
                 logger.debug("Saga status: %s", saga.get_status())

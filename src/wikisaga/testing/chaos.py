@@ -60,6 +60,7 @@ from distributed_saga import (
     FaultPoint,
     RetryPolicy,
     SagaLog,
+    SagaNotFoundError,
     SagaRecord,
     SagaState,
     StepState,
@@ -328,7 +329,9 @@ def run_scenario(
         after = read_state(filesystem, repository, project_id, USER)
         if final is SagaState.COMMITTED:
             violations += check_committed(after, repository, generated, snapshot_id)
-        elif final is SagaState.ROLLED_BACK:
+        elif final in (SagaState.ROLLED_BACK, SagaState.PENDING):
+            # PENDING: the saga never reached the log (killed before its first intent,
+            # which creates it), so nothing may have changed either.
             violations += check_unchanged(before, after)
         else:
             violations.append(f"saga ended {final.value} after the operator's retry")
@@ -369,10 +372,16 @@ def _settle_and_retry(
     """Recover the saga if its owner died, clear the faults, and retry it if it failed.
 
     Returns the outcome before the retry, the final state, the started steps, violations.
+    A saga the log never heard of (its process died before the first intent) is
+    ``pending`` with no step started.
     """
     registry = publish_compensations(stack.headers)
     with open_saga_log(log_url) as log:
-        record = _settle(log, saga_id, registry)
+        try:
+            record = _settle(log, saga_id, registry)
+        except SagaNotFoundError:
+            stack.clear_faults()
+            return SagaState.PENDING, SagaState.PENDING, set(), []
         outcome = record.state
         violations = check_settled(record)
         stack.clear_faults()
