@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,20 @@ def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     done = _run(str(tmp_path / "absent.md"))
     assert done.returncode == 2
     assert "does not exist" in done.stderr
+
+
+def test_the_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(README * 3, encoding="utf-8")
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-m", "wikisaga", "relations", str(readme), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
