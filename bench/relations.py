@@ -25,7 +25,6 @@ the counts behind them, and sentences per second.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import sys
 import time
@@ -42,6 +41,7 @@ from wikisaga.content.relations import (
     ExtractionOptions,
     ProseDocument,
     extract_relations,
+    identity_key,
     normalise_key,
 )
 from wikisaga.content.relations._lexicon import singular
@@ -49,7 +49,6 @@ from wikisaga.content.relations._lexicon import singular
 DATA = Path(__file__).resolve().parent / "data" / "relations-labelled.jsonl"
 SPLITS = ("tune", "heldout")
 TARGETS = {"precision": 0.7, "recall": 0.4}
-_SEPARATORS = re.compile(r"[\s._-]+")
 
 Key = tuple[str, str, str]
 
@@ -93,7 +92,7 @@ def predict(records: Iterable[Labelled], options: ExtractionOptions) -> dict[int
 
 
 def strict(a: str, b: str) -> bool:
-    return _SEPARATORS.sub(" ", a).strip() == _SEPARATORS.sub(" ", b).strip()
+    return identity_key(a) == identity_key(b)
 
 
 def lenient(a: str, b: str) -> bool:

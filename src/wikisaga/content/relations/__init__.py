@@ -11,7 +11,8 @@ download; the same documents always give the same entities and triples in the sa
   from explicit statements (the :class:`Predicate` vocabulary) and ``related_to`` from
   co-occurrence. Each triple carries its document, sentence, offsets, method and
   confidence.
-* :func:`normalise_key` is the rule that names an entity.
+* :func:`normalise_key` is the rule that names an entity, :func:`identity_key` the rule
+  that makes two keys one entity (``pydantic-core`` = ``pydantic_core``).
 
 ``docs/relations.md`` describes the patterns and the measured precision and recall.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from wikisaga.content.relations._extract import extract_relations, prose_document
 from wikisaga.content.relations._markup import SYNTAXES, Prose, strip_markup
-from wikisaga.content.relations._phrases import normalise_key
+from wikisaga.content.relations._phrases import identity_key, normalise_key
 from wikisaga.content.relations._records import (
     TYPED_PREDICATES,
     Entity,
@@ -47,6 +48,7 @@ __all__ = [
     "Sentence",
     "Triple",
     "extract_relations",
+    "identity_key",
     "normalise_key",
     "prose_document",
     "split_sentences",

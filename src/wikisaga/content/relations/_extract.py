@@ -15,7 +15,6 @@ every collection is sorted on explicit keys, and ties are broken by key.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from wikisaga.content.relations._cooccurrence import SentenceKeys, related
 from wikisaga.content.relations._markup import strip_markup
 from wikisaga.content.relations._patterns import Found, read_sentence
+from wikisaga.content.relations._phrases import identity_key
 from wikisaga.content.relations._reader import Mention
 from wikisaga.content.relations._records import (
     Entity,
@@ -38,7 +38,6 @@ from wikisaga.content.relations._tokens import tokenize
 
 __all__ = ["extract_relations", "prose_document"]
 
-_SEPARATORS = re.compile(r"[\s._-]+")
 _KIND_RANK = {EntityKind.CODE: 0, EntityKind.NAME: 1, EntityKind.PHRASE: 2}
 
 
@@ -123,7 +122,7 @@ class _Corpus:
         mentioned (ties: the first in order)."""
         groups: dict[str, list[str]] = {}
         for key in self.tallies:
-            groups.setdefault(_SEPARATORS.sub(" ", key).strip(), []).append(key)
+            groups.setdefault(identity_key(key), []).append(key)
         canonical: dict[str, str] = {}
         for members in groups.values():
             best = min(members, key=lambda k: (-sum(self.tallies[k].surfaces.values()), k))

@@ -25,7 +25,15 @@ from wikisaga.content.relations._lexicon import lexicon, singular
 from wikisaga.content.relations._records import EntityKind
 from wikisaga.content.relations._tokens import NOMINAL, Tag, Token, tokenize
 
-__all__ = ["Phrase", "chunk", "normalise_key", "phrase_key", "phrase_kind", "surface"]
+__all__ = [
+    "Phrase",
+    "chunk",
+    "identity_key",
+    "normalise_key",
+    "phrase_key",
+    "phrase_kind",
+    "surface",
+]
 
 _MODIFIERS = frozenset({Tag.ADJ, Tag.NOUN, Tag.NAME, Tag.CODE, Tag.NUM, Tag.ADV})
 _ADJECTIVE_JOINS = frozenset({",", "and", "or", "yet", "but"})
@@ -278,3 +286,14 @@ def normalise_key(text: str) -> str:
         singular(t.lower) if i == len(kept) - 1 and t.tag is Tag.NOUN else t.lower
         for i, t in enumerate(kept)
     )
+
+
+_SEPARATORS = re.compile(r"[\s._-]+")
+
+
+def identity_key(key: str) -> str:
+    """What two entity keys share when they name one entity: the key with every run of
+    separators (space, ``.``, ``_``, ``-``) made one space. ``pydantic-core``,
+    ``pydantic_core`` and ``pydantic core`` are one entity; ``jsonschema`` and
+    ``json schema`` are two."""
+    return _SEPARATORS.sub(" ", key).strip()

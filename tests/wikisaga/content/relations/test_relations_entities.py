@@ -9,6 +9,7 @@ from wikisaga.content.relations import (
     EntityKind,
     ProseDocument,
     extract_relations,
+    identity_key,
     normalise_key,
 )
 
@@ -104,3 +105,8 @@ def test_entity_records_serialise_to_json() -> None:
         "aliases": ["Rich"],
         "doc_ids": ["d0"],
     }
+
+
+def test_identity_key_is_the_merging_rule() -> None:
+    assert identity_key("pydantic-core") == identity_key("pydantic_core") == "pydantic core"
+    assert identity_key("jsonschema") != identity_key("json schema")
