@@ -184,7 +184,7 @@ def _count_statements(statements: Counter[str]) -> None:
     """Count every statement this process sends, by its first 60 characters (``--profile``)."""
 
     def count(query: object) -> None:
-        statements[" ".join(str(query).split())[:60]] += 1
+        statements[" ".join(str(query).split()).split(" VALUES (")[0][:60]] += 1
 
     connect = sqlite3.connect
 
