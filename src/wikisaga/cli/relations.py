@@ -1,12 +1,16 @@
 """``wikisaga relations PATH...``: run the relation extractor on files, print its triples.
 
-Files ending in ``.md``/``.markdown``, ``.rst``, ``.html``/``.htm`` have their markup
-stripped (code, URLs, tags) at the same offsets; any other file is read as plain text. A
-directory stands for the files under it with those endings (and ``.txt``), in path order.
-Every file is one document; its path, as given, is its id and its source. ``--json``
-prints one JSON object per triple, a line each, with the keys ``subject``, ``predicate``,
-``object``, ``doc_id``, ``source``, ``sentence``, ``start``, ``end`` (the sentence's
-character offsets in the file's text), ``method`` and ``confidence``; otherwise a table.
+Every file is read by :mod:`wikisaga.content.parsing`, the parsers the pipeline ingests
+with (Markdown, reStructuredText, HTML by their endings, anything else as plain text), and
+only the prose of the parsed document reaches the extractor: code blocks, inline code
+markers, URLs, tags and other markup never do. A directory stands for the files under it
+that a parser reads by their ending, in path order; a file that cannot be parsed (binary,
+not UTF-8, empty) is skipped with a note on standard error. Every file is one document;
+its path, as given, is its id and its source. ``--json`` prints one JSON object per
+triple, a line each, with the keys ``subject``, ``predicate``, ``object``, ``doc_id``,
+``source``, ``sentence``, ``start``, ``end`` (the sentence's character offsets in the
+parsed document's prose, ``ParsedDocument.text``, not in the file's raw bytes), ``method``
+and ``confidence``; otherwise a table.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Annotated
 
 import typer
 
+from wikisaga.content.parsing import FORMATS, Unparseable, decode, format_of, parse
 from wikisaga.content.relations import (
     ExtractionOptions,
     Predicate,
@@ -28,31 +33,34 @@ from wikisaga.content.relations import (
 
 __all__ = ["register", "relations"]
 
-_SYNTAX_BY_SUFFIX = {
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".rst": "rst",
-    ".html": "html",
-    ".htm": "html",
-    ".txt": "text",
-}
+_SUFFIXES = frozenset(suffix for suffix in FORMATS if suffix)
+"""The endings that make a file under a directory a document (not the bare "no suffix")."""
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SYNTAX_BY_SUFFIX
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES
             )
         else:
             yield path
 
 
-def _document(path: Path, topic: str | None) -> ProseDocument:
-    text = path.read_text(encoding="utf-8", errors="replace")
+def _document(path: Path, topic: str | None) -> ProseDocument | None:
+    """The prose of one file as the pipeline's parsers see it, or ``None`` (and a note on
+    standard error) when it cannot be parsed."""
     name = path.as_posix()
-    syntax = _SYNTAX_BY_SUFFIX.get(path.suffix.lower(), "text")
-    return prose_document(text, doc_id=name, source_path=name, syntax=syntax, topic=topic)
+    try:
+        parsed = parse(
+            decode(path.read_bytes()), format_of(name) or "text", fallback_title=path.stem
+        )
+    except Unparseable as exc:
+        typer.echo(f"skipped {name}: {exc}", err=True)
+        return None
+    # The parsed prose has no markup left; "text" only splits it into sentences (blank
+    # lines between blocks end one) at its own offsets.
+    return prose_document(parsed.text, doc_id=name, source_path=name, syntax="text", topic=topic)
 
 
 def _clip(text: str, width: int) -> str:
@@ -80,7 +88,7 @@ def relations(
     related: Annotated[bool, typer.Option(help="add related_to triples from co-occurrence")] = True,
 ) -> int:
     """Extract typed relations (and co-occurrence) from documents, offline."""
-    documents = [_document(path, topic) for path in _files(paths)]
+    documents = [doc for path in _files(paths) if (doc := _document(path, topic)) is not None]
     options = ExtractionOptions(min_confidence=min_confidence, cooccurrence=related)
     extraction = extract_relations(documents, options)
     if entities:

@@ -1,4 +1,8 @@
-"""``wikisaga relations FILE --json`` in a subprocess: valid JSON lines with every key."""
+"""``wikisaga relations FILE --json`` in a subprocess: valid JSON lines with every key.
+
+Files are read through :mod:`wikisaga.content.parsing`, so offsets point into the parsed
+document's prose (``ParsedDocument.text``), not into the raw file.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from wikisaga.content.parsing import parse
 
 KEYS = {
     "subject", "predicate", "object", "doc_id", "source", "sentence",
@@ -43,9 +49,10 @@ def test_json_lines_carry_every_key_and_point_into_the_file(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert rows
+    prose = parse(README, "markdown", fallback_title="README").text
     for row in rows:
         assert set(row) == KEYS
-        assert README[row["start"] : row["end"]].replace("\n", " ").startswith(row["sentence"][:10])
+        assert " ".join(prose[row["start"] : row["end"]].split()) == row["sentence"]
     found = {(r["subject"], r["predicate"], r["object"]) for r in rows}
     assert {
         ("typer", "is_a", "library"),
@@ -100,3 +107,33 @@ def test_the_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
         )
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_markup_and_code_of_every_format_never_reach_the_extractor(tmp_path: Path) -> None:
+    (tmp_path / "a.rst").write_text(
+        "Typer uses ``click``.\n\n.. code-block:: python\n\n   Django uses Jinja2.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.html").write_text(
+        "<p>Uvicorn uses <a href='https://h11.example'>h11</a>.</p>"
+        "<pre>Flask uses Werkzeug.</pre><script>Vue uses Vite.</script>",
+        encoding="utf-8",
+    )
+    done = _run(str(tmp_path), "--json", "--no-related")
+    assert done.returncode == 0, done.stderr
+    found = {
+        (r["subject"], r["predicate"], r["object"])
+        for r in map(json.loads, done.stdout.splitlines())
+    }
+    assert found == {("typer", "uses", "click"), ("uvicorn", "uses", "h11")}
+
+
+def test_a_file_that_cannot_be_parsed_is_skipped_with_a_note(tmp_path: Path) -> None:
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01 Flask uses Werkzeug")
+    (tmp_path / "ok.md").write_text("FastAPI uses Starlette.", encoding="utf-8")
+    done = _run(str(tmp_path / "blob.bin"), str(tmp_path / "ok.md"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert "skipped" in done.stderr
+    assert "binary" in done.stderr
+    subjects = {json.loads(line)["subject"] for line in done.stdout.splitlines()}
+    assert subjects == {"fastapi"}
