@@ -88,6 +88,16 @@ class Settings(BaseSettings):
     """Files larger than this many bytes are skipped by ``wikisaga ingest`` (1 MiB)."""
     embedding: Literal["lexical", "semantic"] = "lexical"
     """How documents are embedded: ``semantic`` needs the ``semantic`` extra (WordLlama)."""
+    graph_url: str = ""
+    """The knowledge graph's URL (``sqlite:///...``, ``neo4j://...``); empty means
+    ``WIKISAGA_NEO4J_URI``, else SQLite in the data directory."""
+    page_generator: Literal["orchestrator", "local"] = "orchestrator"
+    """Who makes the pages of a generation: the orchestrator service (over HTTP), or
+    ``local``: the same offline generator inside the backend's process."""
+    backend_workers: Annotated[int, Field(gt=0, le=64)] = 2
+    """Wiki generations the backend runs at once (its worker threads)."""
+    recovery_interval: Seconds = 10.0
+    """Seconds between the backend's saga recovery passes."""
     dev_mode: bool = False
     """Development mode: a missing internal token is generated instead of refused."""
     log_format: Literal["text", "json"] = "text"
