@@ -246,7 +246,8 @@ def generate_project_wiki(
     Returns the guide's keys ``files_created``, ``snapshot_id``,
     ``relationships_extracted``, ``message``, and ``saga_id``, ``graph_generation``,
     ``files_removed``, ``warnings``. The seams (``pages``, ``documents``, ``graph``,
-    ``saga_log``) default to what ``settings`` name: the orchestrator service, the
+    ``saga_log``) default to what ``settings`` name: the orchestrator service (or the
+    local generator, ``WIKISAGA_PAGE_GENERATOR=local``), the
     document store, the graph at ``graph_url`` (else the settings' graph), the saga log.
     """
     project_id = validate_project_id(project_id)
@@ -258,8 +259,10 @@ def generate_project_wiki(
     headers.pop(USER_ID_HEADER, None)
     saga_id = validate_saga_id(saga_id) if saga_id else new_saga_id(project_id)
     run = _Run(progress or _no_progress)
-    page_source = pages or orchestrator_pages(
-        settings.orchestrator_url, headers, settings.network_timeout
+    page_source = pages or (
+        local_pages
+        if settings.page_generator == "local"
+        else orchestrator_pages(settings.orchestrator_url, headers, settings.network_timeout)
     )
 
     with run.step("fetch_documents") as details:
@@ -287,7 +290,11 @@ def generate_project_wiki(
     entities, relations = _relations_step(run, generated, found)
 
     own_graph = graph is None
-    store = graph if graph is not None else open_graph_store(graph_url, settings=settings)
+    store = (
+        graph
+        if graph is not None
+        else open_graph_store(graph_url or settings.graph_url or None, settings=settings)
+    )
     try:
         _shrink_guard(settings, headers, project_id, user_id, generated.files, force=force)
         previous = store.current_generation(project_id)

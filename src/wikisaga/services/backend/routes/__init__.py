@@ -1,0 +1,1 @@
+"""The backend's routers, one per resource: generations, jobs, the committed wiki."""
