@@ -10,6 +10,7 @@ from __future__ import annotations
 from wikisaga.clients._http import ServiceClient, is_transient, was_not_applied
 from wikisaga.clients.filesystem import FilesystemClient
 from wikisaga.clients.git import GitClient
+from wikisaga.clients.orchestrator import OrchestratorClient
 from wikisaga.errors import (
     ServiceCallError,
     ServiceFailed,
@@ -22,6 +23,7 @@ from wikisaga.errors import (
 __all__ = [
     "FilesystemClient",
     "GitClient",
+    "OrchestratorClient",
     "ServiceCallError",
     "ServiceClient",
     "ServiceFailed",

@@ -38,6 +38,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "WIKI_ROOT",
     "Generation",
+    "InvalidDocuments",
     "PageEntry",
     "PageFile",
     "SourceMap",
@@ -49,6 +50,11 @@ GENERATOR_VERSION = "wikisaga-generator/1"
 
 WIKI_ROOT = "wiki"
 """The folder every page's file path starts with."""
+
+
+class InvalidDocuments(ValueError):
+    """The documents cannot make a wiki: none at all, one given twice, or documents of
+    several projects. The message says which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +168,7 @@ class Generation:
 def _project(documents: Sequence[Document]) -> str:
     projects = Counter(document.project_id for document in documents)
     if len(projects) > 1:
-        raise ValueError(
+        raise InvalidDocuments(
             "documents of several projects cannot make one wiki: " + ", ".join(sorted(projects))
         )
     return next(iter(projects))
@@ -171,11 +177,11 @@ def _project(documents: Sequence[Document]) -> str:
 def _checked(documents: Iterable[Document]) -> list[Document]:
     ordered = sorted(documents, key=lambda d: d.doc_id)
     if not ordered:
-        raise ValueError("no documents: a wiki is generated from at least one document")
+        raise InvalidDocuments("no documents: a wiki is generated from at least one document")
     seen: set[str] = set()
     for document in ordered:
         if document.doc_id in seen:
-            raise ValueError(f"document {document.doc_id!r} is given twice")
+            raise InvalidDocuments(f"document {document.doc_id!r} is given twice")
         seen.add(document.doc_id)
     return ordered
 
@@ -192,8 +198,9 @@ def generate_wiki(
     ``previous`` is the last generation (in process) or its source map (from a caller that
     kept it); ``relations`` are per-document relations kept from before, used for each
     document whose fingerprint they carry. ``project`` names the wiki (default: the
-    documents' project id). Raises ``ValueError`` when there is no document, a document
-    is given twice, or the documents belong to several projects.
+    documents' project id). Raises :class:`InvalidDocuments` (a ``ValueError``) when there
+    is no document, a document is given twice, or the documents belong to several
+    projects.
     """
     ordered = _checked(documents)
     name = project or _project(ordered)

@@ -1,0 +1,33 @@
+"""Annotated dependencies of the orchestrator routes, and how its domain errors become
+HTTP (this service's one table, consulted before the shared rules)::
+
+    InvalidDocuments     422 invalid_documents   none, one given twice, several projects
+
+- :data:`Limits` — the app's :class:`~wikisaga.services.orchestrator.config.OrchestratorLimits`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from wikisaga.content.generator import InvalidDocuments
+from wikisaga.services._common.errors import Translations, Unprocessable
+from wikisaga.services.orchestrator.config import OrchestratorLimits
+
+__all__ = ["ERRORS", "Limits"]
+
+ERRORS: Translations = (
+    (InvalidDocuments, lambda error: Unprocessable(str(error), code="invalid_documents")),
+)
+"""The orchestrator's own translations; the rest are ``COMMON_TRANSLATIONS``."""
+
+
+def get_limits(request: Request) -> OrchestratorLimits:
+    """The limits the app was built with."""
+    limits: OrchestratorLimits = request.app.state.limits
+    return limits
+
+
+Limits = Annotated[OrchestratorLimits, Depends(get_limits)]

@@ -1,0 +1,143 @@
+"""``POST /generate``: a project's documents in; pages, relations, plan and source map out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from wikisaga.content.generator import (
+    GENERATOR_VERSION,
+    DocumentRelations,
+    Generation,
+    SourceMap,
+    generate_wiki,
+)
+from wikisaga.content.records import Chunk, CodeBlock, Document, Heading
+from wikisaga.ids import validate_project_id
+from wikisaga.services._common import (
+    ERROR_RESPONSES,
+    ErrorBody,
+    PayloadTooLarge,
+    Unprocessable,
+    UserId,
+)
+from wikisaga.services._common.deps import internal_token
+from wikisaga.services.orchestrator.config import OrchestratorLimits
+from wikisaga.services.orchestrator.deps import Limits
+from wikisaga.services.orchestrator.schemas import DocumentIn, GenerateRequest, GenerateResponse
+
+__all__ = ["router"]
+
+router = APIRouter(
+    tags=["generate"],
+    dependencies=[Depends(internal_token)],
+    responses={
+        **ERROR_RESPONSES,
+        503: {"model": ErrorBody, "description": "Busy with other generations: retry later"},
+    },
+)
+
+
+def _document(project_id: str, item: DocumentIn, limits: OrchestratorLimits) -> Document:
+    """The record of one document of the request, its spans checked against its text."""
+    where = f"document {item.doc_id!r}"
+    if len(item.text) > limits.max_document_chars:
+        raise PayloadTooLarge(
+            f"{where} has {len(item.text)} characters of text, more than "
+            f"{limits.max_document_chars}",
+            code="document_too_large",
+        )
+    if item.project_id is not None and item.project_id != project_id:
+        raise Unprocessable(
+            f"{where} belongs to project {item.project_id!r}, not {project_id!r}",
+            code="invalid_documents",
+        )
+    size = len(item.text)
+    chunks = []
+    for chunk in item.chunks:
+        if not chunk.start <= chunk.end <= size:
+            raise Unprocessable(
+                f"{where}: chunk {chunk.index} spans [{chunk.start}, {chunk.end}) of a text "
+                f"of {size} characters",
+                code="invalid_chunk",
+            )
+        text = item.text[chunk.start : chunk.end]
+        if chunk.text is not None and chunk.text != text:
+            raise Unprocessable(
+                f"{where}: the text of chunk {chunk.index} is not text[start:end]",
+                code="invalid_chunk",
+            )
+        chunks.append(Chunk(item.doc_id, chunk.index, chunk.start, chunk.end, text))
+    if len({chunk.index for chunk in chunks}) != len(chunks):
+        raise Unprocessable(f"{where}: two chunks have the same index", code="invalid_chunk")
+    for heading in item.outline:
+        if heading.offset > size:
+            raise Unprocessable(
+                f"{where}: a heading starts at {heading.offset}, past the text's end",
+                code="invalid_outline",
+            )
+    return Document(
+        project_id=project_id,
+        doc_id=item.doc_id,
+        source_path=item.source_path,
+        title=item.title,
+        format=item.format,
+        content_hash=item.content_hash,
+        text=item.text,
+        outline=tuple(Heading(h.text, h.level, h.offset) for h in item.outline),
+        code_blocks=tuple(CodeBlock("", c.language, c.offset) for c in item.code_blocks),
+        chunks=tuple(chunks),
+    )
+
+
+def _answer(project_id: str, generation: Generation) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "generator": GENERATOR_VERSION,
+        "files": [{"file_path": f.file_path, "content": f.content} for f in generation.files],
+        "unchanged": list(generation.unchanged),
+        "deleted": list(generation.deleted),
+        "changed_documents": list(generation.changed_documents),
+        "plan": [page.to_json() for page in generation.plan],
+        "relations": {
+            **generation.graph.to_json(),
+            "documents": [relations.to_json() for relations in generation.relations],
+        },
+        "source_map": generation.source_map.to_json(),
+    }
+
+
+@router.post("/generate", response_model=GenerateResponse)
+def generate(body: GenerateRequest, _user_id: UserId, limits: Limits) -> JSONResponse:
+    """Generate the wiki of a project's documents.
+
+    Every page is Markdown with YAML front matter under ``wiki/``; its prose is sentences
+    of the documents, each with a citation to its passage. ``relations`` holds the merged
+    entities and triples (for the graph) and each document's own (``documents``: send
+    them back next time, with ``source_map``, and only changed documents are read again
+    and only pages whose plan changed are sent; the others are listed in ``unchanged``,
+    and pages no longer planned in ``deleted``).
+
+    422 ``validation_error`` for a body that does not match the schema (no documents, say),
+    422 ``invalid_documents`` for a document given twice or of another project, 422
+    ``invalid_chunk`` / ``invalid_outline`` for spans outside a document's text, 413
+    ``too_many_documents`` / ``document_too_large`` / ``payload_too_large`` past the
+    limits, 503 ``busy`` when the service is generating already and the turn did not come.
+    """
+    project_id = validate_project_id(body.project_id)
+    if len(body.documents) > limits.max_documents:
+        raise PayloadTooLarge(
+            f"{len(body.documents)} documents, more than {limits.max_documents} per request",
+            code="too_many_documents",
+        )
+    documents = [_document(project_id, item, limits) for item in body.documents]
+    relations = [DocumentRelations.from_json(item.model_dump()) for item in body.relations]
+    previous = None
+    if body.source_map is not None:
+        previous = SourceMap.from_json(body.source_map.model_dump())
+    generation = generate_wiki(
+        documents, previous=previous, relations=relations, project=project_id
+    )
+    return JSONResponse(_answer(project_id, generation))
