@@ -39,6 +39,12 @@ from wikisaga.content.relations._tokens import Tag, Token
 __all__ = ["Found", "SentenceFindings", "read_sentence"]
 
 _BASE = {"verb": 0.9, "agent": 0.85, "passive": 0.85, "inverse": 0.85, "noun": 0.85}
+_AMBIGUOUS = frozenset({("includes",), ("include",), ("contains",), ("contain",)})
+"""Verbs that state ``provides`` only sometimes: what a thing includes or contains is as
+often a part, an example or a property ("strings only contain ASCII characters", "the
+distribution contains the sources") as something it offers. Their triples get half the
+confidence (0.45), under the default threshold; ``min_confidence=0`` keeps them."""
+_AMBIGUOUS_FACTOR = 0.5
 _APPOSITION_ENDS = frozenset({",", ")", ".", ";", ":", "—", "–"})
 _HEARST_INTRODUCERS = (("such", "as"), ("including",), ("like",), ("e.g",), ("for", "example"))
 
@@ -148,9 +154,12 @@ def _trigger(reader: SentenceReader, hit: Hit) -> list[Found]:
     if predicate is Predicate.CREATED_BY:
         who = right if frame == "passive" else left
         who.mentions = [m for m in who.mentions if m.kind is not EntityKind.CODE]
+    base = _BASE[frame]
+    if hit.trigger.words in _AMBIGUOUS and predicate is hit.trigger.predicate:
+        base *= _AMBIGUOUS_FACTOR
     if frame in ("inverse", "agent"):
-        return _pairs(right, left, predicate, frame, _BASE[frame])
-    return _pairs(left, right, predicate, frame, _BASE[frame])
+        return _pairs(right, left, predicate, frame, base)
+    return _pairs(left, right, predicate, frame, base)
 
 
 def _gap_object(reader: SentenceReader, hit: Hit) -> Arguments:
