@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 __all__ = [
     "FINISHED_STATES",
     "IN_FLIGHT_STATES",
+    "PRUNABLE_STATES",
     "STEP_RESULT_STATES",
     "NewSaga",
     "SagaRecord",
@@ -18,6 +19,7 @@ __all__ = [
     "StepRecord",
     "StepState",
     "check_outcome",
+    "check_prunable",
 ]
 
 
@@ -43,6 +45,21 @@ IN_FLIGHT_STATES = frozenset({SagaState.PENDING, SagaState.EXECUTING, SagaState.
 
 FINISHED_STATES = frozenset({SagaState.COMMITTED, SagaState.ROLLED_BACK})
 """States that release the saga's lock key. ``failed`` keeps it: the saga is not done."""
+
+
+PRUNABLE_STATES = FINISHED_STATES | {SagaState.FAILED}
+"""States a saga may be pruned from the log in: finished ones and, when an operator asks,
+``failed`` ones. A saga in flight is never pruned: recovery still has to finish it."""
+
+
+def check_prunable(states: Iterable[SagaState]) -> frozenset[SagaState]:
+    """``states`` as a set; ``ValueError`` if one of them is in flight."""
+    chosen = frozenset(SagaState(state) for state in states)
+    in_flight = chosen - PRUNABLE_STATES
+    if in_flight:
+        names = ", ".join(sorted(state.value for state in in_flight))
+        raise ValueError(f"sagas in flight ({names}) are recovered, never pruned")
+    return chosen
 
 
 class StepState(enum.StrEnum):

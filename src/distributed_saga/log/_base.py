@@ -29,6 +29,18 @@ Creating a saga
     with its lock key, in the same transaction, so that the creation costs no commit of
     its own and a saga that never reached its first step left nothing behind.
 
+Retention
+    The log keeps every saga until it is pruned: :meth:`SagaLog.prune_batch` deletes, with
+    their steps, sagas that ended (were last written) more than a given time ago;
+    :func:`distributed_saga.prune_sagas` runs it batch after batch. Only finished sagas are
+    pruned unless ``failed`` ones are asked for; sagas in flight never are.
+
+Paging
+    :meth:`SagaLog.list_sagas` returns sagas newest first, ordered by ``(created_at,
+    saga_id)``; pass the last saga's ``(created_at, saga_id)`` as ``before`` to get the next
+    page (keyset paging: each page costs the same however deep it is, and sagas created
+    meanwhile never shift it).
+
 Every method is safe to call from several threads; every public method is one transaction.
 """
 
@@ -38,7 +50,14 @@ import abc
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from distributed_saga._records import NewSaga, SagaRecord, SagaState, StepOutcome, StepState
+from distributed_saga._records import (
+    FINISHED_STATES,
+    NewSaga,
+    SagaRecord,
+    SagaState,
+    StepOutcome,
+    StepState,
+)
 from distributed_saga.compensations import Compensation
 
 __all__ = ["SagaLog"]
@@ -215,8 +234,41 @@ class SagaLog(abc.ABC):
         states: Collection[SagaState] | None = None,
         lock_key: str | None = None,
         limit: int = 100,
+        before: tuple[float, str] | None = None,
     ) -> list[SagaRecord]:
-        """Sagas with their steps, newest first, filtered by state and lock key."""
+        """Up to ``limit`` sagas with their steps, newest first, filtered by state and lock key.
+
+        Sagas are ordered by ``(created_at, saga_id)``, descending. ``before``, a position
+        ``(created_at, saga_id)`` (usually the last saga of the previous page), keeps only
+        sagas strictly before it in that order::
+
+            page = log.list_sagas(limit=50)
+            while page:
+                ...
+                last = page[-1]
+                page = log.list_sagas(limit=50, before=(last.created_at, last.saga_id))
+        """
+
+    # -- retention --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def prune_batch(
+        self,
+        older_than_seconds: float,
+        *,
+        states: Collection[SagaState] = FINISHED_STATES,
+        limit: int = 500,
+    ) -> int:
+        """Delete, with their steps, up to ``limit`` sagas in one of ``states`` that were
+        last written more than ``older_than_seconds`` ago by the log's clock (for a finished
+        saga: when it finished), oldest first; return how many were deleted.
+
+        ``states`` defaults to the finished ones (``committed``, ``rolled_back``); ``failed``
+        sagas, which still have something to undo, are deleted only when listed. A state in
+        flight raises ``ValueError``: recovery has to finish such a saga, so it is never
+        pruned. One transaction per call; :func:`distributed_saga.prune_sagas` calls it
+        until a batch comes back short. A pruned saga's id may be used again.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections. The log must not be used afterwards."""

@@ -44,6 +44,7 @@ from distributed_saga._records import (
     StepRecord,
     StepState,
     check_outcome,
+    check_prunable,
 )
 from distributed_saga._transitions import (
     BEGIN_COMPENSATION_FROM,
@@ -148,6 +149,19 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (saga_id, step_index)
         ){table_options}""",
     ),
+    (
+        # Unfinished sagas (in flight, or failed) replace owned ones in the index recovery
+        # scans: it changes exactly when saga_owned did on a saga that commits (created,
+        # finished), and it also serves listing the failed or in-flight sagas of a log that
+        # keeps many finished ones.
+        "DROP INDEX saga_owned",
+        f"""CREATE INDEX saga_unfinished ON saga (created_at, saga_id)
+            WHERE state NOT IN ({_FINISHED})""",
+        # Each lock key's sagas, newest first, finished ones included (list_sagas by lock
+        # key, page after page). Written once per saga: neither column ever changes.
+        """CREATE INDEX saga_lock_history ON saga (lock_key, created_at, saga_id)
+            WHERE lock_key IS NOT NULL""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The schema version this code writes; opening a newer database is refused."""
@@ -164,8 +178,10 @@ _STEP_COLUMNS = (
 # Every fenced write renews the lease from the saga's own lease_seconds.
 _TOUCH = "updated_at = {now}, lease_expires_at = {now} + lease_seconds"
 _FENCE = "WHERE saga_id = ? AND owner = ? AND state IN"
+# The NOT IN term adds nothing to the IN but names saga_unfinished's condition, so that
+# the planner may scan that index.
 _EXPIRED = (
-    f"owner IS NOT NULL AND state IN ({_IN_FLIGHT})"
+    f"owner IS NOT NULL AND state IN ({_IN_FLIGHT}) AND state NOT IN ({_FINISHED})"
     " AND (lease_expires_at IS NULL OR lease_expires_at < {now})"
 )
 
@@ -177,6 +193,18 @@ _FENCED_FROM: dict[str, str] = {
     "touch_for_step_compensation": _UNDO_RESULT_FROM,
     **{f"finish_{state.value}": allowed for state, allowed in _FINISH_FROM.items()},
 }
+
+# Oldest first by creation, which is never later than the last write: the range on
+# created_at lets saga_created bound the scan. The batch is chosen once, as for claims
+# (a subquery run again per deleted row would go on to the next few: all of them).
+# {states} is filled in per call.
+_PRUNE = """WITH batch AS MATERIALIZED (
+        SELECT saga_id FROM saga
+        WHERE created_at < ? AND updated_at < ? AND state IN ({states})
+        ORDER BY created_at, saga_id LIMIT ?{skip_locked})
+    DELETE FROM saga WHERE saga_id IN (SELECT saga_id FROM batch)
+        AND updated_at < ? AND state IN ({states})
+    RETURNING saga_id"""
 
 _QUERIES: dict[str, str] = {
     # A saga is inserted pending (create_saga) or executing (by its first intent).
@@ -221,12 +249,16 @@ _QUERIES: dict[str, str] = {
         {_FENCE} ({allowed})"""
         for state, allowed in _FINISH_FROM.items()
     },
-    "claim_expired": f"""UPDATE saga SET owner = ?, lease_seconds = ?,
-            lease_expires_at = {{now}} + ?, updated_at = {{now}}
-        WHERE saga_id IN (
+    # The batch is chosen once (MATERIALIZED): as a subquery of the UPDATE, PostgreSQL may
+    # run it again for every row it updates, and each run would lock the next few rows.
+    "claim_expired": f"""WITH batch AS MATERIALIZED (
             SELECT saga_id FROM saga WHERE {_EXPIRED}
             ORDER BY created_at, saga_id LIMIT ?{{skip_locked}})
+        UPDATE saga SET owner = ?, lease_seconds = ?,
+            lease_expires_at = {{now}} + ?, updated_at = {{now}}
+        WHERE saga_id IN (SELECT saga_id FROM batch)
         RETURNING saga_id, created_at""",
+    "now": "SELECT {now}",
     "get_saga": f"SELECT {_SAGA_COLUMNS} FROM saga WHERE saga_id = ?",
     "get_steps": f"SELECT {_STEP_COLUMNS} FROM saga_step WHERE saga_id = ? ORDER BY step_index",
 }
@@ -554,7 +586,7 @@ class _SqlSagaLog(SagaLog):
     def _claim_expired(
         self, cur: Cursor, owner: str, lease_seconds: float, limit: int
     ) -> list[str]:
-        cur.execute(self._sql["claim_expired"], (owner, lease_seconds, lease_seconds, limit))
+        cur.execute(self._sql["claim_expired"], (limit, owner, lease_seconds, lease_seconds))
         # RETURNING follows no ORDER BY, so the order is restored here.
         claimed = sorted(cur.fetchall(), key=lambda row: (row[1], row[0]))
         return [row[0] for row in claimed]
@@ -611,23 +643,36 @@ class _SqlSagaLog(SagaLog):
         states: Collection[SagaState] | None = None,
         lock_key: str | None = None,
         limit: int = 100,
+        before: tuple[float, str] | None = None,
     ) -> list[SagaRecord]:
         values = None if states is None else sorted({SagaState(s).value for s in states})
         if limit <= 0 or values == []:
             return []
-        return self._read(self._list_sagas, values, lock_key, limit)
+        return self._read(self._list_sagas, values, lock_key, limit, before)
 
     def _list_sagas(
-        self, cur: Cursor, states: list[str] | None, lock_key: str | None, limit: int
+        self,
+        cur: Cursor,
+        states: list[str] | None,
+        lock_key: str | None,
+        limit: int,
+        before: tuple[float, str] | None,
     ) -> list[SagaRecord]:
         where: list[str] = []
         params: list[Any] = []
         if states is not None:
             where.append(f"state IN ({', '.join('?' * len(states))})")
             params.extend(states)
+            if not set(states) & {state.value for state in FINISHED_STATES}:
+                where.append(f"state NOT IN ({_FINISHED})")  # saga_unfinished may serve
         if lock_key is not None:
             where.append("lock_key = ?")
             params.append(lock_key)
+        if before is not None:
+            # A row value, which both dialects turn into a range on the index: each page
+            # starts where the last one ended instead of skipping the pages before it.
+            where.append("(created_at, saga_id) < (?, ?)")
+            params.extend((float(before[0]), str(before[1])))
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         cur.execute(
             self._dynamic(
@@ -652,6 +697,30 @@ class _SqlSagaLog(SagaLog):
             for step_row in cur.fetchall():
                 steps[step_row[0]].append(self._step(step_row))
         return [self._saga(row, tuple(steps[row[0]])) for row in rows]
+
+    # -- retention --------------------------------------------------------------------
+
+    def prune_batch(
+        self,
+        older_than_seconds: float,
+        *,
+        states: Collection[SagaState] = FINISHED_STATES,
+        limit: int = 500,
+    ) -> int:
+        chosen = check_prunable(states)
+        if older_than_seconds < 0:
+            raise ValueError("older_than_seconds cannot be negative")
+        if limit <= 0 or not chosen:
+            return 0
+        return self._run(self._prune, float(older_than_seconds), _states(chosen), limit)
+
+    def _prune(self, cur: Cursor, older_than_seconds: float, states: str, limit: int) -> int:
+        # One cutoff for the whole batch, on the log's clock; the steps go with their saga
+        # (ON DELETE CASCADE).
+        cutoff = cur.execute(self._sql["now"]).fetchone()[0] - older_than_seconds
+        query = self._dynamic(_PRUNE.replace("{states}", states))
+        cur.execute(query, (cutoff, cutoff, limit, cutoff))
+        return len(cur.fetchall())
 
     def _saga(self, row: Sequence[Any], steps: tuple[StepRecord, ...]) -> SagaRecord:
         return SagaRecord(

@@ -26,6 +26,7 @@ from distributed_saga._records import (
     StepRecord,
     StepState,
     check_outcome,
+    check_prunable,
 )
 from distributed_saga._transitions import (
     BEGIN_COMPENSATION_FROM,
@@ -214,7 +215,7 @@ class MemorySagaLog(SagaLog):
                     if saga.state in IN_FLIGHT_STATES
                     and (saga.lease_expires_at is None or saga.lease_expires_at < now)
                 ),
-                key=lambda saga: (saga.created_at or 0.0, saga.saga_id),
+                key=_position,
             )[:limit]
             for saga in expired:
                 self._put(saga, now, owner=owner, lease_seconds=lease_seconds)
@@ -248,6 +249,7 @@ class MemorySagaLog(SagaLog):
         states: Collection[SagaState] | None = None,
         lock_key: str | None = None,
         limit: int = 100,
+        before: tuple[float, str] | None = None,
     ) -> list[SagaRecord]:
         with self._lock:
             chosen = [
@@ -255,9 +257,34 @@ class MemorySagaLog(SagaLog):
                 for saga in self._sagas.values()
                 if (states is None or saga.state in states)
                 and (lock_key is None or saga.lock_key == lock_key)
+                and (before is None or _position(saga) < before)
             ]
-        chosen.sort(key=lambda saga: (saga.created_at or 0.0, saga.saga_id), reverse=True)
-        return chosen[:limit]
+        chosen.sort(key=_position, reverse=True)
+        return chosen[: max(limit, 0)]
+
+    def prune_batch(
+        self,
+        older_than_seconds: float,
+        *,
+        states: Collection[SagaState] = FINISHED_STATES,
+        limit: int = 500,
+    ) -> int:
+        chosen = check_prunable(states)
+        if older_than_seconds < 0:
+            raise ValueError("older_than_seconds cannot be negative")
+        with self._lock:
+            cutoff = time.time() - older_than_seconds
+            old = sorted(
+                (
+                    saga
+                    for saga in self._sagas.values()
+                    if saga.state in chosen and (saga.updated_at or 0.0) < cutoff
+                ),
+                key=_position,
+            )[: max(limit, 0)]
+            for saga in old:
+                del self._sagas[saga.saga_id]
+            return len(old)
 
     # -- helpers (call with self._lock held) ------------------------------------------
 
@@ -309,6 +336,11 @@ class MemorySagaLog(SagaLog):
         record = dataclasses.replace(saga, updated_at=now, **changes)
         self._sagas[saga.saga_id] = record
         return record
+
+
+def _position(saga: SagaRecord) -> tuple[float, str]:
+    """Where ``saga`` is in :meth:`MemorySagaLog.list_sagas`'s order."""
+    return (saga.created_at or 0.0, saga.saga_id)
 
 
 def _replace_step(steps: tuple[StepRecord, ...], step: StepRecord) -> tuple[StepRecord, ...]:

@@ -30,6 +30,8 @@ module           what its mixin checks
 ``fencing``      writes by the owner only, each renewing its lease; ``renew_leases``
 ``claims``       ``claim_expired`` (recovery) and ``claim_saga`` (an operator's retry)
 ``reading``      ``get_saga``, ``list_sagas``, JSON round trips, ``status()``
+``paging``       ``list_sagas(before=...)``: keyset pages, every saga once, newest first
+``retention``    ``prune_batch`` and ``prune_sagas``: old finished sagas only, in batches
 ``durability``   closing and reopening a durable log, two logs on one store
 ``transitions``  every fenced write from every state, against the transition table
 ===============  =====================================================================
@@ -57,7 +59,9 @@ from distributed_saga.testing.contract.helpers import (
     drive,
     intent,
 )
+from distributed_saga.testing.contract.paging import PagingContract
 from distributed_saga.testing.contract.reading import ReadingContract
+from distributed_saga.testing.contract.retention import RetentionContract
 from distributed_saga.testing.contract.steps import StepContract
 from distributed_saga.testing.contract.transitions import TransitionContract
 
@@ -83,6 +87,8 @@ class SagaLogContract(
     FencingContract,
     ClaimContract,
     ReadingContract,
+    PagingContract,
+    RetentionContract,
     DurabilityContract,
     TransitionContract,
 ):
