@@ -5,7 +5,8 @@
 
 Everything public is importable from here; the modules are the engine (``saga``), its log
 contract and backends (``log``), durable compensations (``compensations``), recovery
-(``recovery``), retry policies (``retry``) and fault points for tests (``faults``).
+(``recovery``), pruning finished sagas (``retention``), retry policies (``retry``) and
+fault points for tests (``faults``).
 The engine knows nothing of the application built on it. The guide's
 ``from distributed_saga import WikiGenerationSaga`` still works: that one name is resolved
 lazily from ``wikisaga.pipeline.publish`` when asked for, and is not in ``__all__``, so
@@ -54,6 +55,7 @@ from distributed_saga.recovery import (
     resolve_saga,
     retry_saga,
 )
+from distributed_saga.retention import prune_sagas
 from distributed_saga.retry import RetryPolicy
 from distributed_saga.saga import DistributedSaga
 
@@ -89,6 +91,7 @@ __all__ = [
     "default_registry",
     "open_saga_log",
     "process_owner",
+    "prune_sagas",
     "recover_sagas",
     "resolve_saga",
     "retry_saga",
