@@ -102,7 +102,7 @@ def subjects(reader: SentenceReader, index: int, *, reduced: bool = False) -> Ar
         _relative(reader, j, args)
     elif token.tag is Tag.PRON:
         if token.lower == "it" and _at_clause_start(reader, j):
-            _add_topic(reader, args, 0.8)
+            _add_it(reader, args, 0.8)
     else:
         _phrase_subjects(reader, j, args)
     return args
@@ -189,6 +189,15 @@ def _add_topic(reader: SentenceReader, args: Arguments, factor: float) -> None:
     topic = reader.topic_mention()
     if topic is not None:
         args.mentions.append(topic)
+        args.factor *= factor
+        args.how = args.how or "topic"
+
+
+def _add_it(reader: SentenceReader, args: Arguments, factor: float) -> None:
+    """A clause-initial "it": the previous sentence's one subject, else the topic."""
+    it = reader.it_mention()
+    if it is not None:
+        args.mentions.append(it)
         args.factor *= factor
         args.how = args.how or "topic"
 

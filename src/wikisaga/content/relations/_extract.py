@@ -72,11 +72,14 @@ class _Corpus:
 
     def read(self, document: ProseDocument) -> None:
         spans = document.sentences or split_sentences(document.text)
+        previous: tuple[Mention, ...] | None = None  # the subjects an "it" may stand for
         for sentence in spans:
             if len(sentence.text) > self.options.max_sentence_chars:
+                previous = ()
                 continue
             tokens = tokenize(sentence.text, sentence.start)
-            findings = read_sentence(tokens, document.topic)
+            findings = read_sentence(tokens, document.topic, previous)
+            previous = findings.subjects
             keys: set[str] = set()
             for mention in findings.mentions:
                 self.tally(mention.key).add(mention, document.doc_id)

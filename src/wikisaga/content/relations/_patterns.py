@@ -68,13 +68,18 @@ class SentenceFindings:
     mentions: tuple[Mention, ...] = ()
     found: tuple[Found, ...] = ()
     types: tuple[tuple[str, str], ...] = ()
+    subjects: tuple[Mention, ...] = ()
+    """The sentence's grammatical subjects, what an "it" in the next one may stand for."""
 
 
-def read_sentence(tokens: tuple[Token, ...], topic: str | None) -> SentenceFindings:
-    """Named mentions, typed relations and stated types of one tokenised sentence."""
+def read_sentence(
+    tokens: tuple[Token, ...], topic: str | None, previous: tuple[Mention, ...] | None = None
+) -> SentenceFindings:
+    """Named mentions, typed relations and stated types of one tokenised sentence;
+    ``previous`` is the subjects of the sentence before (``None`` if there is none)."""
     if not tokens:
         return SentenceFindings()
-    reader = SentenceReader(tokens, topic)
+    reader = SentenceReader(tokens, topic, previous)
     found: list[Found] = []
     types: list[tuple[str, str]] = []
     if tokens[-1].lower != "?" and _english(tokens):
@@ -89,7 +94,24 @@ def read_sentence(tokens: tuple[Token, ...], topic: str | None) -> SentenceFindi
     for mention in mentions:
         if mention.type is not None:
             types.append((mention.key, mention.type))
-    return SentenceFindings(tuple(mentions), _best(found), tuple(types))
+    best = _best(found)
+    return SentenceFindings(tuple(mentions), best, tuple(types), _subjects(reader, best))
+
+
+def _subjects(reader: SentenceReader, found: tuple[Found, ...]) -> tuple[Mention, ...]:
+    """The grammatical subjects of a sentence: of its relations (the object of a passive
+    with an agent or of "Y develops X"; not the examples of "Ys such as X"), else the name
+    it opens with."""
+    subjects: dict[str, Mention] = {}
+    for item in found:
+        if item.method == "such_as":
+            continue
+        mention = item.object if item.method in ("inverse", "agent") else item.subject
+        subjects.setdefault(mention.key, mention)
+    if not subjects:
+        for leading in reader.leading_subjects():
+            subjects.setdefault(leading.key, leading)
+    return tuple(subjects.values())
 
 
 def _english(tokens: tuple[Token, ...]) -> bool:

@@ -32,6 +32,9 @@ _CLOSERS = frozenset({")", ",", "`", '"'})
 _ADVERBIAL_PHRASES = (("in", "turn"), ("in", "fact"), ("by", "default"), ("of", "course"))
 
 
+_AND_OR = ("and", "or")
+
+
 @dataclass(frozen=True, slots=True)
 class Mention:
     """An entity as one sentence names it."""
@@ -62,9 +65,15 @@ def _triggers_by_first_word() -> dict[str, list[Trigger]]:
 class SentenceReader:
     """Tokens, trigger hits and noun phrases of one sentence, and argument finding."""
 
-    def __init__(self, tokens: Sequence[Token], topic: str | None) -> None:
+    def __init__(
+        self,
+        tokens: Sequence[Token],
+        topic: str | None,
+        previous: tuple[Mention, ...] | None = None,
+    ) -> None:
         self.tokens = tuple(tokens)
         self.topic = topic
+        self.previous = previous
         self.hit_at: dict[int, Hit] = {}
         self._first_words: KeysView[str] = _triggers_by_first_word().keys()
         self.hits = self._find_hits()
@@ -181,6 +190,41 @@ class SentenceReader:
             return None
         key = normalise_key(self.topic)
         return Mention(key, self.topic, EntityKind.NAME) if key else None
+
+    def it_mention(self) -> Mention | None:
+        """What a clause-initial "it" stands for, given the subjects of the sentence
+        before (``previous``): their one entity when they name exactly one, nothing when
+        they name several, and the topic when there is no sentence before or it named no
+        subject."""
+        keys = {m.key for m in self.previous or ()}
+        if len(keys) > 1:
+            return None
+        topic = self.topic_mention()
+        if not keys or self.previous is None:
+            return topic
+        (mention,) = {m.key: m for m in self.previous}.values()
+        return topic if topic is not None and topic.key == mention.key else mention
+
+    def leading_subjects(self) -> list[Mention]:
+        """The names a sentence opens with when a verb follows them ("Open Collective
+        helps ...", "Django and Flask are ..."): its grammatical subjects, even where no
+        pattern reads the verb."""
+        found: list[Mention] = []
+        at = 0
+        while (phrase := self.starting_at.get(at)) is not None and phrase.end < len(self.tokens):
+            mention = self.mention(phrase)
+            if mention is None or mention.kind is EntityKind.PHRASE:
+                return []
+            found.append(mention)
+            after = self.tokens[phrase.end]
+            if after.tag in (Tag.VERB, Tag.AUX):
+                return found
+            at = phrase.end + 1
+            if after.lower == "," and at < len(self.tokens) and self.tokens[at].lower in _AND_OR:
+                at += 1
+            elif after.lower not in (",", *_AND_OR):
+                return []
+        return []
 
     def named_mentions(self) -> list[Mention]:
         """Every name and identifier in the sentence (what co-occurrence counts)."""

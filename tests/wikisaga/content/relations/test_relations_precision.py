@@ -41,3 +41,28 @@ def test_unambiguous_provides_verbs_and_includes_support_for_still_count() -> No
         ("flask", "provides", "development server")
     }
     assert ("httpx", "supports", "http/2") in typed("HTTPX includes support for HTTP/2.")
+
+
+# -- "it" is the previous sentence's one subject, else the topic ----------------------
+
+
+def test_it_after_a_sentence_about_something_else_is_that_thing() -> None:
+    text = "Rich renders text in the terminal. It provides tools to share your finances."
+    found = typed(text, topic="Typer")
+    assert ("rich", "provides", "tool") in found
+    assert not any(s == "typer" for s, _, _ in found)
+
+
+def test_it_after_a_sentence_with_several_subjects_gives_nothing() -> None:
+    text = "Django and Flask are web frameworks. It provides tools."
+    assert not any(p == "provides" for _, p, _ in typed(text, topic="Typer"))
+
+
+def test_it_stays_the_topic_after_a_sentence_about_the_topic_or_without_a_subject() -> None:
+    assert ("typer", "extends", "click") in typed(
+        "Typer is a library. It is based on Click.", topic="Typer"
+    )
+    assert ("typer", "extends", "click") in typed(
+        "Install it with pip. It is based on Click.", topic="Typer"
+    )
+    assert ("typer", "extends", "click") in typed("It is based on Click.", topic="Typer")
