@@ -43,7 +43,7 @@ _NOT_NEGATING_AFTER = frozenset({"only", "just", "merely"})
 _QUOTES = frozenset({'"', "”", "'", "’"})
 _OPENERS = frozenset({"[", '"', "“", "'", "‘"})
 _INDIRECT = frozenset({"you", "us", "them", "users", "developers"})
-_CONDITIONS = frozenset({"if", "unless"})
+_CONDITIONS = frozenset({"if", "unless", "when", "whenever"})
 _ATTACHING = frozenset({"with", "for", "from", "in", "on"})
 _APPROXIMATIONS = frozenset({"over", "about", "around", "nearly", "almost", "approximately"})
 _COMPARATIVES = frozenset({"fewer", "less", "more"})
@@ -124,7 +124,7 @@ def _skip_asides(reader: SentenceReader, j: int) -> int:
 
 
 def _conditional_after(reader: SentenceReader, index: int) -> bool:
-    """Whether "if" or "unless" follows ``index`` in the same clause."""
+    """Whether "if", "unless", "when" or "whenever" follows ``index`` in the same clause."""
     for token in reader.tokens[index:]:
         if token.lower in (";", ":") or (token.lower in CLAUSE_JOINS):
             return False

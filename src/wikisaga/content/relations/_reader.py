@@ -33,6 +33,7 @@ _ADVERBIAL_PHRASES = (("in", "turn"), ("in", "fact"), ("by", "default"), ("of", 
 
 
 _AND_OR = ("and", "or")
+_QUANTIFIERS = frozenset({"every", "each", "any"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,8 @@ class SentenceReader:
             return None
         if lex.is_function_word(key):
             return None
+        if not vague and phrase.words[0].lower in _QUANTIFIERS:
+            return None  # "used by every library": any library, no entity
         return Mention(key, surface(phrase) or key, phrase_kind(phrase), kind_word)
 
     def topic_mention(self) -> Mention | None:

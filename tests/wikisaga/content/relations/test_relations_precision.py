@@ -66,3 +66,21 @@ def test_it_stays_the_topic_after_a_sentence_about_the_topic_or_without_a_subjec
         "Install it with pip. It is based on Click.", topic="Typer"
     )
     assert ("typer", "extends", "click") in typed("It is based on Click.", topic="Typer")
+
+
+# -- "when" makes a condition; "every/each/any" names no entity ------------------------
+
+
+def test_a_statement_that_holds_only_when_something_happens_is_hedged() -> None:
+    sentence = "The constructor uses its client.scope when a client is provided."
+    assert not typed(sentence)
+    assert ("constructor", "uses", "client.scope") in typed(sentence, min_confidence=0)
+    assert ("constructor", "uses", "client.scope") in typed(
+        "The constructor uses its client.scope."
+    )
+
+
+def test_every_each_any_make_no_entity() -> None:
+    assert not typed("The functionality is used by every library.")
+    assert not typed("Each plugin depends on any backend.")
+    assert ("django", "uses", "functionality") in typed("The functionality is used by Django.")
