@@ -353,7 +353,7 @@ def objects(reader: SentenceReader, index: int, *, clauses: bool = True) -> Argu
     if j > 0 and tokens[j - 1].lower == "for" and _gerund(reader, j):
         return args  # "an extension for parsing files": a purpose, not an entity
     phrase = _relational(reader, reader.starting_at.get(j), args)
-    if phrase is None:
+    if phrase is None or _title_continues(reader, phrase):
         return args
     items = _right_list(reader, phrase, clauses=clauses)
     if len(items) > 1:
@@ -363,6 +363,19 @@ def objects(reader: SentenceReader, index: int, *, clauses: bool = True) -> Argu
         if mention is not None:
             args.mentions.append(mention)
     return args
+
+
+def _title_continues(reader: SentenceReader, phrase: Phrase) -> bool:
+    """Whether a capitalised phrase goes on past an article into another capitalised
+    word ("based on Keep a Changelog"): a title with function words inside, which the
+    chunker cuts short, so no part of it is the object."""
+    tokens, end = reader.tokens, phrase.end
+    return (
+        phrase.head.capitalised
+        and end + 1 < len(tokens)
+        and tokens[end].lower in ("a", "an", "the")
+        and tokens[end + 1].capitalised
+    )
 
 
 def _gerund(reader: SentenceReader, index: int) -> bool:

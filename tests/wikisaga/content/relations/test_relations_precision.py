@@ -84,3 +84,16 @@ def test_every_each_any_make_no_entity() -> None:
     assert not typed("The functionality is used by every library.")
     assert not typed("Each plugin depends on any backend.")
     assert ("django", "uses", "functionality") in typed("The functionality is used by Django.")
+
+
+# -- a title with an article inside is not cut short ----------------------------------
+
+
+def test_a_title_with_an_article_inside_gives_no_truncated_object() -> None:
+    assert not typed("The format is based on Keep a Changelog.")
+    assert not typed("The site uses Let the Sun Shine.")
+
+
+def test_a_name_before_a_lower_case_article_is_still_the_object() -> None:
+    assert ("format", "extends", "markdown") in typed("The format is based on Markdown.")
+    assert ("typer", "uses", "rich") in typed("Typer uses Rich a great deal.")
