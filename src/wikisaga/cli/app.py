@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from wikisaga.cli import chaos, demo, graph, ingest, relations, sagas, serve
+from wikisaga.cli import chaos, demo, graph, ingest, relations, sagas, serve, up
 from wikisaga.errors import ConfigError, WikisagaError
 
 __all__ = ["GROUPS", "app", "build_app", "main"]
@@ -26,6 +26,7 @@ GROUPS: tuple[Callable[[typer.Typer], None], ...] = (
     graph.register,
     chaos.register,
     relations.register,
+    up.register,
 )
 """Registration functions, one per command group, called in order by :func:`build_app`."""
 
