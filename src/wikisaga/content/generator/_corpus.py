@@ -112,7 +112,9 @@ class Corpus:
         self.vectors, self.idf = self._vectors(relations)
         self.centre = self._corpus_centre()
         self.importance = self._document_importance()
-        self.topics: list[Topic] = cluster(self.vectors, topic_count(len(self.analyses)))
+        self.topics: list[Topic] = cluster(
+            self.vectors, [a.doc_id for a in self.analyses], topic_count(len(self.analyses))
+        )
 
     # -- documents and citations ---------------------------------------------------------
 
@@ -270,12 +272,12 @@ class Corpus:
         return round(sum(w * centre.get(t, 0.0) for t, w in weights) / norm, 9)
 
     def _document_importance(self) -> dict[str, float]:
-        raw = {
-            a.doc_id: round(sum(w * self.centre.get(f, 0.0) for f, w in v.items()), 9)
+        """Each document's cosine with the corpus's centre: how central it is. Not scaled
+        to the most central one, so that one document's change moves the others little."""
+        return {
+            a.doc_id: round(max(0.0, sum(w * self.centre.get(f, 0.0) for f, w in v.items())), 6)
             for a, v in zip(self.analyses, self.vectors, strict=True)
         }
-        top = max(raw.values(), default=0.0) or 1.0
-        return {doc_id: round(value / top, 6) for doc_id, value in raw.items()}
 
     def feature_label(self, feature: str) -> str:
         """How a topic feature reads: an entity's name, or the term itself."""

@@ -79,11 +79,16 @@ class _Planner:
         for key in sorted(self.page_keys, key=lambda k: (corpus.entities[k].name.casefold(), k)):
             for doc_id in corpus.entities[key].doc_ids:
                 self.doc_entities.setdefault(doc_id, []).append(key)
+        self.centres = [dict(topic.centre) for topic in corpus.topics]
         self.topic_titles = [self._topic_title(number) for number in range(len(corpus.topics))]
+        # A topic is known by its first member (by id) when two titles clash: that stays
+        # put when the topics are ranked differently.
+        firsts = [min(corpus.analyses[m].doc_id for m in t.members) for t in corpus.topics]
         topic_slugs = unique_slugs(
-            (str(n), slugify(title, fallback="topic")) for n, title in enumerate(self.topic_titles)
+            (firsts[n], slugify(title, fallback="topic"))
+            for n, title in enumerate(self.topic_titles)
         )
-        self.topic_paths = [f"topics/{topic_slugs[str(n)]}.md" for n in range(len(corpus.topics))]
+        self.topic_paths = [f"topics/{topic_slugs[first]}.md" for first in firsts]
         self.topic_of: dict[str, int] = {}
         for number, topic in enumerate(corpus.topics):
             for member in topic.members:
@@ -161,16 +166,24 @@ class _Planner:
         return {key: statement for key, (_, statement) in found.items()}
 
     def _topic_title(self, number: int) -> str:
-        """The topic's three strongest features, names before words: a label, not a claim."""
-        named: list[str] = []
-        plain: list[str] = []
-        for feature, _ in self.corpus.topics[number].features:
+        """The three features that set the topic apart most (its weight for them less the
+        other topics' mean), names before words: a label, not a claim."""
+        centre = self.centres[number]
+        others = [c for n, c in enumerate(self.centres) if n != number]
+
+        def distinction(feature: str) -> float:
+            rest = sum(c.get(feature, 0.0) for c in others) / len(others) if others else 0.0
+            return round(centre[feature] - rest, 6)
+
+        labels: list[str] = []
+        for feature in sorted(centre, key=lambda f: (-distinction(f), f)):
             label = self.corpus.feature_label(feature)
-            taken = {existing.casefold() for existing in (*named, *plain)}
-            if label.casefold() in taken:
-                continue
-            (plain if label.islower() else named).append(label)
-        labels = (named + plain)[:3]
+            if label.casefold() not in {existing.casefold() for existing in labels}:
+                labels.append(label)
+            if len(labels) == 3:
+                break
+        # In name order: the three, whatever their exact weights.
+        labels.sort(key=lambda label: (label.islower(), label.casefold()))
         title = ", ".join(labels) or f"Topic {number + 1}"
         return title[:1].upper() + title[1:]
 
@@ -235,7 +248,8 @@ class _Planner:
             path=path,
             kind="source",
             title=analysis.title,
-            importance=round(0.2 + 0.6 * corpus.importance[doc_id], 3),
+            # Two decimals: a document's weight moves a little whenever any other changes.
+            importance=round(0.2 + 0.6 * corpus.importance[doc_id], 2),
             sources=_sources(corpus, [doc_id]),
             related=tuple(pointers),
             body=body,

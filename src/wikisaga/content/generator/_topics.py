@@ -4,8 +4,10 @@ fixed-seed spherical k-means.
 A document's vector holds its terms weighted ``(1 + ln tf) · idf`` and the entities it
 mentions (features ``@<key>``, weighted the same way from mention counts), cut to its
 :data:`MAX_FEATURES` strongest features and scaled to length one. The number of topics
-grows with the square root of the corpus (:func:`topic_count`). Centres start from a
-k-means++ draw seeded with :data:`SEED` over documents sorted by id; each round assigns
+grows with the square root of the corpus (:func:`topic_count`). Centres start from
+documents picked in the order of a hash of their ids salted with :data:`SEED`, skipping
+any too similar to one picked already (a choice one changed document barely moves,
+unlike a k-means++ draw, whose every pick depends on every document); each round assigns
 every document to its most similar centre (ties: the lower centre), and stops when no
 assignment changes or after :data:`MAX_ROUNDS`. A topic left with one document gives it
 to the next most similar topic. Everything is iterated in sorted order and similarities
@@ -14,8 +16,8 @@ are rounded before they are compared, so the same corpus always gives the same t
 
 from __future__ import annotations
 
+import hashlib
 import math
-import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 __all__ = ["SEED", "Topic", "cluster", "document_vectors", "topic_count"]
 
 SEED = 11
+SEED_SIMILARITY = 0.5
 MAX_FEATURES = 24
 MAX_CENTRE_FEATURES = 40
 MAX_ROUNDS = 8
@@ -108,25 +111,31 @@ class _Postings:
         return [round(value, 9) for value in summed]
 
 
-def _initial(vectors: Sequence[Vector], postings: _Postings, k: int) -> list[Vector]:
-    draw = random.Random(SEED)  # noqa: S311 - a fixed seed for a repeatable draw, not secrecy
-    chosen = [draw.randrange(len(vectors))]
-    distance = [1.0 - value for value in postings.scores(vectors[chosen[0]])]
-    while len(chosen) < k:
-        total = sum(distance)
-        if total <= 0:
+def _initial(
+    vectors: Sequence[Vector], keys: Sequence[str], postings: _Postings, k: int
+) -> list[Vector]:
+    """The first centres: documents taken in the order of a salted hash of their keys,
+    each kept when it is not too similar to one kept already, then (if fewer than ``k``)
+    the next ones in that order. A changed document moves only its own place in this,
+    so the centres, and with them the topics, stay where they were."""
+    order = sorted(
+        range(len(vectors)),
+        key=lambda i: (hashlib.sha256(f"{SEED}\0{keys[i]}".encode()).hexdigest(), i),
+    )
+    chosen: list[int] = []
+    closest = [0.0] * len(vectors)
+    for index in order:
+        if len(chosen) == k:
             break
-        pick, point = 0, draw.random() * total
-        for index, value in enumerate(distance):
-            point -= value
-            if point <= 0 and value > 0:
-                pick = index
-                break
-        else:
-            pick = max(range(len(vectors)), key=lambda i: (distance[i], -i))
-        chosen.append(pick)
-        similar = postings.scores(vectors[pick])
-        distance = [min(d, 1.0 - value) for d, value in zip(distance, similar, strict=True)]
+        if closest[index] >= SEED_SIMILARITY or not vectors[index]:
+            continue
+        chosen.append(index)
+        closest = [max(c, v) for c, v in zip(closest, postings.scores(vectors[index]), strict=True)]
+    for index in order:
+        if len(chosen) == k:
+            break
+        if index not in chosen and vectors[index]:
+            chosen.append(index)
     return [dict(vectors[index]) for index in chosen]
 
 
@@ -148,13 +157,15 @@ def _groups(assignment: Sequence[int], k: int) -> list[list[int]]:
     return groups
 
 
-def cluster(vectors: Sequence[Vector], k: int) -> list[Topic]:
-    """``k`` topics (fewer when the documents do not support them) over ``vectors``,
-    given in a fixed order (the caller sorts documents by id); largest topic first."""
+def cluster(vectors: Sequence[Vector], keys: Sequence[str], k: int) -> list[Topic]:
+    """``k`` topics (fewer when the documents do not support them) over ``vectors`` of the
+    documents ``keys`` (their ids, in a fixed order); largest topic first."""
     if k < 2 or len(vectors) < 2:
         return []
     postings = _Postings(vectors)
-    centres = _initial(vectors, postings, k)
+    centres = _initial(vectors, keys, postings, k)
+    if len(centres) < 2:
+        return []
     assignment = _assign(postings, centres)
     for _ in range(MAX_ROUNDS):
         groups = [g for g in _groups(assignment, len(centres)) if g]
