@@ -16,8 +16,10 @@ method             reads                                                     con
 The trigger phrases of the first five are in ``data/triggers.txt``. Every pattern shares
 the reader's argument finding (:class:`~._reader.SentenceReader`): lists give one triple
 per item (×0.95), a relative clause or a reduced one ("a library written in Rust") takes
-the subject of the copula it hangs from, "this library" and a clause-initial "it" stand
-for the document's topic (×0.9, ×0.8). A negation between subject and predicate, or
+the subject of the copula it hangs from, "this library" stands for the document's topic
+(×0.9) and a clause-initial "it" for the previous sentence's one subject, else the topic
+(×0.8). "includes"/"contains" give ``provides`` at half the confidence, under the default
+threshold. A negation between subject and predicate, or
 right after it ("X does not use Y", "X never uses Y", "X no longer depends on Y", "X
 requires no Y"), gives nothing. A hedge anywhere before the predicate ("may", "might",
 "could", "if") multiplies the confidence by 0.4, which puts it under the default
