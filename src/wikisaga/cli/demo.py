@@ -176,4 +176,3 @@ def demo(
 def register(app: typer.Typer) -> None:
     """Add ``demo`` to the command line."""
     app.command()(demo)
-
