@@ -5,7 +5,8 @@ Run as ``python bench/_recovery_roles.py ROLE ...`` (``recovery.py`` builds the 
 ``start``    opens the saga log and starts ``--sagas`` sagas, one thread each, with
              ``--lease`` seconds of lease: step ``reserve`` runs, then step ``charge``
              records its intent and its action blocks forever. Once every saga is inside
-             ``charge``'s action it prints ``ready`` and waits to be killed.
+             ``charge``'s action it prints ``ready`` and waits to be killed (should its
+             parent die first, it exits when its standard input closes).
 ``recover``  opens the log and the ledger, prints ``armed``, waits for a line on standard
              input, then runs ``recover_sagas`` passes of ``--batch`` until one claims
              nothing, and prints one JSON line: its seconds and the sagas it recovered.
@@ -132,8 +133,9 @@ def start(args: argparse.Namespace) -> int:
         print(f"starter: {len(failed)} sagas failed: {failed[0]!r}", file=sys.stderr)
         return 1
     print("ready", flush=True)
-    forever.wait()
-    return 0
+    # Killed by the parent; if the parent dies first, its end of the pipe closes.
+    sys.stdin.read()
+    return 1
 
 
 def recover(args: argparse.Namespace) -> int:
