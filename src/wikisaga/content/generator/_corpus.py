@@ -19,7 +19,7 @@ from wikisaga.content.generator._model import Citation, SourceRef, Statement
 from wikisaga.content.generator._relations import DocumentRelations, Graph
 from wikisaga.content.generator._text import STOPWORDS, slugify, unique_slugs, words
 from wikisaga.content.generator._topics import Topic, cluster, document_vectors, topic_count
-from wikisaga.content.relations import Entity, Predicate, Triple
+from wikisaga.content.relations import Entity, EntityKind, Predicate, Triple
 
 __all__ = ["PREDICATE_WORDS", "Corpus", "Edge"]
 
@@ -55,15 +55,10 @@ class Edge:
     support: int
     confidence: float
     cited: Triple
-
-    @property
-    def typed(self) -> bool:
-        return self.predicate is not Predicate.RELATED_TO
-
-    @property
-    def strength(self) -> float:
-        weight = 1.0 if self.typed else 0.5
-        return round(weight * self.confidence * (1.0 + math.log(self.support)), 6)
+    typed: bool
+    """From an explicit statement (not ``related_to``)."""
+    strength: float
+    """``confidence · (1 + ln support)``, halved for ``related_to``."""
 
 
 def _presentable(entity: Entity) -> bool:
@@ -163,19 +158,26 @@ class Corpus:
         for triple in self.graph.triples:
             if triple.doc_id not in self.by_id or not self.by_id[triple.doc_id].passages:
                 continue
-            key = (triple.subject, triple.predicate.value, triple.object)
+            key = (triple.subject, str(triple.predicate), triple.object)
             grouped.setdefault(key, []).append(triple)
         edges = []
         for (subject, _, obj), triples in sorted(grouped.items()):
             cited = min(triples, key=lambda t: (-t.confidence, t.source_path, t.start, t.doc_id))
+            predicate = triples[0].predicate
+            support = len({(t.doc_id, t.start) for t in triples})
+            confidence = max(t.confidence for t in triples)
+            typed = predicate is not Predicate.RELATED_TO
+            weight = 1.0 if typed else 0.5
             edges.append(
                 Edge(
                     subject=subject,
-                    predicate=triples[0].predicate,
+                    predicate=predicate,
                     object=obj,
-                    support=len({(t.doc_id, t.start) for t in triples}),
-                    confidence=max(t.confidence for t in triples),
+                    support=support,
+                    confidence=confidence,
                     cited=cited,
+                    typed=typed,
+                    strength=round(weight * confidence * (1.0 + math.log(support)), 6),
                 )
             )
         return edges
@@ -202,7 +204,7 @@ class Corpus:
             entity = self.entities.get(key)
             if entity is None or not _presentable(entity):
                 continue
-            if entity.kind.value == "phrase" and kinds_of[key] < 3:
+            if entity.kind is EntityKind.PHRASE and kinds_of[key] < 3:
                 continue
             degree = sum(min(1.0, w) for w in row.values())
             score = (
@@ -214,7 +216,7 @@ class Corpus:
     def named(self, key: str) -> bool:
         """Whether an entity is a name or a code identifier (not a common noun phrase)."""
         entity = self.entities.get(key)
-        return entity is not None and entity.kind.value != "phrase" and _presentable(entity)
+        return entity is not None and entity.kind is not EntityKind.PHRASE and _presentable(entity)
 
     def meaningful(self, edge: Edge) -> bool:
         """Whether an edge says something worth a row of its own: a typed relation between
@@ -245,7 +247,7 @@ class Corpus:
         for document in relations:
             counted: Counter[str] = Counter()
             for entity in document.entities:
-                if entity.kind.value != "phrase":
+                if entity.kind is not EntityKind.PHRASE:
                     counted["@" + _SEPARATORS.sub("", entity.key)] += entity.mentions
             mentioned[document.doc_id] = counted
         counts = []

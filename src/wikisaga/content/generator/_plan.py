@@ -191,7 +191,7 @@ class _Planner:
         names = self.sort_names
         return sorted(
             edges,
-            key=lambda e: (-e.strength, names[e.subject], e.predicate.value, names[e.object]),
+            key=lambda e: (-e.strength, names[e.subject], str(e.predicate), names[e.object]),
         )
 
     # -- pages ---------------------------------------------------------------------------
@@ -248,8 +248,9 @@ class _Planner:
             path=path,
             kind="source",
             title=analysis.title,
-            # Two decimals: a document's weight moves a little whenever any other changes.
-            importance=round(0.2 + 0.6 * corpus.importance[doc_id], 2),
+            # One decimal: a document's closeness to the corpus moves a little whenever any
+            # other document changes, and its page should not change with it.
+            importance=round(0.2 + 0.6 * corpus.importance[doc_id], 1),
             sources=_sources(corpus, [doc_id]),
             related=tuple(pointers),
             body=body,

@@ -201,7 +201,7 @@ def merge_relations(documents: Iterable[DocumentRelations]) -> Graph:
             merged = triple
             if (subject, obj) != (triple.subject, triple.object):
                 merged = replace(triple, subject=subject, object=obj)
-            identity = (subject, merged.predicate.value, obj, merged.doc_id, merged.start)
+            identity = (subject, str(merged.predicate), obj, merged.doc_id, merged.start)
             kept = best.get(identity)
             if kept is None or merged.confidence > kept.confidence:
                 best[identity] = merged

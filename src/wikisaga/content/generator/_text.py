@@ -160,7 +160,13 @@ def relative_link(from_page: str, target: str) -> str:
     path, _, anchor = target.partition("#")
     if path == from_page:
         return f"#{anchor}" if anchor else posixpath.basename(path)
-    relative = posixpath.relpath(path, posixpath.dirname(from_page) or ".")
+    folder = posixpath.dirname(from_page)
+    if not folder:
+        relative = path
+    elif path.startswith(folder + "/"):
+        relative = path[len(folder) + 1 :]
+    else:
+        relative = "../" * (folder.count("/") + 1) + path
     return f"{relative}#{anchor}" if anchor else relative
 
 

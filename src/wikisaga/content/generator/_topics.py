@@ -27,7 +27,7 @@ __all__ = ["SEED", "Topic", "cluster", "document_vectors", "topic_count"]
 SEED = 11
 SEED_SIMILARITY = 0.5
 MAX_FEATURES = 24
-MAX_CENTRE_FEATURES = 40
+MAX_CENTRE_FEATURES = 32
 MAX_ROUNDS = 8
 MIN_DOCUMENTS = 4
 MAX_TOPICS = 24
@@ -103,12 +103,14 @@ class _Postings:
                 self.lists.setdefault(feature, []).append((index, weight))
 
     def scores(self, centre: Vector) -> list[float]:
-        """The similarity of every document to ``centre``, rounded."""
+        """The similarity of every document to ``centre``, summed in feature order (so
+        the same vectors always give the same floating-point sums)."""
         summed = [0.0] * self.count
+        lists = self.lists
         for feature, centre_weight in sorted(centre.items()):
-            for index, weight in self.lists.get(feature, ()):
+            for index, weight in lists.get(feature, ()):
                 summed[index] += weight * centre_weight
-        return [round(value, 9) for value in summed]
+        return summed
 
 
 def _initial(
