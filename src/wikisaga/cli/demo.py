@@ -5,6 +5,12 @@ no service. It publishes a new generation of three pages over an existing wiki i
 process that is killed with SIGKILL after writing the second page — the crash the guide's
 in-memory saga cannot survive — then shows the half-published wiki, runs recovery, shows
 the old wiki restored byte for byte, and finally publishes the generation for real.
+
+``wikisaga demo --real`` runs the real filesystem, git and backend services instead, on the
+Python packaging corpus shipped in ``wikisaga/sample_corpus``: it ingests the corpus,
+generates and publishes the wiki, generates again with the git service stopped (the
+snapshot step fails and the saga rolls back), shows the previous wiki, graph and history
+intact, and clones the published wiki into ``<data_dir>/demo/wiki``.
 """
 
 from __future__ import annotations
@@ -155,11 +161,176 @@ def run(settings: Settings) -> int:
     return 0 if ok else 1
 
 
+REAL_PROJECT = "python-packaging"
+REAL_USER = "demo"
+
+
+def _real_wiki(url: str, headers: Mapping[str, str]) -> tuple[str, int, int]:
+    """The committed generation as the backend serves it: snapshot, pages, relations."""
+    import httpx  # noqa: PLC0415
+
+    asked = {**headers, "X-User-ID": REAL_USER}
+    wiki = httpx.get(f"{url}/projects/{REAL_PROJECT}/wiki", headers=asked, timeout=30)
+    graph = httpx.get(f"{url}/projects/{REAL_PROJECT}/graph", headers=asked, timeout=30)
+    wiki.raise_for_status()
+    graph.raise_for_status()
+    return (
+        str(wiki.json()["snapshot_id"]),
+        len(wiki.json()["files"]),
+        len(graph.json()["relations"]),
+    )
+
+
+def _history(data: Path) -> list[str]:
+    repository = data / "git" / f"{REAL_PROJECT}.git"
+    done = subprocess.run(
+        ["git", "--git-dir", str(repository), "log", "--format=%h %s", "main"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.splitlines()
+
+
+def _clone(git_url: str, token: str, clone_dir: Path) -> bool:
+    clone = subprocess.run(
+        [
+            "git",
+            "-c",
+            f"http.extraHeader=X-INTERNAL-TOKEN: {token}",
+            "-c",
+            f"http.extraHeader=X-User-ID: {REAL_USER}",
+            "clone",
+            "--quiet",
+            f"{git_url}/git/{REAL_PROJECT}.git",
+            str(clone_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(f"   git clone: {'done' if clone.returncode == 0 else clone.stderr.strip()}")
+    return clone.returncode == 0
+
+
+def _real_env(data: Path, token: str, ports: Mapping[str, int]) -> dict[str, str]:
+    return {
+        "WIKISAGA_DATA_DIR": str(data),
+        "WIKISAGA_INTERNAL_TOKEN": token,
+        "WIKISAGA_FILESYSTEM_SERVER_URL": f"http://127.0.0.1:{ports['filesystem']}",
+        "WIKISAGA_GIT_SERVER_URL": f"http://127.0.0.1:{ports['git']}",
+        "WIKISAGA_CHROMA_URL": "",
+        "WIKISAGA_GRAPH_URL": "",
+        "WIKISAGA_NEO4J_URI": "",
+        "WIKISAGA_SAGA_LOG_URL": "",
+        "WIKISAGA_PAGE_GENERATOR": "local",
+        "WIKISAGA_GIT_TIMEOUT": "3",
+    }
+
+
+def _ingest_corpus(data: Path, token: str) -> int:
+    from importlib import resources  # noqa: PLC0415
+
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    from wikisaga.content.documents import document_store_for  # noqa: PLC0415
+    from wikisaga.content.ingest import ingest  # noqa: PLC0415
+
+    own = Settings(data_dir=data, internal_token=SecretStr(token))
+    corpus = resources.files("wikisaga") / "sample_corpus"
+    with resources.as_file(corpus) as folder, document_store_for(own) as store:
+        report = ingest(store, project_id=REAL_PROJECT, user_id=REAL_USER, paths=[folder])
+    return len(report.added)
+
+
+def _generate(api: Any, *, force: bool = False) -> dict[str, Any]:
+    from wikisaga.cli.generate import _plain_lines, wait_for  # noqa: PLC0415
+
+    accepted = api.generate_wiki(REAL_PROJECT, user_id=REAL_USER, force=force)
+    with _plain_lines() as view:
+        job: dict[str, Any] = wait_for(
+            api, accepted["job_id"], user_id=REAL_USER, view=view, timeout=120
+        )
+    print(f"   {job['job_id']}: {job['status']}" + (f": {job['error']}" if job["error"] else ""))
+    return job
+
+
+def _show_real(url: str, headers: Mapping[str, str], data: Path) -> tuple[Any, ...]:
+    snapshot, pages, relations = _real_wiki(url, headers)
+    history = _history(data)
+    print(f"   wiki: {pages} pages in {snapshot}; graph: {relations} relations")
+    print(f"   git history of main: {len(history)} commit(s), newest: {history[:1]}")
+    return snapshot, pages, relations, history
+
+
+def run_real(settings: Settings) -> int:
+    """The demo on the real services and the shipped sample corpus; returns an exit status."""
+    import secrets  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    from wikisaga.auth import get_internal_headers  # noqa: PLC0415
+    from wikisaga.clients.backend import BackendClient  # noqa: PLC0415
+    from wikisaga.launcher import ServiceProcess, free_port  # noqa: PLC0415
+
+    base = settings.data_dir.resolve() / "demo"
+    data, clone_dir = base / "real", base / "wiki"
+    for stale in (data, clone_dir):
+        shutil.rmtree(stale, ignore_errors=True)
+    data.mkdir(parents=True)
+    token = secrets.token_urlsafe(24)
+    headers = get_internal_headers(settings=Settings(internal_token=SecretStr(token)))
+    print("wikisaga demo --real: the Python packaging corpus through the real services\n")
+    print(f"1. Ingested {_ingest_corpus(data, token)} documents into {data / 'chroma'}")
+    ports = {name: free_port() for name in ("filesystem", "git", "backend")}
+    env = _real_env(data, token, ports)
+    services = {
+        name: ServiceProcess(name, log_dir=data / "logs", env=env, port=port, startup_timeout=60)
+        for name, port in ports.items()
+    }
+    ok = False
+    try:
+        for service in services.values():
+            service.start()
+            print(f"   {service.name:<10} on {service.url}")
+        url = services["backend"].url
+        with BackendClient(url, headers=headers, timeout=30) as api:
+            print("\n2. Generate and publish the wiki:")
+            first = _generate(api)
+            before = _show_real(url, headers, data)
+            print("\n3. Stop the git service and generate again: the snapshot step fails.")
+            services["git"].stop()
+            second = _generate(api, force=True)
+        print("\n4. Start git again: the previous wiki, graph and history are intact.")
+        services["git"].start()
+        after = _show_real(url, headers, data)
+        intact = after == before
+        print(f"   previous wiki, graph and history intact: {'yes' if intact else 'NO'}")
+        print(f"\n5. Clone the published wiki into {clone_dir}")
+        cloned = _clone(services["git"].url, token, clone_dir)
+        ok = first["status"] == "succeeded" and second["status"] == "failed" and intact and cloned
+    finally:
+        for service in reversed(list(services.values())):
+            service.stop()
+    if ok:
+        print(f"   look at it: cd {clone_dir} && git log --stat && ls wiki/")
+        print(f"   the services' data and logs: {data}")
+    print("\ndemo", "succeeded" if ok else "FAILED")
+    return 0 if ok else 1
+
+
 def demo(
     child: Annotated[
         tuple[str, str, str] | None,
         typer.Option(hidden=True, help="LOG_URL ROOT SAGA_ID: run the half that is killed"),
     ] = None,
+    real: Annotated[
+        bool,
+        typer.Option(
+            "--real", help="run the real services on the shipped Python packaging corpus instead"
+        ),
+    ] = False,
 ) -> int:
     """Watch a publishing saga get killed half-way and recovery undo it: publish a new
     generation of a small wiki in a child process that is killed with SIGKILL half-way,
@@ -169,6 +340,8 @@ def demo(
         log_url, root, saga_id = child
         publish(log_url, Path(root), saga_id)
         return 0
+    if real:
+        return run_real(Settings.from_env())
     logging.basicConfig(level=logging.INFO, format="   | %(message)s", stream=sys.stdout)
     return run(Settings.from_env())
 
