@@ -165,20 +165,20 @@ REAL_PROJECT = "python-packaging"
 REAL_USER = "demo"
 
 
-def _real_wiki(url: str, headers: Mapping[str, str]) -> tuple[str, int, int]:
-    """The committed generation as the backend serves it: snapshot, pages, relations."""
+def _real_wiki(url: str, headers: Mapping[str, str]) -> tuple[str, int, int, str]:
+    """The committed generation as the backend serves it: snapshot, pages, relations, and
+    one digest over every page's path and content."""
     import httpx  # noqa: PLC0415
 
     asked = {**headers, "X-User-ID": REAL_USER}
-    wiki = httpx.get(f"{url}/projects/{REAL_PROJECT}/wiki", headers=asked, timeout=30)
-    graph = httpx.get(f"{url}/projects/{REAL_PROJECT}/graph", headers=asked, timeout=30)
-    wiki.raise_for_status()
-    graph.raise_for_status()
-    return (
-        str(wiki.json()["snapshot_id"]),
-        len(wiki.json()["files"]),
-        len(graph.json()["relations"]),
-    )
+    with httpx.Client(base_url=f"{url}/projects/{REAL_PROJECT}", headers=asked, timeout=30) as api:
+        wiki = api.get("/wiki").raise_for_status().json()
+        graph = api.get("/graph").raise_for_status().json()
+        digest = hashlib.sha256()
+        for path in sorted(wiki["files"]):
+            content = api.get(f"/wiki/{path}").raise_for_status().json()["content"]
+            digest.update(f"{path}\0{content}\0".encode())
+    return str(wiki["snapshot_id"]), len(wiki["files"]), len(graph["relations"]), digest.hexdigest()
 
 
 def _history(data: Path) -> list[str]:
@@ -256,11 +256,13 @@ def _generate(api: Any, *, force: bool = False) -> dict[str, Any]:
 
 
 def _show_real(url: str, headers: Mapping[str, str], data: Path) -> tuple[Any, ...]:
-    snapshot, pages, relations = _real_wiki(url, headers)
+    snapshot, pages, relations, digest = _real_wiki(url, headers)
     history = _history(data)
-    print(f"   wiki: {pages} pages in {snapshot}; graph: {relations} relations")
+    print(
+        f"   wiki: {pages} pages in {snapshot} (sha256:{digest[:12]}); graph: {relations} relations"
+    )
     print(f"   git history of main: {len(history)} commit(s), newest: {history[:1]}")
-    return snapshot, pages, relations, history
+    return snapshot, pages, relations, digest, history
 
 
 def run_real(settings: Settings) -> int:
