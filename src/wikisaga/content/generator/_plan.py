@@ -68,8 +68,14 @@ class _Planner:
     def __init__(self, corpus: Corpus, project: str) -> None:
         self.corpus = corpus
         self.project = project
+        self.definitions = self._definitions()
         count = min(MAX_ENTITY_PAGES, 12 + len(corpus.analyses) // 4)
-        self.page_keys = corpus.entity_rank[:count]
+        # A page needs more than one sentence's worth: a definition, or two neighbours.
+        self.page_keys = [
+            key
+            for key in corpus.entity_rank
+            if key in self.definitions or len(corpus.neighbours.get(key, {})) >= 2
+        ][:count]
         slugs = unique_slugs(
             (key, slugify(corpus.entities[key].name, fallback="entity")) for key in self.page_keys
         )
@@ -99,7 +105,6 @@ class _Planner:
         for edge in corpus.edges:  # a key no entity record names sorts by itself
             for key in (edge.subject, edge.object):
                 self.sort_names.setdefault(key, (key, key))
-        self.definitions = self._definitions()
 
     # -- shared pieces -------------------------------------------------------------------
 
@@ -175,13 +180,14 @@ class _Planner:
             rest = sum(c.get(feature, 0.0) for c in others) / len(others) if others else 0.0
             return round(centre[feature] - rest, 6)
 
-        labels: list[str] = []
+        named: list[str] = []
+        plain: list[str] = []
         for feature in sorted(centre, key=lambda f: (-distinction(f), f)):
             label = self.corpus.feature_label(feature)
-            if label.casefold() not in {existing.casefold() for existing in labels}:
-                labels.append(label)
-            if len(labels) == 3:
-                break
+            if label.casefold() not in {existing.casefold() for existing in (*named, *plain)}:
+                (plain if label.islower() else named).append(label)
+        # Names say more than common words: words only fill in for missing names.
+        labels = (named[:3] + plain)[:3]
         # In name order: the three, whatever their exact weights.
         labels.sort(key=lambda label: (label.islower(), label.casefold()))
         title = ", ".join(labels) or f"Topic {number + 1}"
