@@ -153,3 +153,21 @@ def test_ctrl_c_during_startup_leaves_nothing_behind(tmp_path: Path) -> None:
     assert "wikisaga up: stopping" in out
     assert pids
     assert not any(alive(pid) for pid in pids)
+
+
+def test_a_service_that_dies_stops_the_others_and_exits_1(tmp_path: Path) -> None:
+    base = free_base_port()
+    process = start_up(tmp_path / "data", base)
+    assert process.stdout is not None
+    pids: dict[str, int] = {}
+    for line in process.stdout:
+        match = LINE.match(line)
+        if match:
+            pids[match[1]] = int(match[3])
+        if "services running" in line:
+            break
+    os.kill(pids["git"], signal.SIGKILL)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 1, out
+    assert "wikisaga up: git exited with status -9" in out
+    assert not any(alive(pid) for pid in pids.values())
