@@ -133,6 +133,17 @@ def test_a_generation_round_trip(http: httpx.Client, documents: list[Document]) 
     assert http.post("/generate", json=body(documents)).json() == answer
 
 
+def test_documents_as_the_store_gives_them_are_accepted(
+    http: httpx.Client, documents: list[Document]
+) -> None:
+    """``dataclasses.asdict(document)`` (chunk texts, code included) is a valid item and
+    gives the same pages as the client's smaller form."""
+    full = {"project_id": PROJECT, "documents": [dataclasses.asdict(d) for d in documents]}
+    response = http.post("/generate", json=full)
+    assert response.status_code == 200, response.text
+    assert response.json()["files"] == http.post("/generate", json=body(documents)).json()["files"]
+
+
 def test_an_incremental_round_trip(http: httpx.Client, documents: list[Document]) -> None:
     """Handing back relations and the source map: only pages whose plan changed are sent;
     laid over the first answer's files, they are the full generation's."""
