@@ -244,10 +244,10 @@ def _ingest_corpus(data: Path, token: str) -> int:
 
 
 def _generate(api: Any, *, force: bool = False) -> dict[str, Any]:
-    from wikisaga.cli.generate import _plain_lines, wait_for  # noqa: PLC0415
+    from wikisaga.cli.generate import plain_lines, wait_for  # noqa: PLC0415
 
     accepted = api.generate_wiki(REAL_PROJECT, user_id=REAL_USER, force=force)
-    with _plain_lines() as view:
+    with plain_lines() as view:
         job: dict[str, Any] = wait_for(
             api, accepted["job_id"], user_id=REAL_USER, view=view, timeout=120
         )

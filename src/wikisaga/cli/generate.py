@@ -25,7 +25,7 @@ from wikisaga.config import Settings
 from wikisaga.errors import WikisagaError
 from wikisaga.ids import validate_project_id, validate_user_id
 
-__all__ = ["JobFailed", "generate_command", "register"]
+__all__ = ["JobFailed", "generate_command", "plain_lines", "register", "rich_lines", "wait_for"]
 
 POLL_SECONDS = 0.25
 
@@ -55,7 +55,8 @@ def _describe(step: dict[str, Any]) -> str:
 
 
 @contextmanager
-def _plain_lines() -> Iterator[StepView]:
+def plain_lines() -> Iterator[StepView]:
+    """One line on standard output each time a step's state or counts change."""
     shown: dict[str, str] = {}
 
     def view(steps: dict[str, dict[str, Any]]) -> None:
@@ -69,7 +70,8 @@ def _plain_lines() -> Iterator[StepView]:
 
 
 @contextmanager
-def _rich_lines() -> Iterator[StepView]:
+def rich_lines() -> Iterator[StepView]:
+    """A rich progress line per step on standard error (for a terminal)."""
     from rich.console import Console  # noqa: PLC0415 - only on a terminal
     from rich.progress import Progress, SpinnerColumn, TextColumn  # noqa: PLC0415
 
@@ -155,7 +157,7 @@ def generate_command(
         print(f"saga {accepted['saga_id']}", flush=True)
         if not wait:
             return 0
-        lines = _rich_lines if sys.stderr.isatty() else _plain_lines
+        lines = rich_lines if sys.stderr.isatty() else plain_lines
         with lines() as view:
             job = wait_for(client, accepted["job_id"], user_id=user_id, view=view, timeout=timeout)
     if job["status"] != "succeeded":
