@@ -1,16 +1,16 @@
-"""``wikisaga demo``: a publishing saga is killed half-way, and recovery undoes it.
+"""``wikisaga demo``: the whole pipeline, all or nothing, on a shipped corpus.
 
-The demo runs on the embedded defaults (a SQLite saga log in the data directory) and needs
-no service. It publishes a new generation of three pages over an existing wiki in a child
-process that is killed with SIGKILL after writing the second page — the crash the guide's
-in-memory saga cannot survive — then shows the half-published wiki, runs recovery, shows
+``wikisaga demo`` runs the real filesystem, git and backend services on the Python
+packaging corpus shipped in ``wikisaga/sample_corpus``: it ingests the corpus, generates
+and publishes the wiki, generates again with the git service stopped (the snapshot step
+fails and the saga rolls back), shows the previous wiki, graph and history intact, and
+clones the published wiki into ``<data_dir>/demo/wiki``.
+
+``wikisaga demo --crash`` shows what the guide's in-memory saga cannot survive, on the
+embedded defaults (a SQLite saga log in the data directory) and no service: it publishes a
+new generation of three pages over an existing wiki in a child process that is killed with
+SIGKILL after writing the second page, shows the half-published wiki, runs recovery, shows
 the old wiki restored byte for byte, and finally publishes the generation for real.
-
-``wikisaga demo --real`` runs the real filesystem, git and backend services instead, on the
-Python packaging corpus shipped in ``wikisaga/sample_corpus``: it ingests the corpus,
-generates and publishes the wiki, generates again with the git service stopped (the
-snapshot step fails and the saga rolls back), shows the previous wiki, graph and history
-intact, and clones the published wiki into ``<data_dir>/demo/wiki``.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def run_real(settings: Settings) -> int:
     data.mkdir(parents=True)
     token = secrets.token_urlsafe(24)
     headers = get_internal_headers(settings=Settings(internal_token=SecretStr(token)))
-    print("wikisaga demo --real: the Python packaging corpus through the real services\n")
+    print("wikisaga demo: the Python packaging corpus through the real services\n")
     print(f"1. Ingested {_ingest_corpus(data, token)} documents into {data / 'chroma'}")
     ports = {name: free_port() for name in ("filesystem", "git", "backend")}
     env = _real_env(data, token, ports)
@@ -327,22 +327,24 @@ def demo(
         tuple[str, str, str] | None,
         typer.Option(hidden=True, help="LOG_URL ROOT SAGA_ID: run the half that is killed"),
     ] = None,
-    real: Annotated[
+    crash: Annotated[
         bool,
         typer.Option(
-            "--real", help="run the real services on the shipped Python packaging corpus instead"
+            "--crash",
+            help="instead: kill a publishing saga half-way with SIGKILL and watch recovery "
+            "restore the previous wiki byte for byte",
         ),
     ] = False,
 ) -> int:
-    """Watch a publishing saga get killed half-way and recovery undo it: publish a new
-    generation of a small wiki in a child process that is killed with SIGKILL half-way,
-    show recovery restoring the previous wiki byte for byte, then publish for real. Uses
-    WIKISAGA_DATA_DIR (default ./.wikisaga)."""
+    """Ingest the shipped corpus (23 documents on Python packaging), start the services,
+    generate and publish its wiki, graph and snapshot; then regenerate with the git service
+    down and show the previous wiki, graph and history intact; end with a git clone of the
+    wiki into $WIKISAGA_DATA_DIR/demo/wiki (default ./.wikisaga)."""
     if child is not None:
         log_url, root, saga_id = child
         publish(log_url, Path(root), saga_id)
         return 0
-    if real:
+    if not crash:
         return run_real(Settings.from_env())
     logging.basicConfig(level=logging.INFO, format="   | %(message)s", stream=sys.stdout)
     return run(Settings.from_env())

@@ -11,7 +11,7 @@ def test_demo_crashes_recovers_and_publishes(tmp_path: Path) -> None:
     """The child is SIGKILLed mid-saga, recovery restores the old wiki, the rerun commits."""
     env = {"WIKISAGA_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-m", "wikisaga", "demo"],
+        [sys.executable, "-m", "wikisaga", "demo", "--crash"],
         env=env,
         capture_output=True,
         text=True,
@@ -47,7 +47,7 @@ def test_real_demo_publishes_survives_a_failed_snapshot_and_clones(tmp_path: Pat
     published wiki is cloned into the data directory."""
     env = {"WIKISAGA_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-m", "wikisaga", "demo", "--real"],
+        [sys.executable, "-m", "wikisaga", "demo"],
         env=env,
         capture_output=True,
         text=True,
