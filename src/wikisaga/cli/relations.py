@@ -22,7 +22,6 @@ from typing import Annotated
 
 import typer
 
-from wikisaga.content.parsing import FORMATS, Unparseable, decode, format_of, parse
 from wikisaga.content.relations import (
     ExtractionOptions,
     Predicate,
@@ -33,15 +32,18 @@ from wikisaga.content.relations import (
 
 __all__ = ["register", "relations"]
 
-_SUFFIXES = frozenset(suffix for suffix in FORMATS if suffix)
-"""The endings that make a file under a directory a document (not the bare "no suffix")."""
-
 
 def _files(paths: list[Path]) -> Iterator[Path]:
+    # The parsers (docutils, markdown-it) load only when this command runs, not with
+    # every other command of the command line.
+    from wikisaga.content.parsing import FORMATS  # noqa: PLC0415
+
+    # The endings that make a file under a directory a document (not the bare "no suffix").
+    suffixes = frozenset(suffix for suffix in FORMATS if suffix)
     for path in paths:
         if path.is_dir():
             yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
             )
         else:
             yield path
@@ -50,6 +52,8 @@ def _files(paths: list[Path]) -> Iterator[Path]:
 def _document(path: Path, topic: str | None) -> ProseDocument | None:
     """The prose of one file as the pipeline's parsers see it, or ``None`` (and a note on
     standard error) when it cannot be parsed."""
+    from wikisaga.content.parsing import Unparseable, decode, format_of, parse  # noqa: PLC0415
+
     name = path.as_posix()
     try:
         parsed = parse(
