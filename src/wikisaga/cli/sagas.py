@@ -1,4 +1,4 @@
-"""``wikisaga sagas ...`` and ``wikisaga recover``: inspect and repair the saga log.
+"""``wikisaga sagas ...`` and ``wikisaga recover``: inspect, repair and prune the saga log.
 
 Every command reads the log named by ``--log-url`` or ``WIKISAGA_SAGA_LOG_URL`` (default:
 SQLite in the data directory). Commands that run compensations (``retry``, ``recover``)
@@ -17,12 +17,14 @@ from typing import Annotated, Any
 import typer
 
 from distributed_saga import (
+    FINISHED_STATES,
     CompensationRegistry,
     SagaError,
     SagaLog,
     SagaRecord,
     SagaState,
     open_saga_log,
+    prune_sagas,
     recover_sagas,
     resolve_saga,
     retry_saga,
@@ -181,6 +183,53 @@ def resolve(
     return 0
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """``90s``, ``15m``, ``12h``, ``30d``, ``2w`` or plain seconds, as seconds."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if unit is not None else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an age: use seconds or a number with s, m, h, d or w (30d)"
+        ) from None
+    if not seconds >= 0:
+        raise typer.BadParameter(f"{text!r}: an age cannot be negative")
+    return seconds
+
+
+def prune(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", help="prune sagas finished longer ago than this (30d, 12h, 3600)"
+        ),
+    ],
+    include_failed: Annotated[
+        bool,
+        typer.Option(
+            "--include-failed",
+            help="also prune failed sagas, forgetting what they left undone",
+        ),
+    ] = False,
+    log_url: LogUrl = None,
+) -> int:
+    """Delete finished sagas (committed, rolled back) older than an age, with their steps.
+
+    Sagas in flight are never pruned; failed ones only with --include-failed.
+    """
+    seconds = parse_age(older_than)
+    states = set(FINISHED_STATES) | ({SagaState.FAILED} if include_failed else set())
+    with _log(log_url) as log:
+        deleted = prune_sagas(log, seconds, states=states)
+    print(f"pruned {deleted} saga(s) finished more than {older_than} ago")
+    return 0
+
+
 def recover(log_url: LogUrl = None) -> int:
     """Compensate sagas whose process died (one recovery pass)."""
     with _log(log_url) as log:
@@ -201,5 +250,6 @@ def register(app: typer.Typer) -> None:
     group.command()(show)
     group.command()(retry)
     group.command()(resolve)
+    group.command()(prune)
     app.add_typer(group, name="sagas")
     app.command()(recover)
