@@ -107,6 +107,15 @@ class Command:
         """Refuse the command line (exits with status 2)."""
         self.parser.error(message)
 
+    def choose(self, spec: str, choices: Sequence[str]) -> list[str]:
+        """The systems a comma-separated ``--systems`` names, in order, each once; refuses
+        an empty list or an unknown name."""
+        names = [name.strip() for name in spec.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(choices))
+        if unknown or not names:
+            self.error(f"unknown systems {unknown}; choose from {','.join(choices)}")
+        return list(dict.fromkeys(names))
+
 
 # -- the rounds --------------------------------------------------------------------------
 

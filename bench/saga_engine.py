@@ -443,11 +443,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.sagas = args.sagas or (20 if args.quick else 30)
     if args.sagas < 1:
         COMMAND.error("--sagas must be positive")
-    names = [name.strip() for name in args.systems.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(ALL_SYSTEMS))
-    if unknown or not names:
-        COMMAND.error(f"unknown systems {unknown}; choose from {','.join(ALL_SYSTEMS)}")
-    args.names = list(dict.fromkeys(names))
+    args.names = COMMAND.choose(args.systems, ALL_SYSTEMS)
     if "dbos" in args.names and importlib.util.find_spec("dbos") is None:
         COMMAND.error(
             "dbos is not installed: `.venv/bin/pip install dbos` (the `bench` extra), "

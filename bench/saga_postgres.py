@@ -53,7 +53,7 @@ from typing import Any
 import _harness
 import _postgres
 import psycopg
-from saga_engine import COUNT_SAGAS, System, run_sagas
+from saga_engine import COUNT_SAGAS, System, measure, run_sagas
 
 from distributed_saga.log import open_saga_log
 
@@ -217,29 +217,6 @@ def build(names: list[str], server: _postgres.Server, *, quick: bool) -> list[Pg
     return [by_name[name] for name in names]
 
 
-def measure(systems: list[PgSystem], args: argparse.Namespace) -> _harness.Samples:
-    """Warm-up, then ``--rounds`` rounds of ``--sagas``; saga-equivalents per second."""
-
-    def warm_up(system: System) -> None:
-        system.run("warmup", max(args.warmup, -(-system.min_warmup // system.unit_ops)))
-
-    def play(number: int, order: list[System], samples: _harness.Samples) -> None:
-        for system in order:
-            samples.add(system.name, args.sagas / system.run(f"r{number}", args.sagas))
-
-    def progress(samples: _harness.Samples) -> str:
-        return ": " + ", ".join(f"{s.name} {samples.last(s.name):,.0f}/s" for s in systems)
-
-    return _harness.run_rounds(
-        systems,
-        play,
-        rounds=args.rounds,
-        order=_harness.random_order(args.seed),
-        warm_up=warm_up,
-        progress=progress,
-    )
-
-
 # -- the report -------------------------------------------------------------------------
 
 
@@ -401,11 +378,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.sagas = args.sagas or (10 if args.quick else 30)
     if args.sagas < 1:
         COMMAND.error("--sagas must be positive")
-    names = [name.strip() for name in args.systems.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(ALL_SYSTEMS))
-    if unknown or not names:
-        COMMAND.error(f"unknown systems {unknown}; choose from {','.join(ALL_SYSTEMS)}")
-    args.names = list(dict.fromkeys(names))
+    args.names = COMMAND.choose(args.systems, ALL_SYSTEMS)
     if "dbos" in args.names and importlib.util.find_spec("dbos") is None:
         COMMAND.error(
             "dbos is not installed: `.venv/bin/pip install dbos` (the `bench` extra), "
