@@ -249,6 +249,22 @@ class SagaLog(abc.ABC):
                 page = log.list_sagas(limit=50, before=(last.created_at, last.saga_id))
         """
 
+    @abc.abstractmethod
+    def count_sagas(
+        self,
+        *,
+        states: Collection[SagaState] | None = None,
+        lease_expired_for: float | None = None,
+    ) -> int:
+        """How many sagas are in one of ``states`` (every saga when ``None``), counted by
+        the log without reading them (what a metrics scrape or a health check asks).
+
+        With ``lease_expired_for``, only sagas in flight whose lease expired more than that
+        many seconds ago by the log's clock count: ``0`` counts exactly the sagas
+        :meth:`claim_expired` would take now, and a few seconds absorb a recoverer's
+        interval. A negative value raises ``ValueError``.
+        """
+
     # -- retention --------------------------------------------------------------------
 
     @abc.abstractmethod

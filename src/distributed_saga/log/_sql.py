@@ -698,6 +698,37 @@ class _SqlSagaLog(SagaLog):
                 steps[step_row[0]].append(self._step(step_row))
         return [self._saga(row, tuple(steps[row[0]])) for row in rows]
 
+    def count_sagas(
+        self,
+        *,
+        states: Collection[SagaState] | None = None,
+        lease_expired_for: float | None = None,
+    ) -> int:
+        if lease_expired_for is not None and lease_expired_for < 0:
+            raise ValueError("lease_expired_for cannot be negative")
+        values = None if states is None else sorted({SagaState(s).value for s in states})
+        if values == []:
+            return 0
+        return self._read(self._count_sagas, values, lease_expired_for)
+
+    def _count_sagas(
+        self, cur: Cursor, states: list[str] | None, lease_expired_for: float | None
+    ) -> int:
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            params.extend(states)
+        if lease_expired_for is not None:
+            # claim_expired's condition, its clock moved back by lease_expired_for.
+            where.append(_EXPIRED.replace("{now}", "{now} - ?"))
+            params.append(float(lease_expired_for))
+        elif states is not None and not set(states) & {s.value for s in FINISHED_STATES}:
+            where.append(f"state NOT IN ({_FINISHED})")  # saga_unfinished may serve
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        cur.execute(self._dynamic(f"SELECT count(*) FROM saga{clause}"), params)
+        return int(cur.fetchone()[0])
+
     # -- retention --------------------------------------------------------------------
 
     def prune_batch(

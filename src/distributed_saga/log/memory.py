@@ -262,6 +262,29 @@ class MemorySagaLog(SagaLog):
         chosen.sort(key=_position, reverse=True)
         return chosen[: max(limit, 0)]
 
+    def count_sagas(
+        self,
+        *,
+        states: Collection[SagaState] | None = None,
+        lease_expired_for: float | None = None,
+    ) -> int:
+        if lease_expired_for is not None and lease_expired_for < 0:
+            raise ValueError("lease_expired_for cannot be negative")
+        cutoff = None if lease_expired_for is None else time.time() - lease_expired_for
+        with self._lock:
+            return sum(
+                1
+                for saga in self._sagas.values()
+                if (states is None or saga.state in states)
+                and (
+                    cutoff is None
+                    or (
+                        saga.state in IN_FLIGHT_STATES
+                        and (saga.lease_expires_at is None or saga.lease_expires_at < cutoff)
+                    )
+                )
+            )
+
     def prune_batch(
         self,
         older_than_seconds: float,

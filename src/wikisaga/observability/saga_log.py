@@ -16,16 +16,16 @@ another process left behind was never counted in this one. The saga log knows bo
   gauges above are left out rather than reported as zero).
 
 Every process that shares one log (PostgreSQL) reports the same numbers: aggregate them
-with ``max``, not ``sum``. Counts stop at ``limit`` (then they are lower bounds). Lease
-expiry is judged by this process's clock against the times the log wrote with its own
-(the database server's for PostgreSQL); ``grace_seconds`` absorbs a small skew.
+with ``max``, not ``sum``. Each number is one count query on the log
+(:meth:`~distributed_saga.SagaLog.count_sagas`), exact however many sagas it keeps, and
+lease expiry is judged by the log's own clock (the database server's for PostgreSQL), as
+recovery judges it; ``grace_seconds`` leaves a lease that expired only that recently out.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -56,20 +56,11 @@ class SagaLogCollector:
     an operator (see the module). Register it with ``create_service_app(collectors=...)``.
     """
 
-    def __init__(
-        self,
-        log: SagaLog,
-        *,
-        limit: int = 1000,
-        grace_seconds: float = 0.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        if limit < 1:
-            raise ValueError("limit must be positive")
+    def __init__(self, log: SagaLog, *, grace_seconds: float = 0.0) -> None:
+        if grace_seconds < 0:
+            raise ValueError("grace_seconds cannot be negative")
         self._log = log
-        self._limit = limit
         self._grace = grace_seconds
-        self._clock = clock
 
     def describe(self) -> Iterator[Metric]:
         """The metric names, without reading the log (registries call this on register)."""
@@ -80,22 +71,16 @@ class SagaLogCollector:
     def collect(self) -> Iterator[Metric]:
         """Read the log and yield the gauges; a log that cannot be read gives ``up`` 0."""
         try:
-            failed = self._log.list_sagas(states={SagaState.FAILED}, limit=self._limit)
-            in_flight = self._log.list_sagas(states=IN_FLIGHT_STATES, limit=self._limit)
+            failed = self._log.count_sagas(states={SagaState.FAILED})
+            expired = self._log.count_sagas(lease_expired_for=self._grace)
+            in_flight = self._log.count_sagas(states=IN_FLIGHT_STATES)
         except SagaError as exc:
             logger.warning("metrics: could not read the saga log %s: %s", self._log.url, exc)
             yield GaugeMetricFamily(*_UP, value=0)
             return
-        now = self._clock()
-        expired = sum(
-            1
-            for saga in in_flight
-            # No lease at all is claimable by recovery, exactly like an expired one.
-            if saga.lease_expires_at is None or saga.lease_expires_at + self._grace < now
-        )
         needing = GaugeMetricFamily(*_NEEDING_INTERVENTION, labels=["reason"])
-        needing.add_metric(["failed"], len(failed))
+        needing.add_metric(["failed"], failed)
         needing.add_metric(["lease_expired"], expired)
         yield needing
-        yield GaugeMetricFamily(*_IN_FLIGHT, value=len(in_flight))
+        yield GaugeMetricFamily(*_IN_FLIGHT, value=in_flight)
         yield GaugeMetricFamily(*_UP, value=1)

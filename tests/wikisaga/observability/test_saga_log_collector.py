@@ -16,7 +16,6 @@ from distributed_saga import (
     RetryPolicy,
     SagaLog,
     SagaLogUnavailable,
-    SagaRecord,
     SagaState,
     open_saga_log,
     recover_sagas,
@@ -66,20 +65,22 @@ def test_failed_sagas_need_intervention_and_committed_ones_do_not() -> None:
 
 
 def test_an_in_flight_saga_needs_intervention_only_once_its_lease_has_expired() -> None:
+    """Judged by the log's clock, as recovery judges it; a grace leaves recent expiries out."""
     log = MemorySagaLog()
     log.create_saga("wiki-running", "user-456", owner="backend-1", lease_seconds=30)
-    now = time.time()
+    log.create_saga("wiki-quiet", "user-456", owner="backend-2", lease_seconds=0.05)
+    time.sleep(0.1)
 
-    assert _scrape(SagaLogCollector(log, clock=lambda: now)) == {
+    assert _scrape(SagaLogCollector(log)) == {
         "wikisaga_sagas_needing_intervention:failed": 0,
-        "wikisaga_sagas_needing_intervention:lease_expired": 0,
-        "wikisaga_saga_log_in_flight": 1,
+        "wikisaga_sagas_needing_intervention:lease_expired": 1,
+        "wikisaga_saga_log_in_flight": 2,
         "wikisaga_saga_log_up": 1,
     }
-    later = _scrape(SagaLogCollector(log, clock=lambda: now + 31))
-    assert later["wikisaga_sagas_needing_intervention:lease_expired"] == 1
-    forgiving = _scrape(SagaLogCollector(log, grace_seconds=60, clock=lambda: now + 31))
+    forgiving = _scrape(SagaLogCollector(log, grace_seconds=60))
     assert forgiving["wikisaga_sagas_needing_intervention:lease_expired"] == 0
+    with pytest.raises(ValueError, match="negative"):
+        SagaLogCollector(log, grace_seconds=-1)
 
 
 def test_after_a_restart_the_log_still_shows_the_crashed_saga_until_recovery_ends_it(
@@ -103,13 +104,12 @@ def test_after_a_restart_the_log_still_shows_the_crashed_saga_until_recovery_end
 class _UnreachableLog(MemorySagaLog):
     """A log whose database has gone away."""
 
-    def list_sagas(
+    def count_sagas(
         self,
         *,
         states: Collection[SagaState] | None = None,
-        lock_key: str | None = None,
-        limit: int = 100,
-    ) -> list[SagaRecord]:
+        lease_expired_for: float | None = None,
+    ) -> int:
         raise SagaLogUnavailable("database is locked")
 
 
@@ -126,11 +126,15 @@ def test_registering_the_collector_does_not_read_the_log() -> None:
     registry.register(SagaLogCollector(_UnreachableLog()))  # describe() only: no error
 
 
-def test_counts_stop_at_the_limit() -> None:
+def test_counts_are_exact_however_many_sagas_the_log_keeps() -> None:
+    """One count query per gauge: no page of the log stands in for all of it."""
     log = MemorySagaLog()
     for n in range(3):
         _leave_failed(log, f"wiki-{n}")
-    values = _scrape(SagaLogCollector(log, limit=2))
-    assert values["wikisaga_sagas_needing_intervention:failed"] == 2
-    with pytest.raises(ValueError, match="limit"):
-        SagaLogCollector(log, limit=0)
+    for n in range(1005):
+        log.create_saga(f"stuck-{n}", None, owner="gone", lease_seconds=0.01)
+    time.sleep(0.05)
+    values = _scrape(SagaLogCollector(log))
+    assert values["wikisaga_sagas_needing_intervention:failed"] == 3
+    assert values["wikisaga_sagas_needing_intervention:lease_expired"] == 1005
+    assert values["wikisaga_saga_log_in_flight"] == 1005

@@ -30,6 +30,7 @@ module           what its mixin checks
 ``fencing``      writes by the owner only, each renewing its lease; ``renew_leases``
 ``claims``       ``claim_expired`` (recovery) and ``claim_saga`` (an operator's retry)
 ``reading``      ``get_saga``, ``list_sagas``, JSON round trips, ``status()``
+``counting``     ``count_sagas``: by state, and in-flight sagas whose lease expired
 ``paging``       ``list_sagas(before=...)``: keyset pages, every saga once, newest first
 ``retention``    ``prune_batch`` and ``prune_sagas``: old finished sagas only, in batches
 ``durability``   closing and reopening a durable log, two logs on one store
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 from distributed_saga.testing.contract.claims import ClaimContract
 from distributed_saga.testing.contract.compensation import CompensationContract
+from distributed_saga.testing.contract.counting import CountingContract
 from distributed_saga.testing.contract.creation import CreationContract
 from distributed_saga.testing.contract.durability import DurabilityContract
 from distributed_saga.testing.contract.fencing import FencingContract
@@ -87,6 +89,7 @@ class SagaLogContract(
     FencingContract,
     ClaimContract,
     ReadingContract,
+    CountingContract,
     PagingContract,
     RetentionContract,
     DurabilityContract,
