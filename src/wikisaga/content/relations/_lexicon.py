@@ -53,6 +53,9 @@ class Lexicon:
     type_nouns: frozenset[str]
     alias_suffixes: frozenset[str]
     languages: frozenset[str]
+    platforms: frozenset[str]
+    """Operating systems, interpreters and runtimes: what a program "runs on" when that
+    is support rather than a foundation ("runs on Linux" against "runs on Warehouse")."""
     abbreviations: frozenset[str]
     foreign_words: frozenset[str]
     verb_forms: frozenset[str]
@@ -217,6 +220,7 @@ def lexicon() -> Lexicon:
         type_nouns=_set("type_nouns"),
         alias_suffixes=_set("alias_suffixes"),
         languages=_set("languages"),
+        platforms=_set("platforms"),
         abbreviations=_set("abbreviations"),
         foreign_words=_set("foreign_words") - _ENGLISH_TOO,
         verb_forms=boundary,

@@ -47,6 +47,11 @@ often a part, an example or a property ("strings only contain ASCII characters",
 distribution contains the sources") as something it offers. Their triples get half the
 confidence (0.45), under the default threshold; ``min_confidence=0`` keeps them."""
 _AMBIGUOUS_FACTOR = 0.5
+_RUNS_ON = frozenset({("runs", "on"), ("run", "on")})
+"""A program "runs on" a platform (an operating system, an interpreter: ``supports``) or
+on another program or service that hosts it ("PyPI runs on Warehouse": ``depends_on``,
+a foundation, never ``supports``)."""
+_DEFINITE = frozenset({"the", "this", "that", "these", "those"})
 _APPOSITION_ENDS = frozenset({",", ")", ".", ";", ":", "—", "–"})
 _HEARST_INTRODUCERS = (("such", "as"), ("including",), ("like",), ("e.g",), ("for", "example"))
 
@@ -183,7 +188,29 @@ def _trigger(reader: SentenceReader, hit: Hit) -> list[Found]:
         base *= _AMBIGUOUS_FACTOR
     if frame in ("inverse", "agent"):
         return _pairs(right, left, predicate, frame, base)
+    if hit.trigger.words in _RUNS_ON and right.predicate is None:
+        return _runs_on(left, right, base)
     return _pairs(left, right, predicate, frame, base)
+
+
+def _runs_on(left: Arguments, right: Arguments, base: float) -> list[Found]:
+    """ "X runs on Linux and PyPy" (supports) / "X runs on Warehouse" (depends_on); on
+    something that is no name ("a bar runs on standard error"), nothing."""
+    on_platform = [m for m in right.mentions if _platform_like(m)]
+    hosted = [
+        m for m in right.mentions if not _platform_like(m) and m.kind is not EntityKind.PHRASE
+    ]
+    return [
+        *_pairs(left, replace(right, mentions=on_platform), Predicate.SUPPORTS, "verb", base),
+        *_pairs(left, replace(right, mentions=hosted), Predicate.DEPENDS_ON, "verb", base),
+    ]
+
+
+def _platform_like(mention: Mention) -> bool:
+    """A language, an operating system, an interpreter or a runtime (``data/platforms.txt``)."""
+    lex = lexicon()
+    first = mention.key.split()[0]
+    return any(word in lex.languages or word in lex.platforms for word in (mention.key, first))
 
 
 def _gap_object(reader: SentenceReader, hit: Hit) -> Arguments:
@@ -258,6 +285,8 @@ def _copula(reader: SentenceReader, index: int, types: list[tuple[str, str]]) ->
         return []
     phrase, base = described
     left = subjects(reader, index)
+    if not left.how and _definite_description(reader, index):
+        return []  # "The check is a unique index": which check, the sentence before says
     if left.how == "topic" and reader.words_at(phrase.end, ("to",)):
         return []  # "It is an occasional request to support ...": "it" is no entity
     found = _pairs(left, objects(reader, phrase.start), Predicate.IS_A, "copula", base)
@@ -268,6 +297,17 @@ def _copula(reader: SentenceReader, index: int, types: list[tuple[str, str]]) ->
         if head in lexicon().type_nouns:
             types.append((item.subject.key, head))
     return found
+
+
+def _definite_description(reader: SentenceReader, index: int) -> bool:
+    """Whether the subject before the copula at ``index`` is a common noun phrase that
+    points back ("the mechanism", "this file", "these options"): it names no entity of
+    its own, and what it is said to be is no kind of anything."""
+    subject = reader.ending_at.get(reader.skip_back(index) + 1)
+    if subject is None or subject.determiner not in _DEFINITE:
+        return False
+    mention = reader.mention(subject)
+    return mention is not None and mention.kind is EntityKind.PHRASE
 
 
 def _appositive(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Found]:

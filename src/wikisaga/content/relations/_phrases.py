@@ -6,13 +6,14 @@ Adjectives joined by commas or ``and``/``yet`` before the head stay in one phras
 simple, yet elegant, HTTP library").
 
 A phrase's **key** is its entity's stable name (:func:`phrase_key`): lower case, without
-determiners, leading adjectives and adverbs, trailing version numbers, backticks or
-quotes; a common-noun head in the singular ("HTTP requests" → ``http request``, but a
-single word only if it names a kind, "libraries" → ``library``: "requests" may be a
-name, and ``normalise_key`` is idempotent); and a
-name followed by a word such as ``library`` or ``framework`` stands for the name alone
-("the Requests library" → ``requests``, of type ``library``) — but not after ``a``/``an``
-or after a language ("a Python library" stays ``python library``).
+determiners, leading adjectives and adverbs, trailing version numbers (not the number
+of a series: "PEP 440", "RFC 7230"), backticks or quotes; a common-noun head in the
+singular ("HTTP requests" → ``http request``, but a single word only if it names a
+kind, "libraries" → ``library``: "requests" may be a name, and ``normalise_key`` is
+idempotent); and a name followed by a word such as ``library`` or ``framework`` stands
+for the name alone ("the Requests library" → ``requests``, of type ``library``) — but
+not after ``a``/``an`` or after a language ("a Python library" stays ``python
+library``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ _ADJECTIVE_JOINS = frozenset({",", "and", "or", "yet", "but"})
 _INDEFINITE = frozenset({"a", "an", "another"})
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
 _QUOTES = frozenset({'"', "“", "”", "'", "‘", "’"})
+_NUMBERED_SERIES = frozenset(
+    {"bep", "bip", "cve", "ecma", "fips", "iso", "jep", "jsr", "nep", "pep", "rfc", "spec"}
+)
+"""Names whose number is the identity, not a version: "PEP 440" and "PEP 517" are two
+documents, "Python 3.11" one language."""
 _CODE_SUFFIXES = frozenset(
     {"attribute", "class", "decorator", "function", "method", "module", "object", "type"}
 )
@@ -180,11 +186,16 @@ def _content(words: Sequence[Token]) -> list[Token]:
         or kept[0].lower in lex.adjectives
     ):
         kept.pop(0)
-    while len(kept) > 1 and kept[-1].tag is Tag.NUM:
+    while len(kept) > 1 and kept[-1].tag is Tag.NUM and not _numbered(kept):
         kept.pop()
     if kept and kept[0].tag is Tag.DET:
         kept.pop(0)
     return kept
+
+
+def _numbered(words: list[Token]) -> bool:
+    """Whether the number ending ``words`` names one of a series ("PEP 440", "RFC 7230")."""
+    return len(words) == 2 and words[-1].text.isdigit() and words[0].lower in _NUMBERED_SERIES
 
 
 def _class_word(token: Token) -> bool:

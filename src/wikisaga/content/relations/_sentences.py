@@ -6,8 +6,9 @@ line, and at every ``break`` the caller gives (headings, list items, table rows)
 does not end a sentence after a listed abbreviation (``e.g.``, ``Dr.``, ``vs.``), after a
 single letter (an initial), or when it is inside a token (``1.2.3``, ``numpy.linalg``,
 ``Node.js``). A lower-case word after the period starts a new sentence (package names are
-written in lower case: "... the event loop. uvloop is ..."), unless an abbreviation or a
-number stands before it.
+written in lower case: "... the event loop. uvloop is ..."), also after a file name or a
+number ("reads pyproject.toml. build calls ...", "by PEP 632. distutils was ..."), but not
+after an abbreviation, a dotted one (``e.g.``, ``U.S.``) or a single digit.
 """
 
 from __future__ import annotations
@@ -53,8 +54,21 @@ def _is_boundary(text: str, end: int, stop: int, mark: str) -> bool:
     lowered = word.lower()
     if lowered in lexicon().abbreviations:
         return lowered == "etc" and not lower_case  # "e.g. foo", but "etc. The"
-    # a lower-case word opens a sentence when it is a name: "the loop. uvloop is ..."
-    return not lower_case or (word.isalpha() and len(word) > 1)
+    # a lower-case word opens a sentence when it is a name: "the loop. uvloop is ...",
+    # also after a file name or a number: "reads pyproject.toml. build calls ...",
+    # "deprecated by PEP 632. distutils was ..." (but not after "e.g", "U.S", "1.")
+    return not lower_case or (word.isalpha() and len(word) > 1) or _ends_token(word)
+
+
+def _ends_token(word: str) -> bool:
+    """Whether ``word``, before a period, is a whole token that the period ends: a dotted
+    name with a part longer than two letters (``pyproject.toml``, ``Node.js``; not
+    ``e.g``, ``U.S``, ``Ph.D``) or a number of more than one character (``632``,
+    ``3.12``; not an inline list's ``1``)."""
+    parts = word.split(".")
+    if all(part.isdigit() for part in parts if part):
+        return len(word) > 1
+    return len(parts) > 1 and any(len(part) > 2 for part in parts)
 
 
 def split_sentences(text: str, *, breaks: Iterable[int] = ()) -> tuple[Sentence, ...]:

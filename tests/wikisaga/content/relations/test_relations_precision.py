@@ -97,3 +97,65 @@ def test_a_title_with_an_article_inside_gives_no_truncated_object() -> None:
 def test_a_name_before_a_lower_case_article_is_still_the_object() -> None:
     assert ("format", "extends", "markdown") in typed("The format is based on Markdown.")
     assert ("typer", "uses", "rich") in typed("Typer uses Rich a great deal.")
+
+
+# -- "runs on": a platform is supported, a program or service is a foundation ---------
+
+
+def test_runs_on_a_program_or_service_is_a_foundation_not_support() -> None:
+    found = typed("PyPI runs on Warehouse.")
+    assert found == {("pypi", "depends_on", "warehouse")}
+    assert not typed("On a terminal a progress bar runs on standard error.")
+
+
+def test_runs_on_a_platform_or_interpreter_is_still_support() -> None:
+    assert typed("Uvicorn runs on Linux, macOS and PyPy.") == {
+        ("uvicorn", "supports", "linux"),
+        ("uvicorn", "supports", "macos"),
+        ("uvicorn", "supports", "pypy"),
+    }
+    assert typed("bcrypt runs on Python 3.8+.") == {("bcrypt", "supports", "python")}
+
+
+# -- the number of a series is part of its name ----------------------------------------
+
+
+def test_the_number_of_a_series_is_kept_and_a_version_is_not() -> None:
+    found = typed("packaging implements PEP 440. PEP 517 is a Python Enhancement Proposal.")
+    assert ("packaging", "implements", "pep 440") in found
+    assert ("pep 517", "is_a", "python enhancement proposal") in found
+    assert typed("Django 4.2 supports Python 3.12.") == {("django", "supports", "python")}
+
+
+# -- a definite description before the copula names no entity ---------------------
+
+
+def test_a_definite_common_noun_before_the_copula_gives_no_kind() -> None:
+    assert not typed("The mechanism is a durable saga.")
+    assert not typed("This file is the target design.")
+    assert typed("The Requests library is an HTTP library.") == {
+        ("requests", "is_a", "http library")
+    }
+    assert typed("A source distribution is an archive.") == {
+        ("source distribution", "is_a", "archive")
+    }
+
+
+# -- common modifiers are no names; a copy or a version is no kind ------------------------
+
+
+def test_a_common_modifier_before_a_kind_word_is_no_alias() -> None:
+    assert typed("Warehouse is the web application that serves PyPI.") == {
+        ("warehouse", "is_a", "web application")
+    }
+    assert typed("The pygments library is a syntax highlighter.") == {
+        ("pygments", "is_a", "syntax highlighter")
+    }
+
+
+def test_a_copy_or_a_version_of_something_is_no_kind_of_its_own() -> None:
+    assert not typed("venv is a smaller version of virtualenv.")
+    assert typed("setuptools extends distutils and ships its own copy of it.") == {
+        ("setuptools", "extends", "distutils")
+    }
+    assert typed("virtualenv is a smaller tool.") == {("virtualenv", "is_a", "tool")}

@@ -54,6 +54,30 @@ def test_a_period_before_a_lower_case_name_ends_a_sentence() -> None:
     ]
 
 
+def test_a_period_after_a_file_name_or_a_number_ends_a_sentence() -> None:
+    assert _texts("build reads pyproject.toml. build calls the backend.") == [
+        "build reads pyproject.toml.",
+        "build calls the backend.",
+    ]
+    assert _texts(
+        "It was deprecated by PEP 632. distutils was removed in Python 3.12. pip stays."
+    ) == [
+        "It was deprecated by PEP 632.",
+        "distutils was removed in Python 3.12.",
+        "pip stays.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Use a parser, e.g. lark, for this.", "Servers in the U.S. are fast.", "Step 1. run it."],
+)
+def test_a_dotted_abbreviation_or_a_digit_before_a_lower_case_word_ends_no_sentence(
+    text: str,
+) -> None:
+    assert _texts(text) == [text]
+
+
 def test_blank_lines_list_items_and_breaks_end_sentences() -> None:
     text = "Features\n\n- fast\n- small parser\nTitle line"
     assert _texts(text) == ["Features", "- fast", "- small parser\nTitle line"]
