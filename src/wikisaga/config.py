@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     """Wiki generations the backend runs at once (its worker threads)."""
     recovery_interval: Seconds = 10.0
     """Seconds between the backend's saga recovery passes."""
+    saga_lease_seconds: Seconds = 30.0
+    """How long a backend may go silent before another takes over its work: the lease on
+    each saga it runs or recovers and on each job it claims (renewed every third of it)."""
+    job_poll_interval: Seconds = 2.0
+    """Seconds an idle backend worker waits before looking for queued jobs again (a job
+    queued on this backend wakes one at once)."""
     dev_mode: bool = False
     """Development mode: a missing internal token is generated instead of refused."""
     log_format: Literal["text", "json"] = "text"

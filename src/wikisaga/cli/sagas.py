@@ -32,6 +32,7 @@ from distributed_saga import (
 from wikisaga.auth import get_internal_headers
 from wikisaga.config import Settings
 from wikisaga.errors import SagaOperationError
+from wikisaga.jobs import open_job_store
 from wikisaga.pipeline.compensations import publish_compensations
 
 __all__ = ["register"]
@@ -218,15 +219,25 @@ def prune(
     ] = False,
     log_url: LogUrl = None,
 ) -> int:
-    """Delete finished sagas (committed, rolled back) older than an age, with their steps.
+    """Delete finished sagas (committed, rolled back) older than an age, with their steps,
+    and the backend's jobs that finished before it.
 
-    Sagas in flight are never pruned; failed ones only with --include-failed.
+    Sagas in flight are never pruned; failed ones only with --include-failed. Jobs queued
+    or running are never pruned, nor each project's newest succeeded job (it names the
+    committed wiki), nor, without --include-failed, the jobs of failed sagas.
     """
     seconds = parse_age(older_than)
     states = set(FINISHED_STATES) | ({SagaState.FAILED} if include_failed else set())
-    with _log(log_url) as log:
+    settings = Settings.from_env()
+    url = log_url or settings.effective_saga_log_url
+    with _log(url) as log:
         deleted = prune_sagas(log, seconds, states=states)
-    print(f"pruned {deleted} saga(s) finished more than {older_than} ago")
+        keep: set[str] = set()
+        if not include_failed:
+            keep = {r.saga_id for r in log.list_sagas(states=[SagaState.FAILED], limit=100_000)}
+    with open_job_store(url, data_dir=settings.data_dir) as jobs:
+        jobs_deleted = jobs.prune(seconds, keep_sagas=keep)
+    print(f"pruned {deleted} saga(s) and {jobs_deleted} job(s) finished more than {older_than} ago")
     return 0
 
 

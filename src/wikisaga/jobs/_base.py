@@ -20,7 +20,18 @@ Rules every backend keeps:
   same key for another project raises :class:`~wikisaga.errors.IdempotencyKeyReused`.
 - **Claims.** :meth:`JobStore.claim` moves a queued job to ``running`` for exactly one
   caller (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite), so two
-  workers never run the same job.
+  workers never run the same job. ``claim(None)`` takes the oldest queued job, whichever
+  backend queued it: the queue is the database, shared by every backend on it.
+- **Claim leases.** A claim names its ``owner`` (the backend process) and holds a lease
+  until ``lease_expires_at``; the owner renews it (:meth:`JobStore.renew`) while it runs
+  the job. A running job whose lease has expired (:meth:`JobStore.list_expired`) has lost
+  its backend; a live one never has. Lease times are the database's clock on PostgreSQL,
+  so backends on different hosts agree on them. :meth:`JobStore.record_step` with an
+  ``owner`` writes only while that owner holds the job, which fences an owner that was
+  paused past its lease.
+- **Retention.** :meth:`JobStore.prune` deletes jobs that finished before a cutoff, never
+  an active job and never a project's newest succeeded job (the read API serves the
+  committed wiki from it).
 - **Steps.** Each job keeps, per pipeline step, its state, start and end times and
   details (counts, messages), written as the step goes.
 
@@ -32,11 +43,21 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ACTIVE_STATUSES", "Job", "JobStatus", "JobStore"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "DEFAULT_LEASE_SECONDS",
+    "FINISHED_STATUSES",
+    "Job",
+    "JobStatus",
+    "JobStore",
+]
+
+DEFAULT_LEASE_SECONDS = 30.0
+"""How long a claim holds without renewal unless the caller says otherwise."""
 
 
 class JobStatus(enum.StrEnum):
@@ -50,6 +71,9 @@ class JobStatus(enum.StrEnum):
 
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 """A project has at most one job in these."""
+
+FINISHED_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+"""A job in these is history: only :meth:`JobStore.prune` touches it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +96,10 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     updated_at: float = 0.0
+    claimed_by: str | None = None
+    """The backend process that claimed the job (its saga owner name)."""
+    lease_expires_at: float | None = None
+    """Until when its claim holds unless renewed (epoch seconds, the database's clock)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +118,8 @@ class Job:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "updated_at": self.updated_at,
+            "claimed_by": self.claimed_by,
+            "lease_expires_at": self.lease_expires_at,
         }
 
 
@@ -114,16 +144,52 @@ class JobStore(abc.ABC):
         running job's own request is answered with that job)."""
 
     @abc.abstractmethod
-    def claim(self, job_id: str | None = None) -> Job | None:
-        """Move the job (or the oldest queued one) from ``queued`` to ``running`` and
-        return it; ``None`` when it is not queued (someone else claimed it)."""
+    def claim(
+        self,
+        job_id: str | None = None,
+        *,
+        owner: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> Job | None:
+        """Move the job (or the oldest queued one) from ``queued`` to ``running`` for
+        ``owner``, with a lease of ``lease_seconds``, and return it; ``None`` when it is
+        not queued (someone else claimed it) or, for ``None``, when nothing is queued."""
+
+    @abc.abstractmethod
+    def renew(self, owner: str, job_ids: Collection[str], lease_seconds: float) -> set[str]:
+        """Extend the leases of those of ``job_ids`` that ``owner`` still runs; return
+        their ids (a missing one was finished or taken over by someone else)."""
+
+    @abc.abstractmethod
+    def list_expired(self, *, stale_seconds: float, limit: int = 100) -> list[Job]:
+        """Running jobs whose claim lease has expired, oldest first; a job claimed with no
+        lease (by a backend older than leases) counts once it is ``stale_seconds`` old."""
 
     @abc.abstractmethod
     def record_step(
-        self, job_id: str, step: str, state: str, details: Mapping[str, Any] | None = None
-    ) -> None:
+        self,
+        job_id: str,
+        step: str,
+        state: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        owner: str | None = None,
+    ) -> bool:
         """Set the step's state and details; ``running`` stamps its start, any other
-        state its end."""
+        state its end. With ``owner``, only while that owner holds the running job:
+        ``False`` (and nothing written) when it does not."""
+
+    @abc.abstractmethod
+    def prune(
+        self,
+        older_than_seconds: float,
+        *,
+        keep_sagas: Collection[str] = (),
+        batch_size: int = 500,
+    ) -> int:
+        """Delete the jobs that finished more than ``older_than_seconds`` ago, in batches;
+        return how many. Active jobs, each project's newest succeeded job, and the jobs of
+        ``keep_sagas`` are kept."""
 
     @abc.abstractmethod
     def finish(

@@ -2,8 +2,13 @@
 
 :class:`SqlJobStore` holds the schema and every query; a backend supplies the dialect
 hooks (:attr:`_PARAM`, :attr:`_SKIP_LOCKED`), :meth:`_run` (one unit of work in one
-transaction, driver errors translated) and :meth:`_is_unique_violation`. Public methods
-own the transaction; ``_name(cur, ...)`` helpers do the work inside it.
+transaction, driver errors translated), :meth:`_is_unique_violation`, :meth:`_columns`
+(for migrations) and, when the database has a better clock than this process,
+:meth:`_clock`. Public methods own the transaction; ``_name(cur, ...)`` helpers do the
+work inside it.
+
+Migrations are additive: a table made by an older version gets the columns it lacks
+(``_ADDED_COLUMNS``) when a store opens it.
 """
 
 # Queries are built from this module's constants and enum values; values are bound.
@@ -15,12 +20,19 @@ import abc
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from distributed_saga.log._sql import Cursor
 from wikisaga.errors import IdempotencyKeyReused, JobConflict, JobNotFound
-from wikisaga.jobs._base import ACTIVE_STATUSES, Job, JobStatus, JobStore
+from wikisaga.jobs._base import (
+    ACTIVE_STATUSES,
+    DEFAULT_LEASE_SECONDS,
+    FINISHED_STATUSES,
+    Job,
+    JobStatus,
+    JobStore,
+)
 
 __all__ = ["SqlJobStore"]
 
@@ -28,10 +40,17 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 _ACTIVE = ", ".join(f"'{status.value}'" for status in sorted(ACTIVE_STATUSES))
+_FINISHED = ", ".join(f"'{status.value}'" for status in sorted(FINISHED_STATUSES))
 _COLUMNS = (
     "job_id, project_id, user_id, saga_id, status, force, idempotency_key, steps, result, "
-    "error, saga_status, created_at, started_at, finished_at, updated_at"
+    "error, saga_status, created_at, started_at, finished_at, updated_at, claimed_by, "
+    "lease_expires_at"
 )
+_ADDED_COLUMNS = (
+    ("claimed_by", "TEXT"),
+    ("lease_expires_at", "DOUBLE PRECISION"),
+)
+"""Columns added after the first version of the table, added to old tables on open."""
 _SCHEMA = (
     f"""CREATE TABLE IF NOT EXISTS wiki_job (
         job_id TEXT NOT NULL PRIMARY KEY,
@@ -49,12 +68,15 @@ _SCHEMA = (
         started_at DOUBLE PRECISION,
         finished_at DOUBLE PRECISION,
         updated_at DOUBLE PRECISION NOT NULL,
+        claimed_by TEXT,
+        lease_expires_at DOUBLE PRECISION,
         UNIQUE (user_id, idempotency_key)
     )""",
     # The one-generation-per-project rule, kept by the database itself.
     f"""CREATE UNIQUE INDEX IF NOT EXISTS wiki_job_one_active
         ON wiki_job (project_id) WHERE status IN ({_ACTIVE})""",
     "CREATE INDEX IF NOT EXISTS wiki_job_by_project ON wiki_job (project_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS wiki_job_by_status ON wiki_job (status, created_at)",
 )
 
 
@@ -87,11 +109,24 @@ class SqlJobStore(JobStore):
     @abc.abstractmethod
     def _is_unique_violation(self, exc: BaseException) -> bool: ...
 
+    @abc.abstractmethod
+    def _columns(self, cur: Cursor) -> set[str]:
+        """The names of the columns ``wiki_job`` has."""
+
+    def _clock(self, cur: Cursor) -> float:
+        """Now, in epoch seconds, on the clock every store of this database shares."""
+        return time.time()
+
     def _q(self, query: str) -> str:
         return query.replace("?", self._PARAM)
 
     def _migrate(self, cur: Cursor) -> None:
-        for statement in _SCHEMA:
+        cur.execute(_SCHEMA[0])
+        present = self._columns(cur)
+        for name, kind in _ADDED_COLUMNS:
+            if name not in present:
+                cur.execute(f"ALTER TABLE wiki_job ADD COLUMN {name} {kind}")
+        for statement in _SCHEMA[1:]:
             cur.execute(statement)
 
     # -- the contract ---------------------------------------------------------------------
@@ -114,13 +149,56 @@ class SqlJobStore(JobStore):
         # and our insert: the second look finds it and answers as if it had been first.
         return self._run(self._create, project_id, user_id, saga_id, force, idempotency_key)
 
-    def claim(self, job_id: str | None = None) -> Job | None:
-        return self._run(self._claim, job_id)
+    def claim(
+        self,
+        job_id: str | None = None,
+        *,
+        owner: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> Job | None:
+        if not lease_seconds > 0:
+            raise ValueError(f"a claim's lease must be positive, not {lease_seconds!r}")
+        return self._run(self._claim, job_id, owner, float(lease_seconds))
+
+    def renew(self, owner: str, job_ids: Collection[str], lease_seconds: float) -> set[str]:
+        ids = sorted(set(job_ids))
+        if not ids:
+            return set()
+        return self._run(self._renew, owner, ids, float(lease_seconds))
+
+    def list_expired(self, *, stale_seconds: float, limit: int = 100) -> list[Job]:
+        return self._run(self._expired, float(stale_seconds), limit)
 
     def record_step(
-        self, job_id: str, step: str, state: str, details: Mapping[str, Any] | None = None
-    ) -> None:
-        self._run(self._record_step, job_id, step, state, dict(details or {}))
+        self,
+        job_id: str,
+        step: str,
+        state: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        return self._run(self._record_step, job_id, step, state, dict(details or {}), owner)
+
+    def prune(
+        self,
+        older_than_seconds: float,
+        *,
+        keep_sagas: Collection[str] = (),
+        batch_size: int = 500,
+    ) -> int:
+        if not older_than_seconds >= 0:
+            raise ValueError("older_than_seconds cannot be negative")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        cutoff = time.time() - older_than_seconds
+        keep = tuple(sorted(set(keep_sagas)))
+        pruned = 0
+        while True:
+            batch = self._run(self._prune_batch, cutoff, keep, batch_size)
+            pruned += batch
+            if batch < batch_size:
+                return pruned
 
     def finish(
         self,
@@ -209,7 +287,9 @@ class SqlJobStore(JobStore):
         )
         return self._get(cur, job_id), True
 
-    def _claim(self, cur: Cursor, job_id: str | None) -> Job | None:
+    def _claim(
+        self, cur: Cursor, job_id: str | None, owner: str | None, lease_seconds: float
+    ) -> Job | None:
         where = "status = ?" + (" AND job_id = ?" if job_id is not None else "")
         params: tuple[Any, ...] = (JobStatus.QUEUED.value,)
         if job_id is not None:
@@ -227,17 +307,79 @@ class SqlJobStore(JobStore):
         now = time.time()
         cur.execute(
             self._q(
-                "UPDATE wiki_job SET status = ?, started_at = ?, updated_at = ? "
-                "WHERE job_id = ? AND status = ?"
+                "UPDATE wiki_job SET status = ?, started_at = ?, updated_at = ?, "
+                "claimed_by = ?, lease_expires_at = ? WHERE job_id = ? AND status = ?"
             ),
-            (JobStatus.RUNNING.value, now, now, row[0], JobStatus.QUEUED.value),
+            (
+                JobStatus.RUNNING.value,
+                now,
+                now,
+                owner,
+                self._clock(cur) + lease_seconds,
+                row[0],
+                JobStatus.QUEUED.value,
+            ),
         )
         return self._get(cur, row[0]) if cur.rowcount == 1 else None
 
+    def _renew(self, cur: Cursor, owner: str, job_ids: list[str], lease_seconds: float) -> set[str]:
+        marks = ", ".join("?" for _ in job_ids)
+        held = f"status = ? AND claimed_by = ? AND job_id IN ({marks})"
+        params = (JobStatus.RUNNING.value, owner, *job_ids)
+        cur.execute(
+            self._q(f"UPDATE wiki_job SET lease_expires_at = ? WHERE {held}"),
+            (self._clock(cur) + lease_seconds, *params),
+        )
+        cur.execute(self._q(f"SELECT job_id FROM wiki_job WHERE {held}"), params)
+        return {str(row[0]) for row in cur.fetchall()}
+
+    def _expired(self, cur: Cursor, stale_seconds: float, limit: int) -> list[Job]:
+        now = self._clock(cur)
+        cur.execute(
+            self._q(
+                f"SELECT {_COLUMNS} FROM wiki_job WHERE status = ? AND "
+                "(lease_expires_at < ? OR (lease_expires_at IS NULL AND updated_at < ?)) "
+                "ORDER BY created_at, job_id LIMIT ?"
+            ),
+            (JobStatus.RUNNING.value, now, time.time() - stale_seconds, int(limit)),
+        )
+        return [self._job(row) for row in cur.fetchall()]
+
+    def _prune_batch(self, cur: Cursor, cutoff: float, keep: tuple[str, ...], limit: int) -> int:
+        kept = f" AND saga_id NOT IN ({', '.join('?' for _ in keep)})" if keep else ""
+        # Each project's newest succeeded job (as last_succeeded orders them) stays: the
+        # read API serves the committed wiki from it.
+        cur.execute(
+            self._q(
+                f"SELECT job_id FROM wiki_job AS j WHERE status IN ({_FINISHED}) "
+                f"AND finished_at < ?{kept} AND NOT (status = ? AND NOT EXISTS ("
+                "SELECT 1 FROM wiki_job AS k WHERE k.project_id = j.project_id "
+                "AND k.status = ? AND (k.created_at > j.created_at OR "
+                "(k.created_at = j.created_at AND k.job_id < j.job_id)))) "
+                "ORDER BY finished_at, job_id LIMIT ?"
+            ),
+            (cutoff, *keep, JobStatus.SUCCEEDED.value, JobStatus.SUCCEEDED.value, int(limit)),
+        )
+        doomed = [str(row[0]) for row in cur.fetchall()]
+        if doomed:
+            cur.execute(
+                self._q(f"DELETE FROM wiki_job WHERE job_id IN ({', '.join('?' for _ in doomed)})"),
+                tuple(doomed),
+            )
+        return len(doomed)
+
     def _record_step(
-        self, cur: Cursor, job_id: str, step: str, state: str, details: dict[str, Any]
-    ) -> None:
+        self,
+        cur: Cursor,
+        job_id: str,
+        step: str,
+        state: str,
+        details: dict[str, Any],
+        owner: str | None,
+    ) -> bool:
         job = self._get(cur, job_id)
+        if owner is not None and (job.status is not JobStatus.RUNNING or job.claimed_by != owner):
+            return False
         steps = {name: dict(value) for name, value in job.steps.items()}
         now = time.time()
         entry = {**steps.get(step, {}), **details, "state": state}
@@ -249,6 +391,7 @@ class SqlJobStore(JobStore):
             self._q("UPDATE wiki_job SET steps = ?, updated_at = ? WHERE job_id = ?"),
             (json.dumps(steps, sort_keys=True, default=str), now, job_id),
         )
+        return True
 
     def _finish(
         self,
@@ -303,4 +446,6 @@ class SqlJobStore(JobStore):
             started_at=None if row[12] is None else float(row[12]),
             finished_at=None if row[13] is None else float(row[13]),
             updated_at=float(row[14]),
+            claimed_by=row[15],
+            lease_expires_at=None if row[16] is None else float(row[16]),
         )

@@ -1,7 +1,8 @@
 """``postgresql://`` — jobs in the PostgreSQL database of a shared saga log.
 
 Claims use ``FOR UPDATE SKIP LOCKED``: backends sharing the database never claim the same
-job, and none waits for another's claim. Needs psycopg 3, imported when opened.
+job, and none waits for another's claim. Claim leases are stamped and compared on the
+server's clock. Needs psycopg 3, imported when opened.
 """
 
 from __future__ import annotations
@@ -69,6 +70,20 @@ class PostgresJobStore(SqlJobStore):
 
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, self._psycopg.errors.UniqueViolation)
+
+    def _columns(self, cur: Cursor) -> set[str]:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'wiki_job' AND table_schema = current_schema()"
+        )
+        return {str(row[0]) for row in cur.fetchall()}
+
+    def _clock(self, cur: Cursor) -> float:
+        # The server's clock: backends on several hosts compare leases on one clock.
+        cur.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
+        row = cur.fetchone()
+        assert row is not None
+        return float(row[0])
 
     def close(self) -> None:
         with self._lock:

@@ -73,6 +73,10 @@ class SQLiteJobStore(SqlJobStore):
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
 
+    def _columns(self, cur: Cursor) -> set[str]:
+        cur.execute("PRAGMA table_info(wiki_job)")
+        return {str(row[1]) for row in cur.fetchall()}
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

@@ -1,9 +1,12 @@
 """The job store contract, bound to SQLite and PostgreSQL: one active job per project,
-idempotency keys, exclusive claims, steps and endings."""
+idempotency keys, exclusive claims, claim leases and their fence, steps and endings,
+retention, and the migration of a table made before claim leases."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,12 +95,112 @@ class JobStoreContract:
         with pytest.raises(JobNotFound):
             store.get("job-missing")
 
+    def test_a_claim_names_its_owner_and_holds_a_lease_it_renews(self, store: JobStore) -> None:
+        """The claim records who and until when; only the owner renews it; a lapsed lease
+        is listed as expired, a live one never is."""
+        job, _ = store.create("p8", "alice", saga_id="wiki-p8-1")
+        claimed = store.claim(job.job_id, owner="backend-a", lease_seconds=0.3)
+        assert claimed is not None
+        assert claimed.claimed_by == "backend-a"
+        assert claimed.lease_expires_at is not None
+        assert claimed.to_json()["claimed_by"] == "backend-a"
+        assert store.renew("backend-b", [job.job_id], 60) == set()
+        assert store.list_expired(stale_seconds=300) == []
+        time.sleep(0.4)
+        assert [j.job_id for j in store.list_expired(stale_seconds=300)] == [job.job_id]
+        assert store.renew("backend-a", [job.job_id], 60) == {job.job_id}
+        assert store.list_expired(stale_seconds=300) == []
+        store.finish(job.job_id, JobStatus.FAILED, error="x")
+        assert store.renew("backend-a", [job.job_id], 60) == set()
+
+    def test_a_queued_job_is_never_expired_and_an_unleased_one_only_when_stale(
+        self, store: JobStore
+    ) -> None:
+        """Queued jobs wait for a worker however old; a running job with no lease (an
+        older backend's claim) counts as expired once it is older than ``stale_seconds``."""
+        store.create("p9", "alice", saga_id="wiki-p9-1")
+        assert store.list_expired(stale_seconds=0) == []
+        other, _ = store.create("p10", "alice", saga_id="wiki-p10-1")
+        assert store.claim(other.job_id, owner="backend-a", lease_seconds=60) is not None
+        assert store.list_expired(stale_seconds=0) == []
+
+    def test_record_step_with_an_owner_is_fenced(self, store: JobStore) -> None:
+        """A worker that no longer holds its job writes nothing and is told so."""
+        job, _ = store.create("p11", "alice", saga_id="wiki-p11-1")
+        store.claim(job.job_id, owner="backend-a")
+        assert store.record_step(job.job_id, "fetch_documents", "running", owner="backend-a")
+        assert not store.record_step(job.job_id, "generate_pages", "running", owner="backend-b")
+        store.finish(job.job_id, JobStatus.FAILED, error="ended by another backend")
+        assert not store.record_step(job.job_id, "generate_pages", "running", owner="backend-a")
+        assert set(store.get(job.job_id).steps) == {"fetch_documents"}
+
+    def test_claim_without_an_id_takes_the_oldest_queued_job(self, store: JobStore) -> None:
+        """``claim(None)`` serves the shared queue in order, then finds nothing."""
+        first, _ = store.create("p12", "alice", saga_id="wiki-p12-1")
+        second, _ = store.create("p13", "alice", saga_id="wiki-p13-1")
+        taken = [store.claim(None, owner="b"), store.claim(None, owner="b")]
+        assert [j.job_id if j else None for j in taken] == [first.job_id, second.job_id]
+        assert store.claim(None, owner="b") is None
+        with pytest.raises(ValueError, match="lease"):
+            store.claim(None, owner="b", lease_seconds=0)
+
+    def test_prune_removes_old_finished_jobs_and_never_active_ones(self, store: JobStore) -> None:
+        """Finished jobs older than the age go; queued and running ones stay whatever their
+        age, so does each project's newest succeeded job (the committed wiki's), and so do
+        the jobs of the sagas asked to be kept."""
+        old_ok, _ = store.create("r1", "alice", saga_id="wiki-r1-1")
+        store.finish(old_ok.job_id, JobStatus.SUCCEEDED, result={"snapshot_id": "s1"})
+        newest_ok, _ = store.create("r1", "alice", saga_id="wiki-r1-2")
+        store.finish(newest_ok.job_id, JobStatus.SUCCEEDED, result={"snapshot_id": "s2"})
+        failed, _ = store.create("r1", "alice", saga_id="wiki-r1-3")
+        store.finish(failed.job_id, JobStatus.FAILED, error="x")
+        kept_failed, _ = store.create("r2", "alice", saga_id="wiki-r2-1")
+        store.finish(kept_failed.job_id, JobStatus.FAILED, error="needs an operator")
+        running, _ = store.create("r2", "alice", saga_id="wiki-r2-2")
+        store.claim(running.job_id, owner="b")
+        queued, _ = store.create("r3", "alice", saga_id="wiki-r3-1")
+        time.sleep(0.02)
+
+        assert store.prune(3600) == 0
+        assert store.prune(0, keep_sagas={"wiki-r2-1"}, batch_size=1) == 2
+        left = {j.job_id for j in store.list_jobs(limit=100) if j.project_id.startswith("r")}
+        assert left == {newest_ok.job_id, kept_failed.job_id, running.job_id, queued.job_id}
+        assert store.last_succeeded("r1") == store.get(newest_ok.job_id)
+        with pytest.raises(ValueError, match="negative"):
+            store.prune(-1)
+
 
 class TestSQLiteJobStore(JobStoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[JobStore]:
         with open_job_store(f"sqlite:///{(tmp_path / 'sagas.db').as_posix()}") as opened:
             yield opened
+
+    def test_a_table_made_before_claim_leases_gets_their_columns(self, tmp_path: Path) -> None:
+        """Opening a database whose job table lacks the lease columns adds them, keeping
+        its jobs; an old running job then counts as expired only once stale."""
+        path = tmp_path / "old.db"
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "CREATE TABLE wiki_job (job_id TEXT NOT NULL PRIMARY KEY, project_id TEXT "
+                "NOT NULL, user_id TEXT NOT NULL, saga_id TEXT NOT NULL UNIQUE, status TEXT "
+                "NOT NULL, force INTEGER NOT NULL DEFAULT 0, idempotency_key TEXT, steps TEXT "
+                "NOT NULL DEFAULT '{}', result TEXT, error TEXT, saga_status TEXT, created_at "
+                "DOUBLE PRECISION NOT NULL, started_at DOUBLE PRECISION, finished_at DOUBLE "
+                "PRECISION, updated_at DOUBLE PRECISION NOT NULL, UNIQUE (user_id, "
+                "idempotency_key))"
+            )
+            conn.execute(
+                "INSERT INTO wiki_job (job_id, project_id, user_id, saga_id, status, "
+                "created_at, updated_at) VALUES ('job-0a', 'old', 'alice', 'wiki-old-1', "
+                "'running', 1.0, 1.0)"
+            )
+        conn.close()
+        with open_job_store(f"sqlite:///{path.as_posix()}") as store:
+            old = store.get("job-0a")
+            assert (old.claimed_by, old.lease_expires_at) == (None, None)
+            assert [j.job_id for j in store.list_expired(stale_seconds=60)] == ["job-0a"]
+            assert store.list_expired(stale_seconds=time.time()) == []
 
 
 @pytest.mark.postgres

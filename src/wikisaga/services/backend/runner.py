@@ -1,16 +1,28 @@
-"""The backend's job runner: accepts generations, runs them on a bounded pool, recovers.
+"""The backend's job runner: accepts generations, runs them from a shared queue, recovers.
 
 - :meth:`JobRunner.submit` checks the project's owner (the filesystem service's registry),
   records a ``queued`` job under a fresh saga id (the job store refuses a second active
   job of the project, and answers a repeated ``Idempotency-Key`` with the first job),
-  then hands it to one of ``WIKISAGA_BACKEND_WORKERS`` threads.
-- A worker claims the job, runs :func:`~wikisaga.pipeline.generation.generate_project_wiki`
-  with the job's saga id, writing each step's progress to the job, and finishes it
-  ``succeeded`` (with the result and the manifest of committed files) or ``failed``.
+  and wakes one of this backend's ``WIKISAGA_BACKEND_WORKERS`` threads.
+- The queue is the job store, shared by every backend on the saga log's database: a
+  worker claims the oldest queued job, whoever queued it (``claim(None)``), and otherwise
+  looks again every ``WIKISAGA_JOB_POLL_INTERVAL`` seconds. A job queued on a backend that
+  died is run by another. A claim names this process (:attr:`JobRunner.owner`, its saga
+  owner name) and holds a lease of ``WIKISAGA_SAGA_LEASE_SECONDS``, renewed every third of
+  it by a heartbeat thread while the job runs.
+- A worker runs :func:`~wikisaga.pipeline.generation.generate_project_wiki` with the job's
+  saga id and lease, writing each step's progress to the job, and finishes it
+  ``succeeded`` (with the result and the manifest of committed files) or ``failed``. A
+  worker that finds it no longer holds its job before the saga starts (it was paused past
+  its lease and another backend ended the job) stops there: :class:`JobLost`.
 - :meth:`JobRunner.recover` runs one :class:`~distributed_saga.SagaRecoverer` pass with
-  the backend's own token, then :meth:`reconcile`: a job this process is not running whose
-  saga recovery ended is finished to match (``failed``, saying the saga was rolled back by
-  recovery), and one left without a saga past :data:`STALE_SECONDS` fails too.
+  the backend's own token, then :meth:`reconcile`, which looks only at running jobs whose
+  claim lease has expired (their backend died; a live backend's jobs are never touched):
+  one whose saga ended is finished to match (``failed`` with the guide's rolled-back
+  message and the saga's status, or ``succeeded`` when it committed); one whose saga is
+  still in flight waits for recovery; one that never started its saga fails, after its
+  saga id is spent (recorded as an empty rolled-back saga) so that a backend waking up
+  late cannot start it.
 - Readers get the last committed generation: the snapshot of the newest succeeded job,
   each file checked against the manifest recorded at its commit, so a page being
   rewritten by a generation in flight is never served (:class:`GenerationInProgress`).
@@ -21,17 +33,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from typing import Any
 
 from distributed_saga import (
     FINISHED_STATES,
+    SagaError,
+    SagaExistsError,
     SagaLog,
     SagaNotFoundError,
     SagaRecoverer,
     SagaState,
+    process_owner,
 )
 from wikisaga.clients import FilesystemClient, GitClient
 from wikisaga.config import Settings
@@ -43,21 +57,43 @@ from wikisaga.errors import (
 )
 from wikisaga.graph import GraphStore, GraphSummary, Relation, open_graph_store
 from wikisaga.ids import new_saga_id
-from wikisaga.jobs import ACTIVE_STATUSES, Job, JobStatus, JobStore
+from wikisaga.jobs import Job, JobStatus, JobStore
 from wikisaga.observability import SagaMetrics, log_context
 from wikisaga.pipeline.compensations import publish_compensations
-from wikisaga.pipeline.generation import generate_project_wiki
+from wikisaga.pipeline.generation import STEPS, generate_project_wiki
 
-__all__ = ["STALE_SECONDS", "GenerationInProgress", "JobRunner"]
+__all__ = [
+    "ROLLED_BACK_BY_RECOVERY",
+    "STALE_SECONDS",
+    "GenerationInProgress",
+    "JobLost",
+    "JobRunner",
+]
 
 logger = logging.getLogger("wikisaga.services.backend")
 
 STALE_SECONDS = 300.0
-"""A job no process has touched for this long, with no saga to show, was abandoned."""
+"""A running job claimed without a lease (by a backend older than claim leases) that no
+process has touched for this long was abandoned."""
+
+ROLLED_BACK_BY_RECOVERY = (
+    "Wiki generation failed and was rolled back: the backend running it stopped, "
+    "and saga recovery rolled the saga back"
+)
+"""The error of a job whose backend died mid-saga, once recovery has undone the saga."""
+
+_FENCED_STEPS = frozenset(STEPS[:4])
+"""Steps whose start is reported before the saga starts: a worker that lost its job
+stops there, before anything is written."""
 
 
 class GenerationInProgress(WikisagaError):
     """A read met a file that a generation in flight has rewritten; retry after it."""
+
+
+class JobLost(WikisagaError):
+    """This backend no longer holds the job it was running (its claim lapsed and another
+    backend ended the job); it must not go on with it."""
 
 
 class JobRunner:
@@ -77,13 +113,19 @@ class JobRunner:
         self.jobs = jobs
         self.metrics = metrics
         self._headers = headers
-        self._pool = ThreadPoolExecutor(settings.backend_workers, thread_name_prefix="wiki-job")
+        self.owner = process_owner()
+        """This process's name on its claims and sagas."""
         self._running: set[str] = set()
         self._lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._nudges = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
         self.recoverer = SagaRecoverer(
             saga_log,
             interval=settings.recovery_interval,
             registry=publish_compensations(headers),
+            lease_seconds=settings.saga_lease_seconds,
             observer=metrics,
         )
 
@@ -117,7 +159,7 @@ class JobRunner:
     def submit(
         self, project_id: str, user_id: str, *, force: bool, idempotency_key: str | None
     ) -> tuple[Job, bool]:
-        """Record a job (or find the one its key made) and start it if new."""
+        """Record a job (or find the one its key made) and, if new, wake a worker."""
         self.check_owner(project_id, user_id)
         job, created = self.jobs.create(
             project_id,
@@ -127,27 +169,64 @@ class JobRunner:
             idempotency_key=idempotency_key,
         )
         if created:
-            with self._lock:
-                self._running.add(job.job_id)
-            self._pool.submit(self._run, job.job_id)
+            with self._wake:
+                self._nudges += 1
+                self._wake.notify()
         return job, created
 
-    def _run(self, job_id: str) -> None:
+    def run_next(self) -> Job | None:
+        """Claim the oldest queued job and run it to its end; ``None`` if none is queued."""
+        job = self.jobs.claim(
+            None, owner=self.owner, lease_seconds=self.settings.saga_lease_seconds
+        )
+        if job is None:
+            return None
+        with self._lock:
+            self._running.add(job.job_id)
         try:
-            job = self.jobs.claim(job_id)
-            if job is None:
-                return
             with log_context(project_id=job.project_id, job_id=job.job_id, saga_id=job.saga_id):
                 self._generate(job)
         except Exception:  # a worker thread must never die silently
-            logger.exception("job %s could not be run", job_id)
+            logger.exception("job %s could not be run", job.job_id)
         finally:
             with self._lock:
-                self._running.discard(job_id)
+                self._running.discard(job.job_id)
+        return job
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ran = self.run_next()
+            except Exception:
+                logger.exception("could not claim a job")
+                ran = None
+            if ran is not None:
+                continue
+            with self._wake:
+                if not self._nudges and not self._stop.is_set():
+                    self._wake.wait(self.settings.job_poll_interval)
+                self._nudges = max(0, self._nudges - 1)
+
+    def _heartbeat(self) -> None:
+        lease = self.settings.saga_lease_seconds
+        while not self._stop.wait(lease / 3.0):
+            with self._lock:
+                mine = set(self._running)
+            if not mine:
+                continue
+            try:
+                held = self.jobs.renew(self.owner, mine, lease)
+            except Exception:  # the next beat tries again; the lease has slack for it
+                logger.exception("could not renew the claims of %d job(s)", len(mine))
+                continue
+            for job_id in sorted(mine - held):
+                logger.warning("job %s is no longer held by this backend", job_id)
 
     def _generate(self, job: Job) -> None:
-        def progress(step: str, state: str, details: Any) -> None:
-            self.jobs.record_step(job.job_id, step, state, details)
+        def progress(step: str, state: str, details: Mapping[str, Any]) -> None:
+            held = self.jobs.record_step(job.job_id, step, state, details, owner=self.owner)
+            if not held and state == "running" and step in _FENCED_STEPS:
+                raise JobLost(f"job {job.job_id} is no longer held by this backend")
 
         try:
             result = generate_project_wiki(
@@ -160,8 +239,12 @@ class JobRunner:
                 progress=progress,
                 saga_log=self.saga_log,
                 observer=self.metrics,
+                lease_seconds=self.settings.saga_lease_seconds,
             )
             result["manifest"] = self._manifest(job.project_id, job.user_id)
+        except JobLost:
+            logger.warning("job %s was ended by another backend; leaving it", job.job_id)
+            return
         except GenerationRolledBack as exc:
             self.jobs.finish(
                 job.job_id, JobStatus.FAILED, error=str(exc), saga_status=exc.saga_status
@@ -187,57 +270,94 @@ class JobRunner:
         self.reconcile()
 
     def reconcile(self) -> None:
-        """Finish the jobs whose saga ended without their worker (see module docstring)."""
-        active = self.jobs.list_jobs(statuses=frozenset(ACTIVE_STATUSES), limit=1000)
+        """Finish the jobs whose backend died (see the module docstring)."""
+        expired = self.jobs.list_expired(stale_seconds=STALE_SECONDS, limit=1000)
         with self._lock:
             mine = set(self._running)
-        for job in active:
+        for job in expired:
             if job.job_id in mine:
-                continue
+                continue  # ours, its lease lapsed through a failed beat: we still run it
             try:
-                record = self.saga_log.get_saga(job.saga_id)
-            except SagaNotFoundError:
-                if time.time() - job.updated_at > STALE_SECONDS:
-                    self.jobs.finish(
-                        job.job_id,
-                        JobStatus.FAILED,
-                        error="the backend running this job stopped before its saga started; "
-                        "nothing was changed",
-                    )
-                continue
-            if record.state not in FINISHED_STATES:
-                continue
-            status = {"state": record.state.value, "error": record.error}
-            if record.state is SagaState.COMMITTED:
-                self.jobs.finish(
-                    job.job_id,
-                    JobStatus.SUCCEEDED,
-                    result={
-                        "saga_id": job.saga_id,
-                        "snapshot_id": record.metadata.get("snapshot_id"),
-                        "graph_generation": job.saga_id,
-                        "manifest": self._manifest(job.project_id, job.user_id),
-                        "message": "committed; the backend running it stopped before "
-                        "reporting the result",
-                    },
-                    saga_status=status,
-                )
-                continue
-            self.jobs.finish(
-                job.job_id,
-                JobStatus.FAILED,
-                error=f"the backend running this job stopped; saga recovery ended it "
-                f"{record.state.value}"
-                + (" and it needs an operator" if record.state is SagaState.FAILED else ""),
-                saga_status=status,
-            )
+                self._reconcile_one(job)
+            except Exception:  # one job's trouble must not stop the others
+                logger.exception("could not reconcile job %s", job.job_id)
         counts = Counter(
             job.status.value for job in self.jobs.list_jobs(statuses=None, limit=10_000)
         )
         self.metrics.set_jobs(dict(counts))
 
+    def _reconcile_one(self, job: Job) -> None:
+        try:
+            record = self.saga_log.get_saga(job.saga_id)
+        except SagaNotFoundError:
+            if self._spend_saga_id(job):
+                self.jobs.finish(
+                    job.job_id,
+                    JobStatus.FAILED,
+                    error="the backend running this job stopped before its saga started; "
+                    "nothing was changed",
+                    saga_status={"state": SagaState.ROLLED_BACK.value, "error": None},
+                )
+            return
+        if record.state not in FINISHED_STATES:
+            return  # recovery rolls it back once its lease expires; the next pass ends the job
+        status = {"state": record.state.value, "error": record.error}
+        if record.state is SagaState.COMMITTED:
+            self.jobs.finish(
+                job.job_id,
+                JobStatus.SUCCEEDED,
+                result={
+                    "saga_id": job.saga_id,
+                    "snapshot_id": record.metadata.get("snapshot_id"),
+                    "graph_generation": job.saga_id,
+                    "manifest": self._manifest(job.project_id, job.user_id),
+                    "message": "committed; the backend running it stopped before "
+                    "reporting the result",
+                },
+                saga_status=status,
+            )
+            return
+        if record.state is SagaState.ROLLED_BACK:
+            error = ROLLED_BACK_BY_RECOVERY
+        else:
+            error = (
+                "Wiki generation failed and could not be rolled back: the backend running "
+                "it stopped, and saga recovery left the saga failed; it needs an operator "
+                "(wikisaga sagas retry)"
+            )
+        self.jobs.finish(job.job_id, JobStatus.FAILED, error=error, saga_status=status)
+
+    def _spend_saga_id(self, job: Job) -> bool:
+        """Record the job's saga as begun and rolled back with no step, so that its old
+        backend, if it only paused, is refused when it tries to start it. ``False`` when
+        the saga was started meanwhile (the next pass looks at it)."""
+        lease = self.settings.saga_lease_seconds
+        try:
+            self.saga_log.create_saga(
+                job.saga_id,
+                job.user_id,
+                owner=self.owner,
+                lease_seconds=lease,
+                metadata={"abandoned_job": job.job_id},
+            )
+        except SagaExistsError:
+            return False
+        try:
+            self.saga_log.begin_compensation(
+                job.saga_id,
+                self.owner,
+                failed_at=None,
+                error="the backend running its job stopped before the saga started",
+            )
+            self.saga_log.finish_saga(job.saga_id, self.owner, SagaState.ROLLED_BACK)
+        except SagaError:
+            # Spent all the same: the id exists, so nobody can start it; recovery ends it.
+            logger.exception("could not close the spent saga %s", job.saga_id)
+        return True
+
     def start(self) -> None:
-        """Recover once now (in the background) and then every ``recovery_interval``."""
+        """Start the workers and the claims' heartbeat, and recover once now (in the
+        background) and then every ``recovery_interval``."""
 
         def loop() -> None:
             while not self._stop.is_set():
@@ -247,16 +367,21 @@ class JobRunner:
                     logger.exception("recovery pass failed")
                 self._stop.wait(self.settings.recovery_interval)
 
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=loop, name="saga-recovery", daemon=True)
-        self._thread.start()
+        targets = [(loop, "saga-recovery"), (self._heartbeat, "job-heartbeat")]
+        targets += [(self._work, f"wiki-job-{n}") for n in range(self.settings.backend_workers)]
+        for target, name in targets:
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def close(self) -> None:
-        stop = getattr(self, "_stop", None)
-        if stop is not None:
-            stop.set()
-            self._thread.join(10)
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        """Stop taking jobs and wait for the running ones to end."""
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
 
     # -- reading the last committed generation ---------------------------------------
 
