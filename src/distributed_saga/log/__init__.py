@@ -9,7 +9,8 @@ URL                                    backend
 =====================================  ==============================================
 
 Backends other than memory are imported only when their URL is opened, so the engine needs
-no database driver until one is used.
+no database driver until one is used. :func:`read_schema_version` reads the schema version
+a log records without opening it (opening upgrades it), for health checks.
 """
 
 from __future__ import annotations
@@ -18,13 +19,22 @@ from typing import TYPE_CHECKING, Any
 
 from distributed_saga._errors import SagaLogError
 from distributed_saga.log._base import SagaLog
+from distributed_saga.log._schema import SCHEMA_VERSION, read_schema_version
 from distributed_saga.log.memory import MemorySagaLog
 
 if TYPE_CHECKING:
     from distributed_saga.log.postgres import PostgresSagaLog
     from distributed_saga.log.sqlite import SQLiteSagaLog
 
-__all__ = ["MemorySagaLog", "PostgresSagaLog", "SQLiteSagaLog", "SagaLog", "open_saga_log"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "MemorySagaLog",
+    "PostgresSagaLog",
+    "SQLiteSagaLog",
+    "SagaLog",
+    "open_saga_log",
+    "read_schema_version",
+]
 
 
 def open_saga_log(url: str, **options: Any) -> SagaLog:
