@@ -85,7 +85,11 @@ class Settings(BaseSettings):
     git_timeout: Seconds = 15.0
     network_timeout: Seconds = 30.0
     ingest_max_bytes: Annotated[int, Field(gt=0)] = 1_048_576
-    """Files larger than this many bytes are skipped by ``wikisaga ingest`` (1 MiB)."""
+    """Files larger than this many bytes are skipped by ``wikisaga ingest`` (1 MiB), and
+    refused by the backend's document upload."""
+    backend_upload_max_bytes: Annotated[int, Field(gt=0)] = 32 * 1024 * 1024
+    """The largest request body of the backend's ``POST /projects/{id}/documents`` (32 MiB);
+    every other backend route keeps 64 KiB."""
     embedding: Literal["lexical", "semantic"] = "lexical"
     """How documents are embedded: ``semantic`` needs the ``semantic`` extra (WordLlama)."""
     graph_url: str = ""

@@ -11,15 +11,17 @@
   browser cannot send the token header;
 - every other path — refused with 401 before its body is read when the token is missing
   or wrong;
-- bodies over ``max_body_bytes`` refused with 413 before they are parsed;
+- bodies over ``max_body_bytes`` refused with 413 before they are parsed (a path matching
+  a pattern of ``body_limits`` has that pattern's limit instead);
 - every error as ``{"error": <code>, "detail": <message>}`` (see ``errors``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -135,15 +137,30 @@ class _BodyTooLarge(HTTPException):
 
 
 class _BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, before they are parsed."""
+    """Refuse request bodies over ``limit`` bytes with 413, before they are parsed; a path
+    matching one of ``paths`` (whole) has that pattern's limit instead."""
 
-    def __init__(self, app: ASGIApp, limit: int, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        metrics: ServiceMetrics,
+        paths: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
         self.metrics = metrics
+        self.paths = [(re.compile(pattern), size) for pattern, size in (paths or {}).items()]
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = PayloadTooLarge(f"request body is larger than {self.limit} bytes")
+    def _limit_of(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        for pattern, size in self.paths:
+            if pattern.fullmatch(path):
+                return size
+        return self.default
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        error = PayloadTooLarge(f"request body is larger than {limit} bytes")
         self.metrics.count_error(scope, error.error_code)
         await _json_error(error)(scope, receive, send)
 
@@ -151,9 +168,10 @@ class _BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_of(scope)
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._refuse(scope, receive, send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
         received = 0
         started = False
@@ -163,8 +181,8 @@ class _BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _BodyTooLarge(self.limit)
+                if received > limit:
+                    raise _BodyTooLarge(limit)
             return message
 
         async def watched_send(message: Message) -> None:
@@ -178,7 +196,7 @@ class _BodyLimit:
         except _BodyTooLarge:
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
 
 def create_service_app(
@@ -188,10 +206,14 @@ def create_service_app(
     version: str = "0.1.0",
     description: str = "",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_limits: Mapping[str, int] | None = None,
     errors: Translations = (),
     collectors: Iterable[Collector] = (),
 ) -> FastAPI:
     """Build the common app of service ``name``; the service adds its routers to it.
+
+    ``body_limits`` gives routes a body limit of their own: a regular expression that
+    matches the whole path, and its limit in bytes (say, an upload route's larger one).
 
     ``errors`` is the service's table from its domain errors to HTTP (see
     :data:`~wikisaga.services._common.errors.Translations`).
@@ -260,7 +282,7 @@ def create_service_app(
         )
 
     # Added innermost first: metrics see every answer, including the gate's 401 and 413.
-    app.add_middleware(_BodyLimit, limit=max_body_bytes, metrics=metrics)
+    app.add_middleware(_BodyLimit, limit=max_body_bytes, metrics=metrics, paths=body_limits)
     app.add_middleware(_InternalTokenGate, token=token, metrics=metrics)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -21,7 +21,7 @@ from wikisaga.observability import SagaLogCollector, SagaMetrics
 from wikisaga.pipeline.generation import STEPS
 from wikisaga.services._common import create_service_app, dev_token
 from wikisaga.services.backend.deps import ERRORS
-from wikisaga.services.backend.routes import generate, jobs, wiki
+from wikisaga.services.backend.routes import documents, generate, jobs, sagas, wiki
 from wikisaga.services.backend.runner import JobRunner
 
 __all__ = ["create_app"]
@@ -36,7 +36,10 @@ graph current → commit). `Idempotency-Key` makes a retry return the same job; 
 with a generation in flight is 409 `generation_in_progress` naming `job_id` and `saga_id`;
 another user's project is 403. `GET /jobs/{job_id}` shows each step's progress.
 `GET /projects/{id}/wiki`, `/wiki/{path}` and `/graph` serve the last committed
-generation only. Errors are `{"error": <code>, "detail": <message>}`.
+generation only. `POST /projects/{id}/documents` ingests uploaded documents (multipart
+`files` parts, or JSON `{documents: [{path, content}]}`) as `wikisaga ingest` does;
+`GET /sagas`, `/sagas/{id}`, `POST /sagas/{id}/retry` and `/resolve` are the saga admin
+API of `wikisaga sagas`. Errors are `{"error": <code>, "detail": <message>}`.
 """
 
 
@@ -52,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings,
         description=DESCRIPTION,
         max_body_bytes=64 * 1024,
+        body_limits={documents.DOCUMENTS_PATH: settings.backend_upload_max_bytes},
         errors=ERRORS,
         collectors=[metrics, SagaLogCollector(saga_log)],
     )
@@ -76,6 +80,6 @@ def create_app(settings: Settings) -> FastAPI:
             saga_log.close()
 
     app.router.lifespan_context = lifespan
-    for module in (generate, jobs, wiki):
+    for module in (generate, jobs, wiki, documents, sagas):
         app.include_router(module.router)
     return app

@@ -1,0 +1,269 @@
+"""The backend's saga admin API as a real process on a real saga log, with real filesystem
+and git services behind fault proxies: listing by state and project in keyset pages, one
+saga with its steps, retry of a saga whose rollback failed, resolve, and each user kept to
+their own sagas."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from distributed_saga import DistributedSaga, SagaLog, SagaState, open_saga_log
+from wikisaga.config import Settings
+from wikisaga.content.documents import document_store_for
+from wikisaga.content.ingest import ingest
+from wikisaga.launcher import ServiceProcess
+from wikisaga.testing.proxy import FaultKind, FaultRule
+from wikisaga.testing.stack import ServiceStack
+
+USER = "alice"
+OTHER = "bob"
+
+
+class Backend:
+    def __init__(self, stack: ServiceStack, process: ServiceProcess) -> None:
+        self.stack = stack
+        self.client = httpx.Client(base_url=process.url, timeout=60)
+        self.settings = Settings(data_dir=stack.data_dir, internal_token=SecretStr(stack.token))
+
+    def call(
+        self, method: str, path: str, *, user: str | None = USER, token: bool = True, **kw: Any
+    ) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}))
+        if token:
+            headers["X-INTERNAL-TOKEN"] = self.stack.token
+        if user is not None:
+            headers["X-User-ID"] = user
+        return self.client.request(method, path, headers=headers, **kw)
+
+    def wait(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.call("GET", f"/jobs/{job_id}").json()
+            if job["status"] in ("succeeded", "failed"):
+                return dict(job)
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} did not finish")
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    with ServiceStack(tmp_path_factory.mktemp("sagas-stack")) as stack:
+        env = {
+            **stack.env,
+            "WIKISAGA_FILESYSTEM_SERVER_URL": stack.filesystem_proxy.url,
+            "WIKISAGA_GIT_SERVER_URL": stack.git_proxy.url,
+            "WIKISAGA_PAGE_GENERATOR": "local",
+            "WIKISAGA_FILESYSTEM_TIMEOUT": "3",
+            "WIKISAGA_GIT_TIMEOUT": "3",
+        }
+        with ServiceProcess("backend", env=env, log_dir=stack.root, startup_timeout=60) as proc:
+            running = Backend(stack, proc)
+            yield running
+            running.client.close()
+
+
+@pytest.fixture
+def log(backend: Backend) -> Iterator[SagaLog]:
+    """The backend's own saga log, opened by the test."""
+    opened = open_saga_log(backend.settings.effective_saga_log_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(backend: Backend) -> Iterator[None]:
+    yield
+    backend.stack.clear_faults()
+
+
+def _project() -> str:
+    return f"sg-{uuid.uuid4().hex[:10]}"
+
+
+def committed_saga(log: SagaLog, project: str, user: str) -> str:
+    """A one-step saga of ``project`` run by ``user``, committed."""
+    saga_id = f"wiki-{project}-{uuid.uuid4().hex[:8]}"
+    saga = DistributedSaga(saga_id, user, log=log, lock_key=f"wiki:{project}")
+    saga.execute_step(name="Touch", action=lambda: None)
+    saga.commit()
+    return saga_id
+
+
+def failed_generation(backend: Backend, project: str) -> dict[str, Any]:
+    """A generation job whose snapshot fails and whose undo of the saved files fails too:
+    the job fails and its saga is left ``failed``, for an operator."""
+    folder = backend.stack.root / f"docs-{project}"
+    folder.mkdir()
+    (folder / "chroma.md").write_text("# Chroma\n\nChroma is a vector database.\n")
+    with document_store_for(backend.settings) as store:
+        ingest(store, project_id=project, user_id=USER, paths=[folder])
+    backend.stack.git_proxy.add_rule(FaultRule("POST", r"/snapshot/.+", FaultKind.ERROR_BEFORE))
+    backend.stack.filesystem_proxy.add_rule(FaultRule("POST", r"/restore", FaultKind.ERROR_BEFORE))
+    accepted = backend.call("POST", "/generate_wiki", json={"project_id": project}).json()
+    job = backend.wait(accepted["job_id"])
+    backend.stack.clear_faults()
+    assert job["status"] == "failed", job
+    assert job["saga_status"]["state"] == "failed", job
+    return job
+
+
+def test_retry_of_a_failed_generation_rolls_it_back(backend: Backend) -> None:
+    """The failed saga is listed by state and project, shown with what is left to undo,
+    and retried with the backend's token: rolled back, its pages gone."""
+    project = _project()
+    job = failed_generation(backend, project)
+    saga_id = job["saga_id"]
+    with backend.stack.direct_filesystem() as filesystem:
+        assert filesystem.list_files(project, user_id=USER)  # the pages the undo left
+
+    listed = backend.call("GET", "/sagas", params={"state": "failed", "project_id": project}).json()
+    assert [saga["saga_id"] for saga in listed["sagas"]] == [saga_id]
+    shown = backend.call("GET", f"/sagas/{saga_id}").json()
+    assert shown["state"] == "failed"
+    assert shown["user_id"] == USER
+    assert shown["lock_key"] == f"wiki:{project}"
+    assert shown["remaining_compensations"]
+    assert [step["index"] for step in shown["steps"]] == list(range(len(shown["steps"])))
+
+    retried = backend.call("POST", f"/sagas/{saga_id}/retry")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["state"] == "rolled_back"
+    assert retried.json()["remaining"] == 0
+    assert backend.call("GET", f"/sagas/{saga_id}").json()["remaining_compensations"] == []
+    with backend.stack.direct_filesystem() as filesystem:
+        assert filesystem.list_files(project, user_id=USER) == []
+    assert backend.call("GET", f"/jobs/{job['job_id']}").json()["status"] == "failed"
+
+    again = backend.call("POST", f"/sagas/{saga_id}/retry")
+    assert (again.status_code, again.json()["error"]) == (409, "saga_state")
+    assert (
+        backend.call("GET", "/sagas", params={"state": "failed", "project_id": project}).json()[
+            "sagas"
+        ]
+        == []
+    )
+
+
+def test_a_retry_that_fails_again_stays_failed(backend: Backend) -> None:
+    """With the filesystem still refusing, the retry answers ``failed`` with what is left."""
+    project = _project()
+    saga_id = failed_generation(backend, project)["saga_id"]
+    backend.stack.filesystem_proxy.add_rule(FaultRule("POST", r"/restore", FaultKind.ERROR_BEFORE))
+    retried = backend.call("POST", f"/sagas/{saga_id}/retry", user=None)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["state"] == "failed"
+    assert retried.json()["remaining"] >= 1
+
+
+def test_resolve_needs_a_reason_and_ends_the_saga(backend: Backend) -> None:
+    """Without a reason (or a blank one) resolve is 422 and changes nothing; with one the
+    saga is rolled back, its undone steps marked compensated; a committed saga is 409."""
+    project = _project()
+    saga_id = failed_generation(backend, project)["saga_id"]
+    for body in ({}, {"reason": "   "}, {"reason": "x", "extra": 1}):
+        refused = backend.call("POST", f"/sagas/{saga_id}/resolve", json=body)
+        assert refused.status_code == 422, (body, refused.text)
+    assert backend.call("POST", f"/sagas/{saga_id}/resolve").status_code == 422
+    assert backend.call("GET", f"/sagas/{saga_id}").json()["state"] == "failed"
+
+    resolved = backend.call(
+        "POST", f"/sagas/{saga_id}/resolve", json={"reason": "deleted the pages by hand"}
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["state"] == "rolled_back"
+    assert resolved.json()["undone"] >= 1
+    shown = backend.call("GET", f"/sagas/{saga_id}").json()
+    assert shown["state"] == "rolled_back"
+    assert shown["remaining_compensations"] == []
+
+    again = backend.call("POST", f"/sagas/{saga_id}/resolve", json={"reason": "twice"})
+    assert (again.status_code, again.json()["error"]) == (409, "saga_state")
+    unknown = backend.call("POST", "/sagas/wiki-nope-1/resolve", json={"reason": "x"})
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "saga_not_found")
+
+
+def test_listing_pages_through_a_project_newest_first(backend: Backend, log: SagaLog) -> None:
+    """Pages of ``limit`` sagas, each continuing at the last one's ``next_before``, give
+    every saga of the project once, newest first; the state filter keeps only its state."""
+    project = _project()
+    made = [committed_saga(log, project, USER) for _ in range(5)]
+    committed_saga(log, _project(), USER)  # another project: never listed
+
+    for user in (USER, None):  # the project's owner, and the operator
+        seen: list[str] = []
+        before = None
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"project_id": project, "limit": 2}
+            if before is not None:
+                params["before"] = before
+            page = backend.call("GET", "/sagas", params=params, user=user).json()
+            seen += [saga["saga_id"] for saga in page["sagas"]]
+            pages += 1
+            before = page["next_before"]
+            if before is None:
+                break
+        assert seen == list(reversed(made))
+        assert pages == 3
+
+    assert (
+        backend.call("GET", "/sagas", params={"project_id": project, "state": "failed"}).json()[
+            "sagas"
+        ]
+        == []
+    )
+    states = backend.call(
+        "GET", "/sagas", params={"project_id": project, "state": ["committed", "failed"]}
+    ).json()["sagas"]
+    assert {saga["state"] for saga in states} == {"committed"}
+    assert len(states) == 5
+
+    bad = backend.call("GET", "/sagas", params={"before": "yesterday"})
+    assert (bad.status_code, bad.json()["error"]) == (400, "invalid_before")
+    assert backend.call("GET", "/sagas", params={"state": "sleeping"}).status_code == 422
+    assert backend.call("GET", "/sagas", params={"limit": 0}).status_code == 422
+
+
+def test_a_user_sees_and_acts_on_only_their_own_sagas(backend: Backend, log: SagaLog) -> None:
+    """Bob's listing leaves Alice's sagas out; her saga is 404 to him for show, retry and
+    resolve; her project is 403 to him; the operator (no X-User-ID) sees both."""
+    project = _project()
+    failed = failed_generation(backend, project)["saga_id"]  # alice's; she owns the project
+    theirs = committed_saga(log, _project(), OTHER)
+
+    mine = backend.call("GET", "/sagas", params={"limit": 1000}, user=OTHER).json()["sagas"]
+    assert theirs in [saga["saga_id"] for saga in mine]
+    assert {saga["user_id"] for saga in mine} == {OTHER}
+    for method, path, body in (
+        ("GET", f"/sagas/{failed}", None),
+        ("POST", f"/sagas/{failed}/retry", None),
+        ("POST", f"/sagas/{failed}/resolve", {"reason": "not mine"}),
+    ):
+        answer = backend.call(method, path, user=OTHER, json=body)
+        assert (answer.status_code, answer.json()["error"]) == (404, "saga_not_found"), path
+    forbidden = backend.call("GET", "/sagas", params={"project_id": project}, user=OTHER)
+    assert forbidden.status_code == 403
+    assert backend.call("GET", f"/sagas/{failed}").json()["state"] == "failed"
+
+    everyone = backend.call("GET", "/sagas", params={"limit": 1000}, user=None).json()["sagas"]
+    assert {failed, theirs} <= {saga["saga_id"] for saga in everyone}
+
+
+def test_the_saga_api_needs_the_token(backend: Backend, log: SagaLog) -> None:
+    """401 without the token on every saga route, and nothing changed."""
+    saga_id = committed_saga(log, _project(), USER)
+    for method, path in (
+        ("GET", "/sagas"),
+        ("GET", f"/sagas/{saga_id}"),
+        ("POST", f"/sagas/{saga_id}/retry"),
+        ("POST", f"/sagas/{saga_id}/resolve"),
+    ):
+        assert backend.call(method, path, token=False).status_code == 401, path
+    assert log.get_saga(saga_id).state is SagaState.COMMITTED
