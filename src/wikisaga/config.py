@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     """Development mode: a missing internal token is generated instead of refused."""
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line (see :mod:`wikisaga.observability.logs`)."""
+    dashboard_secret: SecretStr | None = None
+    """Signs the dashboard's session cookies; empty means a random one kept in
+    ``<data_dir>/dashboard-secret`` (set it when several backends serve one dashboard)."""
 
     @classmethod
     def settings_customise_sources(
@@ -188,7 +191,7 @@ class Settings(BaseSettings):
         return self._build({**dict(self), **changes}, None)
 
 
-_SECRET_FIELDS = frozenset({"internal_token", "neo4j_password"})
+_SECRET_FIELDS = frozenset({"internal_token", "neo4j_password", "dashboard_secret"})
 
 
 def _config_error(exc: ValidationError, environ: Mapping[str, str] | None) -> ConfigError:

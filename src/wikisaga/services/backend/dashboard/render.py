@@ -1,0 +1,275 @@
+"""What the dashboard computes from the backend's data: pages as HTML, diffs, a graph.
+
+- :func:`render_page` turns a generated page into HTML with markdown-it-py, **HTML
+  off**: any tag in the text is shown as text. The one tag the generator writes, a
+  passage anchor ``<a id="p-N"></a>``, is put back as an anchor. Relative links are
+  resolved against the page and sent to the dashboard's own route for that page;
+  ``http``, ``https`` and ``mailto`` links stay (``rel="noopener noreferrer nofollow"``),
+  every other link becomes inert text. Images are not rendered (their alt text is).
+  Mermaid blocks become ``<pre class="mermaid">`` with the diagram escaped; the browser
+  draws them with the vendored Mermaid (``securityLevel: strict``).
+- :func:`parse_diff` reads ``git diff`` output into lines with their kind.
+- :func:`layout_graph` places the most connected entities on a circle for an SVG view.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+
+__all__ = [
+    "DiffFile",
+    "DiffLine",
+    "GraphEdge",
+    "GraphLayout",
+    "GraphNode",
+    "RenderedPage",
+    "layout_graph",
+    "parse_diff",
+    "render_page",
+    "resolve_link",
+]
+
+_ANCHOR = re.compile(r'<a id="p-([0-9]{1,6})"></a>')
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_MARKED = re.compile(f"{_OPEN}p-([0-9]{{1,6}}){_CLOSE}")
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPage:
+    """A page as HTML, with its title and front matter."""
+
+    html: str
+    title: str
+    meta: dict[str, str]
+    has_mermaid: bool
+
+
+def resolve_link(href: str, *, page: str, base: str) -> str | None:
+    """Where a link of ``page`` should go in the dashboard, or ``None`` for no link.
+
+    ``base`` is the dashboard URL of the wiki's root (``/ui/p/<project>/wiki``)."""
+    href = href.strip()
+    if not href or href.startswith("#"):
+        return href or None
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc:
+        scheme = parts.scheme.lower()
+        safe = scheme == "mailto" or (scheme in _SAFE_SCHEMES and bool(parts.netloc))
+        return href if safe else None
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(page), parts.path))
+    if parts.path.startswith("/") or "\\" in parts.path or target.startswith(".."):
+        return None
+    fragment = f"#{quote(parts.fragment, safe='-_.')}" if parts.fragment else ""
+    return f"{base}/{quote(target, safe='/-_.')}{fragment}"
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    found = _FRONT_MATTER.match(text)
+    if found is None:
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in found.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip() or line.startswith(" "):
+            continue
+        value = value.strip()
+        try:
+            loaded: Any = json.loads(value) if value else ""
+        except ValueError:
+            loaded = value
+        meta[key.strip()] = loaded if isinstance(loaded, str) else json.dumps(loaded)
+    return meta, text[found.end() :]
+
+
+class _Renderer(RendererHTML):
+    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        token = tokens[idx]
+        if token.info.strip().split(" ")[0].lower() == "mermaid":
+            env["mermaid"] = True
+            return f'<pre class="mermaid">{escape(token.content)}</pre>\n'
+        return super().fence(tokens, idx, options, env)
+
+    def link_open(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        token = tokens[idx]
+        target = resolve_link(str(token.attrGet("href") or ""), page=env["page"], base=env["base"])
+        if target is None:
+            token.attrs.pop("href", None)
+            token.attrSet("class", "inert-link")
+            token.tag = "span"
+        else:
+            token.attrSet("href", target)
+            if urlsplit(target).scheme:
+                token.attrSet("rel", "noopener noreferrer nofollow")
+        return self.renderToken(tokens, idx, options, env)
+
+    def link_close(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        # Links do not nest: the opener is the nearest link_open before this.
+        for back in range(idx - 1, -1, -1):
+            if tokens[back].type == "link_open":
+                return "</span>" if tokens[back].tag == "span" else "</a>"
+        return "</a>"
+
+
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    md.disable("image")
+    md.renderer = _Renderer(md)
+    return md
+
+
+_MD = _markdown()
+
+
+def render_page(text: str, *, page: str, base: str) -> RenderedPage:
+    """``page``'s markdown as safe HTML (see the module docstring)."""
+    meta, body = _front_matter(text.replace(_OPEN, "").replace(_CLOSE, ""))
+    body = _ANCHOR.sub(lambda m: f"{_OPEN}p-{m.group(1)}{_CLOSE}", body)
+    env: dict[str, Any] = {"page": page, "base": base}
+    html = _MD.render(body, env)
+    html = _MARKED.sub(lambda m: f'<a id="p-{m.group(1)}" class="passage-anchor"></a>', html)
+    title = meta.get("title") or _first_heading(body) or posixpath.basename(page)
+    return RenderedPage(html=html, title=title, meta=meta, has_mermaid=bool(env.get("mermaid")))
+
+
+def _first_heading(body: str) -> str | None:
+    for line in body.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return None
+
+
+# -- diffs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DiffLine:
+    kind: str  # "hunk", "add", "del", "ctx"
+    text: str
+
+
+@dataclass(slots=True)
+class DiffFile:
+    path: str
+    status: str = "modified"  # "added", "deleted", "modified"
+    lines: list[DiffLine] = field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        return sum(1 for line in self.lines if line.kind == "add")
+
+    @property
+    def removed(self) -> int:
+        return sum(1 for line in self.lines if line.kind == "del")
+
+
+def _header(line: str, current: DiffFile) -> None:
+    if line.startswith("new file"):
+        current.status = "added"
+    elif line.startswith("deleted file"):
+        current.status = "deleted"
+    elif (line.startswith("+++ ") and line[4:] != "/dev/null") or (
+        line.startswith("--- ") and current.status == "deleted"
+    ):
+        current.path = line[4:]
+
+
+_KINDS = {"+": "add", "-": "del", " ": "ctx"}
+
+
+def parse_diff(output: str) -> list[DiffFile]:
+    """``git diff --no-color --no-prefix`` output as files of typed lines."""
+    files: list[DiffFile] = []
+    current: DiffFile | None = None
+    in_header = False
+    for line in output.splitlines():
+        if line.startswith("diff --git "):
+            current = DiffFile(path=line.rsplit(" ", 1)[-1])
+            files.append(current)
+            in_header = True
+        elif current is None:
+            continue
+        elif line.startswith("@@"):
+            in_header = False
+            current.lines.append(DiffLine("hunk", line))
+        elif in_header:
+            _header(line, current)
+        elif line[:1] in _KINDS:
+            current.lines.append(DiffLine(_KINDS[line[:1]], line[1:]))
+    return files
+
+
+# -- graph -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GraphNode:
+    key: str
+    label: str
+    x: float
+    y: float
+    degree: int
+
+
+@dataclass(frozen=True, slots=True)
+class GraphEdge:
+    source: GraphNode
+    target: GraphNode
+    predicate: str
+
+
+@dataclass(frozen=True, slots=True)
+class GraphLayout:
+    width: int
+    height: int
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    hidden: int
+    """Entities left out to keep the picture readable."""
+
+
+def layout_graph(
+    triples: Iterable[tuple[str, str, str]], *, limit: int = 40, size: int = 760
+) -> GraphLayout:
+    """The ``limit`` most connected entities on a circle, most connected first, with the
+    relations between them."""
+    edges = [(s, p, o) for s, p, o in triples if s != o]
+    degree: Counter[str] = Counter()
+    for subject, _, obj in edges:
+        degree[subject] += 1
+        degree[obj] += 1
+    ranked = sorted(degree, key=lambda key: (-degree[key], key))
+    kept = ranked[:limit]
+    centre, radius = size / 2, size / 2 - 110
+    nodes: dict[str, GraphNode] = {}
+    for index, key in enumerate(kept):
+        angle = 2 * math.pi * index / max(len(kept), 1) - math.pi / 2
+        nodes[key] = GraphNode(
+            key=key,
+            label=key if len(key) <= 28 else key[:27] + "…",
+            x=round(centre + radius * math.cos(angle), 1),
+            y=round(centre + radius * math.sin(angle), 1),
+            degree=degree[key],
+        )
+    shown = [GraphEdge(nodes[s], nodes[o], p) for s, p, o in edges if s in nodes and o in nodes]
+    return GraphLayout(size, size, list(nodes.values()), shown, len(ranked) - len(kept))
