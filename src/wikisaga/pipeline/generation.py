@@ -30,6 +30,14 @@ Failure rules:
 Pages the new plan drops, and the previous graph generation, are gone only once the new
 generation commits: the batch deletes dropped pages and its rollback restores them; the
 old graph generation is pruned after the commit.
+
+Incremental: the default page sources (the orchestrator, ``local``) are handed the record
+of the last committed generation (:mod:`wikisaga.pipeline.previous`: its source map and
+each document's relations, checked page by page against the current files), so only
+changed documents have their relations extracted and only pages whose plan changed are
+rendered; the others keep their current file, and the batch still holds every page, so
+what is published equals a full generation byte for byte. No record, or an unreadable
+one, means a full generation with a warning.
 """
 
 from __future__ import annotations
@@ -38,12 +46,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any
 
 from distributed_saga import FaultPlan, SagaLog, SagaObserver, SagaState
 from wikisaga.auth import USER_ID_HEADER, get_internal_headers
-from wikisaga.clients import FilesystemClient, ServiceClient
+from wikisaga.clients import FilesystemClient
 from wikisaga.config import Settings
 from wikisaga.content.documents import document_store_for
 from wikisaga.content.records import Document
@@ -51,13 +59,32 @@ from wikisaga.errors import GenerationFailed, GenerationRefused, GenerationRolle
 from wikisaga.graph import Entity, GraphStore, Relation, open_graph_store
 from wikisaga.ids import new_saga_id, validate_project_id, validate_saga_id, validate_user_id
 from wikisaga.pipeline.graph_step import graph_records, make_current_step, stage_step
-from wikisaga.pipeline.publish import WikiGenerationSaga, normalize_files
+from wikisaga.pipeline.pages import (
+    GeneratedPages,
+    IncrementalPageSource,
+    LocalPages,
+    OrchestratorPages,
+    PageSource,
+    local_pages,
+    orchestrator_pages,
+)
+from wikisaga.pipeline.previous import (
+    GenerationRecord,
+    GenerationRecords,
+    PreviousGeneration,
+    page_digest,
+    previous_generation,
+)
+from wikisaga.pipeline.publish import WikiGenerationSaga
 
 __all__ = [
     "SAGA_STEPS",
     "SHRINK_GUARD_MIN_PAGES",
     "STEPS",
     "GeneratedPages",
+    "IncrementalPageSource",
+    "LocalPages",
+    "OrchestratorPages",
     "PageSource",
     "Progress",
     "generate_project_wiki",
@@ -93,70 +120,6 @@ def _no_progress(step: str, state: str, details: Mapping[str, Any]) -> None:
     """The default callback: report nothing."""
 
 
-@dataclass(frozen=True)
-class GeneratedPages:
-    """What step 2 produced: the pages, and the relations when the generator made them."""
-
-    files: list[tuple[str, str]]
-    relations: Mapping[str, Any] | None = None
-    """The extractor's JSON (``{"entities", "triples"}``), or ``None`` if not given."""
-    source_map: Mapping[str, Any] | None = None
-
-
-class PageSource(Protocol):
-    """Step 2: turn the documents of a project into pages."""
-
-    def __call__(
-        self, project_id: str, user_id: str, documents: Sequence[Document]
-    ) -> GeneratedPages: ...
-
-
-class _Orchestrator(ServiceClient):
-    """The orchestrator's ``POST /generate`` (the one call the pipeline makes to it)."""
-
-    service = "orchestrator"
-
-    def generate(
-        self, project_id: str, user_id: str, documents: Sequence[Document]
-    ) -> dict[str, Any]:
-        body = {"project_id": project_id, "documents": [asdict(d) for d in documents]}
-        response = self._request("POST", "/generate", user_id=user_id, json=body)
-        answer = response.json()
-        if not isinstance(answer, dict) or not isinstance(answer.get("files"), list):
-            raise ValueError("the orchestrator's answer has no 'files' list")
-        return answer
-
-
-def orchestrator_pages(url: str, headers: Mapping[str, str], timeout: float) -> PageSource:
-    """A :class:`PageSource` calling the orchestrator service at ``url``."""
-
-    def pages(project_id: str, user_id: str, documents: Sequence[Document]) -> GeneratedPages:
-        with _Orchestrator(url, headers=headers, timeout=timeout) as client:
-            answer = client.generate(project_id, user_id, documents)
-        relations = answer.get("relations")
-        source_map = answer.get("source_map")
-        return GeneratedPages(
-            files=normalize_files(answer["files"]),
-            relations=relations if isinstance(relations, Mapping) else None,
-            source_map=source_map if isinstance(source_map, Mapping) else None,
-        )
-
-    return pages
-
-
-def local_pages(project_id: str, user_id: str, documents: Sequence[Document]) -> GeneratedPages:
-    """A :class:`PageSource` running the offline generator in this process (what the
-    orchestrator runs), for a command line or a test without the orchestrator."""
-    from wikisaga.content.generator import generate_wiki  # noqa: PLC0415 - heavy, optional
-
-    generation = generate_wiki(documents, project=project_id)
-    return GeneratedPages(
-        files=normalize_files({page.file_path: page.content for page in generation.files}),
-        relations=generation.graph.to_json(),
-        source_map=generation.source_map.to_json(),
-    )
-
-
 @dataclass
 class _Run:
     progress: Progress
@@ -173,6 +136,10 @@ class _Run:
             self.end(name, "failed", {**details, "error": str(exc)})
             raise
         self.end(name, "succeeded", details)
+
+    def warn(self, warning: str) -> None:
+        logger.warning(warning)
+        self.warnings.append(warning)
 
     def begin(self, name: str) -> None:
         self.started[name] = time.monotonic()
@@ -221,6 +188,14 @@ class _SagaProgress(SagaObserver):
     def saga_finished(self, saga_id: str, state: SagaState) -> None:
         if self._inner is not None:
             self._inner.saga_finished(saga_id, state)
+
+    def saga_abandoned(self, saga_id: str, reason: str) -> None:
+        if self._inner is not None:
+            self._inner.saga_abandoned(saga_id, reason)
+
+    def saga_claimed(self, saga_id: str, reason: str) -> None:
+        if self._inner is not None:
+            self._inner.saga_claimed(saga_id, reason)
 
 
 def generate_project_wiki(
@@ -278,28 +253,26 @@ def generate_project_wiki(
             raise GenerationRefused(f"project {project_id!r} has no documents to generate from")
         details["documents"] = len(found)
 
-    with run.step("generate_pages") as details:
-        try:
-            generated = page_source(project_id, user_id, found)
-        except Exception as exc:
-            raise GenerationFailed(f"could not generate the pages: {exc}") from exc
-        if not generated.files:
-            raise GenerationFailed("the generator made no pages")
-        details["files"] = len(generated.files)
-
-    entities, relations = _relations_step(run, generated, found)
-
     own_graph = graph is None
     store = (
         graph
         if graph is not None
         else open_graph_store(graph_url or settings.graph_url or None, settings=settings)
     )
+    records = GenerationRecords(settings.data_dir / "generations")
     try:
-        _shrink_guard(settings, headers, project_id, user_id, generated.files, force=force)
+        with run.step("generate_pages") as details:
+            generated, files = _generate_step(
+                run, page_source, records, store, settings, headers, project_id, user_id, found
+            )
+            details.update(_page_counts(generated, files))
+
+        entities, relations = _relations_step(run, generated, found)
+        _shrink_guard(settings, headers, project_id, user_id, files, force=force)
         previous = store.current_generation(project_id)
+        record = _write_record(run, records, project_id, saga_id, generated, files)
         message = (
-            f"Auto-generated wiki with {len(generated.files)} files and {len(relations)} "
+            f"Auto-generated wiki with {len(files)} files and {len(relations)} "
             f"relationships. Graph generation: {saga_id}"
         )
         saga = WikiGenerationSaga(
@@ -319,8 +292,10 @@ def generate_project_wiki(
             message=message,
         )
         run.begin(SAGA_STEPS[0])
-        result = saga.execute_with_consistency(dict(generated.files))
+        result = saga.execute_with_consistency(dict(files))
         if result["status"] != "success":
+            if record:
+                records.discard(project_id, saga_id)
             status = result.get("saga_status", saga.get_status())
             raise GenerationRolledBack(
                 f"Wiki generation failed and was rolled back: {result['error']}",
@@ -329,6 +304,7 @@ def generate_project_wiki(
         run.begin("commit")
         run.end("commit", "succeeded", {"saga_id": saga_id})
         _prune(store, project_id, run)
+        _keep_only(run, records, project_id, saga_id if record else None)
     finally:
         if own_graph:
             store.close()
@@ -342,6 +318,135 @@ def generate_project_wiki(
         "files_removed": result.get("files_removed", 0),
         "warnings": list(run.warnings),
     }
+
+
+def _generate_step(
+    run: _Run,
+    page_source: PageSource,
+    records: GenerationRecords,
+    store: GraphStore,
+    settings: Settings,
+    headers: Mapping[str, str],
+    project_id: str,
+    user_id: str,
+    documents: Sequence[Document],
+) -> tuple[GeneratedPages, list[tuple[str, str]]]:
+    """Step 2: the pages, from the previous generation when the source can start from
+    it; every page to publish (those rendered and those kept), sorted by path."""
+    previous = None
+    if isinstance(page_source, IncrementalPageSource):
+        previous = _previous(run, records, store, settings, headers, project_id, user_id)
+    try:
+        if previous is not None and isinstance(page_source, IncrementalPageSource):
+            generated = page_source.incremental(project_id, user_id, documents, previous)
+        else:
+            generated = page_source(project_id, user_id, documents)
+    except Exception as exc:
+        raise GenerationFailed(f"could not generate the pages: {exc}") from exc
+    for warning in generated.warnings:
+        run.warn(warning)
+    files = dict(generated.files)
+    kept = previous.contents if previous is not None else {}
+    for path in generated.unchanged:
+        if path not in kept:
+            raise GenerationFailed(
+                f"the generator kept page {path!r}, which the previous generation does not have"
+            )
+        files.setdefault(path, kept[path])
+    if not files:
+        raise GenerationFailed("the generator made no pages")
+    return generated, sorted(files.items())
+
+
+def _previous(
+    run: _Run,
+    records: GenerationRecords,
+    store: GraphStore,
+    settings: Settings,
+    headers: Mapping[str, str],
+    project_id: str,
+    user_id: str,
+) -> PreviousGeneration | None:
+    """The last committed generation's record checked against the current files, or
+    ``None`` (with a warning when there should have been one) for a full generation."""
+    committed = store.current_generation(project_id)
+    if committed is None:
+        return None
+    try:
+        record = records.read(project_id, committed)
+    except ValueError as exc:
+        run.warn(
+            f"the record of generation {committed} is unreadable ({exc}); "
+            "all pages are generated again"
+        )
+        return None
+    if record is None:
+        run.warn(f"generation {committed} left no record; all pages are generated again")
+        return None
+    try:
+        with FilesystemClient(
+            settings.filesystem_server_url, headers=headers, timeout=settings.filesystem_timeout
+        ) as filesystem:
+            current = {
+                str(entry["path"]): str(entry["content"])
+                for entry in filesystem.export(project_id, user_id=user_id)
+            }
+    except Exception as exc:  # noqa: BLE001 - any failure: a full generation, said so
+        run.warn(f"could not read the current pages ({exc}); all pages are generated again")
+        return None
+    previous = previous_generation(record, current)
+    if previous.stale:
+        run.warn(
+            f"{len(previous.stale)} page(s) differ from what generation {committed} "
+            f"published and are generated again: {', '.join(previous.stale[:5])}"
+            + (" ..." if len(previous.stale) > 5 else "")
+        )
+    return previous
+
+
+def _page_counts(generated: GeneratedPages, files: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "files": len(files),
+        "rendered": len(generated.files),
+        "unchanged": len(generated.unchanged),
+    }
+    if generated.changed_documents is not None:
+        details["changed_documents"] = len(generated.changed_documents)
+    return details
+
+
+def _write_record(
+    run: _Run,
+    records: GenerationRecords,
+    project_id: str,
+    saga_id: str,
+    generated: GeneratedPages,
+    files: Sequence[tuple[str, str]],
+) -> bool:
+    """Write this generation's record before its saga starts (it counts once the saga
+    commits); whether it was written. A failure costs the next generation its head start,
+    not this one."""
+    if generated.source_map is None or generated.document_relations is None:
+        return False
+    record = GenerationRecord(
+        saga_id=saga_id,
+        source_map=generated.source_map,
+        relations=generated.document_relations,
+        pages={path: page_digest(content) for path, content in files},
+    )
+    try:
+        records.write(project_id, record)
+    except OSError as exc:
+        run.warn(f"could not write the generation's record ({exc}); the next one is full")
+        return False
+    return True
+
+
+def _keep_only(run: _Run, records: GenerationRecords, project_id: str, saga_id: str | None) -> None:
+    try:
+        records.keep_only(project_id, saga_id)
+    except OSError as exc:
+        run.warn(f"could not remove earlier generation records: {exc}")
 
 
 def _read_documents(settings: Settings, project_id: str) -> list[Document]:

@@ -26,8 +26,12 @@ TOPICS = {
 }
 
 
-def settings_for(stack: ServiceStack, data_dir: Path) -> Settings:
-    """Settings pointing at the stack's fault proxies, with stores under ``data_dir``."""
+def settings_for(
+    stack: ServiceStack, data_dir: Path, *, orchestrator_url: str | None = None
+) -> Settings:
+    """Settings pointing at the stack's fault proxies, with stores under ``data_dir``
+    (and at the orchestrator at ``orchestrator_url``, if given)."""
+    extra = {"orchestrator_url": orchestrator_url} if orchestrator_url else {}
     return Settings(
         data_dir=data_dir,
         internal_token=SecretStr(stack.token),
@@ -35,6 +39,7 @@ def settings_for(stack: ServiceStack, data_dir: Path) -> Settings:
         git_server_url=stack.git_proxy.url,
         filesystem_timeout=3.0,
         git_timeout=3.0,
+        **extra,
     )
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wikisaga.clients.orchestrator import RequestLimits
+
 __all__ = ["OrchestratorLimits"]
+
+_REQUEST = RequestLimits()
+# The request limits are the client's too (it checks a request before sending it): one
+# set of numbers, kept there.
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +26,8 @@ class OrchestratorLimits:
       with ``Retry-After``. Bodies being held are therefore at most ``max_concurrent``.
     """
 
-    max_body_bytes: int = 64 * 1024 * 1024
-    max_documents: int = 5000
-    max_document_chars: int = 4 * 1024 * 1024
+    max_body_bytes: int = _REQUEST.max_body_bytes
+    max_documents: int = _REQUEST.max_documents
+    max_document_chars: int = _REQUEST.max_document_chars
     max_concurrent: int = 1
     wait_seconds: float = 30.0
