@@ -30,11 +30,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import Trace, TransactionStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVISION = ROOT / "scripts" / "provision-postgres"
@@ -238,41 +238,90 @@ def _throwaway_cluster(workdir: Path) -> Iterator[Server]:
 
 
 class CommitCounter:
-    """Counts the ``COMMIT`` statements psycopg connections send while installed.
+    """Counts the transactions psycopg connections end, and their round trips, while installed.
 
-    ``psycopg.Connection.commit`` is wrapped for every connection, so those SQLAlchemy
-    opens for DBOS are seen as well as ours. A commit with no transaction open sends
-    nothing and is not counted. Counting happens only between :meth:`start` and :meth:`stop`.
+    Every connection that runs a statement or commits while counting (ours, and those
+    SQLAlchemy opens for DBOS) has libpq's protocol trace turned on, and the trace is read
+    at :meth:`stop`: each ``ReadyForQuery`` the server sends ends one round trip (``BEGIN``
+    is one of its own unless pipelined), and a transaction ends at each ``COMMIT`` and at
+    each statement run outside a transaction (autocommit: the statement is its own
+    transaction). A commit with no transaction open sends nothing and is not counted.
     """
 
     def __init__(self) -> None:
         self.commits = 0
+        self.round_trips = 0
         self.connections: list[psycopg.Connection[Any]] = []
+        self._traces: dict[int, tuple[psycopg.Connection[Any], IO[str]]] = {}
         self._active = False
 
     @contextmanager
     def installed(self) -> Iterator[CommitCounter]:
-        original = psycopg.Connection.commit
+        execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
+        executemany = psycopg.Cursor.executemany
+        watch = self._watch
+
+        def counted_execute(cur: psycopg.Cursor[Any], *args: Any, **kwargs: Any) -> Any:
+            watch(cur.connection)
+            return execute(cur, *args, **kwargs)
+
+        def counted_executemany(cur: psycopg.Cursor[Any], *args: Any, **kwargs: Any) -> Any:
+            watch(cur.connection)
+            return executemany(cur, *args, **kwargs)
 
         def counted_commit(conn: psycopg.Connection[Any]) -> None:
-            if self._active and conn.info.transaction_status != TransactionStatus.IDLE:
-                self.commits += 1
-                if conn not in self.connections:
-                    self.connections.append(conn)
-            original(conn)
+            watch(conn)
+            commit(conn)
 
+        psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign]
+        psycopg.Cursor.executemany = counted_executemany  # type: ignore[method-assign]
         psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
         try:
             yield self
         finally:
-            psycopg.Connection.commit = original  # type: ignore[method-assign]
+            psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+            psycopg.Cursor.executemany = executemany  # type: ignore[method-assign]
+            psycopg.Connection.commit = commit  # type: ignore[method-assign]
+            self._untrace()
+
+    def _watch(self, conn: psycopg.Connection[Any]) -> None:
+        if not self._active or id(conn) in self._traces or conn.closed:
+            return
+        trace = tempfile.TemporaryFile("w+", prefix="pgtrace-")  # noqa: SIM115 - kept open
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        self._traces[id(conn)] = (conn, trace)
+        if conn not in self.connections:
+            self.connections.append(conn)
+
+    def _untrace(self) -> None:
+        for conn, trace in self._traces.values():
+            if not conn.closed:
+                with suppress(psycopg.Error):
+                    conn.pgconn.untrace()
+            trace.close()
+        self._traces.clear()
 
     def start(self) -> None:
-        self.commits = 0
+        self._untrace()
+        self.commits = self.round_trips = 0
         self._active = True
 
     def stop(self) -> int:
+        """Stop counting; the number of transactions ended (:attr:`round_trips` is set too)."""
         self._active = False
+        traces = [trace for _, trace in self._traces.values()]
+        for conn, _ in self._traces.values():
+            if not conn.closed:
+                with suppress(psycopg.Error):
+                    conn.pgconn.untrace()
+        for trace in traces:
+            trace.flush()
+            trace.seek(0)
+            commits, trips = count_trace(trace)
+            self.commits += commits
+            self.round_trips += trips
+        self._untrace()
         return self.commits
 
     def settings(self) -> dict[str, str]:
@@ -282,3 +331,22 @@ class CommitCounter:
                 with suppress(psycopg.Error):
                     return session_settings(conn)
         return dict.fromkeys(SETTINGS, "?")
+
+
+def count_trace(lines: Iterator[str] | IO[str]) -> tuple[int, int]:
+    """Transactions ended and round trips in a libpq protocol trace (see CommitCounter)."""
+    commits = trips = 0
+    tag: str | None = None
+    for line in lines:
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) < 3 or parts[0] != "B":
+            continue
+        if parts[2] == "CommandComplete":
+            tag = parts[3].strip().strip('"').split(" ")[0] if len(parts) > 3 else ""
+        elif parts[2] == "ReadyForQuery":
+            trips += 1
+            status = parts[3].strip() if len(parts) > 3 else ""
+            if tag == "COMMIT" or (status == "I" and tag not in (None, "ROLLBACK", "BEGIN")):
+                commits += 1
+            tag = None
+    return commits, trips

@@ -77,8 +77,11 @@ class Count:
             yield self
 
     def measure(self, run: Callable[[str, int], None]) -> dict[str, Any]:
-        """Run two untimed, then :data:`COUNT_SAGAS` counted; commits and xids per saga."""
-        run("count-warm", 2)
+        """Run a few untimed, then :data:`COUNT_SAGAS` counted; commits, round trips and
+        xids per saga."""
+        # Past psycopg's prepare_threshold (5), so that its one-off Parse round trips fall
+        # before the count.
+        run("count-warm", 6)
         xid = self.server.next_xid() if self.server.owned else None
         self.counter.start()
         run("count", COUNT_SAGAS)
@@ -86,6 +89,7 @@ class Count:
         xids = None if xid is None else (self.server.next_xid() - xid) / COUNT_SAGAS
         return {
             "commits": commits / COUNT_SAGAS,
+            "round_trips": self.counter.round_trips / COUNT_SAGAS,
             "write_transactions": xids,
             "settings": self.counter.settings(),
         }
@@ -97,6 +101,8 @@ class PgSystem(System):
 
     write_transactions: float | None = None
     """Transaction ids taken per saga: commits that wrote (throwaway cluster only)."""
+    round_trips: float | None = None
+    """Waits for the server per saga (each ``ReadyForQuery`` in the protocol trace)."""
 
 
 def _system(name: str, label: str, counted: dict[str, Any], **fields: Any) -> PgSystem:
@@ -106,6 +112,7 @@ def _system(name: str, label: str, counted: dict[str, Any], **fields: Any) -> Pg
         label=label,
         commits_per_op=counted["commits"],
         write_transactions=counted["write_transactions"],
+        round_trips=counted["round_trips"],
         settings=settings,
         durability="synchronous_commit={synchronous_commit}, fsync={fsync}".format(**settings),
         **fields,
@@ -250,11 +257,20 @@ def report(
                 f"{1000 / per_s:.3f}",
                 commits,
                 writes(system),
+                f"{system.round_trips or 0:g}",
             )
         )
     print()
-    header = ("system", "durability", "sagas/s", "ms/saga", "commits/saga", "writing xacts")
-    _harness.print_table(header, rows, "<<>>>>")
+    header = (
+        "system",
+        "durability",
+        "sagas/s",
+        "ms/saga",
+        "commits/saga",
+        "writing xacts",
+        "round trips",
+    )
+    _harness.print_table(header, rows, "<<>>>>>")
     print()
 
     vs_dbos = paired_dbos = vs_floor = paired_floor = floor_ms = None
@@ -287,6 +303,9 @@ def report(
         "floor_ms_per_commit": floor_ms,
         "commits_per_saga": None if ours is None else ours.commits_per_op,
         "dbos_commits_per_workflow": None if dbos is None else dbos.commits_per_op,
+        "round_trips_per_saga": None if ours is None else ours.round_trips,
+        "dbos_round_trips_per_workflow": None if dbos is None else dbos.round_trips,
+        "floor_round_trips_per_commit": None if floor is None else floor.round_trips,
         "synchronous_commit": {s.name: s.settings.get("synchronous_commit") for s in systems},
         "systems": {
             system.name: {
@@ -296,6 +315,7 @@ def report(
                 "unit": "commit" if system is floor else "saga",
                 "commits_per_unit": 1.0 if system is floor else system.commits_per_op,
                 "write_transactions_per_unit": system.write_transactions,
+                "round_trips_per_unit": system.round_trips,
                 "round_rates": [round(r * per_unit(system), 2) for r in samples[system.name]],
             }
             for system in systems

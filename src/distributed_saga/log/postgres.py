@@ -3,17 +3,55 @@
 Needs psycopg 3 (``pip install 'wikisaga[postgres]'``), imported when a log is opened.
 Lease times come from the server's clock; concurrent recoverers claim with
 ``FOR UPDATE SKIP LOCKED``, so no two receive the same saga.
+
+Round trips
+    Each write a saga makes on its way (its creation with the first intent, the next
+    intents with the previous step's outcome, the commit with the last step's, every
+    compensation's record) is **one statement in autocommit**: one round trip, its own
+    transaction, no ``BEGIN`` and ``COMMIT`` of its own. Where the shared SQL takes several
+    statements, a data-modifying CTE does the same in one: the fenced ``UPDATE saga``
+    carries every condition the write depends on (owner, state, the step count, the step
+    to update existing), and the step writes read the saga id from its ``RETURNING``, so
+    the statement writes everything or, when any condition fails, nothing. Nothing written
+    means nothing to undo: the call then runs the shared multi-statement transaction,
+    which either succeeds (a condition changed meanwhile) or raises what the in-memory log
+    would. Statements are prepared by psycopg after a few uses (``prepare_threshold``).
 """
+
+# Queries are assembled from the shared SQL's constants and enum values, never from caller
+# text; every value travels as a bound parameter.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from distributed_saga._errors import SagaLogError, SagaLogUnavailable
-from distributed_saga.log._sql import Cursor, _SqlSagaLog
+from distributed_saga._records import (
+    STEP_RESULT_STATES,
+    NewSaga,
+    SagaState,
+    StepOutcome,
+    StepState,
+    check_outcome,
+)
+from distributed_saga.compensations import Compensation
+from distributed_saga.log._sql import (
+    _FENCE,
+    _FINISH_FROM,
+    _NEXT_STEP_FROM,
+    _QUERIES,
+    _RESULT_FROM,
+    _TOUCH,
+    _UNDO_RESULT_FROM,
+    Cursor,
+    _saga_row,
+    _SqlSagaLog,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -29,6 +67,59 @@ _T = TypeVar("_T")
 _UNAVAILABLE_CLASSES = ("08", "53", "57")
 # Serialises schema creation between processes opening a new database at once.
 _SCHEMA_LOCK = 0x5A6A_5A6A
+
+# One statement per write (see the module docstring). Each fenced UPDATE of the saga row
+# holds every condition of the write, and the step writes depend on its RETURNING, so a
+# statement writes all or nothing.
+_STEP_EXISTS = "EXISTS (SELECT 1 FROM saga_step WHERE saga_id = ? AND step_index = ?)"
+_INSERT_STEP = """INSERT INTO saga_step (saga_id, step_index, name, state, compensation,
+        compensation_args, in_process_rollback, idempotency_key, started_at)
+    SELECT saga_id, ?, ?, 'started', ?, {json_param}, ?, ?, {now} FROM fenced"""
+_OUTCOME = """outcome AS (UPDATE saga_step
+        SET state = ?, attempts = ?, error = ?, finished_at = {now}
+        WHERE saga_id = (SELECT saga_id FROM fenced) AND step_index = ? RETURNING 1)"""
+_ONE_STATEMENT: dict[str, str] = {
+    "create_with_intent": """WITH fenced AS (
+            INSERT INTO saga (saga_id, user_id, state, lock_key, owner, lease_expires_at,
+                lease_seconds, created_at, updated_at, metadata)
+            VALUES (?, ?, 'executing', ?, ?, {now} + ?, ?, {now}, {now}, {json_param})
+            ON CONFLICT DO NOTHING RETURNING saga_id)
+        """
+    + _INSERT_STEP,
+    # The next intent: the step count is checked on the saga's fence, which keeps the
+    # state column untouched (see next_step in the shared SQL).
+    "next_intent": f"""WITH fenced AS (UPDATE saga SET {_TOUCH} {_FENCE} ({_NEXT_STEP_FROM})
+            AND (SELECT count(*) FROM saga_step WHERE saga_id = ?) = ? RETURNING saga_id)
+        """
+    + _INSERT_STEP,
+    "next_intent_after": f"""WITH fenced AS (UPDATE saga SET {_TOUCH} {_FENCE} ({_NEXT_STEP_FROM})
+            AND (SELECT count(*) FROM saga_step WHERE saga_id = ?) = ? AND {_STEP_EXISTS}
+            RETURNING saga_id),
+        {_OUTCOME}
+        """
+    + _INSERT_STEP,
+    "step_result": f"""WITH fenced AS (UPDATE saga SET {_TOUCH} {_FENCE} ({_RESULT_FROM})
+            AND {_STEP_EXISTS} RETURNING saga_id)
+        UPDATE saga_step SET state = ?, attempts = ?, error = ?, finished_at = {{now}}
+        WHERE saga_id = (SELECT saga_id FROM fenced) AND step_index = ?""",
+    "step_compensation": f"""WITH fenced AS (UPDATE saga SET {_TOUCH} {_FENCE} ({_UNDO_RESULT_FROM})
+            AND {_STEP_EXISTS} RETURNING saga_id)
+        UPDATE saga_step SET state = ?,
+            compensation_attempts = compensation_attempts + ?, compensation_error = ?,
+            compensated_at = CASE WHEN ? THEN {{now}} ELSE compensated_at END
+        WHERE saga_id = (SELECT saga_id FROM fenced) AND step_index = ?""",
+    "begin_compensation": _QUERIES["begin_compensation"],
+    **{f"finish_{state.value}": _QUERIES[f"finish_{state.value}"] for state in _FINISH_FROM},
+    **{
+        f"finish_{state.value}_after": f"""WITH fenced AS (UPDATE saga
+                SET state = '{state.value}', owner = NULL, lease_expires_at = NULL,
+                    updated_at = {{now}}
+                {_FENCE} ({allowed}) AND {_STEP_EXISTS} RETURNING saga_id)
+            UPDATE saga_step SET state = ?, attempts = ?, error = ?, finished_at = {{now}}
+            WHERE saga_id = (SELECT saga_id FROM fenced) AND step_index = ?"""
+        for state, allowed in _FINISH_FROM.items()
+    },
+}
 
 
 class PostgresSagaLog(_SqlSagaLog):
@@ -79,6 +170,9 @@ class PostgresSagaLog(_SqlSagaLog):
         self._schema_name = schema
         self._schema = None if schema is None else _quote(schema)
         self._prepare_queries()
+        self._sql.update(
+            {f"pg_{name}": self._render(query) for name, query in _ONE_STATEMENT.items()}
+        )
         self._lock = threading.Lock()
         self._idle: list[psycopg.Connection[Any]] = []
         self._slots = threading.BoundedSemaphore(pool_size)
@@ -110,23 +204,22 @@ class PostgresSagaLog(_SqlSagaLog):
     # -- connections ------------------------------------------------------------------
 
     def _connect(self) -> psycopg.Connection[Any]:
-        conn = self._psycopg.connect(self._conninfo, autocommit=False)
+        # Autocommit: a one-statement write is its own transaction; _run begins its own.
+        conn = self._psycopg.connect(self._conninfo, autocommit=True)
         try:
             if self._schema is not None:
                 conn.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
-                conn.commit()
         except BaseException:
             conn.close()
             raise
         return conn
 
-    def _run(
-        self,
-        work: Callable[Concatenate[Cursor, _P], _T],
-        /,
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> _T:
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection, returned to the pool afterwards; driver errors translated.
+
+        On an error, a transaction left open is rolled back (the connection is closed
+        when even that fails: its state is unknown, and the next call connects afresh)."""
         psycopg = self._psycopg
         self._slots.acquire()
         conn = None
@@ -137,16 +230,13 @@ class PostgresSagaLog(_SqlSagaLog):
                 conn = self._idle.pop() if self._idle else None
             if conn is None or conn.closed:
                 conn = self._connect()
-            with conn.cursor() as cur:
-                result = work(cur, *args, **kwargs)
-            conn.commit()
-            return result
+            yield conn
         except BaseException as exc:
             if conn is not None and not conn.broken and not conn.closed:
                 try:
                     conn.rollback()
                 except psycopg.Error:
-                    conn.close()  # its state is unknown; the next call connects afresh
+                    conn.close()
             if isinstance(exc, psycopg.Error):
                 raise self._translate(exc) from exc
             raise
@@ -154,6 +244,145 @@ class PostgresSagaLog(_SqlSagaLog):
             if conn is not None:
                 self._release(conn)
             self._slots.release()
+
+    def _run(
+        self,
+        work: Callable[Concatenate[Cursor, _P], _T],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute("BEGIN")
+            result = work(cur, *args, **kwargs)
+            conn.commit()
+            return result
+
+    def _write_once(self, query: str, params: Sequence[Any]) -> bool:
+        """Run the one-statement write ``query`` as its own transaction; whether it wrote.
+
+        ``False`` means it wrote nothing (a condition of the write failed): the caller
+        then runs the shared transaction, which explains why or, if things changed
+        meanwhile, succeeds."""
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute(self._sql[query], params)
+            return cur.rowcount > 0
+
+    # -- one statement per write ------------------------------------------------------
+
+    def record_intent(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        name: str,
+        compensation: Compensation | None,
+        in_process_rollback: bool,
+        idempotency_key: str | None,
+        completed: StepOutcome | None = None,
+        create: NewSaga | None = None,
+    ) -> None:
+        undo, args = (compensation.name, compensation.args_json) if compensation else (None, None)
+        step = (index, name, undo, args, in_process_rollback, idempotency_key)
+        if create is not None:
+            if index == 0 and completed is None:
+                written = self._write_once(
+                    "pg_create_with_intent", (*_saga_row(saga_id, owner, create), *step)
+                )
+            else:
+                written = False  # the shared code raises the ValueError
+        elif index == 0:
+            written = False  # a pending saga's first step: the state column changes
+        elif completed is None:
+            written = self._write_once("pg_next_intent", (saga_id, owner, saga_id, index, *step))
+        else:
+            check_outcome(completed)
+            done = completed.step_index
+            outcome = (completed.state.value, completed.attempts, completed.error, done)
+            written = self._write_once(
+                "pg_next_intent_after",
+                (saga_id, owner, saga_id, index, saga_id, done, *outcome, *step),
+            )
+        if not written:
+            super().record_intent(
+                saga_id,
+                owner,
+                index=index,
+                name=name,
+                compensation=compensation,
+                in_process_rollback=in_process_rollback,
+                idempotency_key=idempotency_key,
+                completed=completed,
+                create=create,
+            )
+
+    def record_step_result(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        state: StepState,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        if state in STEP_RESULT_STATES and self._write_once(
+            "pg_step_result",
+            (saga_id, owner, saga_id, index, StepState(state).value, attempts, error, index),
+        ):
+            return
+        super().record_step_result(
+            saga_id, owner, index=index, state=state, attempts=attempts, error=error
+        )
+
+    def begin_compensation(
+        self, saga_id: str, owner: str, *, failed_at: str | None, error: str | None
+    ) -> None:
+        if not self._write_once("pg_begin_compensation", (failed_at, error, saga_id, owner)):
+            super().begin_compensation(saga_id, owner, failed_at=failed_at, error=error)
+
+    def record_compensation(
+        self,
+        saga_id: str,
+        owner: str,
+        *,
+        index: int,
+        succeeded: bool,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        state = StepState.COMPENSATED if succeeded else StepState.COMPENSATION_FAILED
+        changes = (state.value, attempts, None if succeeded else error, succeeded)
+        if not self._write_once(
+            "pg_step_compensation", (saga_id, owner, saga_id, index, *changes, index)
+        ):
+            super().record_compensation(
+                saga_id, owner, index=index, succeeded=succeeded, attempts=attempts, error=error
+            )
+
+    def finish_saga(
+        self,
+        saga_id: str,
+        owner: str,
+        state: SagaState,
+        *,
+        completed: StepOutcome | None = None,
+    ) -> None:
+        written = False
+        if state in _FINISH_FROM:
+            final = SagaState(state).value
+            if completed is None:
+                written = self._write_once(f"pg_finish_{final}", (saga_id, owner))
+            else:
+                check_outcome(completed)
+                done = completed.step_index
+                outcome = (completed.state.value, completed.attempts, completed.error, done)
+                written = self._write_once(
+                    f"pg_finish_{final}_after", (saga_id, owner, saga_id, done, *outcome)
+                )
+        if not written:
+            super().finish_saga(saga_id, owner, state, completed=completed)
 
     def _release(self, conn: psycopg.Connection[Any]) -> None:
         with self._lock:
