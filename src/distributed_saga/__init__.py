@@ -31,7 +31,7 @@ from distributed_saga._errors import (
     UnknownCompensationError,
 )
 from distributed_saga._lease import process_owner
-from distributed_saga._observe import SagaObserver
+from distributed_saga._observe import ABANDON_REASONS, CLAIM_REASONS, SagaObserver
 from distributed_saga._records import (
     FINISHED_STATES,
     IN_FLIGHT_STATES,
@@ -60,6 +60,8 @@ from distributed_saga.retry import RetryPolicy
 from distributed_saga.saga import DistributedSaga
 
 __all__ = [
+    "ABANDON_REASONS",
+    "CLAIM_REASONS",
     "DEFAULT_COMPENSATION_RETRY",
     "FINISHED_STATES",
     "IN_FLIGHT_STATES",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from distributed_saga._records import SagaState
 
-__all__ = ["SagaObserver"]
+__all__ = ["ABANDON_REASONS", "CLAIM_REASONS", "SagaObserver"]
+
+ABANDON_REASONS = ("lease_lost", "interrupted", "dropped")
+"""Why a process gave a saga up unfinished (:meth:`SagaObserver.saga_abandoned`)."""
+
+CLAIM_REASONS = ("recovery", "retry", "resolve")
+"""How a process took over a saga another left unfinished (:meth:`SagaObserver.saga_claimed`)."""
 
 
 class SagaObserver:
@@ -14,7 +20,9 @@ class SagaObserver:
     """
 
     def saga_started(self, saga_id: str) -> None:
-        """A saga was recorded in the log."""
+        """A saga was recorded in the log (by its first step's intent, or by ``commit()`` or
+        ``abort()`` of a saga of no steps); one refused there (a held lock key, a taken id)
+        never started."""
 
     def step_finished(self, saga_id: str, name: str, seconds: float, error: str | None) -> None:
         """A step's action returned (``error`` is ``None``) or failed for good."""
@@ -28,7 +36,20 @@ class SagaObserver:
         """A whole rollback ended in ``rolled_back`` or ``failed``."""
 
     def saga_finished(self, saga_id: str, state: SagaState) -> None:
-        """A saga reached ``committed``, ``rolled_back`` or ``failed``."""
+        """A saga reached ``committed``, ``rolled_back`` or ``failed``. A ``failed`` saga
+        that an operator retries or resolves later finishes again, where that is done."""
+
+    def saga_abandoned(self, saga_id: str, reason: str) -> None:
+        """This process stopped running a saga it started or claimed, before it finished:
+        ``lease_lost`` (another process took it over), ``interrupted`` (an exception such
+        as ``KeyboardInterrupt`` left it in flight, for recovery) or ``dropped`` (the saga
+        object was garbage-collected unfinished). Whoever finishes it reports that."""
+
+    def saga_claimed(self, saga_id: str, reason: str) -> None:
+        """This process took over a saga that another left unfinished: ``recovery`` (its
+        owner's lease expired), ``retry`` (an operator retries a failed saga's
+        compensations) or ``resolve`` (an operator records them done by hand).
+        :meth:`saga_finished` follows when it ends here."""
 
 
 NULL_OBSERVER = SagaObserver()

@@ -71,6 +71,7 @@ def recover_sagas(
     try:
         for saga_id in claimed:
             logger.warning("[%s] Recovering: %s", saga_id, CRASHED)
+            (observer or NULL_OBSERVER).saga_claimed(saga_id, "recovery")
             outcome = _compensate_claimed(
                 log,
                 saga_id,
@@ -108,6 +109,7 @@ def retry_saga(
     owner = owner or process_owner()
     log.claim_saga(saga_id, owner, lease_seconds, from_states=IN_FLIGHT_STATES | {SagaState.FAILED})
     logger.warning("[%s] Retrying rollback on request", saga_id)
+    (observer or NULL_OBSERVER).saga_claimed(saga_id, "retry")
     outcome = _compensate_claimed(
         log,
         saga_id,
@@ -131,16 +133,20 @@ def resolve_saga(
     note: str,
     owner: str | None = None,
     lease_seconds: float = 30.0,
+    observer: SagaObserver | None = None,
 ) -> RecoveryOutcome:
     """Record that an operator undid a ``failed`` saga's remaining steps by hand.
 
     Every step still to be undone is marked compensated (``note`` says by whom and how) and
-    the saga ends ``rolled_back``, releasing its lock key. Nothing is run.
+    the saga ends ``rolled_back``, releasing its lock key. Nothing is run; ``observer``
+    hears the saga claimed (``resolve``) and finished ``rolled_back``.
     """
     if not note.strip():
         raise ValueError("say what was done by hand: resolving needs a note")
+    observer = observer or NULL_OBSERVER
     owner = owner or process_owner()
     record = log.claim_saga(saga_id, owner, lease_seconds, from_states={SagaState.FAILED})
+    observer.saga_claimed(saga_id, "resolve")
     log.begin_compensation(saga_id, owner, failed_at=None, error=None)
     remaining = record.remaining_compensations
     for step in remaining:
@@ -149,6 +155,7 @@ def resolve_saga(
         )
         logger.warning("[%s] Resolved by hand: %s (%s)", saga_id, step.name, note)
     log.finish_saga(saga_id, owner, SagaState.ROLLED_BACK)
+    observer.saga_finished(saga_id, SagaState.ROLLED_BACK)
     return RecoveryOutcome(saga_id, SagaState.ROLLED_BACK, len(remaining), 0)
 
 
@@ -198,6 +205,7 @@ def _compensate_claimed(
         log.finish_saga(saga_id, owner, state)
     except LeaseLostError:
         logger.warning("[%s] another process took over the saga; leaving it", saga_id)
+        observer.saga_abandoned(saga_id, "lease_lost")
         return None
     finally:
         if keeper is not None:

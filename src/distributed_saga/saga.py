@@ -174,8 +174,9 @@ class DistributedSaga:
         # Whether the log holds the saga: its first intent creates it (see _written).
         self._in_log = False
         self._keeper: LeaseKeeper | None = None
-        self._finalizer: weakref.finalize[[str], DistributedSaga] | None = None
-        self._observer.saga_started(saga_id)
+        self._finalizer: weakref.finalize[..., DistributedSaga] | None = None
+        # Whether the observer has heard how this saga ended here (finished or abandoned).
+        self._reported = False
 
     # -- the guide's API --------------------------------------------------------------
 
@@ -235,8 +236,9 @@ class DistributedSaga:
                     timeout,
                     not_applied,
                 )
-            except BaseException:
+            except BaseException as exc:
                 self._stop_renewing()
+                self._abandon(exc)
                 raise
 
     def commit(self) -> None:
@@ -254,11 +256,13 @@ class DistributedSaga:
                     SagaState.COMMITTED,
                     completed=self._unrecorded.outcome() if self._unrecorded else None,
                 )
-            except LeaseLostError:
+            except LeaseLostError as exc:
                 self._lease_lost_with_unrecorded_step()
+                self._abandon(exc)
                 raise
-            except BaseException:
+            except BaseException as exc:
                 self._stop_renewing()
+                self._abandon(exc)
                 raise
             self._unrecorded = None
             self._finish(SagaState.COMMITTED)
@@ -278,8 +282,9 @@ class DistributedSaga:
                     # a log that does not answer leaves nothing to undo either.
                     self._log_quietly(self._create)
                 self._rollback(failed_at=None, error=reason)
-            except BaseException:
+            except BaseException as exc:
                 self._stop_renewing()
+                self._abandon(exc)
                 raise
 
     def get_status(self) -> dict[str, Any]:
@@ -571,12 +576,15 @@ class DistributedSaga:
     def _written(self) -> None:
         """The log holds the saga now: keep its lease renewed while it runs."""
         self._in_log = True
+        self._observer.saga_started(self.saga_id)
         if self._log.durable:
             keeper = LeaseKeeper.for_log(self._log, self._owner, self._lease_seconds)
             keeper.add(self.saga_id)
             self._keeper = keeper
-            # A saga dropped without commit must stop being renewed, so recovery gets it.
-            self._finalizer = weakref.finalize(self, keeper.discard, self.saga_id)
+        # A saga dropped without commit must stop being renewed, so recovery gets it.
+        self._finalizer = weakref.finalize(
+            self, _dropped, self._keeper, self._observer, self.saga_id
+        )
 
     def _stop_renewing(self) -> None:
         """Stop renewing the lease (the process is interrupted or no longer the owner), so
@@ -596,11 +604,24 @@ class DistributedSaga:
 
     def _finish(self, state: SagaState) -> None:
         self._state = state
-        if self._keeper is not None and state is not SagaState.COMPENSATING:
-            self._keeper.discard(self.saga_id)
+        if state is not SagaState.COMPENSATING:
+            self._reported = True
+            if self._keeper is not None:
+                self._keeper.discard(self.saga_id)
             if self._finalizer is not None:
                 self._finalizer.detach()
         self._observer.saga_finished(self.saga_id, state)
+
+    def _abandon(self, error: BaseException) -> None:
+        """Tell the observer, once, that this process gave up the saga unfinished: the
+        ``error`` leaves it in flight in the log, for whoever recovers it."""
+        if not self._in_log or self._reported:
+            return
+        self._reported = True
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        reason = "lease_lost" if isinstance(error, LeaseLostError) else "interrupted"
+        self._observer.saga_abandoned(self.saga_id, reason)
 
     def _require(self, *states: SagaState, doing: str) -> None:
         if self._state not in states:
@@ -610,6 +631,14 @@ class DistributedSaga:
 
     def __repr__(self) -> str:
         return f"<DistributedSaga {self.saga_id!r} {self._state.value} steps={len(self._steps)}>"
+
+
+def _dropped(keeper: LeaseKeeper | None, observer: SagaObserver, saga_id: str) -> None:
+    """A saga object was garbage-collected unfinished: stop renewing its lease so that
+    recovery takes it, and tell the observer."""
+    if keeper is not None:
+        keeper.discard(saga_id)
+    observer.saga_abandoned(saga_id, "dropped")
 
 
 def _no_write(index: int, succeeded: bool, attempts: int, error: str | None) -> None:

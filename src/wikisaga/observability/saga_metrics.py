@@ -7,6 +7,8 @@ metric                                          type      labels
 ``wikisaga_sagas_started_total``                counter
 ``wikisaga_sagas_finished_total``               counter   ``outcome``
 ``wikisaga_sagas_in_flight``                    gauge
+``wikisaga_sagas_abandoned_total``              counter   ``reason``
+``wikisaga_sagas_claimed_total``                counter   ``reason``
 ``wikisaga_saga_step_duration_seconds``         histogram ``step``, ``outcome``
 ``wikisaga_saga_compensation_duration_seconds`` histogram ``step``, ``outcome``
 ``wikisaga_saga_compensation_failures_total``   counter   ``step``
@@ -24,7 +26,10 @@ metric                                          type      labels
 What each counts, and the label values, are in ``docs/operations.md`` (the same table,
 with a column of meaning). In short: *started*, *finished* (``outcome`` = ``committed``,
 ``rolled_back``, ``failed``) and *in flight* count the sagas this process runs or
-recovers; the step and compensation histograms time one step's action or compensation,
+recovers; *abandoned* counts sagas this process gave up unfinished (``reason`` =
+``lease_lost``, ``interrupted``, ``dropped``), left for recovery, and *claimed* sagas it
+took over from another (``reason`` = ``recovery``, ``retry``, ``resolve``); the step and
+compensation histograms time one step's action or compensation,
 retries included (``outcome`` = ``completed``/``failed`` for a step,
 ``compensated``/``failed`` for a compensation); the rollback histogram times a whole
 rollback (``outcome`` = ``rolled_back``/``failed``); the three ``wiki_generation``
@@ -40,7 +45,7 @@ The last three rows are read from the saga log at scrape time by
 Every counter is recorded by the process in which the engine event happened. A saga
 started in process A and rolled back by recovery in process B counts as started in A and
 finished in B, so sums over all processes are right; ``wikisaga_sagas_in_flight`` counts
-only the sagas a process started itself and has not yet seen finish.
+only the sagas a process started itself and has neither seen finish nor abandoned.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import Metric
 
-from distributed_saga import SagaObserver, SagaState
+from distributed_saga import ABANDON_REASONS, CLAIM_REASONS, SagaObserver, SagaState
 from wikisaga.observability.labels import BoundedLabels, step_label
 
 __all__ = [
@@ -111,6 +116,18 @@ class SagaMetrics(SagaObserver):
             "Sagas this process started that it has not seen finish.",
             registry=None,
         )
+        self.abandoned = Counter(
+            "wikisaga_sagas_abandoned",
+            "Sagas this process gave up unfinished, left for recovery, by reason.",
+            ["reason"],
+            registry=None,
+        )
+        self.claimed = Counter(
+            "wikisaga_sagas_claimed",
+            "Sagas this process took over from another (recovery, an operator), by reason.",
+            ["reason"],
+            registry=None,
+        )
         self.step_duration = Histogram(
             "wikisaga_saga_step_duration_seconds",
             "Time of one step's action, retries included, by step and outcome.",
@@ -167,6 +184,8 @@ class SagaMetrics(SagaObserver):
             self.started,
             self.finished,
             self.in_flight,
+            self.abandoned,
+            self.claimed,
             self.step_duration,
             self.compensation_duration,
             self.compensation_failures,
@@ -183,6 +202,10 @@ class SagaMetrics(SagaObserver):
             self.finished.labels(outcome.value)
         for state in _ROLLBACK_OUTCOMES:
             self.rollback_duration.labels(state.value)
+        for reason in ABANDON_REASONS:
+            self.abandoned.labels(reason)
+        for reason in CLAIM_REASONS:
+            self.claimed.labels(reason)
         for name in known_steps:
             step = self._steps(name)
             self.compensation_failures.labels(step)
@@ -244,6 +267,15 @@ class SagaMetrics(SagaObserver):
             # as in flight in this one.
             self._in_flight_ids.discard(saga_id)
             self.in_flight.set(len(self._in_flight_ids))
+
+    def saga_abandoned(self, saga_id: str, reason: str) -> None:
+        self.abandoned.labels(reason if reason in ABANDON_REASONS else "other").inc()
+        with self._lock:
+            self._in_flight_ids.discard(saga_id)
+            self.in_flight.set(len(self._in_flight_ids))
+
+    def saga_claimed(self, saga_id: str, reason: str) -> None:
+        self.claimed.labels(reason if reason in CLAIM_REASONS else "other").inc()
 
     # -- what the backend reports ---------------------------------------------------------
 
