@@ -180,7 +180,7 @@ def resolve(
     _visible(runner, saga_id, user_id)
     who = f"user {user_id}" if user_id is not None else "the operator"
     note = f"{body.reason.strip()} (resolved through the backend by {who})"
-    outcome = resolve_saga(runner.saga_log, saga_id, note=note)
+    outcome = resolve_saga(runner.saga_log, saga_id, note=note, observer=runner.metrics)
     _reconcile(runner)
     return SagaOutcome(
         saga_id=outcome.saga_id,
