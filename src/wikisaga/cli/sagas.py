@@ -1,8 +1,13 @@
 """``wikisaga sagas ...`` and ``wikisaga recover``: inspect, repair and prune the saga log.
 
 Every command reads the log named by ``--log-url`` or ``WIKISAGA_SAGA_LOG_URL`` (default:
-SQLite in the data directory). Commands that run compensations (``retry``, ``recover``)
-send the internal token from the settings, as the services do. Errors of the saga engine
+SQLite in the data directory). ``list``, ``show``, ``retry`` and ``resolve`` take
+``--backend URL`` instead: they then ask that backend's saga admin API (``/sagas``) and
+print the same, as its operator, or with ``--user`` as that user (their sagas only); a
+retry then runs on the backend, with its token. ``WIKISAGA_BACKEND_URL`` is not read for
+this: it always has a value, and these commands open the log unless told otherwise.
+Commands that run compensations (``retry``, ``recover``) send the internal token from the
+settings, as the services do. Errors of the saga engine
 are translated here, at the boundary, into :class:`~wikisaga.errors.SagaOperationError`.
 """
 
@@ -30,10 +35,13 @@ from distributed_saga import (
     retry_saga,
 )
 from wikisaga.auth import get_internal_headers
+from wikisaga.clients.backend import BackendClient
 from wikisaga.config import Settings
 from wikisaga.errors import SagaOperationError
+from wikisaga.ids import validate_project_id, validate_user_id
 from wikisaga.jobs import open_job_store
 from wikisaga.pipeline.compensations import publish_compensations
+from wikisaga.services.backend.schemas import saga_body
 
 __all__ = ["register"]
 
@@ -42,6 +50,18 @@ LogUrl = Annotated[
     typer.Option(help="saga log URL (default: WIKISAGA_SAGA_LOG_URL, or SQLite in the data dir)"),
 ]
 Json = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+BackendUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="ask this backend's saga API (its URL, e.g. $WIKISAGA_BACKEND_URL) instead of "
+        "opening the log",
+    ),
+]
+AsUser = Annotated[
+    str | None,
+    typer.Option(help="with --backend: act as this user, on their sagas only (default: operator)"),
+]
 
 
 @contextmanager
@@ -70,29 +90,69 @@ def _when(epoch: float | None) -> str:
 
 
 def _as_json(record: SagaRecord) -> dict[str, Any]:
-    return {
-        **record.status(),
-        "lock_key": record.lock_key,
-        "owner": record.owner,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "metadata": dict(record.metadata),
-        "remaining_compensations": [step.name for step in record.remaining_compensations],
-        "steps": [
-            {
-                "index": step.index,
-                "name": step.name,
-                "state": step.state.value,
-                "compensation": step.compensation,
-                "attempts": step.attempts,
-                "seconds": step.duration,
-                "error": step.error,
-                "compensation_attempts": step.compensation_attempts,
-                "compensation_error": step.compensation_error,
-            }
-            for step in record.steps
-        ],
-    }
+    # The backend's saga API serves the same JSON (one definition, schemas.saga_body).
+    return saga_body(record).model_dump(mode="json")
+
+
+@contextmanager
+def _backend(url: str, log_url: str | None) -> Iterator[BackendClient]:
+    """A client of the backend's saga admin API, sending this process's token."""
+    if log_url is not None:
+        raise typer.BadParameter("give --backend or --log-url, not both")
+    settings = Settings.from_env().with_changes(backend_url=url)
+    headers = get_internal_headers(settings=settings)
+    with BackendClient(
+        settings.backend_url, headers=headers, timeout=settings.network_timeout
+    ) as client:
+        yield client
+
+
+def _acting(user: str | None, backend: str | None) -> str | None:
+    if user is None:
+        return None
+    if backend is None:
+        raise typer.BadParameter("--user needs --backend: the log itself has no users to check")
+    return validate_user_id(user)
+
+
+def _print_table(sagas: list[dict[str, Any]]) -> None:
+    if not sagas:
+        print("no sagas")
+        return
+    print(f"{'saga':<48} {'state':<13} {'steps':>5} {'to undo':>7}  {'created (UTC)':<19}  lock")
+    for saga in sagas:
+        print(
+            f"{saga['saga_id']:<48} {saga['state']:<13} {len(saga['steps']):>5} "
+            f"{len(saga['remaining_compensations']):>7}  {_when(saga['created_at']):<19}  "
+            f"{saga['lock_key'] or '-'}"
+        )
+
+
+def _print_saga(saga: dict[str, Any]) -> None:
+    print(f"saga     {saga['saga_id']}")
+    print(f"state    {saga['state']}")
+    print(f"user     {saga['user_id'] or '-'}")
+    print(f"lock     {saga['lock_key'] or '-'}")
+    print(f"owner    {saga['owner'] or '-'}")
+    print(f"created  {_when(saga['created_at'])} UTC, updated {_when(saga['updated_at'])} UTC")
+    if saga["failed_at"] or saga["error"]:
+        print(f"failed   at {saga['failed_at'] or '-'}: {saga['error'] or '-'}")
+    print("steps")
+    for step in saga["steps"]:
+        seconds = f"{step['seconds']:.3f}s" if step["seconds"] is not None else "-"
+        print(
+            f"  {step['index']}. {step['name']}  [{step['state']}] {seconds}, "
+            f"tries {step['attempts']}"
+        )
+        if step["error"]:
+            print(f"       error: {step['error']}")
+        if step["compensation"]:
+            print(f"       undo: {step['compensation']} (tries {step['compensation_attempts']})")
+        if step["compensation_error"]:
+            print(f"       undo error: {step['compensation_error']}")
+    remaining = saga["remaining_compensations"]
+    if remaining:
+        print("left to undo: " + ", ".join(remaining))
 
 
 def list_sagas(
@@ -100,26 +160,39 @@ def list_sagas(
         list[SagaState] | None, typer.Option(help="only sagas in this state (repeatable)")
     ] = None,
     lock_key: Annotated[str | None, typer.Option(help="only sagas holding this lock key")] = None,
+    project: Annotated[
+        str | None, typer.Option(help="only the project's generations (lock key wiki:PROJECT)")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 50,
     json_output: Json = False,
     log_url: LogUrl = None,
+    backend: BackendUrl = None,
+    user: AsUser = None,
 ) -> int:
     """List sagas, newest first."""
-    with _log(log_url) as log:
-        records = log.list_sagas(states=state or None, lock_key=lock_key, limit=limit)
+    user_id = _acting(user, backend)
+    if project is not None:
+        project = validate_project_id(project)
+        if lock_key is not None and lock_key != f"wiki:{project}":
+            raise typer.BadParameter("give --project or --lock-key, not two that disagree")
+    if backend is not None:
+        with _backend(backend, log_url) as client:
+            sagas = client.sagas(
+                limit=limit,
+                user_id=user_id,
+                states=[s.value for s in state or ()],
+                project_id=project,
+                lock_key=None if project is not None else lock_key,
+            )
+    else:
+        key = f"wiki:{project}" if project is not None else lock_key
+        with _log(log_url) as log:
+            records = log.list_sagas(states=state or None, lock_key=key, limit=limit)
+        sagas = [_as_json(record) for record in records]
     if json_output:
-        print(json.dumps([_as_json(record) for record in records], indent=2))
-        return 0
-    if not records:
-        print("no sagas")
-        return 0
-    print(f"{'saga':<48} {'state':<13} {'steps':>5} {'to undo':>7}  {'created (UTC)':<19}  lock")
-    for record in records:
-        print(
-            f"{record.saga_id:<48} {record.state.value:<13} {len(record.steps):>5} "
-            f"{len(record.remaining_compensations):>7}  {_when(record.created_at):<19}  "
-            f"{record.lock_key or '-'}"
-        )
+        print(json.dumps(sagas, indent=2))
+    else:
+        _print_table(sagas)
     return 0
 
 
@@ -127,60 +200,63 @@ def show(
     saga_id: Annotated[str, typer.Argument(help="the saga to show")],
     json_output: Json = False,
     log_url: LogUrl = None,
+    backend: BackendUrl = None,
+    user: AsUser = None,
 ) -> int:
     """One saga with its steps, timings and errors, and what is left to undo."""
-    with _log(log_url) as log:
-        record = log.get_saga(saga_id)
+    user_id = _acting(user, backend)
+    if backend is not None:
+        with _backend(backend, log_url) as client:
+            saga = client.get_saga(saga_id, user_id=user_id)
+    else:
+        with _log(log_url) as log:
+            saga = _as_json(log.get_saga(saga_id))
     if json_output:
-        print(json.dumps(_as_json(record), indent=2))
-        return 0
-    print(f"saga     {record.saga_id}")
-    print(f"state    {record.state.value}")
-    print(f"user     {record.user_id or '-'}")
-    print(f"lock     {record.lock_key or '-'}")
-    print(f"owner    {record.owner or '-'}")
-    print(f"created  {_when(record.created_at)} UTC, updated {_when(record.updated_at)} UTC")
-    if record.failed_at or record.error:
-        print(f"failed   at {record.failed_at or '-'}: {record.error or '-'}")
-    print("steps")
-    for step in record.steps:
-        seconds = f"{step.duration:.3f}s" if step.duration is not None else "-"
-        print(f"  {step.index}. {step.name}  [{step.state.value}] {seconds}, tries {step.attempts}")
-        if step.error:
-            print(f"       error: {step.error}")
-        if step.compensation:
-            print(f"       undo: {step.compensation} (tries {step.compensation_attempts})")
-        if step.compensation_error:
-            print(f"       undo error: {step.compensation_error}")
-    remaining = record.remaining_compensations
-    if remaining:
-        print("left to undo: " + ", ".join(step.name for step in remaining))
+        print(json.dumps(saga, indent=2))
+    else:
+        _print_saga(saga)
     return 0
 
 
 def retry(
     saga_id: Annotated[str, typer.Argument(help="the failed saga to retry")],
     log_url: LogUrl = None,
+    backend: BackendUrl = None,
+    user: AsUser = None,
 ) -> int:
-    """Retry a failed saga's remaining compensations."""
-    with _log(log_url) as log:
-        outcome = retry_saga(log, saga_id, registry=_registry())
-    print(
-        f"{outcome.saga_id}: {outcome.state.value} ({outcome.undone} undone, "
-        f"{outcome.remaining} left)"
-    )
-    return 0 if outcome.state is SagaState.ROLLED_BACK else 1
+    """Retry a failed saga's remaining compensations (with --backend: the backend runs
+    them with its own token)."""
+    user_id = _acting(user, backend)
+    if backend is not None:
+        with _backend(backend, log_url) as client:
+            answer = client.retry_saga(saga_id, user_id=user_id)
+        state, undone, remaining = answer["state"], answer["undone"], answer["remaining"]
+    else:
+        with _log(log_url) as log:
+            outcome = retry_saga(log, saga_id, registry=_registry())
+        state, undone, remaining = outcome.state.value, outcome.undone, outcome.remaining
+    print(f"{saga_id}: {state} ({undone} undone, {remaining} left)")
+    return 0 if state == SagaState.ROLLED_BACK.value else 1
 
 
 def resolve(
     saga_id: Annotated[str, typer.Argument(help="the failed saga to resolve")],
     note: Annotated[str, typer.Option(help="what was done by hand, and by whom")],
     log_url: LogUrl = None,
+    backend: BackendUrl = None,
+    user: AsUser = None,
 ) -> int:
     """Record that a failed saga's remaining steps were undone by hand."""
-    with _log(log_url) as log:
-        outcome = resolve_saga(log, saga_id, note=note)
-    print(f"{outcome.saga_id}: {outcome.state.value} ({outcome.undone} steps marked undone)")
+    user_id = _acting(user, backend)
+    if backend is not None:
+        with _backend(backend, log_url) as client:
+            answer = client.resolve_saga(saga_id, reason=note, user_id=user_id)
+        state, undone = answer["state"], answer["undone"]
+    else:
+        with _log(log_url) as log:
+            outcome = resolve_saga(log, saga_id, note=note)
+        state, undone = outcome.state.value, outcome.undone
+    print(f"{saga_id}: {state} ({undone} steps marked undone)")
     return 0
 
 
