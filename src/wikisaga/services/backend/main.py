@@ -4,6 +4,7 @@ It owns the jobs and the saga log (``WIKISAGA_SAGA_LOG_URL``; jobs live in the s
 database), runs generations on ``WIKISAGA_BACKEND_WORKERS`` threads, recovers sagas at
 start and every ``WIKISAGA_RECOVERY_INTERVAL`` seconds with its own token, and serves
 ``/metrics`` with the saga metrics and the saga log's gauges. See ``docs/backend.md``.
+It also serves the dashboard at ``/`` and ``/ui/`` (``docs/dashboard.md``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from wikisaga.jobs import open_job_store
 from wikisaga.observability import SagaLogCollector, SagaMetrics
 from wikisaga.pipeline.generation import STEPS
 from wikisaga.services._common import create_service_app, dev_token
+from wikisaga.services.backend.dashboard import mount_dashboard
 from wikisaga.services.backend.deps import ERRORS
 from wikisaga.services.backend.routes import documents, generate, jobs, sagas, wiki
 from wikisaga.services.backend.runner import JobRunner
@@ -82,4 +84,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.lifespan_context = lifespan
     for module in (generate, jobs, wiki, documents, sagas):
         app.include_router(module.router)
+    mount_dashboard(app, runner)
     return app
