@@ -13,7 +13,19 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from wikisaga.cli import chaos, demo, generate, graph, ingest, relations, sagas, serve, up, users
+from wikisaga.cli import (
+    chaos,
+    demo,
+    doctor,
+    generate,
+    graph,
+    ingest,
+    relations,
+    sagas,
+    serve,
+    up,
+    users,
+)
 from wikisaga.errors import ConfigError, WikisagaError
 
 __all__ = ["GROUPS", "app", "build_app", "main"]
@@ -28,6 +40,7 @@ GROUPS: tuple[Callable[[typer.Typer], None], ...] = (
     relations.register,
     up.register,
     generate.register,
+    doctor.register,
     users.register,
 )
 """Registration functions, one per command group, called in order by :func:`build_app`."""
