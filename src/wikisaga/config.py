@@ -2,8 +2,9 @@
 
 The variable names are fixed (other tools rely on them); the README lists them all. Each
 field ``name`` is read from ``WIKISAGA_<NAME>``; empty values mean the default, and
-surrounding spaces are ignored. Secrets (the internal token, the Neo4j password) are
-:class:`~pydantic.SecretStr`, so they never show in a repr, a log line or an error.
+surrounding spaces are ignored. Secrets (the internal token, the Neo4j password, the LLM
+API key) are :class:`~pydantic.SecretStr`, so they never show in a repr, a log line or an
+error.
 
 A value that cannot be used raises :class:`~wikisaga.errors.ConfigError` naming the
 variable::
@@ -40,6 +41,7 @@ _URL_FIELDS = (
     "orchestrator_url",
     "backend_url",
     "chroma_url",
+    "llm_base_url",
 )
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("settings_environ", default=None)
 
@@ -112,6 +114,20 @@ class Settings(BaseSettings):
     """Development mode: a missing internal token is generated instead of refused."""
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line (see :mod:`wikisaga.observability.logs`)."""
+    llm_base_url: str = ""
+    """An OpenAI-compatible endpoint (``.../v1``) the orchestrator asks to rephrase page
+    summaries; empty (the default) means no rewriting: pages are extractive only."""
+    llm_model: str = ""
+    """The model named in each request; required when ``llm_base_url`` is set."""
+    llm_api_key: SecretStr | None = None
+    """Sent as ``Authorization: Bearer ...`` when set; never logged."""
+    llm_timeout: Seconds = 20.0
+    """Seconds one page's rewriting may take; past them the page keeps its offline text."""
+    llm_budget: Seconds = 300.0
+    """Seconds all rewriting of one generation may take; pages not started by then keep
+    their offline text."""
+    llm_concurrency: Annotated[int, Field(gt=0, le=32)] = 4
+    """Pages rewritten at once."""
     dashboard_secret: SecretStr | None = None
     """Signs the dashboard's session cookies; empty means a random one kept in
     ``<data_dir>/dashboard-secret`` (set it when several backends serve one dashboard)."""
@@ -137,7 +153,7 @@ class Settings(BaseSettings):
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("internal_token", mode="before")
+    @field_validator("internal_token", "llm_api_key", mode="before")
     @classmethod
     def _no_empty_token(cls, value: Any) -> Any:
         if isinstance(value, SecretStr):
@@ -191,7 +207,7 @@ class Settings(BaseSettings):
         return self._build({**dict(self), **changes}, None)
 
 
-_SECRET_FIELDS = frozenset({"internal_token", "neo4j_password", "dashboard_secret"})
+_SECRET_FIELDS = frozenset({"internal_token", "neo4j_password", "dashboard_secret", "llm_api_key"})
 
 
 def _config_error(exc: ValidationError, environ: Mapping[str, str] | None) -> ConfigError:

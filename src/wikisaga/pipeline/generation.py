@@ -234,10 +234,14 @@ def generate_project_wiki(
     headers.pop(USER_ID_HEADER, None)
     saga_id = validate_saga_id(saga_id) if saga_id else new_saga_id(project_id)
     run = _Run(progress or _no_progress)
+    # Rewriting summaries (WIKISAGA_LLM_*) makes the orchestrator's answer wait for it.
+    rewriting = settings.llm_budget + settings.llm_timeout if settings.llm_base_url else 0.0
     page_source = pages or (
         local_pages
         if settings.page_generator == "local"
-        else orchestrator_pages(settings.orchestrator_url, headers, settings.network_timeout)
+        else orchestrator_pages(
+            settings.orchestrator_url, headers, settings.network_timeout + rewriting
+        )
     )
 
     with run.step("fetch_documents") as details:

@@ -16,6 +16,10 @@ byte-identical pages.
   followed by a citation to the passage it came from. Diagrams are Mermaid, valid by
   construction.
 
+* :func:`rewrite_pages` — optional, and the one part that is neither offline nor
+  deterministic: pages' summaries rephrased by a language model over an OpenAI-compatible
+  endpoint, each kept only if it keeps every citation and adds no link.
+
 ``docs/pages.md`` describes the pages, the scores and the incremental rule.
 """
 
@@ -31,6 +35,7 @@ from wikisaga.content.generator._generate import (
     SourceMap,
     generate_wiki,
 )
+from wikisaga.content.generator._llm import RewriteConfig, RewriteResult, rewrite_pages
 from wikisaga.content.generator._relations import DocumentRelations, Graph
 
 __all__ = [
@@ -42,6 +47,9 @@ __all__ = [
     "InvalidDocuments",
     "PageEntry",
     "PageFile",
+    "RewriteConfig",
+    "RewriteResult",
     "SourceMap",
     "generate_wiki",
+    "rewrite_pages",
 ]

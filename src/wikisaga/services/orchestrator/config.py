@@ -1,12 +1,16 @@
-"""Limits of the orchestrator service; every one is a clear answer when exceeded."""
+"""Limits of the orchestrator service (every one is a clear answer when exceeded), and
+its optional summary rewriting."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from wikisaga.clients.orchestrator import RequestLimits
+from wikisaga.config import Settings
+from wikisaga.content.generator import GENERATOR_VERSION, RewriteConfig
+from wikisaga.errors import ConfigError
 
-__all__ = ["OrchestratorLimits"]
+__all__ = ["OrchestratorLimits", "generator_mark", "rewrite_config"]
 
 _REQUEST = RequestLimits()
 # The request limits are the client's too (it checks a request before sending it): one
@@ -31,3 +35,31 @@ class OrchestratorLimits:
     max_document_chars: int = _REQUEST.max_document_chars
     max_concurrent: int = 1
     wait_seconds: float = 30.0
+
+
+def rewrite_config(settings: Settings) -> RewriteConfig | None:
+    """The rewriting ``WIKISAGA_LLM_*`` asks for, or ``None`` (no base URL: the default).
+
+    Raises :class:`~wikisaga.errors.ConfigError` when a base URL comes without a model.
+    """
+    if not settings.llm_base_url:
+        return None
+    if not settings.llm_model:
+        raise ConfigError("WIKISAGA_LLM_MODEL: must be set when WIKISAGA_LLM_BASE_URL is")
+    return RewriteConfig(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout,
+        budget=settings.llm_budget,
+        concurrency=settings.llm_concurrency,
+    )
+
+
+def generator_mark(rewrite: RewriteConfig | None) -> str:
+    """What this service writes as its source maps' ``generator``: the generator's
+    version, and the rewriting model when there is one. A source map handed back with
+    another mark was made by another setup, so none of its pages is reused."""
+    if rewrite is None:
+        return GENERATOR_VERSION
+    return f"{GENERATOR_VERSION}+rewrite:{rewrite.model}"

@@ -4,6 +4,7 @@ HTTP (this service's one table, consulted before the shared rules)::
     InvalidDocuments     422 invalid_documents   none, one given twice, several projects
 
 - :data:`Limits` — the app's :class:`~wikisaga.services.orchestrator.config.OrchestratorLimits`.
+- :data:`Rewriting` — the app's summary rewriting, or ``None`` when it is off.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from wikisaga.content.generator import InvalidDocuments
+from wikisaga.content.generator import InvalidDocuments, RewriteConfig
 from wikisaga.services._common.errors import Translations, Unprocessable
 from wikisaga.services.orchestrator.config import OrchestratorLimits
 
-__all__ = ["ERRORS", "Limits"]
+__all__ = ["ERRORS", "Limits", "Rewriting"]
 
 ERRORS: Translations = (
     (InvalidDocuments, lambda error: Unprocessable(str(error), code="invalid_documents")),
@@ -31,3 +32,12 @@ def get_limits(request: Request) -> OrchestratorLimits:
 
 
 Limits = Annotated[OrchestratorLimits, Depends(get_limits)]
+
+
+def get_rewriting(request: Request) -> RewriteConfig | None:
+    """The summary rewriting the app was built with (``None``: off)."""
+    rewrite: RewriteConfig | None = request.app.state.rewrite
+    return rewrite
+
+
+Rewriting = Annotated[RewriteConfig | None, Depends(get_rewriting)]

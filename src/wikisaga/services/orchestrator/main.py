@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from wikisaga.config import Settings
 from wikisaga.services._common import create_service_app
 from wikisaga.services.orchestrator._gate import GenerationGate
-from wikisaga.services.orchestrator.config import OrchestratorLimits
+from wikisaga.services.orchestrator.config import OrchestratorLimits, rewrite_config
 from wikisaga.services.orchestrator.deps import ERRORS
 from wikisaga.services.orchestrator.routes import generate
 
@@ -34,12 +34,18 @@ Every endpoint except `/health`, `/docs` and `/openapi.json` requires `X-INTERNA
 `payload_too_large`), 5000 documents (413 `too_many_documents`), 4 Mi characters of text
 per document (413 `document_too_large`), one generation at a time (a second waits up to
 30 s before its body is read, then 503 `busy` with `Retry-After`).
+
+Optional: with `WIKISAGA_LLM_BASE_URL` and `WIKISAGA_LLM_MODEL` set, the summaries of the
+pages sent are rephrased by that OpenAI-compatible endpoint from their cited sentences
+only; a page whose rewrite fails a check keeps its offline text, and `warnings` says why.
 """
 
 
 def create_app(settings: Settings, *, limits: OrchestratorLimits | None = None) -> FastAPI:
-    """The orchestrator service app."""
+    """The orchestrator service app. Raises :class:`~wikisaga.errors.ConfigError` when
+    ``WIKISAGA_LLM_BASE_URL`` is set without ``WIKISAGA_LLM_MODEL``."""
     limits = limits or OrchestratorLimits()
+    rewrite = rewrite_config(settings)
     app = create_service_app(
         "orchestrator",
         settings,
@@ -48,6 +54,7 @@ def create_app(settings: Settings, *, limits: OrchestratorLimits | None = None) 
         errors=ERRORS,
     )
     app.state.limits = limits
+    app.state.rewrite = rewrite
     # Innermost of the app's middleware (user_middleware runs outermost first): the token
     # gate and the body limit refuse a request before it waits for a turn.
     app.user_middleware.append(

@@ -202,3 +202,11 @@ class GenerateResponse(BaseModel):
     plan: list[PageEntryBody]
     relations: RelationsBody
     source_map: SourceMapBody
+    rewritten: list[str] = Field(
+        default_factory=list,
+        description="Pages whose summary a language model rephrased (WIKISAGA_LLM_*).",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Why pages kept their offline summary when rewriting was on.",
+    )

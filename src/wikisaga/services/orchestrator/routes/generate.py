@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -11,8 +12,10 @@ from wikisaga.content.generator import (
     GENERATOR_VERSION,
     DocumentRelations,
     Generation,
+    PageFile,
     SourceMap,
     generate_wiki,
+    rewrite_pages,
 )
 from wikisaga.content.records import Chunk, CodeBlock, Document, Heading
 from wikisaga.ids import validate_project_id
@@ -24,9 +27,14 @@ from wikisaga.services._common import (
     UserId,
 )
 from wikisaga.services._common.deps import internal_token
-from wikisaga.services.orchestrator.config import OrchestratorLimits
-from wikisaga.services.orchestrator.deps import Limits
-from wikisaga.services.orchestrator.schemas import DocumentIn, GenerateRequest, GenerateResponse
+from wikisaga.services.orchestrator.config import OrchestratorLimits, generator_mark
+from wikisaga.services.orchestrator.deps import Limits, Rewriting
+from wikisaga.services.orchestrator.schemas import (
+    DocumentIn,
+    GenerateRequest,
+    GenerateResponse,
+    SourceMapBody,
+)
 
 __all__ = ["router"]
 
@@ -92,11 +100,18 @@ def _document(project_id: str, item: DocumentIn, limits: OrchestratorLimits) -> 
     )
 
 
-def _answer(project_id: str, generation: Generation) -> dict[str, Any]:
+def _answer(
+    project_id: str,
+    generation: Generation,
+    files: Sequence[PageFile],
+    mark: str,
+    rewritten: Sequence[str],
+    warnings: Sequence[str],
+) -> dict[str, Any]:
     return {
         "project_id": project_id,
         "generator": GENERATOR_VERSION,
-        "files": [{"file_path": f.file_path, "content": f.content} for f in generation.files],
+        "files": [{"file_path": f.file_path, "content": f.content} for f in files],
         "unchanged": list(generation.unchanged),
         "deleted": list(generation.deleted),
         "changed_documents": list(generation.changed_documents),
@@ -105,12 +120,27 @@ def _answer(project_id: str, generation: Generation) -> dict[str, Any]:
             **generation.graph.to_json(),
             "documents": [relations.to_json() for relations in generation.relations],
         },
-        "source_map": generation.source_map.to_json(),
+        "source_map": {**generation.source_map.to_json(), "generator": mark},
+        "rewritten": list(rewritten),
+        "warnings": list(warnings),
     }
 
 
+def _previous(body: SourceMapBody, mark: str) -> SourceMap:
+    """The source map handed back; one of another mark (another generator version or
+    rewriting setup) keeps a generator name that matches none, so no page is reused."""
+    data = body.model_dump()
+    if data["generator"] == mark:
+        data["generator"] = GENERATOR_VERSION
+    elif data["generator"] == GENERATOR_VERSION:
+        data["generator"] = f"{GENERATOR_VERSION}+offline"
+    return SourceMap.from_json(data)
+
+
 @router.post("/generate", response_model=GenerateResponse)
-def generate(body: GenerateRequest, _user_id: UserId, limits: Limits) -> JSONResponse:
+def generate(
+    body: GenerateRequest, _user_id: UserId, limits: Limits, rewrite: Rewriting
+) -> JSONResponse:
     """Generate the wiki of a project's documents.
 
     Every page is Markdown with YAML front matter under ``wiki/``; its prose is sentences
@@ -118,7 +148,10 @@ def generate(body: GenerateRequest, _user_id: UserId, limits: Limits) -> JSONRes
     entities and triples (for the graph) and each document's own (``documents``: send
     them back next time, with ``source_map``, and only changed documents are read again
     and only pages whose plan changed are sent; the others are listed in ``unchanged``,
-    and pages no longer planned in ``deleted``).
+    and pages no longer planned in ``deleted``). With rewriting on (``WIKISAGA_LLM_*``),
+    the summaries of the pages sent are rephrased (``rewritten``); a page whose rewrite
+    fails keeps its offline text and ``warnings`` says why. A source map is reused only by
+    the setup that made it (its ``generator`` names the rewriting model, if any).
 
     422 ``validation_error`` for a body that does not match the schema (no documents, say),
     422 ``invalid_documents`` for a document given twice or of another project, 422
@@ -134,10 +167,15 @@ def generate(body: GenerateRequest, _user_id: UserId, limits: Limits) -> JSONRes
         )
     documents = [_document(project_id, item, limits) for item in body.documents]
     relations = [DocumentRelations.from_json(item.model_dump()) for item in body.relations]
-    previous = None
-    if body.source_map is not None:
-        previous = SourceMap.from_json(body.source_map.model_dump())
+    mark = generator_mark(rewrite)
+    previous = None if body.source_map is None else _previous(body.source_map, mark)
     generation = generate_wiki(
         documents, previous=previous, relations=relations, project=project_id
     )
-    return JSONResponse(_answer(project_id, generation))
+    files: Sequence[PageFile] = generation.files
+    rewritten: Sequence[str] = ()
+    warnings: Sequence[str] = ()
+    if rewrite is not None and files:
+        result = rewrite_pages(files, rewrite)
+        files, rewritten, warnings = result.files, result.rewritten, result.warnings
+    return JSONResponse(_answer(project_id, generation, files, mark, rewritten, warnings))
