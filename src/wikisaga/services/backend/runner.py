@@ -19,7 +19,8 @@
   the backend's own token, then :meth:`reconcile`, which looks only at running jobs whose
   claim lease has expired (their backend died; a live backend's jobs are never touched):
   one whose saga ended is finished to match (``failed`` with the guide's rolled-back
-  message and the saga's status, or ``succeeded`` when it committed); one whose saga is
+  message and the saga's status, or ``succeeded`` when it committed, after pruning the
+  graph generations before it as the generation would have); one whose saga is
   still in flight waits for recovery; one that never started its saga fails, after its
   saga id is spent (recorded as an empty rolled-back saga) so that a backend waking up
   late cannot start it.
@@ -303,6 +304,10 @@ class JobRunner:
             return  # recovery rolls it back once its lease expires; the next pass ends the job
         status = {"state": record.state.value, "error": record.error}
         if record.state is SagaState.COMMITTED:
+            # What the generation does after its commit, which its backend may not have
+            # reached: the graph generations before the committed one go.
+            with self.graph() as graph:
+                graph.prune(job.project_id, keep=0)
             self.jobs.finish(
                 job.job_id,
                 JobStatus.SUCCEEDED,
