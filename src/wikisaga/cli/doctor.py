@@ -197,7 +197,7 @@ def _check_saga_log(settings: Settings, timeout: float) -> Iterator[Finding]:
     except SagaError as exc:
         yield _fail(check, str(exc), "check WIKISAGA_SAGA_LOG_URL and its database")
         return
-    yield _ok(check, f"{_shown(url)}, schema version {version}, {total} sagas")
+    yield _ok(check, f"{_shown(url)}, schema version {version}, {total} saga(s)")
     yield from _intervention(failed, stuck)
     yield _check_jobs(url, path, timeout)
 

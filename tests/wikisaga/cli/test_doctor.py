@@ -250,7 +250,7 @@ def test_failed_sagas_and_expired_leases_need_intervention(
     assert "wikisaga sagas resolve <id>" in failed["fix"]
     assert stuck["message"].startswith("1 saga(s) in flight whose owner's lease expired")
     assert "wikisaga recover" in stuck["fix"]
-    assert "2 sagas" in only(found, "saga log")["message"]
+    assert "2 saga(s)" in only(found, "saga log")["message"]
     assert status == 1
 
 
@@ -332,3 +332,29 @@ def test_a_missing_data_dir_is_reported_and_not_created(
     assert not missing.exists()
     assert list(tmp_path.iterdir()) == []
     assert status == 1
+
+
+@pytest.mark.postgres
+def test_a_postgres_log_is_checked_through_read_only_connections(
+    doctor: Any, stack_env: dict[str, str], postgres_url: str, postgres_schema: str
+) -> None:
+    import psycopg  # noqa: PLC0415 - only this test needs the driver
+
+    url = f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
+    env = {**stack_env, "WIKISAGA_SAGA_LOG_URL": url}
+    status, found = doctor(env)
+    assert only(found, "saga log")["message"].endswith("holds no saga log")
+    assert status == 1
+    with open_saga_log(url) as log:
+        log.create_saga("wiki-orphan", "alice", owner="a-dead-process", lease_seconds=30)
+    status, found = doctor(env)
+    assert "schema version 2, 1 saga(s)" in only(found, "saga log")["message"]
+    assert statuses(found)["sagas needing intervention"] == ["ok"]
+    jobs = only(found, "jobs store")
+    assert (jobs["status"], jobs["message"]) == (
+        "warn",
+        "no jobs table yet in the saga log's database",
+    )
+    assert status == 0

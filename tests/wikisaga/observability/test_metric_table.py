@@ -53,6 +53,41 @@ def _served_rows() -> set[Row]:
     return rows
 
 
+def _documented_values() -> dict[tuple[str, str], frozenset[str]]:
+    """``(metric, label) -> values`` for each label the docs list values for
+    ("`outcome`: `committed`, `rolled_back`, `failed`": the values after the colon)."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    values = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"`wikisaga_\w+`", cells[0]):
+            names, _, listed = cells[2].partition(":")
+            if listed:
+                label = re.findall(r"`(\w+)`", names)[-1]
+                values[(cells[0].strip("`"), label)] = frozenset(re.findall(r"`(\w+)`", listed))
+    return values
+
+
+def test_the_label_values_the_docs_list_are_exactly_those_served() -> None:
+    """Series whose label values are known in advance exist from the start, and the docs
+    list those values: a new outcome or reason in the code must reach the table."""
+    documented = _documented_values()
+    assert len(documented) == 7
+    metrics = SagaMetrics(known_steps=["Create git snapshot of wiki files"])
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(metrics)
+    registry.register(SagaLogCollector(MemorySagaLog()))
+    served: dict[tuple[str, str], set[str]] = {}
+    for family in registry.collect():
+        name = family.name + ("_total" if family.type == "counter" else "")
+        for s in family.samples:
+            for label, value in s.labels.items():
+                if label != "le":
+                    served.setdefault((name, label), set()).add(value)
+    for key, values in documented.items():
+        assert served.get(key) == set(values), key
+
+
 def test_the_docstring_and_the_docs_hold_the_same_table() -> None:
     assert _docstring_rows() == _docs_rows()
     assert len(_docs_rows()) == 17

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from observability_support import BROKEN, NOTHING, SNAPSHOT, PromtoolRun, undo_registry
 
-from distributed_saga import Compensation, DistributedSaga, RetryPolicy
+from distributed_saga import Compensation, DistributedSaga, RetryPolicy, open_saga_log
 from distributed_saga.log.memory import MemorySagaLog
 from wikisaga.config import Settings
 from wikisaga.launcher import ServiceProcess
@@ -105,3 +106,45 @@ def test_promtool_check_metrics_accepts_a_running_services_metrics(
     assert response.status_code == 200
     assert "wikisaga_http_requests_total" in response.text
     _check_metrics(promtool, response.text)
+
+
+def _scrape_until(url: str, wanted: str, timeout: float = 30.0) -> str:
+    """Scrape ``url`` until its text holds ``wanted`` (the backend recovers in a thread)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        assert response.status_code == 200
+        if wanted in response.text or time.monotonic() > deadline:
+            return response.text
+        time.sleep(0.1)
+
+
+def test_promtool_check_metrics_accepts_the_backends_metrics_with_sagas_in_its_log(
+    promtool: PromtoolRun, tmp_path: Path
+) -> None:
+    """The backend process serves the saga metrics and the log's gauges: a failed saga in
+    its log needs intervention, and a saga another process left behind is claimed and
+    finished by the backend's recovery, and counted there. promtool is content."""
+    data_dir = tmp_path / "data"
+    with open_saga_log(f"sqlite:///{(data_dir / 'sagas.db').as_posix()}") as log:
+        saga = DistributedSaga(
+            "wiki-stuck",
+            "user-456",
+            log=log,
+            registry=undo_registry(),
+            compensation_retry=RetryPolicy.never(),
+        )
+        saga.execute_step(SNAPSHOT, lambda: None, Compensation(BROKEN))
+        saga.abort("the git service is down")
+        log.create_saga("wiki-orphan", "user-456", owner="a-dead-process", lease_seconds=0.01)
+    env = {"WIKISAGA_INTERNAL_TOKEN": TOKEN, "WIKISAGA_DATA_DIR": str(data_dir)}
+    with ServiceProcess("backend", env=env, log_dir=tmp_path / "logs", startup_timeout=60) as svc:
+        claimed = 'wikisaga_sagas_claimed_total{reason="recovery"} 1.0'
+        text = _scrape_until(f"{svc.url}/metrics", claimed)
+    assert claimed in text
+    assert 'wikisaga_sagas_finished_total{outcome="rolled_back"} 1.0' in text
+    assert 'wikisaga_sagas_needing_intervention{reason="failed"} 1.0' in text
+    assert 'wikisaga_sagas_needing_intervention{reason="lease_expired"} 0.0' in text
+    assert "wikisaga_saga_log_up 1.0" in text
+    assert "wikisaga_http_requests_total" in text
+    _check_metrics(promtool, text)
