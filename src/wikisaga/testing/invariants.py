@@ -1,27 +1,34 @@
 """The invariants of DESIGN §9, checked by reading the real stores.
 
 Files are read through the filesystem service (bypassing any fault proxy); history is read
-from the bare repository with the git CLI. Each check returns a list of violations, empty
-when the invariant holds, so a chaos run can report every violation rather than the first.
+from the bare repository with the git CLI; the graph through its
+:class:`~wikisaga.graph.GraphStore` (bypassing any fault, too). Each check returns a list
+of violations, empty when the invariant holds, so a chaos run can report every violation
+rather than the first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import subprocess
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from distributed_saga import IN_FLIGHT_STATES, SagaRecord, SagaState
 from wikisaga.clients import FilesystemClient, GitClient, ServiceRejected
+from wikisaga.graph import Entity, GenerationState, GraphStore, Relation
 
 __all__ = [
+    "GraphState",
     "WikiState",
     "check_committed",
+    "check_graph_committed",
+    "check_graph_unchanged",
     "check_replays",
     "check_settled",
     "check_unchanged",
+    "read_graph",
     "read_state",
 ]
 
@@ -71,6 +78,95 @@ def read_state(
             name, sha, peeled = [*line.split(" "), ""][:3]
             refs[name] = peeled or sha  # an annotated tag is compared by its commit
     return WikiState(files=files, refs=refs)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphState:
+    """What a project's graph looks like at one moment."""
+
+    current: str | None
+    """The current generation (what readers see), or ``None``."""
+    generations: Mapping[str, GenerationState]
+    """Every generation the store holds for the project → its state."""
+    entities: tuple[Entity, ...]
+    """The current generation's entities, as a reader gets them."""
+    relations: tuple[Relation, ...]
+    """The current generation's relations, as a reader gets them."""
+
+
+def read_graph(store: GraphStore, project_id: str) -> GraphState:
+    """Read the project's generations, and what a reader of it sees (raises the store's
+    :class:`~wikisaga.errors.GraphError` if the graph cannot be read)."""
+    return GraphState(
+        current=store.current_generation(project_id),
+        generations={info.generation: info.state for info in store.generations(project_id)},
+        entities=tuple(store.entities(project_id)),
+        relations=tuple(store.relations(project_id)),
+    )
+
+
+def _leftovers(state: GraphState, allowed: Collection[str]) -> list[str]:
+    """Generations that are neither current nor in ``allowed``, with their state."""
+    return sorted(
+        f"{generation} ({kind.value})"
+        for generation, kind in state.generations.items()
+        if generation not in allowed and generation != state.current
+    )
+
+
+def check_graph_committed(
+    state: GraphState,
+    generation: str,
+    entities: Sequence[Entity],
+    relations: Sequence[Relation],
+) -> list[str]:
+    """The graph half of invariant 2: the committed generation is current, holds exactly
+    what was staged, and no other generation is left (the previous one was pruned after
+    the commit; nothing is left staged)."""
+    problems = []
+    if state.current != generation:
+        problems.append(f"graph generation {generation} is not current (current: {state.current})")
+    left = _leftovers(state, allowed=())
+    if left:
+        problems.append(f"graph generations left after the commit: {left[:5]}")
+    if list(state.entities) != sorted(entities, key=lambda entity: entity.key):
+        problems.append(
+            f"the current graph's entities differ from the generation's "
+            f"({len(state.entities)} read, {len(entities)} staged)"
+        )
+    if list(state.relations) != sorted(relations, key=lambda relation: relation.triple):
+        problems.append(
+            f"the current graph's relations differ from the generation's "
+            f"({len(state.relations)} read, {len(relations)} staged)"
+        )
+    return problems
+
+
+def check_graph_unchanged(before: GraphState, after: GraphState, generation: str) -> list[str]:
+    """The graph half of invariant 3: after a rollback the previous generation is current
+    again, with what readers saw before; the rolled-back ``generation`` is gone, and no
+    generation is left staged."""
+    problems = []
+    if after.current != before.current:
+        problems.append(
+            f"graph's current generation changed by a rolled-back generation: "
+            f"{before.current} -> {after.current}"
+        )
+    if generation in after.generations:
+        problems.append(
+            f"rolled-back graph generation {generation} is still there "
+            f"({after.generations[generation].value})"
+        )
+    left = _leftovers(after, allowed=before.generations)
+    if left:
+        problems.append(f"graph generations left by a rolled-back generation: {left[:5]}")
+    if (after.entities, after.relations) != (before.entities, before.relations):
+        problems.append(
+            f"what readers of the graph see changed: {len(before.entities)} entities and "
+            f"{len(before.relations)} relations before, {len(after.entities)} and "
+            f"{len(after.relations)} after"
+        )
+    return problems
 
 
 def check_settled(record: SagaRecord) -> list[str]:

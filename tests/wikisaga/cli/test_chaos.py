@@ -14,31 +14,68 @@ from wikisaga.testing.chaos import check_killed
 from wikisaga.testing.invariants import WikiState, check_settled, check_unchanged
 
 
-def test_chaos_command_runs_random_faults_and_finds_no_violation(tmp_path: Path) -> None:
-    """``wikisaga chaos --runs N --seed S`` runs N scenarios and reports none violated."""
-    done = subprocess.run(
+def _chaos(tmp_path: Path, *options: str, runs: int = 4) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "wikisaga",
             "chaos",
             "--runs",
-            "4",
+            str(runs),
             "--seed",
             "3",
             "--dir",
             str(tmp_path / "chaos"),
+            *options,
         ],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def _ran_clean(done: subprocess.CompletedProcess[str], runs: int) -> list[str]:
+    """The scenario lines of a run that reported no violation."""
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.splitlines()
-    assert sum(1 for line in lines if line.startswith("ok  ")) == 4
-    assert lines[-1].startswith("4 runs:")
+    ran = [line for line in lines if line.startswith("ok  ")]
+    assert len(ran) == runs
+    assert lines[-1].startswith(f"{runs} runs:")
     assert lines[-1].endswith("0 invariant violations")
+    return ran
+
+
+def test_chaos_command_runs_random_faults_over_the_pipeline_and_finds_no_violation(
+    tmp_path: Path,
+) -> None:
+    """``wikisaga chaos --runs N --seed S`` runs N scenarios of the whole pipeline (the
+    graph in SQLite by default) and reports none violated."""
+    ran = _ran_clean(_chaos(tmp_path), 4)
+    assert all(line.split()[1].endswith("+sqlite") for line in ran)
+    assert (tmp_path / "chaos" / "graph.db").is_file()
+
+
+def test_chaos_command_runs_the_publish_saga_alone_with_graph_none(tmp_path: Path) -> None:
+    """``--graph none`` keeps the publish saga's scenarios: files and snapshot, no graph."""
+    ran = _ran_clean(_chaos(tmp_path, "--graph", "none", runs=3), 3)
+    assert not any("+" in line.split()[1] for line in ran)
+    assert not (tmp_path / "chaos" / "graph.db").exists()
+
+
+def test_chaos_command_runs_the_pipeline_on_neo4j(tmp_path: Path, neo4j_url: str) -> None:
+    """``--graph neo4j --neo4j-url URL`` runs the pipeline's scenarios on that Neo4j."""
+    ran = _ran_clean(_chaos(tmp_path, "--graph", "neo4j", "--neo4j-url", neo4j_url, runs=2), 2)
+    assert all(line.split()[1].endswith("+neo4j") for line in ran)
+
+
+def test_chaos_command_refuses_a_neo4j_url_without_the_neo4j_graph(tmp_path: Path) -> None:
+    """A Neo4j URL for a run that uses no Neo4j is a usage error, and nothing runs."""
+    done = _chaos(tmp_path, "--neo4j-url", "bolt://127.0.0.1:1", runs=1)
+    assert done.returncode == 2
+    assert "--neo4j-url goes with --graph neo4j" in done.stderr
+    assert not (tmp_path / "chaos").exists()
 
 
 def test_chaos_command_refuses_an_unknown_fault(tmp_path: Path) -> None:
