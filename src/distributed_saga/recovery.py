@@ -177,10 +177,9 @@ def _compensate_claimed(
         keeper.add(saga_id)
     started = time.monotonic()
     try:
-        record = log.get_saga(saga_id)
-        log.begin_compensation(
-            saga_id, owner, failed_at=None, error=None if record.error else error
-        )
+        # The saga moves to compensating and is read back in one go (one statement on
+        # PostgreSQL); an error already recorded is kept.
+        record = log.begin_recovery(saga_id, owner, error=error)
         to_undo = record.remaining_compensations
         logger.warning("[%s] Rolling back %d completed steps", saga_id, len(to_undo))
 

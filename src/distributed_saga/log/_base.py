@@ -157,6 +157,20 @@ class SagaLog(abc.ABC):
         and ``error`` already recorded are kept when the new values are ``None``.
         """
 
+    def begin_recovery(self, saga_id: str, owner: str, *, error: str | None) -> SagaRecord:
+        """Move a saga ``owner`` has claimed to ``compensating`` and return it with its steps
+        (as it is after the write): what recovery does first with each saga it claimed.
+
+        ``error`` is recorded only if the saga has none yet; the failed step recorded is
+        kept. Allowed from the states :meth:`begin_compensation` is, fenced like it. A
+        backend may do it in one transaction (and one round trip); this default reads the
+        saga, then writes.
+        """
+        recorded = self.get_saga(saga_id).error
+        kept = None if recorded else error
+        self.begin_compensation(saga_id, owner, failed_at=None, error=kept)
+        return self.get_saga(saga_id)
+
     @abc.abstractmethod
     def record_compensation(
         self,

@@ -190,6 +190,7 @@ _FENCED_FROM: dict[str, str] = {
     "first_step": _INTENT_FROM,
     "touch_for_step_result": _RESULT_FROM,
     "begin_compensation": _COMPENSATE_FROM,
+    "begin_recovery": _COMPENSATE_FROM,
     "touch_for_step_compensation": _UNDO_RESULT_FROM,
     **{f"finish_{state.value}": allowed for state, allowed in _FINISH_FROM.items()},
 }
@@ -239,6 +240,10 @@ _QUERIES: dict[str, str] = {
             failed_at = COALESCE(?, failed_at), error = COALESCE(?, error), {_TOUCH}
         {_FENCE} ({_COMPENSATE_FROM})""",
     "touch_for_step_compensation": f"UPDATE saga SET {_TOUCH} {_FENCE} ({_UNDO_RESULT_FROM})",
+    # begin_recovery: the error is recorded only where none is.
+    "begin_recovery": f"""UPDATE saga SET state = 'compensating', error = COALESCE(error, ?),
+            {_TOUCH}
+        {_FENCE} ({_COMPENSATE_FROM})""",
     "step_compensation": """UPDATE saga_step SET state = ?,
             compensation_attempts = compensation_attempts + ?, compensation_error = ?,
             compensated_at = CASE WHEN ? THEN {now} ELSE compensated_at END
@@ -476,6 +481,15 @@ class _SqlSagaLog(SagaLog):
         self, saga_id: str, owner: str, *, failed_at: str | None, error: str | None
     ) -> None:
         self._run(self._fenced, "begin_compensation", saga_id, owner, failed_at, error)
+
+    def begin_recovery(self, saga_id: str, owner: str, *, error: str | None) -> SagaRecord:
+        return self._run(self._begin_recovery, saga_id, owner, error)
+
+    def _begin_recovery(
+        self, cur: Cursor, saga_id: str, owner: str, error: str | None
+    ) -> SagaRecord:
+        self._fenced(cur, "begin_recovery", saga_id, owner, error)
+        return self._get_saga(cur, saga_id)
 
     def record_compensation(
         self,

@@ -141,6 +141,16 @@ class MemorySagaLog(SagaLog):
                 error=error if error is not None else saga.error,
             )
 
+    def begin_recovery(self, saga_id: str, owner: str, *, error: str | None) -> SagaRecord:
+        with self._lock:
+            saga = self._owned(saga_id, owner, BEGIN_COMPENSATION_FROM)
+            return self._put(
+                saga,
+                time.time(),
+                state=SagaState.COMPENSATING,
+                error=saga.error if saga.error else error,
+            )
+
     def record_compensation(
         self,
         saga_id: str,

@@ -30,10 +30,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from distributed_saga._errors import SagaLogError, SagaLogUnavailable
+from distributed_saga._errors import SagaLogError, SagaLogUnavailable, SagaNotFoundError
 from distributed_saga._records import (
     STEP_RESULT_STATES,
     NewSaga,
+    SagaRecord,
     SagaState,
     StepOutcome,
     StepState,
@@ -41,11 +42,14 @@ from distributed_saga._records import (
 )
 from distributed_saga.compensations import Compensation
 from distributed_saga.log._sql import (
+    _COMPENSATE_FROM,
     _FENCE,
     _FINISH_FROM,
     _NEXT_STEP_FROM,
     _QUERIES,
     _RESULT_FROM,
+    _SAGA_COLUMNS,
+    _STEP_COLUMNS,
     _TOUCH,
     _UNDO_RESULT_FROM,
     Cursor,
@@ -78,7 +82,27 @@ _INSERT_STEP = """INSERT INTO saga_step (saga_id, step_index, name, state, compe
 _OUTCOME = """outcome AS (UPDATE saga_step
         SET state = ?, attempts = ?, error = ?, finished_at = {now}
         WHERE saga_id = (SELECT saga_id FROM fenced) AND step_index = ? RETURNING 1)"""
+
+
+def _columns(table: str, columns: str) -> str:
+    return ", ".join(f"{table}.{column.strip()}" for column in columns.split(","))
+
+
+# A saga with its steps in one statement: one row per step (a saga without steps: one row
+# of NULL step columns), the saga's columns first.
+_WITH_STEPS = f"""SELECT {_columns("s", _SAGA_COLUMNS)}, {_columns("st", _STEP_COLUMNS)}
+    FROM {{saga}} s LEFT JOIN saga_step st ON st.saga_id = s.saga_id{{where}}
+    ORDER BY st.step_index"""
+_SAGA_WIDTH = len(_SAGA_COLUMNS.split(","))
+
 _ONE_STATEMENT: dict[str, str] = {
+    "get_saga": _WITH_STEPS.format(saga="saga", where=" WHERE s.saga_id = ?"),
+    # Recovery's first write, returning the saga as written with its steps.
+    "begin_recovery": f"""WITH fenced AS (UPDATE saga
+            SET state = 'compensating', error = COALESCE(error, ?), {_TOUCH}
+            {_FENCE} ({_COMPENSATE_FROM}) RETURNING {_SAGA_COLUMNS})
+        """
+    + _WITH_STEPS.format(saga="fenced", where=""),
     "create_with_intent": """WITH fenced AS (
             INSERT INTO saga (saga_id, user_id, state, lock_key, owner, lease_expires_at,
                 lease_seconds, created_at, updated_at, metadata)
@@ -268,7 +292,30 @@ class PostgresSagaLog(_SqlSagaLog):
             cur.execute(self._sql[query], params)
             return cur.rowcount > 0
 
+    def _query_once(self, query: str, params: Sequence[Any]) -> list[Any]:
+        """Run the one statement ``query`` as its own transaction; its rows."""
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute(self._sql[query], params)
+            return cur.fetchall()
+
+    def _with_steps(self, rows: list[Any]) -> SagaRecord:
+        """The saga of :data:`_WITH_STEPS` rows (at least one)."""
+        steps = tuple(self._step(row[_SAGA_WIDTH:]) for row in rows if row[_SAGA_WIDTH] is not None)
+        return self._saga(rows[0][:_SAGA_WIDTH], steps)
+
+    def get_saga(self, saga_id: str) -> SagaRecord:
+        rows = self._query_once("pg_get_saga", (saga_id,))
+        if not rows:
+            raise SagaNotFoundError(saga_id)
+        return self._with_steps(rows)
+
     # -- one statement per write ------------------------------------------------------
+
+    def begin_recovery(self, saga_id: str, owner: str, *, error: str | None) -> SagaRecord:
+        rows = self._query_once("pg_begin_recovery", (error, saga_id, owner))
+        if rows:
+            return self._with_steps(rows)
+        return super().begin_recovery(saga_id, owner, error=error)
 
     def record_intent(
         self,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from distributed_saga._errors import LeaseLostError, SagaStateError
+from distributed_saga._errors import LeaseLostError, SagaNotFoundError, SagaStateError
 from distributed_saga._records import SagaState, StepState
 from distributed_saga.log import SagaLog
-from distributed_saga.testing.contract.helpers import LEASE, OTHER, OWNER, drive
+from distributed_saga.testing.contract.helpers import LEASE, OTHER, OWNER, drive, intent
 
 __all__ = ["CompensationContract"]
 
@@ -41,6 +41,39 @@ class CompensationContract:
         )
         log.begin_compensation("s1", OWNER, failed_at=None, error="newer")
         assert (log.get_saga("s1").failed_at, log.get_saga("s1").error) == ("step-0", "newer")
+
+    def test_begin_recovery_records_the_error_and_returns_the_saga_as_written(
+        self, log: SagaLog
+    ) -> None:
+        drive(log, "s1", SagaState.EXECUTING)
+        intent(log, "s1", OWNER, index=1)
+        record = log.begin_recovery("s1", OWNER, error="crashed")
+        assert (record.state, record.error, record.owner) == (
+            SagaState.COMPENSATING,
+            "crashed",
+            OWNER,
+        )
+        assert [step.name for step in record.steps] == ["step-0", "step-1"]
+        assert record == log.get_saga("s1")
+
+    def test_begin_recovery_keeps_an_error_already_recorded(self, log: SagaLog) -> None:
+        drive(log, "s1", SagaState.COMPENSATING)  # failed at step-0 with error "x"
+        record = log.begin_recovery("s1", OWNER, error="crashed")
+        assert (record.state, record.failed_at, record.error) == (
+            SagaState.COMPENSATING,
+            "step-0",
+            "x",
+        )
+        assert log.get_saga("s1").error == "x"
+
+    def test_begin_recovery_by_another_owner_raises_and_changes_nothing(self, log: SagaLog) -> None:
+        drive(log, "s1", SagaState.EXECUTING)
+        before = log.get_saga("s1")
+        with pytest.raises(LeaseLostError):
+            log.begin_recovery("s1", OTHER, error="crashed")
+        assert log.get_saga("s1") == before
+        with pytest.raises(SagaNotFoundError):
+            log.begin_recovery("absent", OWNER, error="crashed")
 
     @pytest.mark.parametrize(
         "state", [SagaState.PENDING, SagaState.EXECUTING, SagaState.COMPENSATING]

@@ -52,6 +52,11 @@ _WRITES: list[tuple[str, frozenset[SagaState], _Write]] = [
         lambda log, s: log.begin_compensation(s, OWNER, failed_at=None, error=None),
     ),
     (
+        "begin_recovery",
+        BEGIN_COMPENSATION_FROM,
+        lambda log, s: log.begin_recovery(s, OWNER, error="crashed"),
+    ),
+    (
         "record_compensation",
         RECORD_COMPENSATION_FROM,
         lambda log, s: log.record_compensation(s, OWNER, index=0, succeeded=True, attempts=1),
