@@ -280,8 +280,8 @@ class SagaMetrics(SagaObserver):
     # -- what the backend reports ---------------------------------------------------------
 
     def record_stage(self, stage: str, seconds: float) -> None:
-        """Record that pipeline stage ``stage`` (``fetch_documents``, ``generate_pages``,
-        ``extract_relations``, ``publish``, ...) took ``seconds``."""
+        """Record that pipeline stage ``stage`` (a generation's step as its job reports it:
+        ``fetch_documents``, ``generate_pages``, ..., ``commit``) took ``seconds``."""
         if seconds < 0:
             raise ValueError(f"stage {stage!r} cannot take {seconds} seconds")
         self.stage_duration.labels(self._stages(stage)).observe(seconds)

@@ -225,6 +225,9 @@ class JobRunner:
 
     def _generate(self, job: Job) -> None:
         def progress(step: str, state: str, details: Mapping[str, Any]) -> None:
+            seconds = details.get("seconds")
+            if state != "running" and isinstance(seconds, int | float) and seconds >= 0:
+                self.metrics.record_stage(step, float(seconds))
             held = self.jobs.record_step(job.job_id, step, state, details, owner=self.owner)
             if not held and state == "running" and step in _FENCED_STEPS:
                 raise JobLost(f"job {job.job_id} is no longer held by this backend")
