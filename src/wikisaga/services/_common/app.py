@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wikisaga import __version__
 from wikisaga.auth import INTERNAL_TOKEN_HEADER, check_internal_token
 from wikisaga.config import Settings
 from wikisaga.errors import ConfigError
@@ -203,7 +204,7 @@ def create_service_app(
     name: str,
     settings: Settings,
     *,
-    version: str = "0.1.0",
+    version: str = __version__,
     description: str = "",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_limits: Mapping[str, int] | None = None,
@@ -223,6 +224,9 @@ def create_service_app(
     want to print it generate it themselves with :func:`dev_token` and pass it in).
     ``app.state`` holds ``settings`` (with the token in effect), ``internal_token``,
     ``service_name`` and ``metrics``.
+
+    ``version`` (default: the installed wikisaga's) is the one ``/openapi.json`` reports,
+    which ``wikisaga doctor`` compares with its own.
 
     ``collectors`` are extra Prometheus collectors served by ``/metrics`` next to the HTTP
     metrics (say, a :class:`~wikisaga.observability.SagaMetrics`); more can be added later
