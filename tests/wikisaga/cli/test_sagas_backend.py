@@ -117,8 +117,8 @@ def test_retry_and_resolve_through_the_backend(live: Live) -> None:
     with live.stack.direct_filesystem() as filesystem:
         assert filesystem.get_file(project, "wiki/a.md", user_id=USER) is not None
     retried = live.wikisaga("sagas", "retry", saga_id, "--backend", live.url)
-    assert retried.returncode == 0, retried.stderr
-    assert f"{saga_id}: rolled_back" in retried.stdout
+    assert retried.returncode == 0, (retried.stdout, retried.stderr)
+    assert f"{saga_id}: rolled_back" in retried.stdout, (retried.stdout, retried.stderr)
     with live.stack.direct_filesystem() as filesystem:
         assert filesystem.get_file(project, "wiki/a.md", user_id=USER) is None
     log = open_saga_log(live.log_url)
@@ -127,15 +127,15 @@ def test_retry_and_resolve_through_the_backend(live: Live) -> None:
     finally:
         log.close()
     again = live.wikisaga("sagas", "retry", saga_id, "--backend", live.url)
-    assert again.returncode != 0
-    assert "409 saga_state" in again.stderr
+    assert again.returncode != 0, (again.stdout, again.stderr)
+    assert "409 saga_state" in again.stderr, (again.stdout, again.stderr)
 
     other = live.failed_generation(_project())
     resolved = live.wikisaga(
         "sagas", "resolve", other, "--note", "deleted by hand (ops)", "--backend", live.url
     )
-    assert resolved.returncode == 0, resolved.stderr
-    assert f"{other}: rolled_back" in resolved.stdout
+    assert resolved.returncode == 0, (resolved.stdout, resolved.stderr)
+    assert f"{other}: rolled_back" in resolved.stdout, (resolved.stdout, resolved.stderr)
     shown = json.loads(
         live.wikisaga("sagas", "show", other, "--json", "--backend", live.url).stdout
     )

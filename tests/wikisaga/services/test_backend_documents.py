@@ -12,7 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
 from pydantic import SecretStr
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from wikisaga.config import Settings
 from wikisaga.content.documents import document_store_for
@@ -25,6 +33,12 @@ OTHER = "bob"
 MAX_FILE = 100 * 1024
 MAX_UPLOAD = 256 * 1024
 _projects = iter(range(10_000))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 DOCS = {
     "chroma.md": "# Chroma\n\nChroma is a vector database. Chroma uses SQLite.\n",
@@ -260,3 +274,35 @@ def test_auth_and_bodies_the_route_does_not_take(backend: Backend, project: str)
     bad_project = backend.call("GET", "/projects/..%2Fetc/documents")
     assert bad_project.status_code in (400, 404)
     assert backend.stored(project) == {}
+
+
+DOCUMENT_OPERATIONS = [
+    "POST /projects/{project_id}/documents",
+    "GET /projects/{project_id}/documents",
+    "DELETE /projects/{project_id}/documents/{path}",
+]
+
+
+@pytest.mark.parametrize("label", DOCUMENT_OPERATIONS)
+def test_generated_requests_never_get_a_server_error(backend: Backend, label: str) -> None:
+    """Requests generated from the backend's own /openapi.json (multipart and JSON bodies),
+    with the token and a user, answer without a 5xx, with a documented status, content
+    type and body shape."""
+    schema = schemathesis.openapi.from_url(f"{backend.client.base_url}/openapi.json")
+    operations = {op.label: op for op in (r.ok() for r in schema.get_all_operations())}
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(case=operations[label].as_strategy())
+    def check(case: schemathesis.Case) -> None:
+        headers = dict(case.headers or {})
+        headers["X-INTERNAL-TOKEN"] = backend.stack.token
+        headers["X-User-ID"] = USER
+        case.headers = headers
+        case.call_and_validate(base_url=str(backend.client.base_url), checks=CHECKS, timeout=30)
+
+    check()

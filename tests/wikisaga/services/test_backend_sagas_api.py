@@ -12,7 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from distributed_saga import DistributedSaga, SagaLog, SagaState, open_saga_log
 from wikisaga.config import Settings
@@ -24,6 +33,12 @@ from wikisaga.testing.stack import ServiceStack
 
 USER = "alice"
 OTHER = "bob"
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 class Backend:
@@ -267,3 +282,42 @@ def test_the_saga_api_needs_the_token(backend: Backend, log: SagaLog) -> None:
     ):
         assert backend.call(method, path, token=False).status_code == 401, path
     assert log.get_saga(saga_id).state is SagaState.COMMITTED
+
+
+SAGA_OPERATIONS = [
+    "GET /sagas",
+    "GET /sagas/{saga_id}",
+    "POST /sagas/{saga_id}/retry",
+    "POST /sagas/{saga_id}/resolve",
+]
+
+
+@pytest.mark.parametrize("label", SAGA_OPERATIONS)
+def test_generated_requests_never_get_a_server_error(
+    backend: Backend, log: SagaLog, label: str
+) -> None:
+    """Requests generated from the backend's own /openapi.json, with the token and a user
+    (or none: the operator), answer without a 5xx, with a documented status, content type
+    and body shape."""
+    committed_saga(log, _project(), USER)
+    schema = schemathesis.openapi.from_url(f"{backend.client.base_url}/openapi.json")
+    operations = {op.label: op for op in (r.ok() for r in schema.get_all_operations())}
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(case=operations[label].as_strategy(), operator=st.booleans())
+    def check(case: schemathesis.Case, operator: bool) -> None:
+        headers = dict(case.headers or {})
+        headers["X-INTERNAL-TOKEN"] = backend.stack.token
+        if operator:
+            headers.pop("X-User-ID", None)
+        else:
+            headers["X-User-ID"] = USER
+        case.headers = headers
+        case.call_and_validate(base_url=str(backend.client.base_url), checks=CHECKS, timeout=30)
+
+    check()

@@ -27,7 +27,14 @@ from wikisaga.content.generator._text import terms, words
 from wikisaga.content.records import Chunk, Document
 from wikisaga.content.relations import Sentence, split_sentences
 
-__all__ = ["DocumentAnalysis", "Passage", "ProseSentence", "analyse", "fingerprint"]
+__all__ = [
+    "DocumentAnalysis",
+    "Passage",
+    "ProseSentence",
+    "analyse",
+    "fingerprint",
+    "needs_context",
+]
 
 SUMMARY_CANDIDATES = 12
 MAX_SENTENCE_CHARS = 600
@@ -123,6 +130,13 @@ def fingerprint(document: Document) -> str:
     return digest.hexdigest()
 
 
+def needs_context(text: str) -> bool:
+    """Whether a sentence leans on the one before it ("It was created by ...", "This
+    makes ...", "However, ..."): quoted anywhere but after that sentence, it dangles."""
+    first = words(text[:40].lower())[:1]
+    return bool(first) and first[0] in _CONTEXT_OPENERS
+
+
 def _is_statement(text: str) -> bool:
     """Whether a sentence is complete and quotable: it ends as a statement (not a
     question, not a colon introducing a list), has enough words and is not too long."""
@@ -196,8 +210,7 @@ def _score(
         score *= 0.6
     elif counted > 45:
         score *= 0.7
-    first = words(text[:40].lower())[:1]
-    if first and first[0] in _CONTEXT_OPENERS:
+    if needs_context(text):
         score *= 0.5  # "It uses ..." needs the sentence before it; a page lacks that
     return round(score, 6)
 

@@ -17,9 +17,17 @@ from dataclasses import dataclass
 from wikisaga.content.generator._analysis import DocumentAnalysis, ProseSentence
 from wikisaga.content.generator._model import Citation, SourceRef, Statement
 from wikisaga.content.generator._relations import DocumentRelations, Graph
-from wikisaga.content.generator._text import STOPWORDS, slugify, unique_slugs, words
+from wikisaga.content.generator._text import STOPWORDS, slugify, terms, unique_slugs, words
 from wikisaga.content.generator._topics import Topic, cluster, document_vectors, topic_count
-from wikisaga.content.relations import Entity, EntityKind, Predicate, Triple
+from wikisaga.content.relations import (
+    Entity,
+    EntityKind,
+    Predicate,
+    Triple,
+    identity_key,
+    is_common_word,
+    normalise_key,
+)
 
 __all__ = ["PREDICATE_WORDS", "Corpus", "Edge"]
 
@@ -94,6 +102,7 @@ class Corpus:
             a.doc_id: {sentence.start: sentence for sentence in a.prose} for a in self.analyses
         }
         self._passage_starts = {a.doc_id: [p.start for p in a.passages] for a in self.analyses}
+        self.titled = self._titled()
         self.edges = self._edges()
         self.edges_of: dict[str, list[Edge]] = {}
         self.edges_cited_in: dict[str, list[Edge]] = {}
@@ -102,6 +111,7 @@ class Corpus:
             self.edges_of.setdefault(edge.object, []).append(edge)
             self.edges_cited_in.setdefault(edge.cited.doc_id, []).append(edge)
         self.neighbours = self._neighbours()
+        self.mentioned_in = self._mentioned_in()
         self.entity_rank = self._entity_rank()
         self.entity_rank_set = frozenset(self.entity_rank)
         self.vectors, self.idf = self._vectors(relations)
@@ -151,6 +161,33 @@ class Corpus:
             return None
         return self.statement(triple.doc_id, sentence)
 
+    def _titled(self) -> frozenset[str]:
+        """The entities some document is named after: "setuptools", "pip" or "build" are
+        written in lower case like any common word, but a document titled so is about
+        them, and that makes them names."""
+        keys = {identity_key(normalise_key(a.title)) for a in self.analyses if a.title.strip()}
+        return frozenset(key for key in self.entities if identity_key(key) in keys)
+
+    def _mentioned_in(self) -> dict[str, frozenset[str]]:
+        """The documents that mention each named entity: where extraction saw it, and for
+        one written in lower case that a document is named after and that is no English
+        word ("pip", not "build"), every document with the word: extraction sees a
+        lower-case name only in its relations."""
+        wanted: dict[str, list[str]] = {}
+        for key in sorted(self.titled):
+            found = list(terms(self.entities[key].name))
+            if len(found) == 1 and not is_common_word(found[0]):
+                wanted.setdefault(found[0], []).append(key)
+        extra: dict[str, set[str]] = {}
+        for analysis in self.analyses:
+            for term, _ in analysis.term_counts:
+                for key in wanted.get(term, ()):
+                    extra.setdefault(key, set()).add(analysis.doc_id)
+        return {
+            key: frozenset(d for d in (*entity.doc_ids, *extra.get(key, ())) if d in self.by_id)
+            for key, entity in self.entities.items()
+        }
+
     # -- relations -----------------------------------------------------------------------
 
     def _edges(self) -> list[Edge]:
@@ -193,8 +230,9 @@ class Corpus:
 
     def _entity_rank(self) -> list[str]:
         """Entities worth a page, most connected first: names and code identifiers with an
-        edge, and noun phrases that at least three names are said to be (``web
-        framework``: a page listing the frameworks)."""
+        edge (and what a document is named after), and noun phrases of more than one word
+        that at least three names are said to be (``web framework``: a page listing the
+        frameworks; not a generic ``tool``)."""
         kinds_of: Counter[str] = Counter()
         for edge in self.edges:
             if edge.predicate is Predicate.IS_A:
@@ -204,7 +242,7 @@ class Corpus:
             entity = self.entities.get(key)
             if entity is None or not _presentable(entity):
                 continue
-            if entity.kind is EntityKind.PHRASE and kinds_of[key] < 3:
+            if not self.named(key) and (kinds_of[key] < 3 or len(words(entity.name)) < 2):
                 continue
             degree = sum(min(1.0, w) for w in row.values())
             score = (
@@ -214,9 +252,14 @@ class Corpus:
         return [key for _, key in sorted(scored)]
 
     def named(self, key: str) -> bool:
-        """Whether an entity is a name or a code identifier (not a common noun phrase)."""
+        """Whether an entity is a name or a code identifier (not a common noun phrase), or
+        what a document is named after."""
         entity = self.entities.get(key)
-        return entity is not None and entity.kind is not EntityKind.PHRASE and _presentable(entity)
+        return (
+            entity is not None
+            and (entity.kind is not EntityKind.PHRASE or key in self.titled)
+            and _presentable(entity)
+        )
 
     def meaningful(self, edge: Edge) -> bool:
         """Whether an edge says something worth a row of its own: a typed relation between

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from wikisaga.content.generator._analysis import needs_context
 from wikisaga.content.generator._corpus import PREDICATE_WORDS, Corpus, Edge
 from wikisaga.content.generator._mermaid import Diagram
 from wikisaga.content.generator._model import (
@@ -32,8 +33,8 @@ from wikisaga.content.generator._model import (
     Statement,
     TopicBody,
 )
-from wikisaga.content.generator._text import slugify, unique_slugs
-from wikisaga.content.relations import Predicate
+from wikisaga.content.generator._text import plural, slugify, unique_slugs
+from wikisaga.content.relations import Predicate, identity_key, normalise_key
 
 __all__ = ["plan_pages"]
 
@@ -44,6 +45,8 @@ MAX_RELATION_ROWS = 150
 MAX_DIAGRAM_EDGES = 24
 MAX_OUTLINE = 100
 MAX_LISTED = 20
+_DEFINING = frozenset({"copula", "appositive"})
+"""The methods whose sentence defines its subject (see docs/relations.md)."""
 
 
 def _sources(corpus: Corpus, doc_ids: Iterable[str]) -> tuple[SourceRef, ...]:
@@ -51,12 +54,14 @@ def _sources(corpus: Corpus, doc_ids: Iterable[str]) -> tuple[SourceRef, ...]:
 
 
 def _distinct(statements: Iterable[Statement | None], limit: int) -> tuple[Statement, ...]:
-    """The first ``limit`` statements, each sentence once."""
+    """The first ``limit`` statements that stand on their own, each sentence once."""
     seen: set[tuple[str, str]] = set()
     kept: list[Statement] = []
     for statement in statements:
         if statement is None or (statement.citation.doc_id, statement.text) in seen:
             continue
+        if needs_context(statement.text):
+            continue  # "It was created by X": out of its document, "it" is nobody
         seen.add((statement.citation.doc_id, statement.text))
         kept.append(statement)
         if len(kept) == limit:
@@ -64,10 +69,36 @@ def _distinct(statements: Iterable[Statement | None], limit: int) -> tuple[State
     return tuple(kept)
 
 
+def _spelt_otherwise(alias: str, name: str) -> bool:
+    """Whether ``alias`` is another spelling of ``name`` worth showing: not the same
+    words in another case or number ("ASGI applications" for "ASGI application")."""
+    return alias.casefold().removesuffix("s") != name.casefold().removesuffix("s")
+
+
+def _summary(ranked: Sequence[int], leaning: Sequence[bool], wanted: int) -> list[int]:
+    """The best ``wanted`` sentences of ``ranked`` (indices, best first), in document
+    order, leaving out a sentence that leans on the one before it ("It ...") unless that
+    one is chosen too."""
+    chosen: list[int] = []
+    for index in ranked:
+        if len(chosen) == wanted:
+            break
+        chosen.append(index)
+    while True:
+        dangling = [i for i in chosen if leaning[i] and i - 1 not in chosen]
+        if not dangling:
+            return sorted(chosen)
+        chosen = [i for i in chosen if i not in dangling]
+        spare = [i for i in ranked if i not in chosen and not leaning[i]]
+        chosen += spare[: wanted - len(chosen)]
+
+
 class _Planner:
     def __init__(self, corpus: Corpus, project: str) -> None:
         self.corpus = corpus
         self.project = project
+        # What each document is named after, as an identity key.
+        self._about = {a.doc_id: identity_key(normalise_key(a.title)) for a in corpus.analyses}
         self.definitions = self._definitions()
         count = min(MAX_ENTITY_PAGES, 12 + len(corpus.analyses) // 4)
         # A page needs more than one sentence's worth: a definition, or two neighbours.
@@ -86,7 +117,7 @@ class _Planner:
             for doc_id in corpus.entities[key].doc_ids:
                 self.doc_entities.setdefault(doc_id, []).append(key)
         self.centres = [dict(topic.centre) for topic in corpus.topics]
-        self.topic_titles = [self._topic_title(number) for number in range(len(corpus.topics))]
+        self.topic_titles = self._topic_titles()
         # A topic is known by its first member (by id) when two titles clash: that stays
         # put when the topics are ranked differently.
         firsts = [min(corpus.analyses[m].doc_id for m in t.members) for t in corpus.topics]
@@ -157,22 +188,97 @@ class _Planner:
         return self.diagram(named[:MAX_DIAGRAM_EDGES]) if len(named) >= 2 else None
 
     def _definitions(self) -> dict[str, Statement]:
-        """The sentence that defines each entity: its strongest quotable ``is a``."""
-        found: dict[str, tuple[tuple[float, str, int], Statement]] = {}
-        for edge in self.corpus.edges:
-            if edge.predicate is not Predicate.IS_A:
+        """The sentence that defines each entity: its strongest quotable ``is a`` that says
+        so of the entity itself ("X is a Y", "X, a Y"), not an example in a sentence about
+        something else ("a package manager for Python and other languages"); one from the
+        document named after the entity first ("pip is a package installer" in pip's
+        own document before "pip is a build frontend" in another)."""
+        corpus = self.corpus
+        strength = {
+            (e.subject, e.object): e.strength for e in corpus.edges if e.predicate is Predicate.IS_A
+        }
+        found: dict[str, tuple[tuple[bool, float, str, int], Statement]] = {}
+        for triple in corpus.graph.triples:
+            edge = (triple.subject, triple.object)
+            if (
+                triple.predicate is not Predicate.IS_A
+                or triple.method not in _DEFINING
+                or edge not in strength
+            ):
                 continue
-            statement = self.corpus.triple_statement(edge.cited)
-            if statement is None:
+            statement = corpus.triple_statement(triple)
+            if statement is None or needs_context(statement.text):
                 continue
-            rank = (-edge.strength, edge.cited.source_path, edge.cited.start)
-            if edge.subject not in found or rank < found[edge.subject][0]:
-                found[edge.subject] = (rank, statement)
+            own = identity_key(triple.subject) == self._about.get(triple.doc_id)
+            rank = (not own, -strength[edge], triple.source_path, triple.start)
+            if triple.subject not in found or rank < found[triple.subject][0]:
+                found[triple.subject] = (rank, statement)
         return {key: statement for key, (_, statement) in found.items()}
 
-    def _topic_title(self, number: int) -> str:
-        """The three features that set the topic apart most (its weight for them less the
-        other topics' mean), names before words: a label, not a claim."""
+    def _topic_titles(self) -> list[str]:
+        """A title for each topic, in topic order, no two alike (see :meth:`_topic_title`)."""
+        titles: list[str] = []
+        for number in range(len(self.corpus.topics)):
+            taken = {title.casefold() for title in titles}
+            titles.append(self._topic_title(number, taken))
+        return titles
+
+    def _topic_title(self, number: int, taken: set[str]) -> str:
+        """What a topic is about, as a phrase a reader can say: the kind of thing most of
+        its documents are about ("Build backends", when at least half of its documents
+        are about one that the sources call a build backend), else its most distinctive
+        name (its weight for it less the other topics' mean), else its most distinctive
+        word. A label, not a claim: titles already taken are skipped."""
+        kinds = [kind[:1].upper() + kind[1:] for kind in self._topic_kinds(number)]
+        for candidate in (*kinds, *self._topic_names(number)):
+            if candidate.casefold() not in taken:
+                return candidate  # a name as it is written: "pip", "setuptools"
+        return f"Topic {number + 1}"
+
+    def _topic_kinds(self, number: int) -> list[str]:
+        """Kinds (of more than one word) that at least half of the topic's documents are
+        about, the most common first: plural labels."""
+        corpus = self.corpus
+        members = [corpus.analyses[m] for m in corpus.topics[number].members]
+        about = {identity_key(normalise_key(a.title)): a.doc_id for a in members if a.title.strip()}
+        said: dict[str, set[str]] = {}
+        for edge in corpus.edges:
+            entity = corpus.entities.get(edge.object)
+            if (
+                edge.predicate is Predicate.IS_A
+                and edge.cited.method in _DEFINING
+                and entity is not None
+                and len(entity.name.split()) > 1
+                and identity_key(edge.subject) in about
+            ):
+                said.setdefault(edge.object, set()).add(about[identity_key(edge.subject)])
+        enough = [k for k, docs in said.items() if 2 * len(docs) >= len(members)]
+        enough.sort(key=lambda k: (-len(said[k]), k))
+        return [plural(corpus.entities[k].name) for k in enough]
+
+    def _topic_names(self, number: int) -> list[str]:
+        """The names the topic's documents share and the others' do not, most central
+        first: names one of its documents is about before any other ("pip" before
+        "Python", which every kind of document mentions), then by the share of its
+        documents that mention the name less the share of the other documents that do
+        (ties: more of its documents, then the key); then its most distinctive words."""
+        corpus = self.corpus
+        inside = {corpus.analyses[m].doc_id for m in corpus.topics[number].members}
+        outside = len(corpus.analyses) - len(inside)
+        subjects = {self._about[doc_id] for doc_id in inside}
+        scored = []
+        for key in corpus.entities:
+            if not corpus.named(key):
+                continue
+            mentioned = corpus.mentioned_in[key]
+            mine = len(mentioned & inside)
+            about = identity_key(key) in subjects
+            if mine < (1 if about else 2):
+                continue
+            theirs = len(mentioned) - mine
+            share = mine / len(inside) - (theirs / outside if outside else 0.0)
+            scored.append((not about, -round(share, 6), -mine, key))
+        names = [corpus.entities[key].name for *_, key in sorted(scored)]
         centre = self.centres[number]
         others = [c for n, c in enumerate(self.centres) if n != number]
 
@@ -180,18 +286,10 @@ class _Planner:
             rest = sum(c.get(feature, 0.0) for c in others) / len(others) if others else 0.0
             return round(centre[feature] - rest, 6)
 
-        named: list[str] = []
-        plain: list[str] = []
-        for feature in sorted(centre, key=lambda f: (-distinction(f), f)):
-            label = self.corpus.feature_label(feature)
-            if label.casefold() not in {existing.casefold() for existing in (*named, *plain)}:
-                (plain if label.islower() else named).append(label)
-        # Names say more than common words: words only fill in for missing names.
-        labels = (named[:3] + plain)[:3]
-        # In name order: the three, whatever their exact weights.
-        labels.sort(key=lambda label: (label.islower(), label.casefold()))
-        title = ", ".join(labels) or f"Topic {number + 1}"
-        return title[:1].upper() + title[1:]
+        words = [
+            corpus.feature_label(f) for f in sorted(centre, key=lambda f: (-distinction(f), f))
+        ]
+        return names + words
 
     def _ranked_edges(self, edges: Iterable[Edge]) -> list[Edge]:
         names = self.sort_names
@@ -207,17 +305,27 @@ class _Planner:
         analysis = corpus.by_id[doc_id]
         prose = analysis.prose
         wanted = 1 if len(prose) < 4 else 2 if len(prose) < 8 else 3 if len(prose) < 20 else 4
-        chosen = sorted(analysis.summary[:wanted])
+        chosen = _summary(analysis.summary, [needs_context(s.text) for s in prose], wanted)
         summary = tuple(corpus.statement(doc_id, prose[i]) for i in chosen)
         path = corpus.source_paths[doc_id]
+        # An outline of one heading (the title, most often) shows no structure.
+        headings = analysis.outline if len(analysis.outline) > 1 else ()
         outline = tuple(
             (heading, level, f"{path}#p-{passage}")
-            for heading, level, passage in analysis.outline[:MAX_OUTLINE]
+            for heading, level, passage in headings[:MAX_OUTLINE]
         )
+        # Each passage opens with its first sentence that stands on its own and that the
+        # summary does not quote.
         opening: dict[int, Statement] = {}
         starts = {p.number: p.start for p in analysis.passages}
+        quoted = {prose[i].start for i in chosen}
         for sentence in prose:
-            if sentence.passage not in opening and sentence.start >= starts[sentence.passage]:
+            if (
+                sentence.passage not in opening
+                and sentence.start >= starts[sentence.passage]
+                and sentence.start not in quoted
+                and not needs_context(sentence.text)
+            ):
                 opening[sentence.passage] = corpus.statement(doc_id, sentence)
         passages = tuple((p.number, p.section, opening.get(p.number)) for p in analysis.passages)
         topic = self.topic_of.get(doc_id)
@@ -302,7 +410,7 @@ class _Planner:
         )
         body = EntityBody(
             name=entity.name,
-            aliases=tuple(a for a in entity.aliases if a != entity.name)[:8],
+            aliases=tuple(a for a in entity.aliases if _spelt_otherwise(a, entity.name))[:8],
             definition=definition,
             statements=statements,
             outgoing=tuple(self.row(e) for e in outgoing),
@@ -343,6 +451,8 @@ class _Planner:
             analysis = corpus.by_id[doc_id]
             for rank, index in enumerate(analysis.summary[:2]):
                 sentence = analysis.prose[index]
+                if needs_context(sentence.text):
+                    continue
                 score = 0.6 * corpus.similarity(sentence.terms, centre) + 0.4 * sentence.score
                 candidates.append((-round(score, 6), rank, doc_id, sentence.start, sentence))
         overview: list[Statement] = []
@@ -360,7 +470,7 @@ class _Planner:
             lead = None
             for index in analysis.summary[:2] if position < 30 else ():
                 sentence = analysis.prose[index]
-                if (doc_id, sentence.text) not in quoted:
+                if (doc_id, sentence.text) not in quoted and not needs_context(sentence.text):
                     lead = corpus.statement(doc_id, sentence)
                     break
             documents.append((self.source_link(doc_id), lead))
@@ -449,18 +559,26 @@ class _Planner:
 
     def index_page(self, glossary: PagePlan | None, relationships: PagePlan | None) -> PagePlan:
         corpus = self.corpus
-        defining = {(s.citation.doc_id, s.text) for s in self.definitions.values()}
+        # A sentence that defines a key entity says what the corpus is about, the more
+        # so the higher the entity ranks.
+        key_rank = {key: rank for rank, key in enumerate(self.page_keys[:10])}
+        defining = {
+            (s.citation.doc_id, s.text): 1.0 - key_rank.get(key, 10) / 20
+            for key, s in self.definitions.items()
+        }
         candidates = []
         for analysis in corpus.analyses:
             for rank, index in enumerate(dict.fromkeys([0, *analysis.summary[:1]])):
                 if index >= len(analysis.prose):
                     continue
                 sentence = analysis.prose[index]
-                defines = (analysis.doc_id, sentence.text) in defining
+                if needs_context(sentence.text):
+                    continue
+                defines = defining.get((analysis.doc_id, sentence.text), 0.0)
                 score = (
                     0.4 * corpus.similarity(sentence.terms, corpus.centre)
                     + 0.3 * corpus.importance[analysis.doc_id]
-                    + (0.3 if defines else 0.0)
+                    + 0.3 * defines
                 )
                 candidates.append((-round(score, 6), rank, analysis.doc_id, sentence))
         about: list[Statement] = []

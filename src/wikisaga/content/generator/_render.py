@@ -159,7 +159,8 @@ def _topic(page: _Page, body: TopicBody) -> None:
 def _entity(page: _Page, body: EntityBody) -> None:
     if body.aliases:
         aliases = ", ".join(escape_markdown(alias) for alias in body.aliases)
-        page.lines += ["| | |", "|---|---|", f"| Also written | {aliases} |", ""]
+        name = escape_markdown(body.name)
+        page.lines += ["| Name | Also written |", "|---|---|", f"| {name} | {aliases} |", ""]
     if body.definition is not None:
         page.paragraph("Definition", [body.definition])
     page.paragraph("In the sources", body.statements)
@@ -200,7 +201,7 @@ def _relationships(page: _Page, body: RelationshipsBody) -> None:
 
 def _source(page: _Page, body: SourceBody) -> None:
     facts = [
-        "| | |",
+        "| Property | Value |",
         "|---|---|",
         f"| Path | {escape_markdown(body.source_path)} |",
         f"| Format | {escape_markdown(body.format)} |",

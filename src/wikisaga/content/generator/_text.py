@@ -20,6 +20,7 @@ __all__ = [
     "escape_markdown",
     "escape_yaml",
     "link",
+    "plural",
     "relative_link",
     "slugify",
     "terms",
@@ -48,6 +49,25 @@ _MARKDOWN_SPECIALS = str.maketrans(
 _BLOCK_START = re.compile(r"^(?:[#+=-]|\d{1,9}(?=[.)]))")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def plural(name: str) -> str:
+    """The plural of a label by the regular rules, on its last word ("build backend" →
+    "build backends", "HTTP library" → "HTTP libraries", "API" → "APIs"); a last word
+    that already reads as a plural is left alone."""
+    head, _, last = name.rpartition(" ")
+    lower = last.lower()
+    if not last or not last[-1].isalpha() or (lower.endswith("s") and not lower.endswith("ss")):
+        return name
+    if last.isupper():
+        grown = last + "s"
+    elif lower.endswith("y") and len(lower) > 1 and lower[-2] not in "aeiou":
+        grown = last[:-1] + "ies"
+    elif lower.endswith(("ss", "x", "z", "ch", "sh")):
+        grown = last + "es"
+    else:
+        grown = last + "s"
+    return f"{head} {grown}" if head else grown
 
 
 def escape_markdown(text: str) -> str:

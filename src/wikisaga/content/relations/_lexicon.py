@@ -15,7 +15,7 @@ from importlib import resources
 
 from wikisaga.content.relations._records import Predicate
 
-__all__ = ["FRAMES", "Lexicon", "Trigger", "lexicon", "singular", "verb_forms"]
+__all__ = ["FRAMES", "Lexicon", "Trigger", "is_common_word", "lexicon", "singular", "verb_forms"]
 
 FRAMES = frozenset({"verb", "agent", "passive", "inverse", "noun"})
 """The frames a trigger phrase can appear in (see ``data/triggers.txt``)."""
@@ -228,3 +228,10 @@ def lexicon() -> Lexicon:
         noun_verbs=noun_verbs,
         triggers=_triggers(),
     )
+
+
+def is_common_word(word: str) -> bool:
+    """Whether the shipped word lists know ``word`` (any case) as an English word: a
+    function word, a listed verb form, adverb, adjective or noun ("build" and "wheel"
+    are, "setuptools" and "pip" are not)."""
+    return lexicon().is_common_word(word.lower())

@@ -55,9 +55,10 @@ def _is_boundary(text: str, end: int, stop: int, mark: str) -> bool:
     if lowered in lexicon().abbreviations:
         return lowered == "etc" and not lower_case  # "e.g. foo", but "etc. The"
     # a lower-case word opens a sentence when it is a name: "the loop. uvloop is ...",
+    # "uses urllib3. pip vendors ...",
     # also after a file name or a number: "reads pyproject.toml. build calls ...",
     # "deprecated by PEP 632. distutils was ..." (but not after "e.g", "U.S", "1.")
-    return not lower_case or (word.isalpha() and len(word) > 1) or _ends_token(word)
+    return not lower_case or (word.isalnum() and len(word) > 1) or _ends_token(word)
 
 
 def _ends_token(word: str) -> bool:

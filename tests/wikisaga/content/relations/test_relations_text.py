@@ -55,6 +55,10 @@ def test_a_period_before_a_lower_case_name_ends_a_sentence() -> None:
 
 
 def test_a_period_after_a_file_name_or_a_number_ends_a_sentence() -> None:
+    assert _texts("requests uses urllib3. pip vendors requests.") == [
+        "requests uses urllib3.",
+        "pip vendors requests.",
+    ]
     assert _texts("build reads pyproject.toml. build calls the backend.") == [
         "build reads pyproject.toml.",
         "build calls the backend.",

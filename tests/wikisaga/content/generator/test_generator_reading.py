@@ -1,0 +1,191 @@
+"""The shipped corpus on Python packaging (``wikisaga/sample_corpus``, what ``wikisaga
+demo`` publishes) read as a newcomer reads its wiki: each test pins a piece of noise
+that once reached its pages, and the general rule that keeps it out."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import pytest
+from generator_support import (
+    check_citations,
+    check_links,
+    check_no_empty_sections,
+    document,
+    files_of,
+    mermaid_blocks,
+    mermaid_verdicts,
+    page_statements,
+    split_page,
+)
+
+from wikisaga.content.generator import Generation, generate_wiki
+from wikisaga.content.generator._analysis import needs_context
+from wikisaga.content.records import Document
+
+PROJECT = "packaging"
+
+
+@pytest.fixture(scope="module")
+def packaging() -> list[Document]:
+    corpus = resources.files("wikisaga") / "sample_corpus"
+    return [
+        document(f"docs/{item.name}", item.read_text(encoding="utf-8"), project=PROJECT)
+        for item in sorted(corpus.iterdir(), key=lambda i: i.name)
+        if item.name.endswith(".md")
+    ]
+
+
+@pytest.fixture(scope="module")
+def packaging_generation(packaging: list[Document]) -> Generation:
+    return generate_wiki(packaging)
+
+
+@pytest.fixture(scope="module")
+def wiki(packaging_generation: Generation) -> dict[str, str]:
+    return files_of(packaging_generation)
+
+
+def _body(files: dict[str, str], path: str) -> str:
+    return split_page(files[path])[1]
+
+
+def _section(body: str, heading: str) -> str:
+    match = re.search(rf"^## {re.escape(heading)}\n\n(.*?)(?=^## |\Z)", body, re.M | re.S)
+    assert match, heading
+    return match.group(1)
+
+
+def test_the_packaging_wiki_passes_every_check(
+    wiki: dict[str, str], packaging: list[Document]
+) -> None:
+    assert check_links(wiki) > 100
+    assert check_citations(wiki, packaging) > 50
+    check_no_empty_sections(wiki)
+    verdicts = mermaid_verdicts(mermaid_blocks(wiki))
+    assert all(v["ok"] for v in verdicts), [v for v in verdicts if not v["ok"]]
+
+
+def test_runs_on_a_service_is_no_support(wiki: dict[str, str]) -> None:
+    """ "PyPI runs on Warehouse": Warehouse hosts PyPI, it is not something PyPI supports."""
+    table = _body(wiki, "wiki/relationships.md")
+    assert "| [PyPI](entities/pypi.md) | supports | [Warehouse]" not in table
+    assert "| [PyPI](entities/pypi.md) | depends on | [Warehouse](entities/warehouse.md) |" in table
+
+
+def test_a_generic_noun_gets_no_page_but_a_kind_of_several_words_does(
+    wiki: dict[str, str],
+) -> None:
+    """Flit, twine and virtualenv are each "a tool": no page for "tool", no glossary
+    entry; "build backend" (Flit, Hatchling, setuptools, flit_core) keeps its page."""
+    assert "wiki/entities/tool.md" not in wiki
+    assert "**[tool]" not in _body(wiki, "wiki/glossary.md")
+    assert "wiki/entities/build-backend.md" in wiki
+
+
+def test_lower_case_names_that_documents_are_named_after_get_pages(
+    wiki: dict[str, str],
+) -> None:
+    """pip and setuptools are written in lower case like common words; the documents
+    named after them make them names, with pages and relation rows."""
+    for name in ("pip", "setuptools", "twine"):
+        assert f"wiki/entities/{name}.md" in wiki
+    table = _body(wiki, "wiki/relationships.md")
+    assert "| [setuptools](entities/setuptools.md) | extends | distutils |" in table
+
+
+def test_topic_titles_are_names_not_lists_of_words(
+    wiki: dict[str, str], packaging_generation: Generation
+) -> None:
+    """Each topic is named after the entity one of its documents is about and most of
+    them mention ("PyPI"), not "Flit, PyPI, Python Software Foundation"."""
+    topics = [p for p in wiki if p.startswith("wiki/topics/")]
+    assert len(topics) >= 2
+    titles = [split_page(wiki[p])[0]["title"] for p in topics]
+    about = {split_page(wiki[p])[0]["title"] for p in wiki if p.startswith("wiki/sources/")}
+    assert len(set(titles)) == len(titles)
+    for title in titles:
+        assert "," not in title, title
+        assert title in about, title
+    assert "Python" not in titles  # what the whole corpus is about, no topic's name
+
+
+def test_a_file_name_or_a_number_before_a_lower_case_word_ends_a_cited_sentence(
+    wiki: dict[str, str], packaging_generation: Generation
+) -> None:
+    """ "build reads pyproject.toml. build calls ..." is two sentences, two citations."""
+    glued = re.compile(r"(?:\.[a-z]{2,}|\d)\. [a-z]")
+    statements = [
+        text for body in map(split_page, wiki.values()) for text, _ in page_statements(body[1])
+    ]
+    assert statements
+    assert not [text for text in statements if glued.search(text)]
+    sentences = {s.text for a in packaging_generation.analyses.values() for s in a.sentences}
+    assert "build reads pyproject.toml." in sentences
+    assert "requests uses urllib3." in sentences
+
+
+def test_no_page_quotes_a_sentence_twice(wiki: dict[str, str]) -> None:
+    """A source page's passages open with sentences its summary does not already quote."""
+    for path, content in wiki.items():
+        quoted = [
+            (text, target.partition("#")[0])
+            for text, target in page_statements(split_page(content)[1])
+        ]
+        assert len(quoted) == len(set(quoted)), path
+
+
+def test_no_sentence_that_leans_on_the_one_before_is_quoted_out_of_its_document(
+    wiki: dict[str, str], sample_files: dict[str, str]
+) -> None:
+    """ "It was created by Sebastián Ramírez ..." on Sebastián Ramírez's page says nothing
+    of who "it" is; outside its own document's page, no such sentence is quoted."""
+    for files in (wiki, sample_files):
+        for path, content in files.items():
+            if path.startswith("wiki/sources/"):
+                continue
+            for text, _ in page_statements(split_page(content)[1]):
+                assert not needs_context(text), (path, text)
+    assert "It was created by" not in _body(sample_files, "wiki/entities/sebastian-ramirez.md")
+
+
+def test_tables_have_no_empty_cells(wiki: dict[str, str], sample_files: dict[str, str]) -> None:
+    empty = re.compile(r"^\|(?:.*\|)?\s*\|", re.M)
+    for files in (wiki, sample_files):
+        for path, content in files.items():
+            body = split_page(content)[1]
+            rows = [line for line in body.splitlines() if line.startswith("|")]
+            assert not [r for r in rows if empty.match(r) and set(r) - set("|-")], path
+
+
+def test_an_alias_is_another_spelling_not_a_plural(sample_files: dict[str, str]) -> None:
+    body = _body(sample_files, "wiki/entities/asgi-application.md")
+    assert "ASGI applications" not in body
+
+
+def test_an_outline_of_one_heading_is_left_out(wiki: dict[str, str]) -> None:
+    """setuptools.md has one heading, its title: an outline of it shows nothing."""
+    assert "## Outline" not in _body(wiki, "wiki/sources/docs-setuptools.md")
+
+
+def test_a_definition_is_said_of_the_entity_itself(wiki: dict[str, str]) -> None:
+    """ "conda is a package manager for Python and other languages" defines conda, not
+    Python; and pip is defined in its own document ("a package installer"), not by
+    another's aside ("pip is a build frontend")."""
+    glossary = _body(wiki, "wiki/glossary.md")
+    assert "**[Python](entities/python.md)**: conda" not in glossary
+    assert "**[pip](entities/pip.md)**: pip is a package installer for Python." in glossary
+
+
+def test_the_index_says_what_the_corpus_is_about_with_its_key_entities(
+    wiki: dict[str, str],
+) -> None:
+    """The About paragraph defines entities the index lists as key, so it says what the
+    corpus is about rather than quoting three arbitrary documents."""
+    body = _body(wiki, "wiki/index.md")
+    about = [text for text, _ in page_statements(_section(body, "About"))]
+    keys = re.findall(r"^- \[([^\]]+)\]\(entities/", _section(body, "Key entities"), re.M)
+    defining = [t for t in about if any(t.removeprefix("The ").startswith(k) for k in keys)]
+    assert len(about) == 3
+    assert len(defining) >= 2, (about, keys)
