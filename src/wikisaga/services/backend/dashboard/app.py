@@ -12,6 +12,7 @@ inline script), so nothing a document says can run.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -45,7 +46,12 @@ from wikisaga.ids import validate_file_path, validate_project_id
 from wikisaga.jobs import ACTIVE_STATUSES, Job
 from wikisaga.pipeline.generation import SAGA_STEPS, STEPS
 from wikisaga.services.backend.dashboard.history import SnapshotDiffer
-from wikisaga.services.backend.dashboard.render import layout_graph, parse_diff, render_page
+from wikisaga.services.backend.dashboard.render import (
+    GraphLayout,
+    layout_graph,
+    parse_diff,
+    render_page,
+)
 from wikisaga.services.backend.dashboard.session import (
     COOKIE,
     MAX_AGE,
@@ -281,6 +287,12 @@ def _timeline(job: Job) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+@functools.lru_cache(maxsize=32)
+def _layout(triples: tuple[tuple[str, str, str], ...]) -> GraphLayout:
+    """The graph's picture; a generation's graph never changes, so it is drawn once."""
+    return layout_graph(triples)
 
 
 def create_dashboard(runner: JobRunner) -> FastAPI:  # noqa: PLR0915 - one page per route
@@ -601,7 +613,7 @@ def create_dashboard(runner: JobRunner) -> FastAPI:  # noqa: PLR0915 - one page 
         if job is None:
             return board.page(request, "nowiki.html", 404, project_id=project_id)
         summary, relations = runner.graph_of(job)
-        layout = layout_graph((r.subject, r.predicate, r.object) for r in relations)
+        layout = _layout(tuple((r.subject, r.predicate, r.object) for r in relations))
         return board.page(
             request,
             "graph.html",

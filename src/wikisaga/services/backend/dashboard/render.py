@@ -248,10 +248,67 @@ class GraphLayout:
     """Entities left out to keep the picture readable."""
 
 
+def _spring(
+    keys: list[str], links: list[tuple[str, str]], size: float, rounds: int = 160
+) -> dict[str, tuple[float, float]]:
+    """A deterministic force layout (Fruchterman-Reingold with a pull to the centre),
+    started from a circle, scaled to fit ``size`` with a margin for the labels."""
+    count = max(len(keys), 1)
+    spot = {
+        key: (math.cos(2 * math.pi * i / count), math.sin(2 * math.pi * i / count))
+        for i, key in enumerate(keys)
+    }
+    k = math.sqrt(4.0 / count)
+    heat = 0.2
+    for _ in range(rounds):
+        move = {key: [0.0, 0.0] for key in keys}
+        for a_index, a in enumerate(keys):
+            ax, ay = spot[a]
+            for b in keys[a_index + 1 :]:
+                dx, dy = ax - spot[b][0], ay - spot[b][1]
+                dist = max(math.hypot(dx, dy), 1e-3)
+                if dist > 3 * k:  # far apart: no push, so components stay near
+                    continue
+                push = k * k / dist
+                move[a][0] += dx / dist * push
+                move[a][1] += dy / dist * push
+                move[b][0] -= dx / dist * push
+                move[b][1] -= dy / dist * push
+        for a, b in links:
+            dx, dy = spot[a][0] - spot[b][0], spot[a][1] - spot[b][1]
+            dist = max(math.hypot(dx, dy), 1e-3)
+            pull = dist * dist / k
+            move[a][0] -= dx / dist * pull
+            move[a][1] -= dy / dist * pull
+            move[b][0] += dx / dist * pull
+            move[b][1] += dy / dist * pull
+        for key in keys:
+            x, y = spot[key]
+            mx, my = move[key][0] - x * 1.5 * k, move[key][1] - y * 1.5 * k
+            length = max(math.hypot(mx, my), 1e-9)
+            step = min(length, heat)
+            spot[key] = (x + mx / length * step, y + my / length * step)
+        heat *= 0.975
+    xs = [p[0] for p in spot.values()] or [0.0]
+    ys = [p[1] for p in spot.values()] or [0.0]
+    margin = 60.0
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 1e-6)
+    scale = (size - 2 * margin) / span
+    off_x = (size - (max(xs) - min(xs)) * scale) / 2
+    off_y = (size - (max(ys) - min(ys)) * scale) / 2
+    return {
+        key: (
+            round(off_x + (x - min(xs)) * scale, 1),
+            round(off_y + (y - min(ys)) * scale, 1),
+        )
+        for key, (x, y) in spot.items()
+    }
+
+
 def layout_graph(
     triples: Iterable[tuple[str, str, str]], *, limit: int = 40, size: int = 760
 ) -> GraphLayout:
-    """The ``limit`` most connected entities on a circle, most connected first, with the
+    """The ``limit`` most connected entities, placed by a force layout, with the
     relations between them."""
     edges = [(s, p, o) for s, p, o in triples if s != o]
     degree: Counter[str] = Counter()
@@ -260,16 +317,18 @@ def layout_graph(
         degree[obj] += 1
     ranked = sorted(degree, key=lambda key: (-degree[key], key))
     kept = ranked[:limit]
-    centre, radius = size / 2, size / 2 - 110
-    nodes: dict[str, GraphNode] = {}
-    for index, key in enumerate(kept):
-        angle = 2 * math.pi * index / max(len(kept), 1) - math.pi / 2
-        nodes[key] = GraphNode(
+    chosen = set(kept)
+    links = sorted({(s, o) for s, _, o in edges if s in chosen and o in chosen})
+    spots = _spring(kept, links, float(size))
+    nodes = {
+        key: GraphNode(
             key=key,
             label=key if len(key) <= 28 else key[:27] + "…",
-            x=round(centre + radius * math.cos(angle), 1),
-            y=round(centre + radius * math.sin(angle), 1),
+            x=spots[key][0],
+            y=spots[key][1],
             degree=degree[key],
         )
+        for key in kept
+    }
     shown = [GraphEdge(nodes[s], nodes[o], p) for s, p, o in edges if s in nodes and o in nodes]
     return GraphLayout(size, size, list(nodes.values()), shown, len(ranked) - len(kept))
