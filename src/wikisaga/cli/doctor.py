@@ -111,6 +111,20 @@ def _check_service(field: str, settings: Settings, client: httpx.Client) -> Iter
             f"set {env} to the {name} service's URL",
         )
         return
+    try:
+        yield from _token_and_version(check, url, settings, client)
+    except httpx.HTTPError as exc:
+        yield _fail(
+            check,
+            f"{url} answered /health, then stopped answering: {type(exc).__name__}",
+            f"look at the {name} service's log, and restart it",
+        )
+
+
+def _token_and_version(
+    check: str, url: str, settings: Settings, client: httpx.Client
+) -> Iterator[Finding]:
+    """The checks of a service that answers: the token, then its version."""
     problems = 0
     token = settings.token
     if token is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import wikisaga
 from distributed_saga import Compensation, CompensationRegistry, DistributedSaga, RetryPolicy
 from distributed_saga.log import SCHEMA_VERSION, open_saga_log
 from distributed_saga.log._sql import _MIGRATIONS
@@ -114,7 +115,9 @@ def test_a_healthy_stack_passes_every_check(doctor: Any, stack_env: dict[str, st
         "data dir": ["ok"],
     }
     assert status == 0
-    assert "token accepted" in only(found, "backend service")["message"]
+    assert only(found, "backend service")["message"].endswith(
+        f"answers, token accepted, version {wikisaga.__version__}"
+    )
     assert "schema version 2" in only(found, "saga log")["message"]
 
 
@@ -159,6 +162,19 @@ def test_a_service_that_is_down_fails_naming_the_setting_to_fix(
     assert finding["message"] == f"not reachable at {down}: ConnectError"
     assert "WIKISAGA_ORCHESTRATOR_URL" in finding["fix"]
     assert only(found, "backend service")["status"] == "ok"
+    assert status == 1
+
+
+def test_a_url_that_answers_as_another_service_fails(
+    doctor: Any, stack_env: dict[str, str]
+) -> None:
+    """A swapped port: the backend's URL points at the git service."""
+    env = {**stack_env, "WIKISAGA_BACKEND_URL": stack_env["WIKISAGA_GIT_SERVER_URL"]}
+    status, found = doctor(env)
+    finding = only(found, "backend service")
+    assert finding["status"] == "fail"
+    assert finding["message"].endswith("answered 200 as 'git', not as the backend service")
+    assert finding["fix"] == "set WIKISAGA_BACKEND_URL to the backend service's URL"
     assert status == 1
 
 
