@@ -1,10 +1,12 @@
 """The backend service as a real process, with real filesystem and git services, embedded
 Chroma and a SQLite graph: jobs, their progress, the committed wiki, and refusals
-(Idempotency-Key replay, 409, 403, 401, invalid input)."""
+(Idempotency-Key replay, 409, 403, 401, invalid input), with the saga log and the jobs on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,10 +59,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceStack]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def backend(stack: ServiceStack) -> Iterator[Backend]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def backend(stack: ServiceStack, request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The backend with its saga log and jobs on SQLite (the data directory's default) or
+    on PostgreSQL (a schema of its own): every test runs on both."""
+    log: dict[str, str] = {}
+    schemas: list[tuple[str, str]] = []
+    if request.param == "postgres":
+        from test_backend_crash import schema_url  # noqa: PLC0415 - only the PostgreSQL half
+
+        base = request.getfixturevalue("postgres_url")
+        url = schema_url(base, f"api_{uuid.uuid4().hex[:12]}", schemas)
+        log["WIKISAGA_SAGA_LOG_URL"] = url
     env = {
         **stack.env,
+        **log,
         "WIKISAGA_FILESYSTEM_SERVER_URL": stack.filesystem_proxy.url,
         "WIKISAGA_GIT_SERVER_URL": stack.git_proxy.url,
         "WIKISAGA_PAGE_GENERATOR": "local",
@@ -71,6 +86,10 @@ def backend(stack: ServiceStack) -> Iterator[Backend]:
         running = Backend(stack, process)
         yield running
         running.client.close()
+    for base, schema in schemas:
+        from test_backend_crash import drop_schema  # noqa: PLC0415
+
+        drop_schema(base, schema)
 
 
 @pytest.fixture(autouse=True)
