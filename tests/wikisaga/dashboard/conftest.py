@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from dashboard_support import Dashboard, DashboardClient
+from dashboard_support import UPLOAD_LIMIT, Dashboard, DashboardClient
 
 from wikisaga.launcher import ServiceProcess
 from wikisaga.testing.stack import ServiceStack
@@ -26,6 +26,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             "WIKISAGA_PAGE_GENERATOR": "local",
             "WIKISAGA_FILESYSTEM_TIMEOUT": "5",
             "WIKISAGA_GIT_TIMEOUT": "5",
+            "WIKISAGA_BACKEND_UPLOAD_MAX_BYTES": str(UPLOAD_LIMIT),
         }
         with ServiceProcess("backend", env=env, log_dir=root, startup_timeout=90) as process:
             yield Dashboard(stack, process, keys)

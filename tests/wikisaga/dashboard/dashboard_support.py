@@ -12,6 +12,9 @@ import httpx
 from wikisaga.launcher import ServiceProcess
 from wikisaga.testing.stack import ServiceStack
 
+UPLOAD_LIMIT = 2 * 1024 * 1024
+"""The test backend's WIKISAGA_BACKEND_UPLOAD_MAX_BYTES."""
+
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 

@@ -7,10 +7,15 @@ from __future__ import annotations
 import re
 import uuid
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
-from dashboard_support import Dashboard, DashboardClient, sample_docs
+from dashboard_support import UPLOAD_LIMIT, Dashboard, DashboardClient, sample_docs
+from pydantic import SecretStr
 
+from wikisaga.config import Settings
+from wikisaga.content.documents import document_store_for
+from wikisaga.content.ingest import ingest
 from wikisaga.testing.proxy import FaultKind, FaultRule
 from wikisaga.users import UserStore
 
@@ -255,3 +260,27 @@ def test_history_and_a_diff_between_two_snapshots(
     assert "SHA-256" in diff.text
     unknown = alice.get(f"/ui/p/{project}/diff", params={"old": "snap-x", "new": snapshots[0]})
     assert unknown.status_code == 404
+
+
+def test_an_upload_over_the_limit_is_refused_and_stores_nothing(alice: DashboardClient) -> None:
+    project = _project()
+    assert alice.post("/ui/projects", {"project_id": project}).status_code == 303
+    big = b"# Big\n\n" + b"word " * (UPLOAD_LIMIT // 5 + 10)
+    answer = alice.post(f"/ui/p/{project}/documents", files=[("documents", ("big.md", big))])
+    assert answer.status_code == 413
+    assert 'Documents <span class="muted">(0)</span>' in alice.get(f"/ui/p/{project}").text
+
+
+def test_a_project_with_another_users_documents_cannot_be_taken(
+    alice: DashboardClient, dashboard: Dashboard, tmp_path: Path
+) -> None:
+    """Documents ingested by bob from the command line make the name bob's."""
+    project = _project()
+    (tmp_path / "a.md").write_text("# A\n\nA is a thing.\n", encoding="utf-8")
+    settings = Settings(
+        data_dir=dashboard.stack.data_dir, internal_token=SecretStr(dashboard.stack.token)
+    )
+    with document_store_for(settings) as store:
+        ingest(store, project_id=project, user_id="bob", paths=[tmp_path])
+    assert alice.post("/ui/projects", {"project_id": project}).status_code == 409
+    assert alice.get(f"/ui/p/{project}").status_code == 404

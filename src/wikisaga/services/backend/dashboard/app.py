@@ -194,6 +194,17 @@ class Dashboard:
             raise _NotFound
         return project_id
 
+    def free_for(self, project_id: str, user: str) -> bool:
+        """Whether nobody but ``user`` has written to the project: neither the filesystem
+        service's owner registry nor the documents' ingest name another user."""
+        with self.runner.filesystem() as filesystem:
+            owner = filesystem.project_owner(project_id)
+        if owner is not None and owner != user:
+            return False
+        with document_store_for(self.settings) as store:
+            writers = {info.user_id for info in store.list_documents(project_id)}
+        return not writers - {user}
+
     def job(self, project_id: str, job_id: str, user: str) -> Job:
         try:
             job = self.runner.jobs.get(job_id)
@@ -404,11 +415,10 @@ def create_dashboard(runner: JobRunner) -> FastAPI:  # noqa: PLR0915 - one page 
             return board.page(
                 request, "projects.html", 400, projects=board.projects(user), error=str(exc)
             )
-        with runner.filesystem() as filesystem:
-            owner = filesystem.project_owner(project_id)
-        if (owner is not None and owner != user) or board.users.claim_project(
-            project_id, user
-        ) != user:
+        if (
+            not board.free_for(project_id, user)
+            or board.users.claim_project(project_id, user) != user
+        ):
             return board.page(
                 request,
                 "projects.html",
