@@ -220,7 +220,10 @@ class JobRunner:
             except Exception:  # the next beat tries again; the lease has slack for it
                 logger.exception("could not renew the claims of %d job(s)", len(mine))
                 continue
-            for job_id in sorted(mine - held):
+            with self._lock:
+                # A job finished since the beat began is not lost, only done.
+                lost = (mine - held) & self._running
+            for job_id in sorted(lost):
                 logger.warning("job %s is no longer held by this backend", job_id)
 
     def _generate(self, job: Job) -> None:
