@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import wikisaga
@@ -207,6 +211,48 @@ def test_an_unreachable_neo4j_fails_with_the_graph_fix(
     assert finding["message"].startswith(f"Neo4j at {url} is not reachable")
     assert "WIKISAGA_GRAPH_URL" in finding["fix"]
     assert status == 1
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real ``chroma run`` server on a free loopback port."""
+    binary = Path(sys.executable).parent / "chroma"
+    if not binary.exists():
+        pytest.skip("the chroma command is not installed")
+    url = closed_url()
+    port = url.rpartition(":")[2]
+    command = [str(binary), "run", "--path", str(tmp_path / "chroma")]
+    with (tmp_path / "chroma.log").open("wb") as log:
+        server = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", port],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "chroma run did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_chroma_server_that_answers_is_ok_with_its_version(
+    doctor: Any, stack_env: dict[str, str], chroma_server: str
+) -> None:
+    status, found = doctor({**stack_env, "WIKISAGA_CHROMA_URL": chroma_server})
+    finding = only(found, "document store")
+    assert finding["status"] == "ok"
+    assert re.fullmatch(
+        rf"Chroma server {chroma_server}, version \d+\.\d+\.\d+", finding["message"]
+    )
+    assert status == 0
 
 
 def test_an_unreachable_chroma_server_fails_with_its_fix(
