@@ -488,7 +488,8 @@ def doctor_command(
     """Check every configured service and store; exit 1 if any check failed.
 
     Each line is `ok`, `warn` or `FAIL` with what was found, and a `fix:` under a
-    problem. Nothing is written. Exit 0 with warnings only.
+    problem. Nothing is written. Exit status: 0 when no check failed (warnings allowed),
+    1 when one did, 2 for a bad option or setting.
     """
     findings = run_checks(Settings.from_env(), timeout=timeout, min_free=min_free)
     healthy = all(finding.status != "fail" for finding in findings)
