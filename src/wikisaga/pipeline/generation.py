@@ -416,6 +416,8 @@ def _page_counts(generated: GeneratedPages, files: Sequence[tuple[str, str]]) ->
     }
     if generated.changed_documents is not None:
         details["changed_documents"] = len(generated.changed_documents)
+    if generated.analysed_documents is not None:
+        details["analysed_documents"] = len(generated.analysed_documents)
     return details
 
 

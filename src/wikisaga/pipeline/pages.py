@@ -48,6 +48,8 @@ class GeneratedPages:
     """Pages not rendered again: their current file (``PreviousGeneration.contents``)
     is still right."""
     changed_documents: Sequence[str] | None = None
+    analysed_documents: Sequence[str] | None = None
+    """Documents the generator analysed (the others' analyses it had kept), if it says."""
     warnings: Sequence[str] = ()
 
 
@@ -84,6 +86,11 @@ def _answer_pages(answer: Mapping[str, Any], warnings: Sequence[str]) -> Generat
         document_relations=per_document if isinstance(per_document, list) else None,
         unchanged=[str(path) for path in answer.get("unchanged") or ()],
         changed_documents=[str(doc) for doc in answer.get("changed_documents") or ()],
+        analysed_documents=(
+            [str(doc) for doc in answer["analysed_documents"]]
+            if isinstance(answer.get("analysed_documents"), list)
+            else None
+        ),
         warnings=[*warnings, *(str(w) for w in answer.get("warnings") or ())],
     )
 

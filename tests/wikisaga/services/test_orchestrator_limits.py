@@ -70,6 +70,34 @@ def test_a_document_over_the_limit_is_413(client: TestClient) -> None:
     assert (response.status_code, response.json()["error"]) == (413, "document_too_large")
 
 
+def test_analyses_are_kept_within_their_bound() -> None:
+    """Analyses of at most ``analysis_cache_chars`` characters of text are kept between
+    requests, the least recently used going first; with 0, every request analyses all."""
+    documents = [item(n, f"Service {n} answers every request it is sent.") for n in range(2)]
+    size = len(documents[0]["text"])
+    settings = Settings(internal_token="test-internal-token-0123456789")
+
+    def analysed(limits: OrchestratorLimits, *requests: list[dict[str, Any]]) -> list[Any]:
+        with TestClient(create_app(settings, limits=limits), headers=headers()) as client:
+            return [
+                client.post("/generate", json={"project_id": "p", "documents": docs}).json()[
+                    "analysed_documents"
+                ]
+                for docs in requests
+            ]
+
+    both = OrchestratorLimits(analysis_cache_chars=2 * size)
+    assert analysed(both, documents, documents) == [["doc-0", "doc-1"], []]
+    one = OrchestratorLimits(analysis_cache_chars=size)
+    assert analysed(one, documents, documents[1:], documents[:1]) == [
+        ["doc-0", "doc-1"],
+        [],
+        ["doc-0"],
+    ]
+    off = OrchestratorLimits(analysis_cache_chars=0)
+    assert analysed(off, documents, documents) == [["doc-0", "doc-1"], ["doc-0", "doc-1"]]
+
+
 def test_a_request_beyond_the_running_generations_waits_then_gets_503() -> None:
     """With one generation running, a second waits its turn (its body unread) and is
     refused with 503 busy and Retry-After once the wait is over; the first finishes."""

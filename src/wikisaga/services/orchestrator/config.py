@@ -27,7 +27,8 @@ class OrchestratorLimits:
     - ``max_document_chars``: the text of one document (413 ``document_too_large``);
     - ``max_concurrent``: generations running at once; a request beyond them waits up to
       ``wait_seconds`` for its turn *before its body is read*, then gets 503 ``busy``
-      with ``Retry-After``. Bodies being held are therefore at most ``max_concurrent``.
+      with ``Retry-After``. Bodies being held are therefore at most ``max_concurrent``;
+    - ``analysis_cache_chars``: see below.
     """
 
     max_body_bytes: int = _REQUEST.max_body_bytes
@@ -35,6 +36,10 @@ class OrchestratorLimits:
     max_document_chars: int = _REQUEST.max_document_chars
     max_concurrent: int = 1
     wait_seconds: float = 30.0
+    analysis_cache_chars: int = 8 * 1024 * 1024
+    """Characters of document text whose analyses are kept between requests (about 15
+    bytes of memory each: ~120 MB at most), so that an incremental request re-analyses
+    only changed documents; ``0``: none."""
 
 
 def rewrite_config(settings: Settings) -> RewriteConfig | None:

@@ -5,6 +5,7 @@ HTTP (this service's one table, consulted before the shared rules)::
 
 - :data:`Limits` — the app's :class:`~wikisaga.services.orchestrator.config.OrchestratorLimits`.
 - :data:`Rewriting` — the app's summary rewriting, or ``None`` when it is off.
+- :data:`Analyses` — the app's :class:`~wikisaga.services.orchestrator._cache.AnalysisCache`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from fastapi import Depends, Request
 
 from wikisaga.content.generator import InvalidDocuments, RewriteConfig
 from wikisaga.services._common.errors import Translations, Unprocessable
+from wikisaga.services.orchestrator._cache import AnalysisCache
 from wikisaga.services.orchestrator.config import OrchestratorLimits
 
-__all__ = ["ERRORS", "Limits", "Rewriting"]
+__all__ = ["ERRORS", "Analyses", "Limits", "Rewriting"]
 
 ERRORS: Translations = (
     (InvalidDocuments, lambda error: Unprocessable(str(error), code="invalid_documents")),
@@ -41,3 +43,12 @@ def get_rewriting(request: Request) -> RewriteConfig | None:
 
 
 Rewriting = Annotated[RewriteConfig | None, Depends(get_rewriting)]
+
+
+def get_analyses(request: Request) -> AnalysisCache:
+    """The analyses kept between the app's requests."""
+    cache: AnalysisCache = request.app.state.analyses
+    return cache
+
+
+Analyses = Annotated[AnalysisCache, Depends(get_analyses)]

@@ -1,6 +1,7 @@
 """Build the orchestrator service app.
 
-It holds no state of its own: ``POST /generate`` runs the offline page generator
+It holds no state of its own but a cache of document analyses (which only saves time):
+``POST /generate`` runs the offline page generator
 (:func:`wikisaga.content.generator.generate_wiki`) on the documents of the request and
 answers with the pages, the relations, the plan and the source map.
 """
@@ -12,6 +13,7 @@ from starlette.middleware import Middleware
 
 from wikisaga.config import Settings
 from wikisaga.services._common import create_service_app
+from wikisaga.services.orchestrator._cache import AnalysisCache
 from wikisaga.services.orchestrator._gate import GenerationGate
 from wikisaga.services.orchestrator.config import OrchestratorLimits, rewrite_config
 from wikisaga.services.orchestrator.deps import ERRORS
@@ -55,6 +57,7 @@ def create_app(settings: Settings, *, limits: OrchestratorLimits | None = None) 
     )
     app.state.limits = limits
     app.state.rewrite = rewrite
+    app.state.analyses = AnalysisCache(limits.analysis_cache_chars)
     # Innermost of the app's middleware (user_middleware runs outermost first): the token
     # gate and the body limit refuse a request before it waits for a turn.
     app.user_middleware.append(

@@ -210,3 +210,8 @@ class GenerateResponse(BaseModel):
         default_factory=list,
         description="Why pages kept their offline summary when rewriting was on.",
     )
+    analysed_documents: list[str] = Field(
+        default_factory=list,
+        description="Documents analysed for this request; the others' analyses were kept "
+        "from an earlier one.",
+    )

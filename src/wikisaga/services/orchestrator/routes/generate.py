@@ -12,6 +12,7 @@ from wikisaga.content.generator import (
     GENERATOR_VERSION,
     DocumentRelations,
     Generation,
+    Graph,
     PageFile,
     SourceMap,
     generate_wiki,
@@ -28,7 +29,7 @@ from wikisaga.services._common import (
 )
 from wikisaga.services._common.deps import internal_token
 from wikisaga.services.orchestrator.config import OrchestratorLimits, generator_mark
-from wikisaga.services.orchestrator.deps import Limits, Rewriting
+from wikisaga.services.orchestrator.deps import Analyses, Limits, Rewriting
 from wikisaga.services.orchestrator.schemas import (
     DocumentIn,
     GenerateRequest,
@@ -107,6 +108,7 @@ def _answer(
     mark: str,
     rewritten: Sequence[str],
     warnings: Sequence[str],
+    analysed: Sequence[str],
 ) -> dict[str, Any]:
     return {
         "project_id": project_id,
@@ -123,6 +125,7 @@ def _answer(
         "source_map": {**generation.source_map.to_json(), "generator": mark},
         "rewritten": list(rewritten),
         "warnings": list(warnings),
+        "analysed_documents": list(analysed),
     }
 
 
@@ -139,7 +142,11 @@ def _previous(body: SourceMapBody, mark: str) -> SourceMap:
 
 @router.post("/generate", response_model=GenerateResponse)
 def generate(
-    body: GenerateRequest, _user_id: UserId, limits: Limits, rewrite: Rewriting
+    body: GenerateRequest,
+    _user_id: UserId,
+    limits: Limits,
+    rewrite: Rewriting,
+    analyses: Analyses,
 ) -> JSONResponse:
     """Generate the wiki of a project's documents.
 
@@ -168,14 +175,33 @@ def generate(
     documents = [_document(project_id, item, limits) for item in body.documents]
     relations = [DocumentRelations.from_json(item.model_dump()) for item in body.relations]
     mark = generator_mark(rewrite)
-    previous = None if body.source_map is None else _previous(body.source_map, mark)
+    kept = analyses.snapshot()
+    # The previous generation as generate_wiki takes one in process: the source map
+    # handed back (or one that matches no page), and the analyses kept from earlier
+    # requests; the relations come from the request.
+    previous = Generation(
+        files=(),
+        unchanged=(),
+        deleted=(),
+        source_map=(
+            _previous(body.source_map, mark)
+            if body.source_map is not None
+            else SourceMap(generator="", documents=(), pages=())
+        ),
+        relations=(),
+        graph=Graph(entities=(), triples=()),
+        changed_documents=(),
+        analyses=kept,
+    )
     generation = generate_wiki(
         documents, previous=previous, relations=relations, project=project_id
     )
+    analysed = [a.doc_id for key, a in generation.analyses.items() if kept.get(key) is not a]
+    analyses.keep(generation.analyses, {d.doc_id: len(d.text) for d in documents})
     files: Sequence[PageFile] = generation.files
     rewritten: Sequence[str] = ()
     warnings: Sequence[str] = ()
     if rewrite is not None and files:
         result = rewrite_pages(files, rewrite)
         files, rewritten, warnings = result.files, result.rewritten, result.warnings
-    return JSONResponse(_answer(project_id, generation, files, mark, rewritten, warnings))
+    return JSONResponse(_answer(project_id, generation, files, mark, rewritten, warnings, analysed))
