@@ -114,7 +114,7 @@ class _Planner:
         # In name order, so that a shift in the ranking leaves source pages as they are.
         self.doc_entities: dict[str, list[str]] = {}
         for key in sorted(self.page_keys, key=lambda k: (corpus.entities[k].name.casefold(), k)):
-            for doc_id in corpus.entities[key].doc_ids:
+            for doc_id in sorted(corpus.mentioned_in[key]):
                 self.doc_entities.setdefault(doc_id, []).append(key)
         self.centres = [dict(topic.centre) for topic in corpus.topics]
         self.topic_titles = self._topic_titles()
@@ -387,11 +387,11 @@ class _Planner:
             3,
         )
         mentioned = sorted(
-            (d for d in entity.doc_ids if d in corpus.by_id),
+            corpus.mentioned_in[key],
             key=lambda d: (-corpus.importance[d], corpus.by_id[d].title, d),
         )[:MAX_LISTED]
         counts: dict[int, int] = {}
-        for doc_id in entity.doc_ids:
+        for doc_id in sorted(corpus.mentioned_in[key]):
             if doc_id in self.topic_of:
                 counts[self.topic_of[doc_id]] = counts.get(self.topic_of[doc_id], 0) + 1
         topics = tuple(
