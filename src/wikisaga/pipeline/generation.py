@@ -373,7 +373,13 @@ def _previous(
 ) -> PreviousGeneration | None:
     """The last committed generation's record checked against the current files, or
     ``None`` (with a warning when there should have been one) for a full generation."""
-    committed = store.current_generation(project_id)
+    try:
+        committed = store.current_generation(project_id)
+    except Exception as exc:  # noqa: BLE001 - any failure: a full generation, said so
+        run.warn(
+            f"could not read the current graph generation ({exc}); all pages are generated again"
+        )
+        return None
     if committed is None:
         return None
     try:
