@@ -31,6 +31,7 @@ from wikisaga.pipeline.generation import (
     local_pages,
 )
 from wikisaga.pipeline.previous import GenerationRecords
+from wikisaga.testing.llm_server import LlmServer
 from wikisaga.testing.stack import ServiceStack
 
 SAMPLE = Path(__file__).parents[1] / "content" / "generator" / "sample"
@@ -252,3 +253,64 @@ def test_a_request_over_the_limits_fails_clearly_or_goes_without_the_record(
     assert again.pages["unchanged"] == 0
     assert any("could not be sent" in warning for warning in again.result["warnings"])
     assert published(stack, project_id) == full_generation(project_id, edited)
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[LlmServer]:
+    with LlmServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def rewriting_orchestrator(
+    stack: ServiceStack, llm: LlmServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    base = tmp_path_factory.mktemp("incremental-rewriting")
+    env = {
+        "WIKISAGA_INTERNAL_TOKEN": stack.token,
+        "WIKISAGA_DATA_DIR": str(base / "data"),
+        "WIKISAGA_LLM_BASE_URL": llm.url,
+        "WIKISAGA_LLM_MODEL": "tiny-test-model",
+        "WIKISAGA_LLM_TIMEOUT": "2",
+    }
+    with ServiceProcess("orchestrator", env=env, log_dir=base) as service:
+        yield service
+
+
+def test_a_rewritten_page_keeps_its_text_until_its_plan_changes(
+    stack: ServiceStack,
+    llm: LlmServer,
+    rewriting_orchestrator: ServiceProcess,
+    project_id: str,
+    tmp_path: Path,
+) -> None:
+    """With rewriting on: pages the regeneration does not render keep their rewritten
+    text, only rendered pages are sent to the model, and a rendered page whose rewrite
+    fails is published offline with the orchestrator's warning in the result."""
+    settings = settings_for(stack, tmp_path / "data", orchestrator_url=rewriting_orchestrator.url)
+    documents = sample(project_id)
+    llm.behave("faithful")
+    Run(settings, project_id, documents)
+    first = published(stack, project_id)
+    rewritten = {path for path, content in first.items() if "\nrewritten:\n" in content}
+    assert len(rewritten) >= 5
+
+    llm.behave("faithful")
+    edited = changed(documents, 2, "Starlette is used by FastAPI to serve requests.")
+    second = Run(settings, project_id, edited)
+    assert 0 < len(llm.requests) < len(rewritten)
+    assert second.pages["unchanged"] > 0
+    again = published(stack, project_id)
+    assert {path for path, content in again.items() if "\nrewritten:\n" in content} == rewritten
+    kept = [path for path in rewritten if again[path] == first[path]]
+    assert len(kept) >= len(rewritten) - len(llm.requests)
+
+    llm.behave("error")
+    third = Run(settings, project_id, changed(edited, 4, "Uvicorn runs FastAPI applications."))
+    assert llm.requests
+    offline = [w for w in third.result["warnings"] if "keeps its offline summary" in w]
+    assert len(offline) == len(llm.requests)
+    final = published(stack, project_id)
+    assert sum("\nrewritten:\n" in content for content in final.values()) == len(rewritten) - len(
+        offline
+    )
