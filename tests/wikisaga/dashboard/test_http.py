@@ -162,6 +162,16 @@ def test_a_generation_commits_and_its_wiki_is_served(
     wiki = alice.get(index.headers["location"])
     assert wiki.status_code == 200
     assert f'href="/ui/p/{project}/wiki/wiki/sources/' in wiki.text
+    # A citation opens its source's page with the passage's text.
+    citation = re.search(
+        rf'href="(/ui/p/{project}/wiki/wiki/sources/chroma.md\?passage=1)#p-1"', wiki.text
+    )
+    assert citation is not None
+    source = alice.get(citation.group(1)).text
+    assert re.search(
+        r'id="passage".*Chroma is a vector database\. Chroma uses SQLite\.', source, re.DOTALL
+    )
+    assert 'id="passage"' not in alice.get(citation.group(1).split("?")[0]).text
     graph = alice.get(f"/ui/p/{project}/graph")
     assert graph.status_code == 200
     assert "<svg" in graph.text

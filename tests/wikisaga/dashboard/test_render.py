@@ -33,7 +33,7 @@ def test_links_resolve_to_dashboard_routes_and_unsafe_ones_are_inert() -> None:
         "[d](data:text/html,hi) [e](../../../etc/passwd) [f](#p-1) [g](/abs.md)\n"
     )
     html = render_page(text, page="wiki/topics/t.md", base=BASE).html
-    assert f'<a href="{BASE}/wiki/sources/doc.md#p-2">a</a>' in html
+    assert f'<a href="{BASE}/wiki/sources/doc.md?passage=2#p-2">a</a>' in html
     assert 'href="https://example.org/x" rel="noopener noreferrer nofollow"' in html
     assert 'href="#p-1"' in html
     for label in ("c", "d", "e", "g"):
@@ -53,6 +53,7 @@ def test_passage_anchors_and_mermaid_survive_escaped() -> None:
     page = render_page(text, page="wiki/sources/doc.md", base=BASE)
     assert '<li><a id="p-7" class="passage-anchor"></a><strong>Install</strong>' in page.html
     assert page.title == "Doc <b>"
+    assert page.sources == ()
     assert page.has_mermaid
     assert '<pre class="mermaid">graph LR' in page.html
     assert "&lt;/pre&gt;&lt;script&gt;" in page.html
@@ -92,3 +93,13 @@ def test_the_graph_keeps_the_most_connected_entities() -> None:
     assert layout.hidden == 7
     assert all(e.source.key in keys and e.target.key in keys for e in layout.edges)
     assert all(0 <= n.x <= layout.width and 0 <= n.y <= layout.height for n in layout.nodes)
+
+
+def test_a_source_pages_front_matter_names_its_document() -> None:
+    text = (
+        '---\ntitle: "a"\nkind: "source"\nsources:\n  - id: "doc-0123abcd"\n'
+        '    path: "a.md"\n    content_hash: "' + "f" * 64 + '"\nrelated: []\n---\n# a\n'
+    )
+    page = render_page(text, page="wiki/sources/a.md", base=BASE)
+    assert page.meta["kind"] == "source"
+    assert page.sources == (("doc-0123abcd", "f" * 64),)

@@ -48,6 +48,7 @@ from wikisaga.pipeline.generation import SAGA_STEPS, STEPS
 from wikisaga.services.backend.dashboard.history import SnapshotDiffer
 from wikisaga.services.backend.dashboard.render import (
     GraphLayout,
+    RenderedPage,
     layout_graph,
     parse_diff,
     render_page,
@@ -557,8 +558,27 @@ def create_dashboard(runner: JobRunner) -> FastAPI:  # noqa: PLR0915 - one page 
             f"{PREFIX}/p/{quote(project_id)}/wiki/{quote(start)}", status_code=303
         )
 
+    def _passage(project_id: str, rendered: RenderedPage, number: int | None) -> Any:
+        """The cited passage of a source page: its document's chunk, read from the
+        document store, and whether the document changed since this generation."""
+        if number is None or rendered.meta.get("kind") != "source" or len(rendered.sources) != 1:
+            return None
+        doc_id, digest = rendered.sources[0]
+        with document_store_for(board.settings) as store:
+            document = store.get_document(project_id, doc_id)
+        if document is None or not 1 <= number <= len(document.chunks):
+            return None
+        return {
+            "number": number,
+            "text": document.chunks[number - 1].text,
+            "path": document.source_path,
+            "changed": bool(digest) and document.content_hash != digest,
+        }
+
     @app.get("/ui/p/{project_id}/wiki/{path:path}", response_class=HTMLResponse)
-    def wiki_page(request: Request, project_id: str, path: str) -> Response:
+    def wiki_page(
+        request: Request, project_id: str, path: str, passage: int | None = None
+    ) -> Response:
         user = board.user(request)
         project_id = board.owned(project_id, user)
         try:
@@ -584,6 +604,7 @@ def create_dashboard(runner: JobRunner) -> FastAPI:  # noqa: PLR0915 - one page 
             rendered=rendered,
             text=text,
             snapshot_id=(job.result or {}).get("snapshot_id"),
+            passage=_passage(project_id, rendered, passage) if rendered else None,
         )
 
     # -- history and diffs --------------------------------------------------------------

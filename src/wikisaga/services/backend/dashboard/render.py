@@ -48,6 +48,11 @@ _OPEN, _CLOSE = "\ue000", "\ue001"
 _MARKED = re.compile(f"{_OPEN}p-([0-9]{{1,6}}){_CLOSE}")
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_PASSAGE = re.compile(r"p-([0-9]{1,6})")
+_SOURCE = re.compile(
+    r'^  - id: "(doc-[0-9a-f]{1,64})"\n    path: .*\n    content_hash: "([0-9a-f]{0,64})"$',
+    re.MULTILINE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,8 @@ class RenderedPage:
     title: str
     meta: dict[str, str]
     has_mermaid: bool
+    sources: tuple[tuple[str, str], ...] = ()
+    """``(doc_id, content_hash)`` of each source the front matter names."""
 
 
 def resolve_link(href: str, *, page: str, base: str) -> str | None:
@@ -76,14 +83,17 @@ def resolve_link(href: str, *, page: str, base: str) -> str | None:
     if parts.path.startswith("/") or "\\" in parts.path or target.startswith(".."):
         return None
     fragment = f"#{quote(parts.fragment, safe='-_.')}" if parts.fragment else ""
-    return f"{base}/{quote(target, safe='/-_.')}{fragment}"
+    # A citation names its passage for the server too, which shows the passage's text.
+    passage = _PASSAGE.fullmatch(parts.fragment)
+    query = f"?passage={passage.group(1)}" if passage else ""
+    return f"{base}/{quote(target, safe='/-_.')}{query}{fragment}"
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], str]:
     found = _FRONT_MATTER.match(text)
     if found is None:
         return {}, text
-    meta: dict[str, str] = {}
+    meta: dict[str, str] = {"_sources": found.group(1)}
     for line in found.group(1).splitlines():
         key, sep, value = line.partition(":")
         if not sep or not key.strip() or line.startswith(" "):
@@ -148,8 +158,15 @@ def render_page(text: str, *, page: str, base: str) -> RenderedPage:
     env: dict[str, Any] = {"page": page, "base": base}
     html = _MD.render(body, env)
     html = _MARKED.sub(lambda m: f'<a id="p-{m.group(1)}" class="passage-anchor"></a>', html)
+    sources = tuple(_SOURCE.findall(meta.pop("_sources", "")))
     title = meta.get("title") or _first_heading(body) or posixpath.basename(page)
-    return RenderedPage(html=html, title=title, meta=meta, has_mermaid=bool(env.get("mermaid")))
+    return RenderedPage(
+        html=html,
+        title=title,
+        meta=meta,
+        has_mermaid=bool(env.get("mermaid")),
+        sources=tuple((doc_id, digest) for doc_id, digest in sources),
+    )
 
 
 def _first_heading(body: str) -> str | None:
