@@ -33,7 +33,11 @@ _ADVERBIAL_PHRASES = (("in", "turn"), ("in", "fact"), ("by", "default"), ("of", 
 
 
 _AND_OR = ("and", "or")
-_QUANTIFIERS = frozenset({"every", "each", "any"})
+_QUANTIFIERS = frozenset(
+    {"every", "each", "any", "many", "several", "numerous", "various", "countless", "other"}
+)
+"""Words that make a phrase stand for an unnamed number of things: "used by every
+library", "integrates with many frameworks", "works with other tools" name no entity."""
 
 
 @dataclass(frozen=True, slots=True)

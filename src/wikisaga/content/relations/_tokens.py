@@ -199,6 +199,7 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
             continue
         tokens.append(Token(text, start, end, word, _word_tag(text, word, first_word, lex)))
         first_word = False
+    _settle_nominal_verbs(tokens)
     _settle_that(tokens)
     for i in range(1, len(tokens)):
         if tokens[i].tag is Tag.DET and tokens[i - 1].tag is Tag.DET:
@@ -255,6 +256,22 @@ def _settle_participles(tokens: list[Token]) -> None:
             if before not in (Tag.AUX, Tag.NOUN, Tag.NAME, Tag.CODE, Tag.PRON):
                 # a modifier that classifies, kept in the key: "embedded database"
                 tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
+
+
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
+def _settle_nominal_verbs(tokens: list[Token]) -> None:
+    """A verb's base form right after an article and its adjectives is a noun: "a
+    ground-up rewrite", "the initial build" (a verb never follows an article)."""
+    for i, token in enumerate(tokens):
+        if token.tag is not Tag.VERB or token.lower.endswith(("s", "ed", "ing")):
+            continue
+        j = i - 1
+        while j >= 0 and (tokens[j].tag is Tag.ADJ or "-" in tokens[j].lower[1:]):
+            j -= 1  # "a new build", "a ground-up rewrite"
+        if j >= 0 and tokens[j].tag is Tag.DET and tokens[j].lower in _ARTICLES:
+            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
 
 
 _SINGULAR_VERBS = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "hasn't", "doesn't"})

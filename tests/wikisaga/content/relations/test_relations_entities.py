@@ -53,7 +53,7 @@ def test_an_entity_merges_its_surface_forms_across_documents() -> None:
     entities = _entities(
         "The Requests library is popular. Requests uses urllib3.",
         "Requests is an HTTP library.",
-        "Many projects depend on requests.",
+        "Twine depends on requests.",
     )
     requests = entities["requests"]
     assert requests.name == "Requests"  # type: ignore[attr-defined]

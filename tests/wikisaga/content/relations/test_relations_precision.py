@@ -159,3 +159,42 @@ def test_a_copy_or_a_version_of_something_is_no_kind_of_its_own() -> None:
         ("setuptools", "extends", "distutils")
     }
     assert typed("virtualenv is a smaller tool.") == {("virtualenv", "is_a", "tool")}
+
+
+# -- quantified phrases, what happens eventually ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Starlette integrates with many frameworks.",
+        "Flask works with other tools.",
+        "HTTPX is used by several projects.",
+    ],
+)
+def test_a_quantified_phrase_names_no_entity(sentence: str) -> None:
+    assert not typed(sentence)
+
+
+def test_a_named_object_beside_a_quantified_one_still_counts() -> None:
+    assert ("flask", "supports", "jinja2") in typed(
+        "Flask integrates with Jinja2 and other template engines."
+    )
+
+
+def test_what_happens_eventually_is_hedged() -> None:
+    assert not typed("Ruff eventually replaces Flake8.")
+    assert typed("Ruff eventually replaces Flake8.", min_confidence=0) == {
+        ("ruff", "alternative_to", "flake8")
+    }
+    assert typed("Ruff replaces Flake8.") == {("ruff", "alternative_to", "flake8")}
+
+
+# -- a verb after an article is a noun ------------------
+
+
+def test_a_verb_form_after_an_article_and_its_adjectives_is_a_noun() -> None:
+    assert typed("Pydantic V2 is a ground-up rewrite.") == {
+        ("pydantic", "is_a", "ground-up rewrite")
+    }
+    assert typed("Hatch is a new build tool.") == {("hatch", "is_a", "build tool")}
