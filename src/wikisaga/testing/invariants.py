@@ -157,7 +157,7 @@ def check_graph_unchanged(before: GraphState, after: GraphState, generation: str
             f"rolled-back graph generation {generation} is still there "
             f"({after.generations[generation].value})"
         )
-    left = _leftovers(after, allowed=before.generations)
+    left = _leftovers(after, allowed={*before.generations, generation})  # named above
     if left:
         problems.append(f"graph generations left by a rolled-back generation: {left[:5]}")
     if (after.entities, after.relations) != (before.entities, before.relations):
