@@ -287,6 +287,8 @@ def _copula(reader: SentenceReader, index: int, types: list[tuple[str, str]]) ->
     left = subjects(reader, index)
     if not left.how and _definite_description(reader, index):
         return []  # "The check is a unique index": which check, the sentence before says
+    if not left.how and _possessed(reader, index):
+        return []  # "A topic's title is a name": a property of the topic, no entity
     if left.how == "topic" and reader.words_at(phrase.end, ("to",)):
         return []  # "It is an occasional request to support ...": "it" is no entity
     found = _pairs(left, objects(reader, phrase.start), Predicate.IS_A, "copula", base)
@@ -305,6 +307,16 @@ def _definite_description(reader: SentenceReader, index: int) -> bool:
     its own, and what it is said to be is no kind of anything."""
     subject = reader.ending_at.get(reader.skip_back(index) + 1)
     if subject is None or subject.determiner not in _DEFINITE:
+        return False
+    mention = reader.mention(subject)
+    return mention is not None and mention.kind is EntityKind.PHRASE
+
+
+def _possessed(reader: SentenceReader, index: int) -> bool:
+    """Whether the subject before the copula at ``index`` is a common noun owned by
+    another phrase ("a topic's title", "a step's outcome")."""
+    subject = reader.ending_at.get(reader.skip_back(index) + 1)
+    if subject is None or subject.start < 1 or reader.tokens[subject.start - 1].tag is not Tag.POSS:
         return False
     mention = reader.mention(subject)
     return mention is not None and mention.kind is EntityKind.PHRASE
@@ -349,11 +361,23 @@ def _appositive(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Fo
             continue
         if phrase.start > 0 and tokens[phrase.start - 1].tag is Tag.PREP:
             continue
+        if phrase.determiner in ("a", "an") or _listed_after(reader, phrase):
+            continue  # "(a GC pause, a slow database)": a list, not an apposition
         found.append(Found(subject, Predicate.IS_A, obj, "appositive", 0.75))
         head = obj.key.rsplit(" ", 1)[-1]
         if head in lexicon().type_nouns:
             types.append((subject.key, head))
     return found
+
+
+def _listed_after(reader: SentenceReader, phrase: Phrase) -> bool:
+    """Whether ``phrase`` follows "a Y," or "an Y,": an item of a list of indefinite
+    phrases ("an error status, malformed JSON, a failed check")."""
+    comma = phrase.start - 1
+    if comma < 0 or reader.tokens[comma].lower != ",":
+        return False
+    before = reader.ending_at.get(comma)
+    return before is not None and before.determiner in ("a", "an")
 
 
 def _introducer(tokens: tuple[Token, ...], at: int) -> int:

@@ -198,3 +198,32 @@ def test_a_verb_form_after_an_article_and_its_adjectives_is_a_noun() -> None:
         ("pydantic", "is_a", "ground-up rewrite")
     }
     assert typed("Hatch is a new build tool.") == {("hatch", "is_a", "build tool")}
+
+
+# -- a list of indefinite phrases is no apposition; an owned noun no subject -------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Keep it above the longest pause (a GC pause, a slow database) and more.",
+        "Otherwise (an error status, malformed JSON, a failed check) the page stays.",
+    ],
+)
+def test_a_list_of_indefinite_phrases_is_no_apposition(sentence: str) -> None:
+    assert not typed(sentence)
+
+
+def test_an_apposition_after_a_bare_name_still_counts() -> None:
+    assert typed("It raises InvalidGraphData, a ValueError.") == {
+        ("invalidgraphdata", "is_a", "valueerror")
+    }
+    assert ("flask", "is_a", "web framework") in typed("Flask, a web framework, uses Jinja2.")
+
+
+def test_a_common_noun_owned_by_another_phrase_is_no_subject_of_a_copula() -> None:
+    assert not typed("A topic's title is a name.")
+    assert not typed("Neither the saga's creation nor a step's outcome is a commit.")
+    assert typed("The Python Packaging Authority is a working group.") == {
+        ("python packaging authority", "is_a", "working group")
+    }
