@@ -5,7 +5,8 @@ Backend A is SIGKILLed in the middle of a generation (after its snapshot, by
 own. B's recovery loop takes A's saga over once A's lease (1 s, set through
 ``WIKISAGA_SAGA_LEASE_SECONDS``) has expired, rolls it back and fails A's job; the job A had
 queued behind it, which no worker of A will ever run, is claimed and run by B. Then: no
-orphan file, snapshot or graph generation, the previous wiki served, one saga per job.
+orphan file, snapshot or graph generation, the previous wiki served, one saga per job. And a
+backend frozen past its lease before its saga starts is fenced out when it wakes.
 
 Both backends look for queued jobs only when woken by their own submissions or when they
 finish a job (``WIKISAGA_JOB_POLL_INTERVAL`` is long), so which backend claims which job is
@@ -14,10 +15,11 @@ decided by the test, not by a race.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from test_backend_api import Backend
@@ -150,3 +152,66 @@ def test_a_dead_backends_saga_is_rolled_back_and_its_queue_run_by_the_other(
     assert set(q_state.refs) == {"refs/heads/main", f"refs/tags/{q_done['result']['snapshot_id']}"}
     wiki = backend_b.call("GET", f"/projects/{q}/wiki").json()
     assert (wiki["job_id"], sorted(wiki["files"])) == (q_job["job_id"], sorted(q_state.files))
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g}s")
+        time.sleep(0.02)
+
+
+def test_a_backend_paused_past_its_lease_is_fenced_out(
+    stack: ServiceStack, log_url: str, saga_log: SagaLog, backend_b: Backend
+) -> None:
+    """A is frozen (SIGSTOP) before its saga starts, while it waits for the filesystem;
+    its claim lapses, B fails the job and spends its saga id. When A wakes (SIGCONT) it
+    finds it no longer holds the job and stops: no saga of its own, nothing written."""
+    p = f"shared-paused-{uuid.uuid4().hex[:6]}"
+    add_documents(stack, p, DOCUMENTS)
+    baseline = backend_b.wait(
+        backend_b.call("POST", "/generate_wiki", json={"project_id": p}).json()["job_id"]
+    )
+    assert baseline["status"] == "succeeded", baseline
+    before = state_of(stack, p)
+    add_documents(stack, p, {"sqlite": "SQLite is a database engine. SQLite uses C."})
+
+    a = ServiceProcess(
+        "backend", env=backend_env(stack, log_url, **QUIET), log_dir=stack.root, startup_timeout=60
+    )
+    backend_a = Backend(stack, a)
+    try:
+        a.start()
+        # The first listing of P's files (the shrink guard's, before the saga) is held.
+        stack.filesystem_proxy.add_rule(
+            FaultRule("GET", f"/files/{p}", FaultKind.DELAY_BEFORE, delay=2.5, times=1)
+        )
+        job = backend_a.call("POST", "/generate_wiki", json={"project_id": p}).json()
+
+        def relations_done() -> bool:
+            steps = backend_b.call("GET", f"/jobs/{job['job_id']}").json()["steps"]
+            return "extract_relations" in steps and "finished_at" in steps["extract_relations"]
+
+        wait_for(relations_done, "the relations step")
+        os.kill(a.pid or 0, signal.SIGSTOP)
+        try:
+            failed = backend_b.wait(job["job_id"])
+        finally:
+            os.kill(a.pid or 0, signal.SIGCONT)
+        wait_for(lambda: "was ended by another backend" in a.log_tail(), "A's stop")
+        assert a.alive
+    finally:
+        a.stop()
+        backend_a.client.close()
+        stack.clear_faults()
+
+    assert failed["status"] == "failed", failed
+    assert "stopped before its saga started; nothing was changed" in failed["error"]
+    assert f":{a.pid}:" in failed["claimed_by"]
+    spent = saga_log.get_saga(job["saga_id"])
+    assert (spent.state, spent.steps) == (SagaState.ROLLED_BACK, ())
+    assert spent.metadata["abandoned_job"] == job["job_id"]
+    assert check_unchanged(before, state_of(stack, p)) == []
+    assert graph_of(stack, p) == (baseline["saga_id"], [baseline["saga_id"]])
+    assert backend_b.call("GET", f"/jobs/{job['job_id']}").json()["error"] == failed["error"]
