@@ -177,7 +177,10 @@ def test_a_generation_commits_live_and_its_wiki_links_and_citations_work(
     assert page.locator("li:has(> a.passage-anchor:target)").count() == 1
     assert passage.is_visible()
     # And the passage's own text, from the document, beside the page.
-    assert page.locator("#passage blockquote").inner_text().strip()
+    quoted = page.locator("li:has(> a.passage-anchor:target) blockquote#passage")
+    assert quoted.inner_text().strip()
+    assert quoted.is_visible()
+    shots.take(page, "wiki-citation")
 
 
 def test_mermaid_diagrams_are_drawn_from_the_vendored_bundle(

@@ -4,6 +4,7 @@ passage anchors and Mermaid blocks survive; diffs and the graph layout."""
 from __future__ import annotations
 
 from wikisaga.services.backend.dashboard.render import (
+    insert_passage,
     layout_graph,
     parse_diff,
     render_page,
@@ -103,3 +104,12 @@ def test_a_source_pages_front_matter_names_its_document() -> None:
     page = render_page(text, page="wiki/sources/a.md", base=BASE)
     assert page.meta["kind"] == "source"
     assert page.sources == (("doc-0123abcd", "f" * 64),)
+
+
+def test_a_cited_passage_goes_inside_its_list_item() -> None:
+    html = render_page(
+        '- <a id="p-1"></a>**One**\n- <a id="p-2"></a>**Two**\n', page="wiki/a.md", base=BASE
+    ).html
+    placed = insert_passage(html, 2, "<q>text</q>")
+    assert '<a id="p-2" class="passage-anchor"></a><strong>Two</strong><q>text</q></li>' in placed
+    assert insert_passage(html, 9, "<q>text</q>") == html

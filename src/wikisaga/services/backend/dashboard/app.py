@@ -49,6 +49,7 @@ from wikisaga.services.backend.dashboard.history import SnapshotDiffer
 from wikisaga.services.backend.dashboard.render import (
     GraphLayout,
     RenderedPage,
+    insert_passage,
     layout_graph,
     parse_diff,
     render_page,
@@ -294,7 +295,7 @@ def _timeline(job: Job) -> list[dict[str, Any]]:
                 "state": str(step.get("state") or "pending"),
                 "duration": _seconds(began, ended),
                 "left": round(left * 100, 2),
-                "width": round(max(right - left, 0.004) * 100, 2),
+                "width": 0.0 if began is None else round(max(right - left, 0.004) * 100, 2),
                 "details": details,
             }
         )
@@ -594,6 +595,11 @@ def create_dashboard(runner: JobRunner) -> FastAPI:  # noqa: PLR0915 - one page 
         text = runner.read_file(job, path)
         base = f"{PREFIX}/p/{quote(project_id)}/wiki"
         rendered = render_page(text, page=path, base=base) if path.endswith(".md") else None
+        cited = _passage(project_id, rendered, passage) if rendered else None
+        html = rendered.html if rendered else ""
+        if rendered and cited:
+            quoted = board.templates.get_template("_passage.html").render(passage=cited)
+            html = insert_passage(html, cited["number"], quoted)
         return board.page(
             request,
             "wiki.html",
@@ -602,9 +608,9 @@ def create_dashboard(runner: JobRunner) -> FastAPI:  # noqa: PLR0915 - one page 
             path=path,
             files=files,
             rendered=rendered,
+            page_html=html,
             text=text,
             snapshot_id=(job.result or {}).get("snapshot_id"),
-            passage=_passage(project_id, rendered, passage) if rendered else None,
         )
 
     # -- history and diffs --------------------------------------------------------------

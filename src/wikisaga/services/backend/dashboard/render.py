@@ -37,6 +37,7 @@ __all__ = [
     "GraphLayout",
     "GraphNode",
     "RenderedPage",
+    "insert_passage",
     "layout_graph",
     "parse_diff",
     "render_page",
@@ -167,6 +168,17 @@ def render_page(text: str, *, page: str, base: str) -> RenderedPage:
         has_mermaid=bool(env.get("mermaid")),
         sources=tuple((doc_id, digest) for doc_id, digest in sources),
     )
+
+
+def insert_passage(html: str, number: int, inner: str) -> str:
+    """``html`` with ``inner`` (already-escaped HTML) inside the list item of passage
+    ``number``, where a browser scrolls a citation to; unchanged without that anchor."""
+    anchor = f'<a id="p-{number}" class="passage-anchor"></a>'
+    start = html.find(anchor)
+    end = html.find("</li>", start)
+    if start < 0 or end < 0:
+        return html
+    return html[:end] + inner + html[end:]
 
 
 def _first_heading(body: str) -> str | None:
