@@ -672,29 +672,8 @@ class _SqlSagaLog(SagaLog):
         limit: int,
         before: tuple[float, str] | None,
     ) -> list[SagaRecord]:
-        where: list[str] = []
-        params: list[Any] = []
-        if states is not None:
-            where.append(f"state IN ({', '.join('?' * len(states))})")
-            params.extend(states)
-            if not set(states) & {state.value for state in FINISHED_STATES}:
-                where.append(f"state NOT IN ({_FINISHED})")  # saga_unfinished may serve
-        if lock_key is not None:
-            where.append("lock_key = ?")
-            params.append(lock_key)
-        if before is not None:
-            # A row value, which both dialects turn into a range on the index: each page
-            # starts where the last one ended instead of skipping the pages before it.
-            where.append("(created_at, saga_id) < (?, ?)")
-            params.extend((float(before[0]), str(before[1])))
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        cur.execute(
-            self._dynamic(
-                f"SELECT {_SAGA_COLUMNS} FROM saga{clause}"
-                " ORDER BY created_at DESC, saga_id DESC LIMIT ?"
-            ),
-            (*params, limit),
-        )
+        query, params = self._page_query(states, lock_key, limit, before)
+        cur.execute(self._dynamic(query), params)
         rows = cur.fetchall()
         steps: dict[str, list[StepRecord]] = {row[0]: [] for row in rows}
         ids = list(steps)
@@ -711,6 +690,36 @@ class _SqlSagaLog(SagaLog):
             for step_row in cur.fetchall():
                 steps[step_row[0]].append(self._step(step_row))
         return [self._saga(row, tuple(steps[row[0]])) for row in rows]
+
+    @staticmethod
+    def _page_query(
+        states: list[str] | None,
+        lock_key: str | None,
+        limit: int,
+        before: tuple[float, str] | None,
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The ``SELECT`` of one :meth:`list_sagas` page of saga rows, and its parameters."""
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            params.extend(states)
+            if not set(states) & {state.value for state in FINISHED_STATES}:
+                where.append(f"state NOT IN ({_FINISHED})")  # saga_unfinished may serve
+        if lock_key is not None:
+            where.append("lock_key = ?")
+            params.append(lock_key)
+        if before is not None:
+            # A row value, which both dialects turn into a range on the index: each page
+            # starts where the last one ended instead of skipping the pages before it.
+            where.append("(created_at, saga_id) < (?, ?)")
+            params.extend((float(before[0]), str(before[1])))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        query = (
+            f"SELECT {_SAGA_COLUMNS} FROM saga{clause}"
+            " ORDER BY created_at DESC, saga_id DESC LIMIT ?"
+        )
+        return query, (*params, limit)
 
     def count_sagas(
         self,

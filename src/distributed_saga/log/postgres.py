@@ -25,7 +25,7 @@ Round trips
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -88,21 +88,21 @@ def _columns(table: str, columns: str) -> str:
     return ", ".join(f"{table}.{column.strip()}" for column in columns.split(","))
 
 
-# A saga with its steps in one statement: one row per step (a saga without steps: one row
-# of NULL step columns), the saga's columns first.
+# Sagas with their steps in one statement: one row per step (a saga without steps: one
+# row of NULL step columns), the saga's columns first, a saga's rows together.
 _WITH_STEPS = f"""SELECT {_columns("s", _SAGA_COLUMNS)}, {_columns("st", _STEP_COLUMNS)}
     FROM {{saga}} s LEFT JOIN saga_step st ON st.saga_id = s.saga_id{{where}}
-    ORDER BY st.step_index"""
+    ORDER BY {{order}}st.step_index"""
 _SAGA_WIDTH = len(_SAGA_COLUMNS.split(","))
 
 _ONE_STATEMENT: dict[str, str] = {
-    "get_saga": _WITH_STEPS.format(saga="saga", where=" WHERE s.saga_id = ?"),
+    "get_saga": _WITH_STEPS.format(saga="saga", where=" WHERE s.saga_id = ?", order=""),
     # Recovery's first write, returning the saga as written with its steps.
     "begin_recovery": f"""WITH fenced AS (UPDATE saga
             SET state = 'compensating', error = COALESCE(error, ?), {_TOUCH}
             {_FENCE} ({_COMPENSATE_FROM}) RETURNING {_SAGA_COLUMNS})
         """
-    + _WITH_STEPS.format(saga="fenced", where=""),
+    + _WITH_STEPS.format(saga="fenced", where="", order=""),
     "create_with_intent": """WITH fenced AS (
             INSERT INTO saga (saga_id, user_id, state, lock_key, owner, lease_expires_at,
                 lease_seconds, created_at, updated_at, metadata)
@@ -302,6 +302,31 @@ class PostgresSagaLog(_SqlSagaLog):
         """The saga of :data:`_WITH_STEPS` rows (at least one)."""
         steps = tuple(self._step(row[_SAGA_WIDTH:]) for row in rows if row[_SAGA_WIDTH] is not None)
         return self._saga(rows[0][:_SAGA_WIDTH], steps)
+
+    def list_sagas(
+        self,
+        *,
+        states: Collection[SagaState] | None = None,
+        lock_key: str | None = None,
+        limit: int = 100,
+        before: tuple[float, str] | None = None,
+    ) -> list[SagaRecord]:
+        values = None if states is None else sorted({SagaState(s).value for s in states})
+        if limit <= 0 or values == []:
+            return []
+        page, params = self._page_query(values, lock_key, limit, before)
+        # The page and its steps in one statement (one snapshot, one round trip).
+        order = "s.created_at DESC, s.saga_id DESC, "
+        query = self._dynamic(
+            f"WITH page AS ({page}) " + _WITH_STEPS.format(saga="page", where="", order=order)
+        )
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute(query, params)
+            rows = cur.fetchall()
+        sagas: dict[str, list[Any]] = {}
+        for row in rows:
+            sagas.setdefault(row[0], []).append(row)
+        return [self._with_steps(saga_rows) for saga_rows in sagas.values()]
 
     def get_saga(self, saga_id: str) -> SagaRecord:
         rows = self._query_once("pg_get_saga", (saga_id,))
