@@ -55,7 +55,8 @@ MAX_ENTITY_NAME_WORDS = 5
 @dataclass(frozen=True, slots=True)
 class Edge:
     """Every triple of one ``(subject, predicate, object)``: how many sentences state it,
-    the best confidence, and the triple to cite (most confident, then first in order)."""
+    the best confidence, and the triple to cite (from the document named after the
+    subject, then the most confident, then the first in order)."""
 
     subject: str
     predicate: Predicate
@@ -197,9 +198,17 @@ class Corpus:
                 continue
             key = (triple.subject, str(triple.predicate), triple.object)
             grouped.setdefault(key, []).append(triple)
+        about = {a.doc_id: identity_key(normalise_key(a.title)) for a in self.analyses}
+
+        def citable(t: Triple) -> tuple[bool, float, str, int, str]:
+            # The document about the subject says it first: "setuptools is a build
+            # backend for Python projects" in setuptools.md before PEP 517's list.
+            own = about.get(t.doc_id) == identity_key(t.subject)
+            return (not own, -t.confidence, t.source_path, t.start, t.doc_id)
+
         edges = []
         for (subject, _, obj), triples in sorted(grouped.items()):
-            cited = min(triples, key=lambda t: (-t.confidence, t.source_path, t.start, t.doc_id))
+            cited = min(triples, key=citable)
             predicate = triples[0].predicate
             support = len({(t.doc_id, t.start) for t in triples})
             confidence = max(t.confidence for t in triples)

@@ -189,3 +189,10 @@ def test_the_index_says_what_the_corpus_is_about_with_its_key_entities(
     defining = [t for t in about if any(t.removeprefix("The ").startswith(k) for k in keys)]
     assert len(about) == 3
     assert len(defining) >= 2, (about, keys)
+
+
+def test_a_relation_is_cited_from_the_document_about_its_subject(wiki: dict[str, str]) -> None:
+    """PEP 517 lists setuptools among build backends; setuptools.md says what it is."""
+    body = _body(wiki, "wiki/entities/build-backend.md")
+    assert "setuptools is a build backend for Python projects." in body
+    assert "setuptools is a build backend. " not in body
