@@ -259,12 +259,27 @@ class GraphNode:
     y: float
     degree: int
 
+    @property
+    def radius(self) -> int:
+        return 5 + min(self.degree, 12)
+
 
 @dataclass(frozen=True, slots=True)
 class GraphEdge:
     source: GraphNode
     target: GraphNode
     predicate: str
+
+    @property
+    def end(self) -> tuple[float, float]:
+        """Where the arrow stops: at the edge of the target's circle."""
+        dx, dy = self.target.x - self.source.x, self.target.y - self.source.y
+        length = math.hypot(dx, dy) or 1.0
+        back = self.target.radius + 3
+        return (
+            round(self.target.x - dx / length * back, 1),
+            round(self.target.y - dy / length * back, 1),
+        )
 
 
 @dataclass(frozen=True, slots=True)
