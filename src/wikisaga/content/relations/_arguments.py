@@ -38,6 +38,7 @@ _TOPIC_HEADS = frozenset(
     }
 )  # fmt: skip
 _TOPIC_DETERMINERS = frozenset({"this", "the", "our"})
+_DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
 _APPOSITION_DETERMINERS = frozenset({"a", "an", "our"})
 _NOT_NEGATING_AFTER = frozenset({"only", "just", "merely"})
 _QUOTES = frozenset({'"', "”", "'", "’"})
@@ -287,6 +288,12 @@ def _resolve(
                 args.how = args.how or "apposition"
             return
     mention = reader.mention(phrase)
+    if (
+        mention is not None
+        and mention.kind is EntityKind.PHRASE
+        and (phrase.determiner in _DEMONSTRATIVES)
+    ):
+        return  # "This release adds support for ...": which release, the text before says
     if mention is not None:
         args.mentions.append(mention)
 
@@ -324,9 +331,13 @@ def _left_list(reader: SentenceReader, nearest: Phrase) -> list[Phrase]:
 # -- the right side ----------------------------------------------------------------------
 
 
-def objects(reader: SentenceReader, index: int, *, clauses: bool = True) -> Arguments:
+def objects(
+    reader: SentenceReader, index: int, *, clauses: bool = True, relational: bool = True
+) -> Arguments:
     """The objects of a predicate whose last word is just before ``index``. With
-    ``clauses``, "and Z" followed by a verb starts a new clause instead of adding Z."""
+    ``clauses``, "and Z" followed by a verb starts a new clause instead of adding Z; with
+    ``relational``, an object that names a relation ("support for Y", "an implementation
+    of Y") gives that relation and Y."""
     args = Arguments()
     tokens, lex = reader.tokens, lexicon()
     j = index
@@ -352,7 +363,7 @@ def objects(reader: SentenceReader, index: int, *, clauses: bool = True) -> Argu
         return args
     if j > 0 and tokens[j - 1].lower == "for" and _gerund(reader, j):
         return args  # "an extension for parsing files": a purpose, not an entity
-    phrase = _relational(reader, reader.starting_at.get(j), args)
+    phrase = _relational(reader, reader.starting_at.get(j), args, relations=relational)
     if phrase is None or _title_continues(reader, phrase):
         return args
     items = _right_list(reader, phrase, clauses=clauses)
@@ -383,17 +394,17 @@ def _gerund(reader: SentenceReader, index: int) -> bool:
     return token.tag is Tag.NOUN and token.lower.endswith("ing") and len(token.lower) > 5
 
 
-def _relational(reader: SentenceReader, phrase: Phrase | None, args: Arguments) -> Phrase | None:
+def _relational(
+    reader: SentenceReader, phrase: Phrase | None, args: Arguments, *, relations: bool = True
+) -> Phrase | None:
     """The real object when the first one names the relation: "(full) support for Y",
     "extensions to Y", "an implementation of Y"; and Y for "the standard library's Y"."""
     if phrase is None:
         return None
     if phrase.end < len(reader.tokens) and reader.tokens[phrase.end].tag is Tag.POSS:
-        owned = reader.starting_at.get(phrase.end + 1)  # "the standard library's encodings.idna"
-        owned_mention = reader.mention(owned) if owned is not None else None
-        if owned_mention is None or owned_mention.kind is EntityKind.PHRASE:
-            return None  # "Olson's database": neither Olson nor a database
-        return owned
+        return _owned(reader, phrase)
+    if not relations:
+        return phrase
     head = singular(phrase.head.lower)
     if head == "support" and reader.words_at(phrase.end, ("for",)):
         args.predicate = Predicate.SUPPORTS
@@ -411,6 +422,16 @@ def _relational(reader: SentenceReader, phrase: Phrase | None, args: Arguments) 
             args.how = "relational"
             return reader.starting_at.get(phrase.end + len(words) - 1)
     return phrase
+
+
+def _owned(reader: SentenceReader, owner: Phrase) -> Phrase | None:
+    """Y in "the standard library's Y" when Y is a name; nothing for "Olson's database"
+    (neither Olson nor a database)."""
+    owned = reader.starting_at.get(owner.end + 1)
+    owned_mention = reader.mention(owned) if owned is not None else None
+    if owned_mention is None or owned_mention.kind is EntityKind.PHRASE:
+        return None
+    return owned
 
 
 def _right_list(reader: SentenceReader, first: Phrase, *, clauses: bool) -> list[Phrase]:
@@ -437,7 +458,7 @@ def _right_list(reader: SentenceReader, first: Phrase, *, clauses: bool) -> list
         else:
             break
         nxt = reader.starting_at.get(step)
-        if nxt is None or (clauses and _starts_clause(reader, nxt.end)):
+        if nxt is None or (clauses and (_starts_clause(reader, nxt.end) or _acts(reader, nxt))):
             break
         if nxt.determiner in ("a", "an") and tokens[k].lower == ",":
             break  # "Y, a Z": an apposition, not one more object
@@ -448,6 +469,20 @@ def _right_list(reader: SentenceReader, first: Phrase, *, clauses: bool) -> list
     if len(items) == 2 and _modifier_only(items[0]) and len(items[1].words) > 1:
         return items[1:]  # "a networking and concurrency library" is one library
     return items
+
+
+def _acts(reader: SentenceReader, phrase: Phrase) -> bool:
+    """Whether a one-word phrase is a verb that a noun could be taken for, with its own
+    object after it: "... and fixes several bugs", "... and adds a CLI"."""
+    if len(phrase.words) != 1 or phrase.end >= len(reader.tokens):
+        return False
+    word = phrase.words[0].lower
+    after = reader.tokens[phrase.end]
+    return (
+        word.endswith("s")
+        and word in lexicon().all_verb_forms
+        and after.tag in (Tag.DET, Tag.NUM, Tag.PRON)
+    )
 
 
 def _modifier_only(phrase: Phrase) -> bool:

@@ -157,10 +157,13 @@ def _pairs(
 
 def _trigger(reader: SentenceReader, hit: Hit) -> list[Found]:
     frame = hit.trigger.frame
-    right = objects(reader, hit.end)
+    # Only what a thing provides can name another relation: "provides an implementation
+    # of Y" implements Y, but "uses a C extension for speed" extends nothing.
+    relational = hit.trigger.predicate is Predicate.PROVIDES
+    right = objects(reader, hit.end, relational=relational)
     joined = reader.hit_at.get(hit.end + 1)
     if not right and joined is not None and joined.trigger.frame == frame:
-        right = objects(reader, joined.end)  # "develops and supports Click"
+        right = objects(reader, joined.end, relational=relational)  # "develops and supports"
     if not right and frame == "verb":
         right = _gap_object(reader, hit)
     predicate = right.predicate or hit.trigger.predicate

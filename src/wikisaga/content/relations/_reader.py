@@ -67,6 +67,17 @@ def _triggers_by_first_word() -> dict[str, list[Trigger]]:
     return by_first
 
 
+def _vague(key: str, phrase: Phrase) -> bool:
+    """Whether a phrase names no entity of its own: a generic noun ("features"), alone or
+    with common modifiers ("performance improvements", "breaking changes"), or a
+    quantified one ("used by every library", "many frameworks")."""
+    lex = lexicon()
+    *modifiers, head = key.split()
+    if head in lex.generic_nouns and all(lex.is_common_word(word) for word in modifiers):
+        return True
+    return phrase.words[0].lower in _QUANTIFIERS
+
+
 class SentenceReader:
     """Tokens, trigger hits and noun phrases of one sentence, and argument finding."""
 
@@ -182,14 +193,10 @@ class SentenceReader:
         if not key or not any(char.isalpha() for char in key):
             return None
         lex = lexicon()
-        if " " not in key and key in lex.pronouns:
+        if (" " not in key and key in lex.pronouns) or lex.is_function_word(key):
             return None
-        if " " not in key and key in lex.generic_nouns and not vague:
+        if not vague and _vague(key, phrase):
             return None
-        if lex.is_function_word(key):
-            return None
-        if not vague and phrase.words[0].lower in _QUANTIFIERS:
-            return None  # "used by every library": any library, no entity
         return Mention(key, surface(phrase) or key, phrase_kind(phrase), kind_word)
 
     def topic_mention(self) -> Mention | None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wikisaga.content.relations._lexicon import Lexicon, lexicon
+from wikisaga.content.relations._lexicon import Lexicon, lexicon, singular
 
 __all__ = ["NOMINAL", "Tag", "Token", "is_code_shape", "tokenize"]
 
@@ -292,8 +292,12 @@ def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
     if token.tag in (Tag.ADJ, Tag.ADV, Tag.VERB):
         name = True
     elif token.tag is Tag.NOUN:
-        name = token.lower not in lex.nouns and (
-            nxt.lower in _SINGULAR_VERBS or nxt.tag is not Tag.AUX
+        common = singular(token.lower)  # "Users can ...": people, not a name
+        name = (
+            token.lower not in lex.nouns
+            and common not in lex.generic_nouns
+            and common not in lex.type_nouns
+            and (nxt.lower in _SINGULAR_VERBS or nxt.tag is not Tag.AUX)
         )
     else:
         name = False

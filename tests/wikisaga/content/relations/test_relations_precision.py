@@ -227,3 +227,57 @@ def test_a_common_noun_owned_by_another_phrase_is_no_subject_of_a_copula() -> No
     assert typed("The Python Packaging Authority is a working group.") == {
         ("python packaging authority", "is_a", "working group")
     }
+
+
+# -- only what a thing provides names another relation ----------------------------------
+
+
+def test_a_relational_noun_after_another_verb_gives_no_relation_of_its_own() -> None:
+    assert typed("The library uses a C extension for speed.", topic="ujson") == {
+        ("ujson", "uses", "c extension")
+    }
+    assert typed("Flask provides an implementation of WSGI.") == {("flask", "implements", "wsgi")}
+
+
+def test_a_possessive_object_is_still_its_owned_name_after_any_verb() -> None:
+    assert ("idna", "alternative_to", "encodings.idna") in typed(
+        "It supersedes the standard library's encodings.idna.", topic="idna"
+    )
+
+
+# -- vague heads, demonstratives, people -------------------------------------------------
+
+
+def test_a_generic_head_with_common_modifiers_is_vague() -> None:
+    assert not typed("Pydantic offers performance improvements and breaking changes.")
+    assert typed("Hatch offers build hooks.") == {("hatch", "provides", "build hook")}
+
+
+def test_a_demonstrative_common_noun_is_no_subject() -> None:
+    assert not typed("This release adds support for the new API.")
+    assert typed("This library adds support for HTTP/2.", topic="HTTPX") == {
+        ("httpx", "supports", "http/2")
+    }
+
+
+def test_people_opening_a_sentence_are_no_name() -> None:
+    assert not typed("Users can provide their own backend.")
+    assert typed("Rich can provide syntax highlighting.", min_confidence=0) == {
+        ("rich", "provides", "syntax highlighting")
+    }
+
+
+def test_evaluative_adjectives_in_a_row_stay_out_of_the_kind() -> None:
+    assert typed("Jinja is a fast, expressive, extensible templating engine.") == {
+        ("jinja", "is_a", "templating engine")
+    }
+
+
+def test_a_verb_with_its_own_object_ends_a_list_of_objects() -> None:
+    assert typed("HTTPX provides a sync API and fixes several bugs.") == {
+        ("httpx", "provides", "sync api")
+    }
+    assert typed("Flask provides a router and templates.") == {
+        ("flask", "provides", "router"),
+        ("flask", "provides", "template"),
+    }
