@@ -294,3 +294,18 @@ def test_a_project_with_another_users_documents_cannot_be_taken(
         ingest(store, project_id=project, user_id="bob", paths=[tmp_path])
     assert alice.post("/ui/projects", {"project_id": project}).status_code == 409
     assert alice.get(f"/ui/p/{project}").status_code == 404
+
+
+def test_upload_names_are_reduced_to_their_last_part(alice: DashboardClient) -> None:
+    project = _project()
+    assert alice.post("/ui/projects", {"project_id": project}).status_code == 303
+    assert alice.get(f"/ui/p/{project}/wiki").status_code == 404  # no wiki yet
+    assert "No wiki yet" in alice.get(f"/ui/p/{project}/graph").text
+    escaping = [("documents", ("../../outside.md", b"# Out\n\nOut is a thing.\n"))]
+    assert alice.post(f"/ui/p/{project}/documents", files=escaping).status_code == 303
+    page = alice.get(f"/ui/p/{project}").text
+    assert "<code>outside.md</code>" in page
+    assert "../" not in page.split('id="documents-list"')[1]
+    hidden = [("documents", (".env", b"SECRET=1\n"))]
+    assert alice.post(f"/ui/p/{project}/documents", files=hidden).status_code == 400
+    assert ".env" not in alice.get(f"/ui/p/{project}").text.split('id="documents-list"')[1]
