@@ -3,8 +3,8 @@
 - **One writer at a time, across processes.** :func:`exclusive` holds an ``flock`` on
   ``<repo>/wikisaga-writer.flock`` around every change of a repository (a snapshot, a
   delete, a prune). A prune deletes objects no ref reaches, and a snapshot's objects are
-  in that state for a moment (written by ``fast-import``, not yet on a ref), so the two
-  must never overlap, whichever processes run them.
+  in that state for a moment (written, not yet on a ref), so the two must never
+  overlap, whichever processes run them.
 - **Deleted content is really gone.** A delete that can leave objects unreachable first
   marks the repository (``<repo>/wikisaga-prune-pending``), then changes its refs, then
   :func:`prune`\\ s it: reflog entries that reach what no ref reaches are expired, every
@@ -13,11 +13,16 @@
   prune is done again by the next delete in the repository or at the next start-up, so
   an unreachable commit can never be fetched for long, in any protocol version (protocol
   v2 serves any object that exists, reachable or not).
-- **Crash leftovers go at start-up.** A process killed in ``fast-import`` or in the middle
-  of a ref update leaves ``tmp_pack_*``/``tmp_idx_*``/``tmp_obj_*`` files and ``*.lock``
-  files behind (a stale lock makes every later ref update fail); a half-built repository
-  leaves its staging directory. :func:`remove_leftovers` and :func:`remove_staging_dirs`
-  remove those older than the start-up, and nothing else.
+- **Packs are merged now and then.** A snapshot writes its objects as one new pack
+  (``objects``). Once a repository has more than :data:`PACK_LIMIT` packs (git's own
+  ``gc.autoPackLimit``), the snapshot that made one too many :func:`consolidate`\\ s them
+  into one, which also drops the copies of unchanged files that each pack holds. No
+  other snapshot does any housekeeping: counting the packs is one directory listing.
+- **Crash leftovers go at start-up.** A process killed while writing objects or in the
+  middle of a ref update leaves ``tmp_pack_*``/``tmp_idx_*``/``tmp_obj_*`` files and
+  ``*.lock`` files behind (a stale lock makes every later ref update fail); a half-built
+  repository leaves its staging directory. :func:`remove_leftovers` and
+  :func:`remove_staging_dirs` remove those older than the start-up, and nothing else.
 """
 
 from __future__ import annotations
@@ -31,20 +36,25 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 __all__ = [
+    "PACK_LIMIT",
     "PRUNE_MARKER",
     "WRITER_LOCK",
     "GitRunner",
+    "consolidate",
     "exclusive",
     "mark_prune_needed",
     "prune",
     "prune_needed",
     "remove_leftovers",
     "remove_staging_dirs",
+    "too_many_packs",
 ]
 
 PRUNE_MARKER = "wikisaga-prune-pending"
 WRITER_LOCK = "wikisaga-writer.flock"
 STAGING_SUFFIX = ".new"
+PACK_LIMIT = 50
+"""More packs than this and the next snapshot merges them (git's ``gc.autoPackLimit``)."""
 
 _TEMPORARY_PREFIXES = ("tmp_pack_", "tmp_idx_", "tmp_obj_", "tmp_rev_", "tmp_mtimes_")
 
@@ -103,6 +113,18 @@ def prune(run: GitRunner, git_dir: Path) -> None:
     run(git_dir, "repack", "-a", "-d", "-q")
     run(git_dir, "prune", "--expire=now")
     (git_dir / PRUNE_MARKER).unlink(missing_ok=True)
+
+
+def too_many_packs(git_dir: Path) -> bool:
+    """Whether the repository has more than :data:`PACK_LIMIT` packs."""
+    with os.scandir(git_dir / "objects" / "pack") as entries:
+        return sum(1 for entry in entries if entry.name.endswith(".idx")) > PACK_LIMIT
+
+
+def consolidate(run: GitRunner, git_dir: Path) -> None:
+    """Merge every pack and loose object that a ref or reflog reaches into one pack, and
+    drop the rest of the packs (call it holding :func:`exclusive`)."""
+    run(git_dir, "repack", "-a", "-d", "-q")
 
 
 def remove_leftovers(git_dir: Path, older_than: float) -> int:

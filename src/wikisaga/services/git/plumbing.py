@@ -1,25 +1,31 @@
 """git plumbing for the repository layer, one command at a time.
 
-Every command runs with a fixed identity and with global and system git configuration
-switched off, so the result never depends on the machine's git setup. Ref changes go
-through :meth:`Git.update_refs`, one ``git update-ref --stdin`` transaction whose
+A snapshot's objects are not written here but in this process (``objects``); git is run
+to create repositories, read objects and refs, change refs, and keep house. Every command
+runs with a fixed identity and with global and system git configuration switched off, so
+the result never depends on the machine's git setup. Ref changes go through
+:meth:`Git.update_refs`, one ``git update-ref --stdin`` transaction whose
 ``verify``/``update`` lines state old values (compare-and-swap).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from wikisaga.services.git.errors import GitCommandFailed, GitRepositoryError
 
-__all__ = ["GIT_EMAIL", "GIT_NAME", "ZERO_OID", "Git", "commit_fields"]
+__all__ = ["GIT_EMAIL", "GIT_IDENTITY", "GIT_NAME", "ZERO_OID", "Git", "RawObject", "commit_fields"]
 
 GIT_NAME = "wikisaga"
 GIT_EMAIL = "wikisaga@localhost"
+GIT_IDENTITY = f"{GIT_NAME} <{GIT_EMAIL}>"
+"""The author and committer of every snapshot commit."""
 ZERO_OID = "0" * 40
 """The id that, as an old value in a ref transaction, means "the ref does not exist"."""
 
@@ -39,20 +45,6 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-def _quote_path(path: str) -> bytes:
-    """C-style quote a path for ``git fast-import`` (always accepted, sometimes needed)."""
-    out = bytearray(b'"')
-    for byte in path.encode("utf-8"):
-        if byte in (0x22, 0x5C):
-            out += b"\\" + bytes([byte])
-        elif byte < 0x20 or byte == 0x7F:
-            out += b"\\%03o" % byte
-        else:
-            out.append(byte)
-    out += b'"'
-    return bytes(out)
-
-
 def commit_fields(raw: bytes) -> tuple[datetime, str]:
     """The committer date and the message of a raw commit object."""
     header, _, message = raw.partition(b"\n\n")
@@ -64,12 +56,25 @@ def commit_fields(raw: bytes) -> tuple[datetime, str]:
     raise GitRepositoryError("commit object without a committer line")
 
 
+@dataclass(frozen=True, slots=True)
+class RawObject:
+    """One object as ``git cat-file --batch`` gives it."""
+
+    oid: str
+    kind: str
+    body: bytes
+
+
 class Git:
-    """Runs git plumbing in bare repositories, each command bounded by ``timeout``."""
+    """Runs git plumbing in bare repositories, each command bounded by ``timeout``.
+
+    The ``git`` executable is looked up on ``PATH`` once, here, not at every command.
+    """
 
     def __init__(self, *, timeout: float = 60.0) -> None:
         self.timeout = timeout
         self._env = _git_env()
+        self.executable = shutil.which("git", path=self._env.get("PATH")) or "git"
 
     @property
     def env(self) -> dict[str, str]:
@@ -81,7 +86,7 @@ class Git:
     ) -> subprocess.CompletedProcess[bytes]:
         """Run ``git [--git-dir=git_dir] args``; raise :class:`GitCommandFailed` when it
         fails (and ``check``) or runs past the timeout."""
-        command = ["git"]
+        command = [self.executable]
         if git_dir is not None:
             command.append(f"--git-dir={git_dir}")
         command.extend(args)
@@ -119,22 +124,11 @@ class Git:
     def read_commits(self, git_dir: Path, names: Iterable[str]) -> dict[str, bytes | None]:
         """Raw commit objects by name (any revision), ``None`` for those that are absent."""
         wanted = list(dict.fromkeys(names))
-        if not wanted:
-            return {}
-        stdin = "".join(f"{n}^{{commit}}\n" for n in wanted).encode()
-        out = self.run(git_dir, "cat-file", "--batch", stdin=stdin).stdout
+        objects = self.read_objects(git_dir, [f"{n}^{{commit}}" for n in wanted])
         found: dict[str, bytes | None] = {}
-        pos = 0
         for name in wanted:
-            end = out.index(b"\n", pos)
-            header = out[pos:end].split(b" ")
-            pos = end + 1
-            if len(header) != 3 or header[1] != b"commit":
-                found[name] = None
-                continue
-            size = int(header[2])
-            found[name] = out[pos : pos + size]
-            pos += size + 1
+            obj = objects[f"{name}^{{commit}}"]
+            found[name] = obj.body if obj is not None and obj.kind == "commit" else None
         return found
 
     def tree_paths(self, git_dir: Path, commit: str) -> tuple[str, ...]:
@@ -154,39 +148,27 @@ class Git:
             points[name] = oid
         return points
 
-    def write_commit(
-        self,
-        git_dir: Path,
-        files: Mapping[str, bytes],
-        message: str,
-        parent: str | None,
-        timestamp: int,
-        pending: str,
-    ) -> str:
-        """Write a commit of exactly ``files`` in one ``git fast-import`` run; its id.
-
-        fast-import can only leave a commit on a ref, so it goes to ``pending``, a ref the
-        caller removes in the same transaction that publishes the commit.
-        """
-        body = message.encode("utf-8")
-        identity = f"{GIT_NAME} <{GIT_EMAIL}> {timestamp} +0000".encode()
-        chunks = [
-            b"commit " + pending.encode() + b"\nmark :1\n",
-            b"author " + identity + b"\ncommitter " + identity + b"\n",
-            b"data %d\n" % len(body),
-            body,
-            b"\n",
-        ]
-        if parent is not None:
-            chunks.append(b"from " + parent.encode() + b"\n")
-        chunks.append(b"deleteall\n")
-        for path in sorted(files):
-            content = files[path]
-            chunks += [b"M 100644 inline ", _quote_path(path), b"\n"]
-            chunks += [b"data %d\n" % len(content), content, b"\n"]
-        chunks.append(b"\nget-mark :1\ndone\n")
-        out = self.run(git_dir, "fast-import", "--quiet", "--done", stdin=b"".join(chunks))
-        return out.stdout.decode().strip().splitlines()[-1]
+    def read_objects(self, git_dir: Path, names: Iterable[str]) -> dict[str, RawObject | None]:
+        """Objects by name (any revision), in one ``git cat-file --batch``: each one's id,
+        type and raw body, ``None`` for names that name nothing."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        stdin = "".join(f"{n}\n" for n in wanted).encode()
+        out = self.run(git_dir, "cat-file", "--batch", stdin=stdin).stdout
+        found: dict[str, RawObject | None] = {}
+        pos = 0
+        for name in wanted:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split(b" ")
+            pos = end + 1
+            if len(header) != 3 or header[1] == b"missing":
+                found[name] = None
+                continue
+            size = int(header[2])
+            found[name] = RawObject(header[0].decode(), header[1].decode(), out[pos : pos + size])
+            pos += size + 1
+        return found
 
     def empty_tree(self, git_dir: Path) -> str:
         """The id of the empty tree, written to the repository if it is not there."""

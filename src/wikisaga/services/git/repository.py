@@ -6,13 +6,17 @@ snapshot's files, plus a lightweight tag ``refs/tags/<snapshot_id>`` pointing at
 commit carries the message and the creation time (the committer date, in whole seconds,
 UTC).
 
-Everything is driven through git plumbing (``plumbing``) with a fixed identity and with
-global and system git configuration switched off, so the result never depends on the
-machine's git setup. Every ref change is one ``git update-ref --stdin`` transaction that
-states the old value of each ref it touches (compare-and-swap), so two writers, even in
-two processes, can never lose each other's update; a writer that loses the race retries
-on the new head. History is only ever appended to: deleting the head snapshot moves
-``main`` back to its parent, deleting any other snapshot removes only its tag.
+A snapshot's blobs, trees and commit are made and written in this process (``objects``),
+byte for byte as git makes them; everything else is driven through git plumbing
+(``plumbing``) with a fixed identity and with global and system git configuration
+switched off, so the result never depends on the machine's git setup. A snapshot runs two
+git commands whatever its number of files: one reads the refs (none for a project's first:
+its repository is laid out here, as ``git init --bare`` would) and one changes them.
+Every ref change is one ``git update-ref --stdin`` transaction that states the old value
+of each ref it touches (compare-and-swap), so two writers, even in two processes, can
+never lose each other's update; a writer that loses the race retries on the new head.
+History is only ever appended to: deleting the head snapshot moves ``main`` back to its
+parent, deleting any other snapshot removes only its tag.
 
 A deleted snapshot id is remembered under the hidden ref ``refs/wikisaga/deleted/<id>`` and
 can never be created again: a create request that arrives after the compensation that
@@ -40,13 +44,12 @@ is driven through :mod:`~wikisaga.services.git.plumbing`.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from wikisaga.ids import git_reserved_name, is_valid_snapshot_id
@@ -61,7 +64,14 @@ from wikisaga.services.git.errors import (
     SnapshotDeleted,
     SnapshotNotFound,
 )
-from wikisaga.services.git.plumbing import ZERO_OID, Git, commit_fields
+from wikisaga.services.git.objects import (
+    SnapshotObjects,
+    commit_object,
+    snapshot_tree,
+    write_loose,
+    write_pack,
+)
+from wikisaga.services.git.plumbing import GIT_IDENTITY, ZERO_OID, Git, RawObject, commit_fields
 
 __all__ = [
     "UPLOAD_PACK_CONFIG",
@@ -82,7 +92,6 @@ MAIN_REF = "refs/heads/main"
 TAG_PREFIX = "refs/tags/"
 HIDDEN_PREFIX = "refs/wikisaga/"
 DELETED_PREFIX = HIDDEN_PREFIX + "deleted/"
-PENDING_PREFIX = HIDDEN_PREFIX + "pending/"
 
 UPLOAD_PACK_CONFIG = (
     ("uploadpack.hideRefs", HIDDEN_PREFIX.rstrip("/")),
@@ -94,6 +103,22 @@ UPLOAD_PACK_CONFIG = (
 the service's refs stay hidden, and a want must name an advertised tip (protocol v0)."""
 
 _CAS_ATTEMPTS = 8
+
+_REPOSITORY_CONFIG = b"""\
+[core]
+\trepositoryformatversion = 0
+\tfilemode = true
+\tbare = true
+\tlogAllRefUpdates = always
+[uploadpack]
+\thideRefs = refs/wikisaga
+[receive]
+\tdenyNonFastForwards = true
+\tdenyDeletes = true
+"""
+"""A new repository's config: what ``git init --bare`` writes (object format SHA-1, the
+default), reflogs for every ref, the service's refs hidden from clones, and no push may
+rewrite or delete history."""
 
 
 OwnerLookup = Callable[[str], str | None]
@@ -111,6 +136,21 @@ class Snapshot:
     created_at: datetime
     files: tuple[str, ...] | None = None
     """The tree's file paths, sorted; ``None`` when not read (listings)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Refs:
+    """What creating a snapshot needs to know of a repository, read in one command."""
+
+    head: str | None
+    """The commit ``main`` names, ``None`` before the first snapshot."""
+    tagged: RawObject | None
+    """The commit the snapshot's tag names, if the snapshot exists."""
+    deleted: bool
+    """Whether the snapshot id is remembered as deleted."""
+
+
+_NO_REFS = _Refs(head=None, tagged=None, deleted=False)
 
 
 def _check_project_id(project_id: str) -> None:
@@ -225,15 +265,12 @@ class ProjectRepositories:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{project_id}.", suffix=".new", dir=self.root))
         try:
-            self._git.run(None, "init", "--quiet", "--bare", "--initial-branch=main", str(staging))
-            config = str(staging / "config")
-            for key, value in (
-                ("uploadpack.hideRefs", HIDDEN_PREFIX.rstrip("/")),
-                ("receive.denyNonFastForwards", "true"),
-                ("receive.denyDeletes", "true"),
-                ("core.logAllRefUpdates", "always"),
-            ):
-                self._git.run(None, "config", "--file", config, key, value)
+            # What ``git init --bare --template=`` makes (gitrepository-layout), without
+            # running git: HEAD on main, the config, and empty object and ref directories.
+            for directory in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
+                (staging / directory).mkdir(parents=True)
+            (staging / "HEAD").write_bytes(b"ref: refs/heads/main\n")
+            (staging / "config").write_bytes(_REPOSITORY_CONFIG)
             try:
                 staging.rename(final)
             except OSError:
@@ -256,7 +293,7 @@ class ProjectRepositories:
         user_id: str,
         snapshot_id: str,
         message: str,
-        files: Mapping[str, bytes],
+        files: Mapping[str, bytes] | Callable[[], Mapping[str, bytes]],
         *,
         now: float | None = None,
     ) -> tuple[Snapshot, bool]:
@@ -265,7 +302,17 @@ class ProjectRepositories:
         The commit's tree holds exactly ``files`` (paths and bytes, mode 100644); it is
         created even when the tree equals the head's, since a snapshot records an event.
         Idempotent by id: when the snapshot already exists with the same message it is
-        returned unchanged. Returns ``(snapshot, created)``.
+        returned unchanged. ``files`` may also be a function that gathers them: it is
+        called once the owner and the id have been checked and only when a snapshot is to
+        be made, so that a repeat or a refused request gathers nothing. Returns
+        ``(snapshot, created)``.
+
+        Two git commands make a snapshot: one ``cat-file --batch`` reads ``main``, the
+        tag and the deleted-id ref (none before the repository exists); the blobs, trees
+        and commit are written in this process, as one pack (``objects``); one
+        ``update-ref --stdin`` publishes it. A writer that loses the compare-and-swap
+        reads the refs again and writes a new commit only, as a loose object. The
+        snapshot that leaves more than ``housekeeping.PACK_LIMIT`` packs merges them.
 
         Raises :class:`NotProjectOwner`, :class:`ProjectNotFound` (nobody owns the
         project), :class:`SnapshotConflict`, :class:`SnapshotDeleted`,
@@ -274,11 +321,20 @@ class ProjectRepositories:
         _check_snapshot_id(snapshot_id)
         if "\0" in message:
             raise InvalidSnapshotFiles("a snapshot message cannot contain NUL")
-        _check_tree_paths(files)
+        if isinstance(files, Mapping):
+            _check_tree_paths(files)
         self._owned(project_id, user_id)
+        refs = self._read_refs(project_id, snapshot_id)
+        existing = self._settled(project_id, snapshot_id, message, refs)
+        if existing is not None:
+            return existing, False
+        if not isinstance(files, Mapping):
+            files = files()
+            _check_tree_paths(files)
+        tree = snapshot_tree(files)
         git_dir = self._ensure_repository(project_id)
         with housekeeping.exclusive(git_dir):
-            return self._create(git_dir, project_id, snapshot_id, message, files, now)
+            return self._create(git_dir, project_id, snapshot_id, message, tree, refs, now)
 
     def _create(
         self,
@@ -286,50 +342,64 @@ class ProjectRepositories:
         project_id: str,
         snapshot_id: str,
         message: str,
-        files: Mapping[str, bytes],
+        tree: SnapshotObjects,
+        refs: _Refs,
         now: float | None,
     ) -> tuple[Snapshot, bool]:
+        """Write the objects and publish the commit (holding the writer lock)."""
         timestamp = int(time.time() if now is None else now)
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
-        for _ in range(_CAS_ATTEMPTS):
-            existing = self._existing(git_dir, project_id, snapshot_id, message)
-            if existing is not None:
-                return existing, False
-            head = self._git.resolve(git_dir, MAIN_REF)
-            pending = f"{PENDING_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
-            commit = self._git.write_commit(git_dir, files, message, head, timestamp, pending)
-            published = self._git.update_refs(
+        for attempt in range(_CAS_ATTEMPTS):
+            commit = commit_object(tree.tree, refs.head, message, GIT_IDENTITY, timestamp)
+            if attempt == 0:
+                write_pack(git_dir, [*tree.objects, commit])
+            else:
+                write_loose(git_dir, [commit])
+            if self._git.update_refs(
                 git_dir,
                 [
-                    f"update {MAIN_REF} {commit} {head or ZERO_OID}",
-                    f"create {tag} {commit}",
+                    f"update {MAIN_REF} {commit.oid} {refs.head or ZERO_OID}",
+                    f"create {tag} {commit.oid}",
                     f"verify {tombstone} {ZERO_OID}",
-                    f"delete {pending}",
                 ],
-            )
-            if published:
-                raw = self._git.read_commits(git_dir, [commit])[commit]
-                assert raw is not None
-                return self._snapshot(project_id, snapshot_id, commit, raw), True
-            self._git.update_refs(git_dir, [f"delete {pending}"])
+            ):
+                if housekeeping.too_many_packs(git_dir):
+                    housekeeping.consolidate(self._git.run, git_dir)
+                created_at = datetime.fromtimestamp(timestamp, tz=UTC)
+                return Snapshot(snapshot_id, project_id, commit.oid, message, created_at), True
+            # Lost the compare-and-swap: another writer moved a ref since we read them.
+            refs = self._read_refs(project_id, snapshot_id)
+            existing = self._settled(project_id, snapshot_id, message, refs)
+            if existing is not None:
+                return existing, False
         raise GitCommandFailed(
             ["update-ref"], f"main kept moving; gave up after {_CAS_ATTEMPTS} attempts"
         )
 
-    def _existing(
-        self, git_dir: Path, project_id: str, snapshot_id: str, message: str
+    def _read_refs(self, project_id: str, snapshot_id: str) -> _Refs:
+        """``main``, the snapshot's tag and its deleted-id ref, in one ``cat-file``."""
+        if not self.exists(project_id):
+            return _NO_REFS
+        tag = f"{TAG_PREFIX}{snapshot_id}^{{commit}}"
+        tombstone = DELETED_PREFIX + snapshot_id
+        found = self._git.read_objects(self.path(project_id), [MAIN_REF, tag, tombstone])
+        head = found[MAIN_REF]
+        return _Refs(
+            head=head.oid if head is not None else None,
+            tagged=found[tag],
+            deleted=found[tombstone] is not None,
+        )
+
+    def _settled(
+        self, project_id: str, snapshot_id: str, message: str, refs: _Refs
     ) -> Snapshot | None:
         """The snapshot if it already exists with ``message``; raise if it cannot be made."""
-        tag = TAG_PREFIX + snapshot_id
-        raw = self._git.read_commits(git_dir, [tag])[tag]
-        if raw is None:
-            if self._git.resolve(git_dir, DELETED_PREFIX + snapshot_id) is not None:
+        if refs.tagged is None:
+            if refs.deleted:
                 raise SnapshotDeleted(project_id, snapshot_id)
             return None
-        commit = self._git.resolve(git_dir, tag)
-        assert commit is not None
-        snapshot = self._snapshot(project_id, snapshot_id, commit, raw)
+        snapshot = self._snapshot(project_id, snapshot_id, refs.tagged.oid, refs.tagged.body)
         if snapshot.message != message:
             raise SnapshotConflict(project_id, snapshot_id)
         return snapshot
@@ -346,9 +416,9 @@ class ProjectRepositories:
         """
         _check_snapshot_id(snapshot_id)
         self._owned(project_id, user_id)
-        if not self.exists(project_id):
-            return None
-        return self._existing(self.path(project_id), project_id, snapshot_id, message)
+        return self._settled(
+            project_id, snapshot_id, message, self._read_refs(project_id, snapshot_id)
+        )
 
     def get_snapshot(self, project_id: str, user_id: str, snapshot_id: str) -> Snapshot:
         """The snapshot with its file list; raises :class:`SnapshotNotFound` if absent."""

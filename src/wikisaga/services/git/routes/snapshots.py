@@ -3,13 +3,16 @@
 
 Writes to one project run one at a time (a lock per project); different projects proceed
 in parallel. Creating reads the project's files from the filesystem service inside that
-lock, so a snapshot always holds the files as they were when it was committed.
+lock, so a snapshot always holds the files as they were when it was committed, and only
+after the owner and the snapshot id are checked, so a repeated or refused request reads
+none.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Response, status
@@ -185,15 +188,15 @@ async def create_snapshot(
         raise BadRequest("X-User-ID and the body's user_id differ", code="user_mismatch")
     snapshot_id = validate_snapshot_id(body.snapshot_id or f"snap-{uuid.uuid4()}")
     async with locks.hold(project_id):
-        existing = await in_thread(
-            repositories.check_can_create, project_id, user, snapshot_id, body.message
-        )
-        if existing is not None:
-            response.status_code = status.HTTP_200_OK
-            return _created(existing)
-        files = await source.export(project_id, user)
+        # One worker thread: the owner and the id are checked once, and the files are
+        # exported (in the same thread) only when a snapshot is to be made.
         snapshot, created = await in_thread(
-            repositories.create_snapshot, project_id, user, snapshot_id, body.message, files
+            repositories.create_snapshot,
+            project_id,
+            user,
+            snapshot_id,
+            body.message,
+            partial(source.export_sync, project_id, user),
         )
     if not created:
         response.status_code = status.HTTP_200_OK
