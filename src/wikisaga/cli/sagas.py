@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -37,7 +38,7 @@ from distributed_saga import (
 from wikisaga.auth import get_internal_headers
 from wikisaga.clients.backend import BackendClient
 from wikisaga.config import Settings
-from wikisaga.errors import SagaOperationError
+from wikisaga.errors import SagaOperationError, WikisagaError
 from wikisaga.ids import validate_project_id, validate_user_id
 from wikisaga.jobs import open_job_store
 from wikisaga.pipeline.compensations import publish_compensations
@@ -76,6 +77,18 @@ def _log(log_url: str | None) -> Iterator[SagaLog]:
             log.close()
     except SagaError as exc:
         raise SagaOperationError(str(exc)) from exc
+
+
+def _follow(log: SagaLog, log_url: str | None, saga_id: str, how: str) -> None:
+    """Let the saga's failed job, if the backend ran it, take the saga's new status."""
+    settings = Settings.from_env()
+    url = log_url or settings.effective_saga_log_url
+    status = log.get_saga(saga_id).status()
+    try:
+        with open_job_store(url, data_dir=settings.data_dir) as jobs:
+            jobs.follow_saga(saga_id, status, how=how)
+    except WikisagaError as exc:  # the saga's outcome stands; say what was not updated
+        print(f"wikisaga: warning: the saga's job was not updated: {exc}", file=sys.stderr)
 
 
 def _registry() -> CompensationRegistry:
@@ -234,6 +247,7 @@ def retry(
     else:
         with _log(log_url) as log:
             outcome = retry_saga(log, saga_id, registry=_registry())
+            _follow(log, log_url, saga_id, "an operator's `wikisaga sagas retry` undid the rest")
         state, undone, remaining = outcome.state.value, outcome.undone, outcome.remaining
     print(f"{saga_id}: {state} ({undone} undone, {remaining} left)")
     return 0 if state == SagaState.ROLLED_BACK.value else 1
@@ -255,6 +269,7 @@ def resolve(
     else:
         with _log(log_url) as log:
             outcome = resolve_saga(log, saga_id, note=note)
+            _follow(log, log_url, saga_id, f"resolved by hand: {note.strip()}")
         state, undone = outcome.state.value, outcome.undone
     print(f"{saga_id}: {state} ({undone} steps marked undone)")
     return 0

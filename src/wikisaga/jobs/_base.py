@@ -32,6 +32,9 @@ Rules every backend keeps:
 - **Retention.** :meth:`JobStore.prune` deletes jobs that finished before a cutoff, never
   an active job and never a project's newest succeeded job (the read API serves the
   committed wiki from it).
+- **A saga ended later.** A job whose saga was left ``failed`` follows the saga when an
+  operator's retry or resolve ends it (:meth:`JobStore.follow_saga`): its ``saga_status``
+  and ``error`` change, nothing else.
 - **Steps.** Each job keeps, per pipeline step, its state, start and end times and
   details (counts, messages), written as the step goes.
 
@@ -73,7 +76,8 @@ ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 """A project has at most one job in these."""
 
 FINISHED_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
-"""A job in these is history: only :meth:`JobStore.prune` touches it."""
+"""A job in these is history: only :meth:`JobStore.prune` and, when an operator ends its
+saga later, :meth:`JobStore.record_saga_outcome` touch it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +207,28 @@ class JobStore(abc.ABC):
     ) -> Job:
         """End an active job as ``succeeded`` or ``failed``. Finishing a finished job
         changes nothing and returns it as it is (the first ending stands)."""
+
+    @abc.abstractmethod
+    def record_saga_outcome(
+        self, job_id: str, *, saga_status: Mapping[str, Any], error: str | None
+    ) -> Job:
+        """Set a finished job's ``saga_status`` and ``error``: its saga ended after the job
+        did, through an operator's retry or resolve. Nothing else of the job changes, and
+        an active job is returned as it is (its runner finishes it)."""
+
+    def follow_saga(self, saga_id: str, saga_status: Mapping[str, Any], *, how: str) -> Job | None:
+        """After an operator's retry or resolve of ``saga_id``: its failed job takes the
+        saga's status (the guide's ``get_status()``) and, once the saga is rolled back, an
+        error that says so, ending with ``how`` (who finished the rollback). ``None`` when
+        the saga has no failed job."""
+        job = self.find_by_saga(saga_id)
+        if job is None or job.status is not JobStatus.FAILED:
+            return None
+        error = job.error
+        if saga_status.get("state") == "rolled_back":
+            cause = saga_status.get("error") or "a step failed"
+            error = f"Wiki generation failed and was rolled back: {cause} ({how})"
+        return self.record_saga_outcome(job.job_id, saga_status=saga_status, error=error)
 
     @abc.abstractmethod
     def get(self, job_id: str) -> Job:

@@ -213,6 +213,11 @@ class SqlJobStore(JobStore):
             raise ValueError(f"a job finishes as succeeded or failed, not {status.value}")
         return self._run(self._finish, job_id, status, result, error, saga_status)
 
+    def record_saga_outcome(
+        self, job_id: str, *, saga_status: Mapping[str, Any], error: str | None
+    ) -> Job:
+        return self._run(self._record_saga_outcome, job_id, saga_status, error)
+
     def get(self, job_id: str) -> Job:
         return self._run(self._get, job_id)
 
@@ -409,6 +414,18 @@ class SqlJobStore(JobStore):
                 f"finished_at = ?, updated_at = ? WHERE job_id = ? AND status IN ({_ACTIVE})"
             ),
             (status.value, _dump(result), error, _dump(saga_status), now, now, job_id),
+        )
+        return self._get(cur, job_id)
+
+    def _record_saga_outcome(
+        self, cur: Cursor, job_id: str, saga_status: Mapping[str, Any], error: str | None
+    ) -> Job:
+        cur.execute(
+            self._q(
+                "UPDATE wiki_job SET saga_status = ?, error = ?, updated_at = ? "
+                f"WHERE job_id = ? AND status IN ({_FINISHED})"
+            ),
+            (_dump(saga_status), error, time.time(), job_id),
         )
         return self._get(cur, job_id)
 

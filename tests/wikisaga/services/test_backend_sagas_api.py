@@ -5,6 +5,9 @@ their own sagas."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -154,7 +157,14 @@ def test_retry_of_a_failed_generation_rolls_it_back(backend: Backend) -> None:
     assert backend.call("GET", f"/sagas/{saga_id}").json()["remaining_compensations"] == []
     with backend.stack.direct_filesystem() as filesystem:
         assert filesystem.list_files(project, user_id=USER) == []
-    assert backend.call("GET", f"/jobs/{job['job_id']}").json()["status"] == "failed"
+    # The job failed, and stays failed; its saga status and error now say it was undone.
+    after = backend.call("GET", f"/jobs/{job['job_id']}").json()
+    assert after["status"] == "failed"
+    assert after["saga_status"]["state"] == "rolled_back", after
+    assert after["saga_status"]["saga_id"] == saga_id
+    assert after["error"].startswith("Wiki generation failed and was rolled back: ")
+    assert after["error"].endswith("(user alice's retry through the backend undid the rest)")
+    assert (after["steps"], after["finished_at"]) == (job["steps"], job["finished_at"])
 
     again = backend.call("POST", f"/sagas/{saga_id}/retry")
     assert (again.status_code, again.json()["error"]) == (409, "saga_state")
@@ -169,19 +179,24 @@ def test_retry_of_a_failed_generation_rolls_it_back(backend: Backend) -> None:
 def test_a_retry_that_fails_again_stays_failed(backend: Backend) -> None:
     """With the filesystem still refusing, the retry answers ``failed`` with what is left."""
     project = _project()
-    saga_id = failed_generation(backend, project)["saga_id"]
+    job = failed_generation(backend, project)
+    saga_id = job["saga_id"]
     backend.stack.filesystem_proxy.add_rule(FaultRule("POST", r"/restore", FaultKind.ERROR_BEFORE))
     retried = backend.call("POST", f"/sagas/{saga_id}/retry", user=None)
     assert retried.status_code == 200, retried.text
     assert retried.json()["state"] == "failed"
     assert retried.json()["remaining"] >= 1
+    after = backend.call("GET", f"/jobs/{job['job_id']}").json()
+    assert after["saga_status"]["state"] == "failed"
+    assert after["error"] == job["error"]
 
 
 def test_resolve_needs_a_reason_and_ends_the_saga(backend: Backend) -> None:
     """Without a reason (or a blank one) resolve is 422 and changes nothing; with one the
     saga is rolled back, its undone steps marked compensated; a committed saga is 409."""
     project = _project()
-    saga_id = failed_generation(backend, project)["saga_id"]
+    job = failed_generation(backend, project)
+    saga_id = job["saga_id"]
     for body in ({}, {"reason": "   "}, {"reason": "x", "extra": 1}):
         refused = backend.call("POST", f"/sagas/{saga_id}/resolve", json=body)
         assert refused.status_code == 422, (body, refused.text)
@@ -197,11 +212,40 @@ def test_resolve_needs_a_reason_and_ends_the_saga(backend: Backend) -> None:
     shown = backend.call("GET", f"/sagas/{saga_id}").json()
     assert shown["state"] == "rolled_back"
     assert shown["remaining_compensations"] == []
+    after = backend.call("GET", f"/jobs/{job['job_id']}").json()
+    assert (after["status"], after["saga_status"]["state"]) == ("failed", "rolled_back")
+    said = "(resolved by hand by user alice: deleted the pages by hand)"
+    assert after["error"].endswith(said), after["error"]
 
     again = backend.call("POST", f"/sagas/{saga_id}/resolve", json={"reason": "twice"})
     assert (again.status_code, again.json()["error"]) == (409, "saga_state")
     unknown = backend.call("POST", "/sagas/wiki-nope-1/resolve", json={"reason": "x"})
     assert (unknown.status_code, unknown.json()["error"]) == (404, "saga_not_found")
+
+
+def test_a_retry_from_the_command_line_updates_the_job(backend: Backend) -> None:
+    """``wikisaga sagas retry`` on the backend's log (not through the backend) rolls the
+    saga back, and the backend's job of it then says so too."""
+    job = failed_generation(backend, _project())
+    env = {
+        **os.environ,
+        "WIKISAGA_INTERNAL_TOKEN": backend.stack.token,
+        "WIKISAGA_DATA_DIR": str(backend.stack.data_dir),
+    }
+    env.pop("WIKISAGA_SAGA_LOG_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "wikisaga", "sagas", "retry", job["saga_id"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{job['saga_id']}: rolled_back" in done.stdout
+    after = backend.call("GET", f"/jobs/{job['job_id']}").json()
+    assert (after["status"], after["saga_status"]["state"]) == ("failed", "rolled_back")
+    assert after["error"].endswith("(an operator's `wikisaga sagas retry` undid the rest)")
 
 
 def test_listing_pages_through_a_project_newest_first(backend: Backend, log: SagaLog) -> None:

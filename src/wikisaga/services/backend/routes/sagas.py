@@ -19,9 +19,10 @@ service's operator, who sees every saga.
   by hand.
 
 After a retry or a resolve the jobs are reconciled with their sagas
-(:meth:`JobRunner.reconcile`). Errors go through the backend's table (``deps.ERRORS``):
-unknown saga 404 ``saga_not_found``, a saga in a state that does not allow it 409
-``saga_state``.
+(:meth:`JobRunner.reconcile`), and the saga's own failed job takes its final status
+(:meth:`~wikisaga.jobs.JobStore.follow_saga`). Errors go through the backend's table
+(``deps.ERRORS``): unknown saga 404 ``saga_not_found``, a saga in a state that does not
+allow it 409 ``saga_state``.
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ def _parse_position(text: str) -> tuple[float, str]:
     return created_at, validate_saga_id(saga_id)
 
 
+def _who(user_id: str | None) -> str:
+    return f"user {user_id}" if user_id is not None else "the operator"
+
+
 def _visible(runner: JobRunner, saga_id: str, user_id: str | None) -> SagaRecord:
     """The saga, if the caller may see it (an unknown or another user's saga is 404)."""
     record = runner.saga_log.get_saga(validate_saga_id(saga_id))
@@ -91,9 +96,14 @@ def _visible(runner: JobRunner, saga_id: str, user_id: str | None) -> SagaRecord
     return record
 
 
-def _reconcile(runner: JobRunner) -> None:
+def _reconcile(runner: JobRunner, saga_id: str, how: str) -> None:
+    """Bring the jobs in line with the saga just retried or resolved: the expired ones
+    (:meth:`JobRunner.reconcile`), then the saga's own finished job, which takes the saga's
+    final status (:meth:`~wikisaga.jobs.JobStore.follow_saga`)."""
     try:
         runner.reconcile()
+        record = runner.saga_log.get_saga(saga_id)
+        runner.jobs.follow_saga(saga_id, record.status(), how=how)
     except Exception:  # the saga's answer stands; the next recovery pass reconciles
         logger.warning("jobs not reconciled after a saga operation", exc_info=True)
 
@@ -162,7 +172,7 @@ def retry(saga_id: SagaId, runner: Runner, user_id: OptionalUserId) -> SagaOutco
     _visible(runner, saga_id, user_id)
     registry = publish_compensations(get_internal_headers(settings=runner.settings))
     outcome = retry_saga(runner.saga_log, saga_id, registry=registry, observer=runner.metrics)
-    _reconcile(runner)
+    _reconcile(runner, saga_id, f"{_who(user_id)}'s retry through the backend undid the rest")
     return SagaOutcome(
         saga_id=outcome.saga_id,
         state=outcome.state.value,
@@ -178,10 +188,10 @@ def resolve(
     """Record that a failed saga's remaining steps were undone by hand (``reason`` says
     what was done); the saga ends ``rolled_back``. Nothing is run."""
     _visible(runner, saga_id, user_id)
-    who = f"user {user_id}" if user_id is not None else "the operator"
-    note = f"{body.reason.strip()} (resolved through the backend by {who})"
+    reason = body.reason.strip()
+    note = f"{reason} (resolved through the backend by {_who(user_id)})"
     outcome = resolve_saga(runner.saga_log, saga_id, note=note, observer=runner.metrics)
-    _reconcile(runner)
+    _reconcile(runner, saga_id, f"resolved by hand by {_who(user_id)}: {reason}")
     return SagaOutcome(
         saga_id=outcome.saga_id,
         state=outcome.state.value,
