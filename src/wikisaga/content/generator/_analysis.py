@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from wikisaga.content.chunking import chunk_text
 from wikisaga.content.generator._text import terms, words
 from wikisaga.content.records import Chunk, Document
-from wikisaga.content.relations import Sentence, split_sentences
+from wikisaga.content.relations import Sentence, identity_key, normalise_key, split_sentences
 
 __all__ = [
     "DocumentAnalysis",
@@ -99,6 +99,9 @@ class DocumentAnalysis:
     code_languages: tuple[str, ...]
     """The language of each code block (``""`` when not given), in order."""
     words: int
+    title_key: str = ""
+    """What the document is named after, as an entity's identity key (``""`` without a
+    title): ``setuptools`` for "setuptools", ``pep 440`` for "PEP 440"."""
 
 
 def _chunks(document: Document) -> tuple[Chunk, ...]:
@@ -289,4 +292,5 @@ def analyse(document: Document) -> DocumentAnalysis:
         summary=tuple(ranked[:SUMMARY_CANDIDATES]),
         code_languages=tuple(block.language for block in document.code_blocks),
         words=len(text.split()),
+        title_key=identity_key(normalise_key(document.title)) if document.title.strip() else "",
     )

@@ -26,7 +26,6 @@ from wikisaga.content.relations import (
     Triple,
     identity_key,
     is_common_word,
-    normalise_key,
 )
 
 __all__ = ["PREDICATE_WORDS", "Corpus", "Edge"]
@@ -166,7 +165,7 @@ class Corpus:
         """The entities some document is named after: "setuptools", "pip" or "build" are
         written in lower case like any common word, but a document titled so is about
         them, and that makes them names."""
-        keys = {identity_key(normalise_key(a.title)) for a in self.analyses if a.title.strip()}
+        keys = {a.title_key for a in self.analyses if a.title_key}
         return frozenset(key for key in self.entities if identity_key(key) in keys)
 
     def _mentioned_in(self) -> dict[str, frozenset[str]]:
@@ -198,7 +197,7 @@ class Corpus:
                 continue
             key = (triple.subject, str(triple.predicate), triple.object)
             grouped.setdefault(key, []).append(triple)
-        about = {a.doc_id: identity_key(normalise_key(a.title)) for a in self.analyses}
+        about = {a.doc_id: a.title_key for a in self.analyses}
 
         def citable(t: Triple) -> tuple[bool, float, str, int, str]:
             # The document about the subject says it first: "setuptools is a build

@@ -14,6 +14,7 @@ A page or a section the data does not support is left out, never left empty.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from wikisaga.content.generator._analysis import needs_context
@@ -34,7 +35,7 @@ from wikisaga.content.generator._model import (
     TopicBody,
 )
 from wikisaga.content.generator._text import plural, slugify, unique_slugs
-from wikisaga.content.relations import Predicate, identity_key, normalise_key
+from wikisaga.content.relations import Predicate, identity_key
 
 __all__ = ["plan_pages"]
 
@@ -98,7 +99,16 @@ class _Planner:
         self.corpus = corpus
         self.project = project
         # What each document is named after, as an identity key.
-        self._about = {a.doc_id: identity_key(normalise_key(a.title)) for a in corpus.analyses}
+        self._about = {a.doc_id: a.title_key for a in corpus.analyses}
+        # The "X is a Y" said of a named entity, by subject: what a topic's kinds draw on.
+        self._kinds_said: list[tuple[str, str]] = [
+            (identity_key(edge.subject), edge.object)
+            for edge in corpus.edges
+            if edge.predicate is Predicate.IS_A
+            and edge.cited.method in _DEFINING
+            and edge.object in corpus.entities
+            and len(corpus.entities[edge.object].name.split()) > 1
+        ]
         self.definitions = self._definitions()
         count = min(MAX_ENTITY_PAGES, 12 + len(corpus.analyses) // 4)
         # A page needs more than one sentence's worth: a definition, or two neighbours.
@@ -240,44 +250,43 @@ class _Planner:
         about, the most common first: plural labels."""
         corpus = self.corpus
         members = [corpus.analyses[m] for m in corpus.topics[number].members]
-        about = {identity_key(normalise_key(a.title)): a.doc_id for a in members if a.title.strip()}
+        about: dict[str, list[str]] = {}
+        for analysis in members:
+            if analysis.title_key:
+                about.setdefault(analysis.title_key, []).append(analysis.doc_id)
         said: dict[str, set[str]] = {}
-        for edge in corpus.edges:
-            entity = corpus.entities.get(edge.object)
-            if (
-                edge.predicate is Predicate.IS_A
-                and edge.cited.method in _DEFINING
-                and entity is not None
-                and len(entity.name.split()) > 1
-                and identity_key(edge.subject) in about
-            ):
-                said.setdefault(edge.object, set()).add(about[identity_key(edge.subject)])
+        for subject, kind in self._kinds_said:
+            if subject in about:
+                said.setdefault(kind, set()).update(about[subject])
         enough = [k for k, docs in said.items() if 2 * len(docs) >= len(members)]
         enough.sort(key=lambda k: (-len(said[k]), k))
         return [plural(corpus.entities[k].name) for k in enough]
 
     def _topic_names(self, number: int) -> list[str]:
         """The names the topic's documents share and the others' do not, most central
-        first: names one of its documents is about before any other ("pip" before
-        "Python", which every kind of document mentions), then by the share of its
+        first: names its documents are about (the more of them, the earlier) before any
+        other ("pip" before "Python", which every kind of document mentions), then by the
+        share of its
         documents that mention the name less the share of the other documents that do
         (ties: more of its documents, then the key); then its most distinctive words."""
         corpus = self.corpus
         inside = {corpus.analyses[m].doc_id for m in corpus.topics[number].members}
         outside = len(corpus.analyses) - len(inside)
-        subjects = {self._about[doc_id] for doc_id in inside}
+        subjects = Counter(self._about[doc_id] for doc_id in inside)
         scored = []
         for key in corpus.entities:
             if not corpus.named(key):
                 continue
             mentioned = corpus.mentioned_in[key]
             mine = len(mentioned & inside)
-            about = identity_key(key) in subjects
+            about = subjects[identity_key(key)]
             if mine < (1 if about else 2):
                 continue
             theirs = len(mentioned) - mine
             share = mine / len(inside) - (theirs / outside if outside else 0.0)
-            scored.append((not about, -round(share, 6), -mine, key))
+            # Titles before text: what its documents are named after moves only when a
+            # document joins or leaves the topic, not when one's text changes.
+            scored.append((-about, -round(share, 6), -mine, key))
         names = [corpus.entities[key].name for *_, key in sorted(scored)]
         centre = self.centres[number]
         others = [c for n, c in enumerate(self.centres) if n != number]
