@@ -306,3 +306,90 @@ def test_generated_requests_never_get_a_server_error(backend: Backend, label: st
         case.call_and_validate(base_url=str(backend.client.base_url), checks=CHECKS, timeout=30)
 
     check()
+
+
+def _multipart(parts: list[tuple[bytes, bytes]], boundary: str = "b0undary") -> dict[str, Any]:
+    """A multipart body written byte for byte: (Content-Disposition value, content)."""
+    body = b"".join(
+        f"--{boundary}\r\nContent-Disposition: ".encode()
+        + disposition
+        + b"\r\nContent-Type: text/plain\r\n\r\n"
+        + content
+        + b"\r\n"
+        for disposition, content in parts
+    )
+    return {
+        "content": body + f"--{boundary}--\r\n".encode(),
+        "headers": {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    }
+
+
+def test_a_file_name_that_is_not_utf8_or_missing_is_refused(backend: Backend, project: str) -> None:
+    """The form parser reads a file name that is not UTF-8 as Latin-1, a guess (wrong for
+    any other encoding): it is refused rather than guessed at, as a part without a file
+    name is, each with an answer that says what to send; nothing is stored."""
+    good = (b'form-data; name="files"; filename="chroma.md"', DOCS["chroma.md"].encode())
+    latin1 = (b'form-data; name="files"; filename="caf\xe9.md"', b"# Cafe\n\nA cafe.\n")
+    answer = backend.call("POST", f"/projects/{project}/documents", **_multipart([good, latin1]))
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid_path"), answer.text
+    assert "not UTF-8" in answer.json()["detail"]
+
+    nameless = (b'form-data; name="files"', b"# Cafe\n\nA cafe.\n")
+    answer = backend.call("POST", f"/projects/{project}/documents", **_multipart([good, nameless]))
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid_upload"), answer.text
+    assert "has no file name" in answer.json()["detail"]
+
+    overlong = {"documents": [{"path": "a" * 2000 + ".md", "content": "# A\n\nA.\n"}]}
+    answer = backend.call("POST", f"/projects/{project}/documents", json=overlong)
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid_path")
+    assert len(answer.json()["detail"]) < 400  # the path is not echoed back whole
+    assert backend.stored(project) == {}
+
+    utf8 = (b'form-data; name="files"; filename="caf\xc3\xa9.md"', b"# Cafe\n\nA cafe.\n")
+    answer = backend.call("POST", f"/projects/{project}/documents", **_multipart([utf8]))
+    assert answer.status_code == 200, answer.text
+    assert list(backend.stored(project)) == ["caf\u00e9.md"]
+
+
+def test_a_path_with_a_trailing_line_feed_names_no_other_document(
+    backend: Backend, project: str
+) -> None:
+    """The router reads '/a.md\\n' as '/a.md' (its pattern's '$' matches before a final
+    line feed): a path holding a control character is refused before routing, so DELETE
+    of 'chroma.md%0A' deletes nothing, here and on the filesystem service behind."""
+    assert backend.upload(project, dict(DOCS)).status_code == 200
+    before = backend.stored(project)
+    for suffix in ("%0A", "%0D", "%00"):
+        answer = backend.call("DELETE", f"/projects/{project}/documents/chroma.md{suffix}")
+        assert (answer.status_code, answer.json()["error"]) == (400, "invalid_path"), suffix
+    assert backend.stored(project) == before
+
+    with backend.stack.direct_filesystem() as filesystem:
+        filesystem.save_file(project, "wiki/a.md", "kept", user_id=USER)
+    answer = httpx.delete(
+        f"{backend.stack.filesystem.url}/file/{project}/wiki/a.md%0A",
+        headers={**backend.stack.headers, "X-User-ID": USER},
+    )
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid_path")
+    with backend.stack.direct_filesystem() as filesystem:
+        assert [entry["path"] for entry in filesystem.list_files(project, user_id=USER)] == [
+            "wiki/a.md"
+        ]
+
+
+def test_two_user_headers_are_refused(backend: Backend, project: str) -> None:
+    """Two X-User-ID headers name two users; neither acts (the first one did before, so a
+    client's header ahead of a proxy's would win): 400, nothing stored."""
+    headers = [
+        ("X-INTERNAL-TOKEN", backend.stack.token),
+        ("X-User-ID", OTHER),
+        ("X-User-ID", USER),
+    ]
+    body = {"documents": [{"path": "chroma.md", "content": DOCS["chroma.md"]}]}
+    request = backend.client.build_request(
+        "POST", f"/projects/{project}/documents", json=body, headers=headers
+    )
+    answer = backend.client.send(request)
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid_user_id")
+    assert "more than once" in answer.json()["detail"]
+    assert backend.stored(project) == {}

@@ -26,7 +26,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from distributed_saga import DistributedSaga, SagaLog, SagaState, open_saga_log
+from distributed_saga import DistributedSaga, SagaLog, SagaRecord, SagaState, open_saga_log
 from wikisaga.config import Settings
 from wikisaga.content.documents import document_store_for
 from wikisaga.content.ingest import ingest
@@ -103,6 +103,10 @@ def _no_faults_left(backend: Backend) -> Iterator[None]:
 
 def _project() -> str:
     return f"sg-{uuid.uuid4().hex[:10]}"
+
+
+def position_key(record: SagaRecord) -> tuple[float, str]:
+    return (record.created_at or 0.0, record.saga_id)
 
 
 def committed_saga(log: SagaLog, project: str, user: str) -> str:
@@ -197,7 +201,15 @@ def test_resolve_needs_a_reason_and_ends_the_saga(backend: Backend) -> None:
     project = _project()
     job = failed_generation(backend, project)
     saga_id = job["saga_id"]
-    for body in ({}, {"reason": "   "}, {"reason": "x", "extra": 1}):
+    forged = "done\n2026-12-01 12:00:00,000 WARNING distributed_saga: [other] forged"
+    for body in (
+        {},
+        {"reason": "   "},
+        {"reason": "x", "extra": 1},
+        {"reason": forged},  # a line break would forge an entry of the backend's log
+        {"reason": "undone\x00by hand"},
+        {"reason": "undone\u2028by hand"},
+    ):
         refused = backend.call("POST", f"/sagas/{saga_id}/resolve", json=body)
         assert refused.status_code == 422, (body, refused.text)
     assert backend.call("POST", f"/sagas/{saga_id}/resolve").status_code == 422
@@ -254,6 +266,9 @@ def test_listing_pages_through_a_project_newest_first(backend: Backend, log: Sag
     project = _project()
     made = [committed_saga(log, project, USER) for _ in range(5)]
     committed_saga(log, _project(), USER)  # another project: never listed
+    # Newest first, and by id among sagas of the same millisecond (the SQLite log's clock).
+    records = sorted((log.get_saga(saga_id) for saga_id in made), key=position_key, reverse=True)
+    newest_first = [record.saga_id for record in records]
 
     for user in (USER, None):  # the project's owner, and the operator
         seen: list[str] = []
@@ -269,7 +284,7 @@ def test_listing_pages_through_a_project_newest_first(backend: Backend, log: Sag
             before = page["next_before"]
             if before is None:
                 break
-        assert seen == list(reversed(made))
+        assert seen == newest_first
         assert pages == 3
 
     assert (
@@ -284,8 +299,9 @@ def test_listing_pages_through_a_project_newest_first(backend: Backend, log: Sag
     assert {saga["state"] for saga in states} == {"committed"}
     assert len(states) == 5
 
-    bad = backend.call("GET", "/sagas", params={"before": "yesterday"})
-    assert (bad.status_code, bad.json()["error"]) == (400, "invalid_before")
+    for before in ("yesterday", "1.5," + "x" * 290, "1.5,a\x00b", "nan,wiki-x"):
+        bad = backend.call("GET", "/sagas", params={"before": before})
+        assert (bad.status_code, bad.json()["error"]) == (400, "invalid_before"), before
     assert backend.call("GET", "/sagas", params={"state": "sleeping"}).status_code == 422
     assert backend.call("GET", "/sagas", params={"limit": 0}).status_code == 422
 
@@ -316,7 +332,8 @@ def test_a_user_sees_and_acts_on_only_their_own_sagas(backend: Backend, log: Sag
 
 
 def test_the_saga_api_needs_the_token(backend: Backend, log: SagaLog) -> None:
-    """401 without the token on every saga route, and nothing changed."""
+    """401 without the token on every saga route, 400 with two X-User-ID headers, and
+    nothing changed."""
     saga_id = committed_saga(log, _project(), USER)
     for method, path in (
         ("GET", "/sagas"),
@@ -325,6 +342,19 @@ def test_the_saga_api_needs_the_token(backend: Backend, log: SagaLog) -> None:
         ("POST", f"/sagas/{saga_id}/resolve"),
     ):
         assert backend.call(method, path, token=False).status_code == 401, path
+        # Two users named: neither acts.
+        two = backend.client.send(
+            backend.client.build_request(
+                method,
+                path,
+                headers=[
+                    ("X-INTERNAL-TOKEN", backend.stack.token),
+                    ("X-User-ID", OTHER),
+                    ("X-User-ID", USER),
+                ],
+            )
+        )
+        assert (two.status_code, two.json()["error"]) == (400, "invalid_user_id"), path
     assert log.get_saga(saga_id).state is SagaState.COMMITTED
 
 

@@ -11,6 +11,8 @@
   browser cannot send the token header;
 - every other path — refused with 401 before its body is read when the token is missing
   or wrong;
+- a path holding a control character refused with 400 ``invalid_path`` before routing
+  (the router would read ``a.md%0A`` as ``a.md``);
 - bodies over ``max_body_bytes`` refused with 413 before they are parsed (a path matching
   a pattern of ``body_limits`` has that pattern's limit instead);
 - every error as ``{"error": <code>, "detail": <message>}`` (see ``errors``).
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -35,6 +38,7 @@ from wikisaga.auth import INTERNAL_TOKEN_HEADER, check_internal_token
 from wikisaga.config import Settings
 from wikisaga.errors import ConfigError
 from wikisaga.services._common.errors import (
+    InvalidPath,
     PayloadTooLarge,
     ServiceError,
     Translations,
@@ -126,6 +130,30 @@ class _InternalTokenGate:
             await self.app(scope, receive, send)
             return
         error = Unauthorized("missing or wrong X-INTERNAL-TOKEN")
+        self.metrics.count_error(scope, error.error_code)
+        await _json_error(error)(scope, receive, send)
+
+
+class _PathCheck:
+    """Refuse a path holding a control character with 400 ``invalid_path``, before any
+    route matches it. No id or file path may hold one, and the router would read some as
+    another path: a path parameter's pattern ends with ``$``, which also matches before a
+    final line feed, so ``DELETE /file/p/a.md%0A`` would delete ``a.md``."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        odd = next((char for char in path if unicodedata.category(char) == "Cc"), None)
+        if odd is None:
+            await self.app(scope, receive, send)
+            return
+        error = InvalidPath(
+            f"the request path holds the control character U+{ord(odd):04X}",
+            extra={"field": "path"},
+        )
         self.metrics.count_error(scope, error.error_code)
         await _json_error(error)(scope, receive, send)
 
@@ -287,6 +315,7 @@ def create_service_app(
 
     # Added innermost first: metrics see every answer, including the gate's 401 and 413.
     app.add_middleware(_BodyLimit, limit=max_body_bytes, metrics=metrics, paths=body_limits)
+    app.add_middleware(_PathCheck, metrics=metrics)
     app.add_middleware(_InternalTokenGate, token=token, metrics=metrics)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

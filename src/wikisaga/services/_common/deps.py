@@ -7,8 +7,9 @@
 - :data:`UserId` — the ``X-User-ID`` header, resolved only after the token check.
   Missing is **400** ``missing_user_id`` (the caller is authenticated, the request is
   incomplete: a 401 would wrongly suggest a credential problem); malformed is **400**
-  ``invalid_user_id``. A user id is UTF-8 on the wire, 1-256 printable characters without
-  surrounding spaces, compared in NFC form (:func:`wikisaga.ids.validate_user_id`).
+  ``invalid_user_id``, and so is the header given twice. A user id is UTF-8 on the wire,
+  1-256 printable characters without surrounding spaces, compared in NFC form
+  (:func:`wikisaga.ids.validate_user_id`).
 - :data:`OptionalUserId` — the same, or ``None`` when absent.
 - :data:`IdempotencyKey` — the optional ``Idempotency-Key`` header, 1-200 printable ASCII.
 """
@@ -58,6 +59,13 @@ def internal_token(
 InternalToken = Annotated[str, Depends(internal_token)]
 
 
+def _one_user(request: Request) -> None:
+    # Two X-User-ID headers name two users: which one acts would be a guess (a proxy that
+    # adds its own after the client's would see the client's win), so neither does.
+    if len(request.headers.getlist("x-user-id")) > 1:
+        raise InvalidUserId("X-User-ID is given more than once: send one user")
+
+
 def _checked_user_id(value: str) -> str:
     # The server hands header values over decoded as Latin-1, byte for byte; clients send
     # the user id as UTF-8, so the same name is the same user whatever its letters. Bytes
@@ -74,6 +82,7 @@ def _checked_user_id(value: str) -> str:
 
 def optional_user_id(
     _token: InternalToken,
+    request: Request,
     x_user_id: Annotated[
         str | None,
         Header(alias="X-User-ID", description="The acting user (trusted after the token)."),
@@ -82,6 +91,7 @@ def optional_user_id(
     """The acting user, or ``None``; only read once the internal token was accepted."""
     if x_user_id is None:
         return None
+    _one_user(request)
     return _checked_user_id(x_user_id)
 
 
@@ -90,6 +100,7 @@ OptionalUserId = Annotated[str | None, Depends(optional_user_id)]
 
 def user_id(
     _token: InternalToken,
+    request: Request,
     x_user_id: Annotated[
         str,
         Header(
@@ -101,6 +112,7 @@ def user_id(
 ) -> str:
     """The acting user. Declared required, so the OpenAPI document says so; the error
     handler turns FastAPI's "missing header" into 400 ``missing_user_id``."""
+    _one_user(request)
     return _checked_user_id(x_user_id)
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -14,6 +15,10 @@ from wikisaga.ids import PROJECT_ID_PATTERN, validate_project_id
 
 if TYPE_CHECKING:
     from distributed_saga import SagaRecord
+
+_NOT_TEXT = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode categories a one-line text must not hold: controls (line breaks among them),
+format characters, surrogates, private use, unassigned, line and paragraph separators."""
 
 __all__ = [
     "DocumentInfoBody",
@@ -230,7 +235,9 @@ class SagaOutcome(BaseModel):
 
 
 class ResolveRequest(BaseModel):
-    """``POST /sagas/{id}/resolve``: what was undone by hand, and by whom."""
+    """``POST /sagas/{id}/resolve``: what was undone by hand, and by whom: one line of
+    printable text (it is written to the backend's log, where a line break or a control
+    character could forge another entry)."""
 
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)
@@ -240,4 +247,10 @@ class ResolveRequest(BaseModel):
     def _said_something(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("say what was done by hand: resolving needs a reason")
+        odd = next((c for c in value if unicodedata.category(c) in _NOT_TEXT), None)
+        if odd is not None:
+            raise ValueError(
+                f"a reason is one line of printable text, without U+{ord(odd):04X} "
+                f"({unicodedata.name(odd, 'a control character')})"
+            )
         return value

@@ -18,8 +18,9 @@ The whole request is refused, and nothing is stored, when any document is wrong:
 format no parser reads (422 ``unsupported_format``), a file over ``WIKISAGA_INGEST_MAX_BYTES``
 (413), content the parsers cannot read, binary, not UTF-8, empty or without text (422
 ``unreadable_document``), no document at all (422). The project is checked first, as
-:meth:`JobRunner.check_owner` does (403 for another user's project), and the ingest refuses
-one another user's ingest wrote. Memory: the body is capped at
+:meth:`JobRunner.check_owner` does (403 for another user's project), and the ingest claims
+the project in the filesystem service's registry before it stores anything
+(:mod:`wikisaga.content.ownership`). Memory: the body is capped at
 ``WIKISAGA_BACKEND_UPLOAD_MAX_BYTES`` while it streams in; each multipart file over 1 MiB is
 spooled to disk by the form parser and copied to the folder in 64 KiB pieces; validating
 and ingesting read one file at a time. Uploads of one project are serialised in this
@@ -40,6 +41,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -75,6 +77,7 @@ MAX_FILES = 1000
 DOCUMENTS_PATH = r"/projects/[^/]+/documents"
 """The upload route's path, as a pattern for its body limit."""
 _PIECE = 64 * 1024
+_SHOWN = 200
 _STRIPES = tuple(threading.Lock() for _ in range(64))
 
 _MULTIPART_SCHEMA = {
@@ -142,9 +145,11 @@ class _Staged:
         try:
             path = validate_file_path(raw)
         except InvalidFilePath as exc:
-            raise InvalidFilePath(f"{raw!r}: {exc.message}") from None
+            raise InvalidFilePath(f"{_shown(raw)}: {exc.message}") from None
         if any(segment.startswith(".") for segment in path.split("/")):
-            raise InvalidFilePath(f"{raw!r}: a hidden file or folder (a name starting with '.')")
+            raise InvalidFilePath(
+                f"{_shown(raw)}: a hidden file or folder (a name starting with '.')"
+            )
         if format_of(path) is None:
             raise Unprocessable(
                 f"{path!r}: unsupported format; the ingester reads Markdown (.md, .markdown, "
@@ -178,6 +183,26 @@ class _Staged:
         return target
 
 
+def _shown(raw: str) -> str:
+    """``raw`` as an error quotes it: at most :data:`_SHOWN` characters of it."""
+    return repr(raw) if len(raw) <= _SHOWN else f"{raw[:_SHOWN]!r}... ({len(raw)} characters)"
+
+
+def _file_name(part: UploadFile) -> str:
+    """The part's file name, which is the document's path. The form parser reads a name
+    that is not UTF-8 as Latin-1, a guess (wrong for any other encoding): it is refused
+    rather than guessed at, as ``X-User-ID`` bytes are."""
+    name = part.filename or ""
+    disposition = next((v for k, v in part.headers.raw if k == b"content-disposition"), b"")
+    try:
+        parse_options_header(disposition)[1].get(b"filename", b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidFilePath(
+            f"{_shown(name)}: the file name is not UTF-8 (send paths as UTF-8)"
+        ) from None
+    return name
+
+
 async def _stage_multipart(request: Request, staged: _Staged) -> None:
     try:
         form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
@@ -185,12 +210,18 @@ async def _stage_multipart(request: Request, staged: _Staged) -> None:
         raise ServiceError("multipart uploads are not available") from None
     try:
         for name, value in form.multi_items():
+            if name == FILES_FIELD and not isinstance(value, UploadFile):
+                raise Unprocessable(
+                    f"a part of the {FILES_FIELD!r} field has no file name: give each file "
+                    'its path as its file name (filename="guide/intro.md")',
+                    code="invalid_upload",
+                )
             if name != FILES_FIELD or not isinstance(value, UploadFile):
                 raise Unprocessable(
                     f"every part must be a file in the {FILES_FIELD!r} field, not {name!r}",
                     code="invalid_upload",
                 )
-            path = staged.path_of(value.filename or "")
+            path = staged.path_of(_file_name(value))
             if value.size is not None and value.size > staged.max_file:
                 raise staged.too_large(path, value.size)
             with staged.target(path).open("wb") as out:
@@ -230,7 +261,11 @@ def _ingest(
                 f"{path!r}: {reason}", code="unreadable_document", extra={"path": path}
             ) from None
     settings = runner.settings
-    with _project_lock(project_id), document_store_for(settings) as store:
+    with (
+        _project_lock(project_id),
+        document_store_for(settings) as store,
+        runner.filesystem() as registry,
+    ):
         report = ingest(
             store,
             project_id=project_id,
@@ -238,6 +273,7 @@ def _ingest(
             paths=[staged.folder],
             prune=prune,
             max_bytes=staged.max_file,
+            registry=registry,
         )
     return report.as_json()
 

@@ -35,6 +35,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from distributed_saga import SagaNotFoundError, SagaRecord, SagaState, resolve_saga, retry_saga
 from wikisaga.auth import get_internal_headers
+from wikisaga.errors import InvalidId
 from wikisaga.ids import PROJECT_ID_PATTERN, validate_project_id, validate_saga_id
 from wikisaga.pipeline.compensations import publish_compensations
 from wikisaga.services._common import ERROR_RESPONSES, OptionalUserId
@@ -76,12 +77,15 @@ def _parse_position(text: str) -> tuple[float, str]:
         created_at = float(stamp)
     except ValueError:
         created_at = math.nan
-    if not saga_id or not math.isfinite(created_at):
-        raise BadRequest(
-            "before must be the next_before of a previous page: 'created_at,saga_id'",
-            code="invalid_before",
-        )
-    return created_at, validate_saga_id(saga_id)
+    try:
+        if saga_id and math.isfinite(created_at):
+            return created_at, validate_saga_id(saga_id)
+    except InvalidId:
+        pass
+    raise BadRequest(
+        "before must be the next_before of a previous page: 'created_at,saga_id'",
+        code="invalid_before",
+    )
 
 
 def _who(user_id: str | None) -> str:
