@@ -5,7 +5,16 @@ the embedded store in ``<data_dir>/chroma``. Files over ``WIKISAGA_INGEST_MAX_BY
 skipped. On a terminal a progress bar runs on standard error; the summary (added, updated,
 unchanged, removed, skipped with the reason) goes to standard output, or as one JSON
 object with ``--json``. Exit status 0 when the ingest ran (whatever it skipped); an error
-(a bad project id, a missing path, Chroma down) is one line and a non-zero status.
+(a bad project id, a missing path, Chroma down, another user's project) is one line and a
+non-zero status.
+
+With the internal token set (``WIKISAGA_INTERNAL_TOKEN``: the services are there to ask),
+the ingest first claims the project in the filesystem service's registry at
+``WIKISAGA_FILESYSTEM_SERVER_URL`` (:mod:`wikisaga.content.ownership`): another user's
+project is refused and nothing is stored, and an unreachable service is an error, not a
+skipped check. Without the token there is no service to ask, and only the stored
+documents' owners are checked; a generation still refuses the project if the registry
+names another user.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -94,11 +103,24 @@ def ingest_command(
     user_id = validate_user_id(user)
     settings = Settings.from_env()
     # Parsers and Chroma are imported only here: other commands start without them.
+    from wikisaga.auth import get_internal_headers  # noqa: PLC0415
+    from wikisaga.clients import FilesystemClient  # noqa: PLC0415
     from wikisaga.content.documents import document_store_for  # noqa: PLC0415
     from wikisaga.content.ingest import ingest  # noqa: PLC0415
 
     show_bar = not json_output and sys.stderr.isatty()
-    with document_store_for(settings) as store, _progress_bar(show_bar) as progress:
+    with ExitStack() as stack:
+        registry = None
+        if settings.token:
+            registry = stack.enter_context(
+                FilesystemClient(
+                    settings.filesystem_server_url,
+                    headers=get_internal_headers(settings=settings),
+                    timeout=settings.filesystem_timeout,
+                )
+            )
+        store = stack.enter_context(document_store_for(settings))
+        progress = stack.enter_context(_progress_bar(show_bar))
         report = ingest(
             store,
             project_id=project_id,
@@ -107,6 +129,7 @@ def ingest_command(
             prune=prune,
             max_bytes=settings.ingest_max_bytes,
             progress=progress,
+            registry=registry,
         )
     if json_output:
         print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))

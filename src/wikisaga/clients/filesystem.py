@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wikisaga.clients._http import ServiceClient
+from wikisaga.errors import NotProjectOwner
 
 __all__ = ["FilesystemClient"]
 
@@ -38,6 +39,25 @@ class FilesystemClient(ServiceClient):
         if not isinstance(owner, str) or not owner:
             raise ValueError("the owner record names no owner")
         return owner
+
+    def claim_project(self, project_id: str, *, user_id: str) -> str:
+        """Claim the project for ``user_id`` in the registry (``PUT /projects/{id}``): a
+        project nobody owns becomes theirs; one they own already stays so. Returns the
+        owner. Raises :class:`~wikisaga.errors.NotProjectOwner` for another user's project
+        (the service changed nothing), and :class:`ValueError` when the answer is not the
+        owner record of ``project_id``.
+        """
+        response = self._request(
+            "PUT", f"/projects/{_path(project_id)}", user_id=user_id, allow=(403,)
+        )
+        if response.status_code == 403:
+            raise NotProjectOwner(f"project {project_id!r} belongs to another user")
+        body = response.json()
+        if not isinstance(body, dict) or body.get("project_id") != project_id:
+            raise ValueError("the answer is not the owner record of this project")
+        if body.get("owner") != user_id:
+            raise ValueError("the owner record names another owner")
+        return user_id
 
     def save_file(
         self,

@@ -21,9 +21,12 @@ never opened for reading), and
 * with ``prune``, deletes the project's documents whose source path was not found among the
   paths this time (a file still there but now skipped is kept).
 
-Before writing, an ingest refuses a project that another user's ingest wrote
-(:class:`~wikisaga.errors.NotProjectOwner`) and repairs what an interrupted ingest left
-(:meth:`DocumentStore.repair`): running an interrupted ingest again completes it.
+Before writing, an ingest applies the project owner rule of :mod:`wikisaga.content.ownership`
+(:class:`~wikisaga.errors.NotProjectOwner` for a project whose documents another user
+wrote, or, given a ``registry``, that the filesystem service's registry gives to another
+user), claims the project in that ``registry`` so that it names the documents' owner, and
+repairs what an interrupted ingest left (:meth:`DocumentStore.repair`): running an
+interrupted ingest again completes it. A refused ingest stores and claims nothing.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ from typing import Any
 
 from wikisaga.content.chunking import DEFAULT_POLICY, ChunkingPolicy, chunk_text
 from wikisaga.content.documents import DocumentStore
+from wikisaga.content.ownership import OwnerRegistry, claim_project, document_writers
 from wikisaga.content.parsing import PARSER_VERSION, Unparseable, decode, format_of, parse
 from wikisaga.content.records import Document, DocumentInfo, document_id
-from wikisaga.errors import IngestError, NotProjectOwner
+from wikisaga.errors import IngestError
 from wikisaga.ids import validate_project_id, validate_user_id
 
 __all__ = [
@@ -282,12 +286,6 @@ class _Run:
         self.pending = []
 
 
-def _check_owner(project_id: str, user_id: str, stored: dict[str, DocumentInfo]) -> None:
-    owners = {info.user_id for info in stored.values()}
-    if owners and user_id not in owners:
-        raise NotProjectOwner(f"project {project_id} belongs to another user")
-
-
 def _outcomes(
     sources: Sequence[SourceFile],
     stored: dict[str, DocumentInfo],
@@ -327,13 +325,18 @@ def ingest(
     policy: ChunkingPolicy = DEFAULT_POLICY,
     batch: int = DEFAULT_BATCH,
     progress: Progress | None = None,
+    registry: OwnerRegistry | None = None,
 ) -> IngestReport:
-    """Ingest the files under ``paths`` into ``project_id`` (see the module docstring)."""
+    """Ingest the files under ``paths`` into ``project_id`` (see the module docstring).
+
+    ``registry`` is the project registry to claim the project in before anything is
+    stored (the filesystem service's, :class:`~wikisaga.clients.FilesystemClient`);
+    without one only the stored documents' owners are checked."""
     project_id = validate_project_id(project_id)
     user_id = validate_user_id(user_id)
     sources, skipped = find_sources(paths)
     stored = {info.source_path: info for info in store.list_documents(project_id)}
-    _check_owner(project_id, user_id, stored)
+    claim_project(project_id, user_id, registry=registry, writers=document_writers(stored.values()))
     repaired = store.repair(project_id)
     run = _Run(store, user_id, stored)
     unchanged: list[str] = []

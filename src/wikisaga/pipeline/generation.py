@@ -16,7 +16,10 @@
 Failure rules:
 
 - steps 1-2 fail → :class:`~wikisaga.errors.GenerationFailed`; the saga never starts and
-  nothing changes;
+  nothing changes; step 1 raises :class:`~wikisaga.errors.NotProjectOwner` instead when
+  the project's documents, or the filesystem service's registry, name another user (the
+  rule of :mod:`wikisaga.content.ownership`), checked again here for a job queued before
+  they changed hands;
 - step 3 fails → the wiki is published without relations (the guide's graceful
   degradation); the result's ``warnings`` say why, the step's state is ``degraded``;
 - a saga step fails → everything before it is undone in reverse, and
@@ -54,8 +57,14 @@ from wikisaga.auth import USER_ID_HEADER, get_internal_headers
 from wikisaga.clients import FilesystemClient
 from wikisaga.config import Settings
 from wikisaga.content.documents import document_store_for
+from wikisaga.content.ownership import check_project_owner, document_writers
 from wikisaga.content.records import Document
-from wikisaga.errors import GenerationFailed, GenerationRefused, GenerationRolledBack
+from wikisaga.errors import (
+    GenerationFailed,
+    GenerationRefused,
+    GenerationRolledBack,
+    NotProjectOwner,
+)
 from wikisaga.graph import Entity, GraphStore, Relation, open_graph_store
 from wikisaga.ids import new_saga_id, validate_project_id, validate_saga_id, validate_user_id
 from wikisaga.pipeline.graph_step import graph_records, make_current_step, stage_step
@@ -247,8 +256,12 @@ def generate_project_wiki(
     with run.step("fetch_documents") as details:
         try:
             found = list(
-                documents(project_id) if documents else _read_documents(settings, project_id)
+                documents(project_id)
+                if documents
+                else _read_own_documents(settings, headers, project_id, user_id)
             )
+        except NotProjectOwner:
+            raise
         except Exception as exc:
             raise GenerationFailed(
                 f"could not read the documents of {project_id!r}: {exc}"
@@ -461,9 +474,28 @@ def _keep_only(run: _Run, records: GenerationRecords, project_id: str, saga_id: 
         run.warn(f"could not remove earlier generation records: {exc}")
 
 
-def _read_documents(settings: Settings, project_id: str) -> list[Document]:
+def _read_own_documents(
+    settings: Settings, headers: Mapping[str, str], project_id: str, user_id: str
+) -> list[Document]:
+    """The project's documents, once the owner rule (:mod:`wikisaga.content.ownership`)
+    holds for ``user_id``: a job queued before the documents or the registry changed
+    hands must not publish another user's documents. The owners are read after the
+    documents, so what was read was never another user's (a project's owner never
+    changes once either record names one)."""
     with document_store_for(settings) as store:
-        return store.read_documents(project_id)
+        found = store.read_documents(project_id)
+        writers = document_writers(store.list_documents(project_id))
+    with FilesystemClient(
+        settings.filesystem_server_url, headers=headers, timeout=settings.filesystem_timeout
+    ) as filesystem:
+        owner = filesystem.project_owner(project_id)
+    try:
+        check_project_owner(project_id, user_id, registry_owner=owner, writers=writers)
+    except NotProjectOwner as refused:
+        raise NotProjectOwner(
+            f"{refused.message}; the generation was refused before anything was written"
+        ) from None
+    return found
 
 
 def _relations_step(

@@ -44,6 +44,7 @@ def wikisaga(
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIKISAGA_")}
     env["WIKISAGA_DATA_DIR"] = str(stack.data_dir)
     env["WIKISAGA_BACKEND_URL"] = backend.url
+    env["WIKISAGA_FILESYSTEM_SERVER_URL"] = stack.filesystem.url
     if token:
         env["WIKISAGA_INTERNAL_TOKEN"] = stack.token
     return subprocess.run(

@@ -128,6 +128,7 @@ ENDPOINTS = [
         label="to absent",
     ),
     Endpoint("fs", "GET", "/export/{p}"),
+    Endpoint("fs", "PUT", "/projects/{p}", claims=True, label="claim"),
     Endpoint(
         "git", "POST", "/snapshot/{p}", {"user_id": "{u}", "message": "mine now"}, label="new id"
     ),
@@ -304,3 +305,60 @@ def test_the_registry_answers_only_with_the_token(stack: GitStack) -> None:
     assert httpx.get(f"{stack.fs.url}/projects/{project}").status_code == 401
     assert registry_owner(stack, project) == OWNER
     assert registry_owner(stack, new_project()) is None
+
+
+# -- the claim an ingest makes before it stores documents -----------------------------------
+
+
+def _claim(stack: GitStack, project: str, user: str | None, token: str | None = TOKEN) -> Any:
+    return httpx.put(
+        f"{stack.fs.url}/projects/{project}", headers=stack.headers(user, token), timeout=30
+    )
+
+
+def test_a_claim_makes_a_new_project_the_claimers_and_changes_nothing_after(
+    stack: GitStack,
+) -> None:
+    """PUT /projects/{id} on a project nobody owns makes the caller its owner without a
+    file; claiming it again answers the same record; another user's claim, save and
+    snapshot are 403 and change nothing, and the claimer then writes and snapshots it."""
+    project = new_project()
+    first = _claim(stack, project, OWNER)
+    assert first.status_code == 200, first.text
+    record = first.json()
+    assert (record["project_id"], record["owner"]) == (project, OWNER)
+    assert registry_owner(stack, project) == OWNER
+    exported = httpx.get(f"{stack.fs.url}/export/{project}", headers=stack.headers(OWNER))
+    assert exported.json()["files"] == []
+    again = _claim(stack, project, OWNER)
+    assert again.status_code == 200
+    assert again.json() == record
+
+    before = tree_digest(stack.data_dir)
+    refused = _claim(stack, project, OTHER)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"] == "forbidden"
+    saved = httpx.post(
+        f"{stack.fs.url}/save_file",
+        json={"project_id": project, "file_path": "a.md", "content": "intruder"},
+        headers=stack.headers(OTHER),
+    )
+    assert saved.status_code == 403
+    assert stack.snapshot(project, user=OTHER, snapshot_id="other").status_code == 403
+    assert tree_digest(stack.data_dir) == before
+    assert registry_owner(stack, project) == OWNER
+
+    stack.save_files(project, {"a.md": "alice"})
+    assert stack.snapshot(project, snapshot_id="s1").status_code == 201
+    assert _claim(stack, project, OWNER).json() == record
+
+
+def test_a_claim_needs_the_token_and_a_user(stack: GitStack) -> None:
+    """Without the token 401, without X-User-ID 400: neither claims the project."""
+    project = new_project()
+    no_token = _claim(stack, project, OWNER, token=None)
+    assert no_token.status_code == 401
+    no_user = _claim(stack, project, None)
+    assert no_user.status_code == 400
+    assert no_user.json()["error"] == "missing_user_id"
+    assert registry_owner(stack, project) is None

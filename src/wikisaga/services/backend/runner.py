@@ -1,6 +1,7 @@
 """The backend's job runner: accepts generations, runs them from a shared queue, recovers.
 
-- :meth:`JobRunner.submit` checks the project's owner (the filesystem service's registry),
+- :meth:`JobRunner.submit` checks the project's owner (the filesystem service's registry
+  and the stored documents' owners, :mod:`wikisaga.content.ownership`),
   records a ``queued`` job under a fresh saga id (the job store refuses a second active
   job of the project, and answers a repeated ``Idempotency-Key`` with the first job),
   and wakes one of this backend's ``WIKISAGA_BACKEND_WORKERS`` threads.
@@ -50,9 +51,10 @@ from distributed_saga import (
 )
 from wikisaga.clients import FilesystemClient, GitClient
 from wikisaga.config import Settings
+from wikisaga.content.documents import document_store_for
+from wikisaga.content.ownership import check_project_owner, document_writers
 from wikisaga.errors import (
     GenerationRolledBack,
-    NotProjectOwner,
     ProjectNotFound,
     WikisagaError,
 )
@@ -148,12 +150,16 @@ class JobRunner:
         return open_graph_store(self.settings.graph_url or None, settings=self.settings)
 
     def check_owner(self, project_id: str, user_id: str) -> None:
-        """Refuse (:class:`NotProjectOwner`) a project that another user owns; a project
+        """Refuse (:class:`~wikisaga.errors.NotProjectOwner`) another user's project, by the one
+        rule of :mod:`wikisaga.content.ownership`: neither the filesystem service's
+        registry nor the project's stored documents may name another user. A project
         nobody has written to yet is the caller's to create."""
         with self.filesystem() as filesystem:
             owner = filesystem.project_owner(project_id)
-        if owner is not None and owner != user_id:
-            raise NotProjectOwner(f"project {project_id!r} belongs to another user")
+        check_project_owner(project_id, user_id, registry_owner=owner, writers=())
+        with document_store_for(self.settings) as store:
+            writers = document_writers(store.list_documents(project_id))
+        check_project_owner(project_id, user_id, registry_owner=owner, writers=writers)
 
     # -- jobs -------------------------------------------------------------------------
 

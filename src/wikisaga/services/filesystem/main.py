@@ -30,8 +30,10 @@ DESCRIPTION = """\
 Wiki files per project, with versions, owned by the user who first wrote to the project.
 This service's project registry is the one record of who owns a project, for every service:
 `GET /projects/{project_id}` answers `{project_id, owner, created_at}` (404
-`project_not_found` while nobody has written to it). Reads, deletes of absent files and
-restores that change nothing never claim a project.
+`project_not_found` while nobody has written to it); `PUT /projects/{project_id}` (with
+`X-User-ID`) claims a project nobody owns for an ingest about to store its documents (403
+for another user's). Reads, deletes of absent files and restores that change nothing never
+claim a project.
 
 Every endpoint except `/health`, `/docs` and `/openapi.json` requires `X-INTERNAL-TOKEN`;
 file endpoints also require `X-User-ID` (400 `missing_user_id` without it) and answer

@@ -6,7 +6,8 @@ files. Tables:
 
 - ``projects(project_id, owner_id)`` — the user who first changed the project owns it.
   This table is the one record of who owns a project, for every service: a row is only
-  ever added (by a write that changes a file), never changed or removed, and reads,
+  ever added (by a write that changes a file, or by :meth:`FileStore.claim`, which an
+  ingest calls before it stores documents), never changed or removed, and reads,
   deletes of absent files and restores that change nothing never add one. Other services
   read it through ``GET /projects/{project_id}`` (:meth:`FileStore.project`);
 - ``versions(version_id, project_id, path, sha256, size)`` — every save is a new row and
@@ -337,6 +338,24 @@ class FileStore:
         if owner is not None and owner != user_id:
             raise NotProjectOwner(f"project {project_id!r} belongs to another user")
         return owner is not None
+
+    def claim(self, project_id: str, user_id: str) -> ProjectRecord:
+        """Make ``user_id`` the owner of a project nobody owns yet, and return the record;
+        a project ``user_id`` owns already is left as it is. Raises NotProjectOwner, and
+        adds nothing, for another user's project.
+
+        The claim of a user about to put documents into the project (an ingest), so that
+        the registry names its owner before any file is written; it is the only change to
+        the registry besides a write that changes a file.
+        """
+        with self._locks.hold(project_id), self._transaction(write=True) as conn:
+            if not self._check_access(conn, project_id, user_id):
+                conn.execute("INSERT INTO projects VALUES (?, ?, ?)", (project_id, user_id, _now()))
+            row = conn.execute(
+                "SELECT project_id, owner_id, created_at FROM projects WHERE project_id = ?",
+                (project_id,),
+            ).fetchone()
+        return ProjectRecord(*row)
 
     def project(self, project_id: str) -> ProjectRecord | None:
         """The project's owner record, or ``None`` when nobody has written to it yet."""

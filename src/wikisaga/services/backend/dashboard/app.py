@@ -197,15 +197,13 @@ class Dashboard:
         return project_id
 
     def free_for(self, project_id: str, user: str) -> bool:
-        """Whether nobody but ``user`` has written to the project: neither the filesystem
-        service's owner registry nor the documents' ingest name another user."""
-        with self.runner.filesystem() as filesystem:
-            owner = filesystem.project_owner(project_id)
-        if owner is not None and owner != user:
+        """Whether nobody but ``user`` has written to the project: the project owner rule
+        (:meth:`JobRunner.check_owner`, :mod:`wikisaga.content.ownership`) lets them."""
+        try:
+            self.runner.check_owner(project_id, user)
+        except NotProjectOwner:
             return False
-        with document_store_for(self.settings) as store:
-            writers = {info.user_id for info in store.list_documents(project_id)}
-        return not writers - {user}
+        return True
 
     def job(self, project_id: str, job_id: str, user: str) -> Job:
         try:
@@ -469,16 +467,22 @@ def create_dashboard(runner: JobRunner) -> FastAPI:  # noqa: PLR0915 - one page 
                 data = await item.read(board.settings.ingest_max_bytes + 1)
                 (root / name).write_bytes(data)
             try:
-                with document_store_for(board.settings) as store:
+                with (
+                    document_store_for(board.settings) as store,
+                    runner.filesystem() as registry,
+                ):
                     report = ingest(
                         store,
                         project_id=project_id,
                         user_id=user,
                         paths=[root],
                         max_bytes=board.settings.ingest_max_bytes,
+                        registry=registry,
                     )
             except IngestError as exc:
                 raise _Refused(400, str(exc)) from exc
+            except NotProjectOwner:
+                raise _NotFound from None
         done = len(report.added) + len(report.updated) + len(report.unchanged)
         skipped = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped)
         query = urlencode({"ingested": str(done), "skipped": skipped})
