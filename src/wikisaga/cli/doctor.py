@@ -22,7 +22,12 @@ Nothing is written: files are opened read-only, a missing data directory or log 
 reported, not created, and the saga log is opened through the engine only once its schema
 is known to be current (opening an older one would upgrade it). Exit status 0 when nothing
 failed (warnings allowed), 1 when a check failed, 2 for a usage or setting error.
-``--json`` prints ``{"ok": ..., "checks": [{"check", "status", "message", "fix"}]}``.
+``--json`` prints ``{"ok": ..., "next_step": ..., "checks": [{"check", "status",
+"message", "fix"}]}``.
+
+When the failures come down to one cause, a last ``next:`` line (``next_step``) says what
+to do first: with no service running (a new user with nothing configured), start them
+with ``wikisaga up``; with services but no token, export the one it printed.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from wikisaga.auth import INTERNAL_TOKEN_HEADER
 from wikisaga.config import ENV_PREFIX, Settings
 from wikisaga.graph import NEO4J_SCHEMES, default_graph_url
 
-__all__ = ["Finding", "doctor_command", "parse_size", "register", "run_checks"]
+__all__ = ["Finding", "doctor_command", "next_step", "parse_size", "register", "run_checks"]
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -450,10 +455,31 @@ def run_checks(
     return findings
 
 
+def next_step(findings: list[Finding], settings: Settings) -> str | None:
+    """What to do first, when the findings come down to one cause: no service running (a
+    new user, nothing configured yet: ``wikisaga up``), or services without the token."""
+    services = [f for f in findings if f.check.endswith(" service")]
+    if services and all(f.message.startswith("not reachable") for f in services):
+        where = settings.data_dir.absolute()
+        nothing = "" if where.is_dir() else f" and {where} does not exist yet"
+        return (
+            f"no service is running{nothing}: start them all with `wikisaga up` (in another "
+            "terminal; it creates the data directory and prints the WIKISAGA_INTERNAL_TOKEN, "
+            "WIKISAGA_DATA_DIR and WIKISAGA_BACKEND_URL to export here), then run "
+            "`wikisaga doctor` again"
+        )
+    if settings.token is None and any(f.status == "fail" for f in services):
+        return (
+            "export WIKISAGA_INTERNAL_TOKEN (`wikisaga up` prints it, with WIKISAGA_DATA_DIR), "
+            "then run `wikisaga doctor` again"
+        )
+    return None
+
+
 _STYLES = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]"}
 
 
-def _print(findings: list[Finding]) -> None:
+def _print(findings: list[Finding], first: str | None) -> None:
     from rich.console import Console  # noqa: PLC0415 - only for the table
     from rich.markup import escape  # noqa: PLC0415
 
@@ -471,6 +497,8 @@ def _print(findings: list[Finding]) -> None:
         console.print(f"[bold red]{failed} check(s) failed[/], {warned} warning(s)")
     else:
         console.print(f"[green]all checks passed[/], {warned} warning(s)")
+    if first is not None:
+        console.print(f"[bold]next:[/] {escape(first)}")
 
 
 def doctor_command(
@@ -491,13 +519,19 @@ def doctor_command(
     problem. Nothing is written. Exit status: 0 when no check failed (warnings allowed),
     1 when one did, 2 for a bad option or setting.
     """
-    findings = run_checks(Settings.from_env(), timeout=timeout, min_free=min_free)
+    settings = Settings.from_env()
+    findings = run_checks(settings, timeout=timeout, min_free=min_free)
     healthy = all(finding.status != "fail" for finding in findings)
+    first = next_step(findings, settings)
     if json_output:
-        body = {"ok": healthy, "checks": [asdict(finding) for finding in findings]}
+        body = {
+            "ok": healthy,
+            "next_step": first,
+            "checks": [asdict(finding) for finding in findings],
+        }
         print(json.dumps(body, indent=2))
     else:
-        _print(findings)
+        _print(findings, first)
     return 0 if healthy else 1
 
 

@@ -38,7 +38,7 @@ from distributed_saga import (
 from wikisaga.auth import get_internal_headers
 from wikisaga.clients.backend import BackendClient
 from wikisaga.config import Settings
-from wikisaga.errors import SagaOperationError, WikisagaError
+from wikisaga.errors import ConfigError, SagaOperationError, WikisagaError
 from wikisaga.ids import validate_project_id, validate_user_id
 from wikisaga.jobs import open_job_store
 from wikisaga.pipeline.compensations import publish_compensations
@@ -112,7 +112,14 @@ def _backend(url: str, log_url: str | None) -> Iterator[BackendClient]:
     """A client of the backend's saga admin API, sending this process's token."""
     if log_url is not None:
         raise typer.BadParameter("give --backend or --log-url, not both")
-    settings = Settings.from_env().with_changes(backend_url=url)
+    settings = Settings.from_env()
+    try:
+        settings = settings.with_changes(backend_url=url)
+    except ConfigError:  # it names WIKISAGA_BACKEND_URL, which this command does not read
+        raise typer.BadParameter(
+            f"--backend {url!r} must be an http:// or https:// URL (the backend's, e.g. "
+            "$WIKISAGA_BACKEND_URL)"
+        ) from None
     headers = get_internal_headers(settings=settings)
     with BackendClient(
         settings.backend_url, headers=headers, timeout=settings.network_timeout

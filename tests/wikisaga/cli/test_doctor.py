@@ -81,6 +81,7 @@ def doctor(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) 
         capsys.readouterr()
         status = main(["doctor", "--json", "--timeout", "2", *args])
         body = json.loads(capsys.readouterr().out)
+        run.body = body  # type: ignore[attr-defined]
         assert body["ok"] is (status == 0)
         found: dict[str, list[dict[str, Any]]] = {}
         for finding in body["checks"]:
@@ -198,7 +199,44 @@ def test_no_token_at_all_says_so(doctor: Any, stack_env: dict[str, str]) -> None
     env = {k: v for k, v in stack_env.items() if k != "WIKISAGA_INTERNAL_TOKEN"}
     status, found = doctor(env)
     assert only(found, "git service")["message"].startswith("WIKISAGA_INTERNAL_TOKEN is not set")
+    assert doctor.body["next_step"].startswith("export WIKISAGA_INTERNAL_TOKEN")
     assert status == 1
+
+
+def test_a_new_user_with_nothing_running_is_told_to_run_wikisaga_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """No configuration at all: a fresh data dir, no token, nothing listening. Besides each
+    check's fix, the report ends with the one thing to do first, `wikisaga up`, and the
+    JSON says it as next_step; nothing is created."""
+    fresh = tmp_path / "fresh"
+    for name in [name for name in os.environ if name.startswith("WIKISAGA_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WIKISAGA_DATA_DIR", str(fresh))
+    for setting in URL_SETTINGS.values():  # the default ports may be taken on this machine
+        monkeypatch.setenv(setting, closed_url())
+    capsys.readouterr()
+    assert main(["doctor", "--timeout", "2"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2] == "6 check(s) failed, 2 warning(s)"
+    assert lines[-1].startswith(
+        f"next: no service is running and {fresh} does not exist yet: start them all with "
+        "`wikisaga up`"
+    ), lines[-1]
+    assert "WIKISAGA_INTERNAL_TOKEN" in lines[-1]
+    assert main(["doctor", "--json", "--timeout", "2"]) == 1
+    body = json.loads(capsys.readouterr().out)
+    assert body["next_step"] == lines[-1].removeprefix("next: ")
+    assert not fresh.exists()
+
+
+def test_a_healthy_stack_has_no_next_step(doctor: Any, stack_env: dict[str, str]) -> None:
+    status, _ = doctor(stack_env)
+    assert status == 0
+    assert doctor.body["next_step"] is None
+    status, _ = doctor({**stack_env, "WIKISAGA_GIT_SERVER_URL": closed_url()})
+    assert status == 1
+    assert doctor.body["next_step"] is None  # one service down: its own fix says it
 
 
 def test_an_unreachable_neo4j_fails_with_the_graph_fix(

@@ -178,3 +178,7 @@ def test_options_that_do_not_go_together(live: Live) -> None:
     down = live.wikisaga("sagas", "list", "--backend", "http://127.0.0.1:9")
     assert down.returncode != 0
     assert "backend" in down.stderr
+    not_a_url = live.wikisaga("sagas", "list", "--backend", "backend:6000")
+    assert not_a_url.returncode == 2
+    assert "--backend 'backend:6000' must be an http:// or https:// URL" in not_a_url.stderr
+    assert "WIKISAGA_BACKEND_URL=" not in not_a_url.stderr  # not the setting it did not read
