@@ -264,6 +264,16 @@ def test_auth_and_bodies_the_route_does_not_take(backend: Backend, project: str)
     assert text.status_code == 415
     empty = backend.call("POST", f"/projects/{project}/documents", json={"documents": []})
     assert empty.status_code == 422
+    assert empty.json()["detail"].startswith("body.documents: ")
+    for body in (b"{not json", b"[]", b"[" * 5000 + b"]" * 5000):
+        broken = backend.call(
+            "POST",
+            f"/projects/{project}/documents",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert broken.status_code == 422, broken.text
+        assert broken.json()["detail"].startswith("body: "), broken.text  # where it is wrong
     field = backend.call(
         "POST",
         f"/projects/{project}/documents",

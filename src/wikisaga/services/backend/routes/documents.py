@@ -234,8 +234,9 @@ async def _stage_multipart(request: Request, staged: _Staged) -> None:
 def _stage_json(body: bytes, staged: _Staged) -> None:
     try:
         upload = DocumentUpload.model_validate_json(body)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+    except ValidationError as exc:  # located in the body, as FastAPI locates its own
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
     for document in upload.documents:
         path = staged.path_of(document.path)
         data = document.content.encode("utf-8", "surrogatepass")
