@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -233,6 +234,35 @@ def test_resolve_needs_a_reason_and_ends_the_saga(backend: Backend) -> None:
     assert (again.status_code, again.json()["error"]) == (409, "saga_state")
     unknown = backend.call("POST", "/sagas/wiki-nope-1/resolve", json={"reason": "x"})
     assert (unknown.status_code, unknown.json()["error"]) == (404, "saga_not_found")
+
+
+def test_two_retries_of_one_saga_at_once_fence_each_other(backend: Backend) -> None:
+    """A second retry while the first is still undoing (its restore held 2 s by the proxy)
+    is refused, 409 ``saga_state``: each operation claims the saga under an owner of its
+    own, as two processes would (under the process's one name the second took over the
+    first's claim and ran the same compensations beside it)."""
+    job = failed_generation(backend, _project())
+    saga_id = job["saga_id"]
+    backend.stack.filesystem_proxy.add_rule(
+        FaultRule("POST", r"/restore", FaultKind.DELAY_BEFORE, delay=2.0, times=1)
+    )
+    answers: list[httpx.Response] = []
+    first = threading.Thread(
+        target=lambda: answers.append(backend.call("POST", f"/sagas/{saga_id}/retry"))
+    )
+    first.start()
+    deadline = time.monotonic() + 10
+    while backend.call("GET", f"/sagas/{saga_id}").json()["state"] != "compensating":
+        assert time.monotonic() < deadline, "the first retry never claimed the saga"
+        time.sleep(0.05)
+    second = backend.call("POST", f"/sagas/{saga_id}/retry")
+    first.join()
+    assert second.status_code == 409, second.text
+    assert second.json()["error"] == "saga_state"
+    assert "still leased" in second.json()["detail"]
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["state"] == "rolled_back"
+    assert backend.call("GET", f"/sagas/{saga_id}").json()["state"] == "rolled_back"
 
 
 def test_a_retry_from_the_command_line_updates_the_job(backend: Backend) -> None:

@@ -18,6 +18,9 @@ service's operator, who sees every saga.
 - ``POST /sagas/{saga_id}/resolve`` ``{reason}``: record that its remaining steps were undone
   by hand.
 
+Each retry or resolve claims the saga under an owner of its own (:func:`_operation_owner`),
+so a second one while the first holds the saga is 409 ``saga_state``.
+
 After a retry or a resolve the jobs are reconciled with their sagas
 (:meth:`JobRunner.reconcile`), and the saga's own failed job takes its final status
 (:meth:`~wikisaga.jobs.JobStore.follow_saga`). Errors go through the backend's table
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -86,6 +90,14 @@ def _parse_position(text: str) -> tuple[float, str]:
         "before must be the next_before of a previous page: 'created_at,saga_id'",
         code="invalid_before",
     )
+
+
+def _operation_owner(runner: JobRunner) -> str:
+    """The owner a retry or a resolve claims the saga under: this process's name and one
+    of the operation's own. Under the process's one name a second operation on the saga
+    would take over the first's claim (an owner may re-claim what it holds) and run
+    beside it; with its own it is refused while the first holds the saga."""
+    return f"{runner.owner}:op-{secrets.token_hex(4)}"
 
 
 def _who(user_id: str | None) -> str:
@@ -175,7 +187,14 @@ def retry(saga_id: SagaId, runner: Runner, user_id: OptionalUserId) -> SagaOutco
     ``rolled_back``, or ``failed`` with what is still left."""
     _visible(runner, saga_id, user_id)
     registry = publish_compensations(get_internal_headers(settings=runner.settings))
-    outcome = retry_saga(runner.saga_log, saga_id, registry=registry, observer=runner.metrics)
+    outcome = retry_saga(
+        runner.saga_log,
+        saga_id,
+        registry=registry,
+        observer=runner.metrics,
+        owner=_operation_owner(runner),
+        lease_seconds=runner.settings.saga_lease_seconds,
+    )
     _reconcile(runner, saga_id, f"{_who(user_id)}'s retry through the backend undid the rest")
     return SagaOutcome(
         saga_id=outcome.saga_id,
@@ -194,7 +213,14 @@ def resolve(
     _visible(runner, saga_id, user_id)
     reason = body.reason.strip()
     note = f"{reason} (resolved through the backend by {_who(user_id)})"
-    outcome = resolve_saga(runner.saga_log, saga_id, note=note, observer=runner.metrics)
+    outcome = resolve_saga(
+        runner.saga_log,
+        saga_id,
+        note=note,
+        observer=runner.metrics,
+        owner=_operation_owner(runner),
+        lease_seconds=runner.settings.saga_lease_seconds,
+    )
     _reconcile(runner, saga_id, f"resolved by hand by {_who(user_id)}: {reason}")
     return SagaOutcome(
         saga_id=outcome.saga_id,
