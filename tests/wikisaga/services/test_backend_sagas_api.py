@@ -265,6 +265,41 @@ def test_two_retries_of_one_saga_at_once_fence_each_other(backend: Backend) -> N
     assert backend.call("GET", f"/sagas/{saga_id}").json()["state"] == "rolled_back"
 
 
+def test_a_retry_of_a_generation_this_backend_is_running_is_refused(
+    backend: Backend,
+) -> None:
+    """The saga of a generation in flight on this backend (its snapshot held 3 s by the
+    proxy) is leased by the backend's process: a retry or a resolve through the same
+    backend is 409 and undoes nothing, and the generation then commits. Under the
+    process's one owner name the retry took the live saga over and rolled it back."""
+    project = _project()
+    folder = backend.stack.root / f"docs-{project}"
+    folder.mkdir()
+    (folder / "chroma.md").write_text("# Chroma\n\nChroma is a vector database.\n")
+    with document_store_for(backend.settings) as store:
+        ingest(store, project_id=project, user_id=USER, paths=[folder])
+    backend.stack.git_proxy.add_rule(
+        FaultRule("POST", r"/snapshot/.+", FaultKind.DELAY_BEFORE, delay=3.0, times=1)
+    )
+    accepted = backend.call("POST", "/generate_wiki", json={"project_id": project}).json()
+    saga_id = accepted["saga_id"]
+    deadline = time.monotonic() + 30
+    while True:
+        shown = backend.call("GET", f"/sagas/{saga_id}")
+        if shown.status_code == 200 and shown.json()["state"] == "executing":
+            break
+        assert time.monotonic() < deadline, "the generation's saga never started"
+        time.sleep(0.05)
+    retried = backend.call("POST", f"/sagas/{saga_id}/retry")
+    assert retried.status_code == 409, retried.text
+    assert retried.json()["error"] == "saga_state"
+    resolved = backend.call("POST", f"/sagas/{saga_id}/resolve", json={"reason": "no"})
+    assert resolved.status_code == 409, resolved.text
+    job = backend.wait(accepted["job_id"])
+    assert job["status"] == "succeeded", job
+    assert backend.call("GET", f"/sagas/{saga_id}").json()["state"] == "committed"
+
+
 def test_a_retry_from_the_command_line_updates_the_job(backend: Backend) -> None:
     """``wikisaga sagas retry`` on the backend's log (not through the backend) rolls the
     saga back, and the backend's job of it then says so too."""
