@@ -43,7 +43,7 @@ class BackendClient(ServiceClient):
     def get_job(self, job_id: str, *, user_id: str) -> dict[str, Any]:
         """``GET /jobs/{job_id}``: its status, each step's state and counts, its
         ``result`` or ``error``."""
-        response = self._request("GET", f"/jobs/{job_id}", user_id=user_id)
+        response = self._request("GET", f"/jobs/{quote(job_id, safe='')}", user_id=user_id)
         return dict(response.json())
 
     def upload_documents(

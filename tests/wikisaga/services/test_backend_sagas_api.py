@@ -28,9 +28,11 @@ from schemathesis.checks import (
 )
 
 from distributed_saga import DistributedSaga, SagaLog, SagaRecord, SagaState, open_saga_log
+from wikisaga.clients.backend import BackendClient
 from wikisaga.config import Settings
 from wikisaga.content.documents import document_store_for
 from wikisaga.content.ingest import ingest
+from wikisaga.errors import ServiceRejected
 from wikisaga.launcher import ServiceProcess
 from wikisaga.testing.proxy import FaultKind, FaultRule
 from wikisaga.testing.stack import ServiceStack
@@ -460,3 +462,18 @@ def test_generated_requests_never_get_a_server_error(
         case.call_and_validate(base_url=str(backend.client.base_url), checks=CHECKS, timeout=30)
 
     check()
+
+
+def test_the_client_sends_an_id_as_one_path_segment(backend: Backend) -> None:
+    """An id holding '/' or '..' stays one segment of the request's path: the backend is
+    asked for that job or saga, and says there is none (before, '../sagas' as a job id
+    was sent as /sagas and answered the listing)."""
+    base = str(backend.client.base_url)
+    with BackendClient(base, headers=backend.stack.headers, timeout=30) as client:
+        for job_id in ("../sagas", "x/../../sagas", "?limit=1"):
+            with pytest.raises(ServiceRejected) as refused:
+                client.get_job(job_id, user_id=USER)
+            assert refused.value.status in (404, 422), job_id
+        with pytest.raises(ServiceRejected) as refused:
+            client.get_saga("../sagas", user_id=USER)
+        assert refused.value.status == 404
