@@ -248,6 +248,18 @@ def test_another_users_documents_are_refused_and_kept(backend: Backend, project:
     assert backend.stored(project) == before
     listed = backend.call("GET", f"/projects/{project}/documents", user=OTHER)
     assert listed.status_code == 403
+    for path in ("chroma.md", "not-stored.md"):
+        deleted = backend.call("DELETE", f"/projects/{project}/documents/{path}", user=OTHER)
+        assert (deleted.status_code, deleted.json()["error"]) == (403, "forbidden"), path
+    pruned = backend.call(
+        "POST",
+        f"/projects/{project}/documents",
+        params={"prune": "true"},
+        json={"documents": [{"path": "mine.md", "content": "# Mine\n\nBob's own.\n"}]},
+        user=OTHER,
+    )
+    assert pruned.status_code == 403
+    assert backend.stored(project) == before
 
 
 def test_auth_and_bodies_the_route_does_not_take(backend: Backend, project: str) -> None:
