@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from distributed_saga import (
     FINISHED_STATES,
@@ -42,7 +43,7 @@ from wikisaga.errors import ConfigError, SagaOperationError, WikisagaError
 from wikisaga.ids import validate_project_id, validate_user_id
 from wikisaga.jobs import open_job_store
 from wikisaga.pipeline.compensations import publish_compensations
-from wikisaga.services.backend.schemas import saga_body
+from wikisaga.services.backend.schemas import ResolveRequest, saga_body
 
 __all__ = ["register"]
 
@@ -269,6 +270,11 @@ def resolve(
 ) -> int:
     """Record that a failed saga's remaining steps were undone by hand."""
     user_id = _acting(user, backend)
+    try:  # the note is checked as the backend checks a reason, before anything is opened
+        note = ResolveRequest(reason=note).reason
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise typer.BadParameter(f"--note: {reason}") from None
     if backend is not None:
         with _backend(backend, log_url) as client:
             answer = client.resolve_saga(saga_id, reason=note, user_id=user_id)

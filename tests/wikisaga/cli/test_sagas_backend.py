@@ -182,3 +182,18 @@ def test_options_that_do_not_go_together(live: Live) -> None:
     assert not_a_url.returncode == 2
     assert "--backend 'backend:6000' must be an http:// or https:// URL" in not_a_url.stderr
     assert "WIKISAGA_BACKEND_URL=" not in not_a_url.stderr  # not the setting it did not read
+
+
+def test_a_resolve_note_is_checked_before_anything_is_opened(live: Live) -> None:
+    """A blank note, or one that is not one line of printable text, is a usage error
+    (exit 2) naming --note, as the backend refuses such a reason; the log is not opened
+    (it used to end in a traceback, after creating the log file)."""
+    log_file = live.stack.root / f"never-{uuid.uuid4().hex[:6]}.db"
+    for note in ("   ", "done\nWARNING forged", "x" * 2001):
+        refused = live.wikisaga(
+            "sagas", "resolve", "wiki-x-1", "--note", note, "--log-url", f"sqlite:///{log_file}"
+        )
+        assert refused.returncode == 2, (note, refused.stderr)
+        assert "--note: " in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert not log_file.exists()
