@@ -50,6 +50,7 @@ CHECKS = [
 class Backend:
     def __init__(self, stack: ServiceStack, process: ServiceProcess) -> None:
         self.stack = stack
+        self.process = process
         self.client = httpx.Client(base_url=process.url, timeout=60)
         self.settings = Settings(data_dir=stack.data_dir, internal_token=SecretStr(stack.token))
 
@@ -396,6 +397,28 @@ def test_a_user_sees_and_acts_on_only_their_own_sagas(backend: Backend, log: Sag
 
     everyone = backend.call("GET", "/sagas", params={"limit": 1000}, user=None).json()["sagas"]
     assert {failed, theirs} <= {saga["saga_id"] for saga in everyone}
+
+
+def test_a_refusal_of_the_saga_engine_is_an_answer_not_a_crash(
+    backend: Backend, log: SagaLog
+) -> None:
+    """The saga engine's errors (unknown saga, wrong state) are answered like every other
+    error: the connection stays open and the server logs no traceback. They are not
+    WikisagaErrors, and were answered by the catch-all handler, which the server then
+    reported as "Exception in ASGI application" and closed the connection after."""
+    saga_id = committed_saga(log, _project(), USER)
+    before = backend.process.log_path.read_bytes().count(b"Exception in ASGI application")
+    for method, path, status in (
+        ("GET", "/sagas/wiki-nobody-1", 404),
+        ("POST", f"/sagas/{saga_id}/retry", 409),
+        ("POST", "/sagas/wiki-nobody-1/resolve", 404),
+    ):
+        answer = backend.call(method, path, json={"reason": "x"} if "resolve" in path else None)
+        assert answer.status_code == status, answer.text
+        assert answer.headers.get("connection") != "close", path
+    time.sleep(0.2)  # the server writes its log after it answers
+    after = backend.process.log_path.read_bytes().count(b"Exception in ASGI application")
+    assert after == before
 
 
 def test_the_saga_api_needs_the_token(backend: Backend, log: SagaLog) -> None:

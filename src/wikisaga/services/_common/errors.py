@@ -298,6 +298,15 @@ def install_error_handler(
     ``on_error(request, error)`` is called for each rendered error (metrics count them).
     """
 
+    # Errors this app knows how to answer: our own, the framework's, and the service's
+    # table (say, the saga engine's, which are not WikisagaErrors).
+    known = (
+        WikisagaError,
+        RequestValidationError,
+        StarletteHTTPException,
+        *(kind for kind, _ in translations),
+    )
+
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         error = to_service_error(exc, translations)
         if error.status_code >= 500:
@@ -305,7 +314,7 @@ def install_error_handler(
         if on_error is not None:
             on_error(request, error)
         headers = dict(error.headers)
-        if not isinstance(exc, WikisagaError | RequestValidationError | StarletteHTTPException):
+        if not isinstance(exc, known):
             # An unexpected exception is re-raised to the server after this answer, and the
             # server then closes the connection; say so, or a client that keeps connections
             # alive would send its next request into a closed socket.
@@ -316,7 +325,8 @@ def install_error_handler(
             headers=headers,
         )
 
-    # Our own errors get a handler of their own: one registered only for Exception runs in
-    # the outermost middleware, which re-raises after answering.
-    for exc_type in (WikisagaError, RequestValidationError, StarletteHTTPException, Exception):
+    # Known errors get a handler of their own: one registered only for Exception runs in
+    # the outermost middleware, which re-raises after answering (the server then logs a
+    # traceback and closes the connection).
+    for exc_type in (*known, Exception):
         app.add_exception_handler(exc_type, handle)
