@@ -238,6 +238,22 @@ def test_the_route_has_its_own_body_limit_above_the_services(
     body = {"project_id": project, "padding": "x" * 70_000}
     assert backend.call("POST", "/generate_wiki", json=body).status_code == 413
 
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
+        yield b'--b0undary\r\nContent-Disposition: form-data; name="files"; '
+        yield b'filename="streamed.md"\r\n\r\n# Streamed\n\n'
+        for _ in range(MAX_UPLOAD // 10_000 + 2):
+            yield b"Chroma is. " * 1000
+        yield b"\r\n--b0undary--\r\n"
+
+    streamed = backend.call(
+        "POST",
+        f"/projects/{project}/documents",
+        content=chunked(),
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+    )
+    assert (streamed.status_code, streamed.json()["error"]) == (413, "payload_too_large")
+    assert backend.stored(project) == {"large.md": _sha(large)}
+
 
 def test_another_users_documents_are_refused_and_kept(backend: Backend, project: str) -> None:
     """Bob cannot upload into, nor list, a project whose documents Alice ingested."""
