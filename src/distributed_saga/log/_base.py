@@ -247,10 +247,12 @@ class SagaLog(abc.ABC):
         *,
         states: Collection[SagaState] | None = None,
         lock_key: str | None = None,
+        user_id: str | None = None,
         limit: int = 100,
         before: tuple[float, str] | None = None,
     ) -> list[SagaRecord]:
-        """Up to ``limit`` sagas with their steps, newest first, filtered by state and lock key.
+        """Up to ``limit`` sagas with their steps, newest first, filtered by state, lock key
+        and the user who ran them (``user_id``; ``None`` filters nothing).
 
         Sagas are ordered by ``(created_at, saga_id)``, descending. ``before``, a position
         ``(created_at, saga_id)`` (usually the last saga of the previous page), keeps only

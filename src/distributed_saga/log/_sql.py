@@ -162,6 +162,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX saga_lock_history ON saga (lock_key, created_at, saga_id)
             WHERE lock_key IS NOT NULL""",
     ),
+    (
+        # Each user's sagas, newest first (list_sagas by user, page after page), so that
+        # a user with few sagas is not found by reading everyone's. Written once per saga:
+        # none of its columns ever changes. Sagas of no user are left out.
+        """CREATE INDEX saga_user_history ON saga (user_id, created_at, saga_id)
+            WHERE user_id IS NOT NULL""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The schema version this code writes; opening a newer database is refused."""
@@ -656,23 +663,25 @@ class _SqlSagaLog(SagaLog):
         *,
         states: Collection[SagaState] | None = None,
         lock_key: str | None = None,
+        user_id: str | None = None,
         limit: int = 100,
         before: tuple[float, str] | None = None,
     ) -> list[SagaRecord]:
         values = None if states is None else sorted({SagaState(s).value for s in states})
         if limit <= 0 or values == []:
             return []
-        return self._read(self._list_sagas, values, lock_key, limit, before)
+        return self._read(self._list_sagas, values, lock_key, user_id, limit, before)
 
     def _list_sagas(
         self,
         cur: Cursor,
         states: list[str] | None,
         lock_key: str | None,
+        user_id: str | None,
         limit: int,
         before: tuple[float, str] | None,
     ) -> list[SagaRecord]:
-        query, params = self._page_query(states, lock_key, limit, before)
+        query, params = self._page_query(states, lock_key, user_id, limit, before)
         cur.execute(self._dynamic(query), params)
         rows = cur.fetchall()
         steps: dict[str, list[StepRecord]] = {row[0]: [] for row in rows}
@@ -695,6 +704,7 @@ class _SqlSagaLog(SagaLog):
     def _page_query(
         states: list[str] | None,
         lock_key: str | None,
+        user_id: str | None,
         limit: int,
         before: tuple[float, str] | None,
     ) -> tuple[str, tuple[Any, ...]]:
@@ -709,6 +719,9 @@ class _SqlSagaLog(SagaLog):
         if lock_key is not None:
             where.append("lock_key = ?")
             params.append(lock_key)
+        if user_id is not None:
+            where.append("user_id = ?")  # saga_user_history may serve
+            params.append(user_id)
         if before is not None:
             # A row value, which both dialects turn into a range on the index: each page
             # starts where the last one ended instead of skipping the pages before it.

@@ -258,6 +258,7 @@ class MemorySagaLog(SagaLog):
         *,
         states: Collection[SagaState] | None = None,
         lock_key: str | None = None,
+        user_id: str | None = None,
         limit: int = 100,
         before: tuple[float, str] | None = None,
     ) -> list[SagaRecord]:
@@ -267,6 +268,7 @@ class MemorySagaLog(SagaLog):
                 for saga in self._sagas.values()
                 if (states is None or saga.state in states)
                 and (lock_key is None or saga.lock_key == lock_key)
+                and (user_id is None or saga.user_id == user_id)
                 and (before is None or _position(saga) < before)
             ]
         chosen.sort(key=_position, reverse=True)

@@ -308,13 +308,14 @@ class PostgresSagaLog(_SqlSagaLog):
         *,
         states: Collection[SagaState] | None = None,
         lock_key: str | None = None,
+        user_id: str | None = None,
         limit: int = 100,
         before: tuple[float, str] | None = None,
     ) -> list[SagaRecord]:
         values = None if states is None else sorted({SagaState(s).value for s in states})
         if limit <= 0 or values == []:
             return []
-        page, params = self._page_query(values, lock_key, limit, before)
+        page, params = self._page_query(values, lock_key, user_id, limit, before)
         # The page and its steps in one statement (one snapshot, one round trip).
         order = "s.created_at DESC, s.saga_id DESC, "
         query = self._dynamic(

@@ -1,10 +1,11 @@
 """A log written by an older schema is upgraded in place when it is opened, on both dialects.
 
 The old database is made as the old code made it: the schema from the migrations it knew
-(entries are appended, never edited, so ``_MIGRATIONS[:1]`` is schema version 1), and rows
-written with plain SQL. Opening it with this code must bring it to :data:`SCHEMA_VERSION`
-with every record intact, and the upgraded log must work: recovery claims, lock keys, pages
-and pruning.
+(entries are appended, never edited, so ``_MIGRATIONS[:v]`` is schema version ``v``), and
+rows written with plain SQL. Opening it with this code must bring it to
+:data:`SCHEMA_VERSION` with every record intact, and the upgraded log must work: recovery
+claims, lock keys, pages, a user's pages (read through the index version 3 added) and
+pruning.
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from distributed_saga.log.sqlite import SQLiteSagaLog
 from distributed_saga.retention import prune_sagas
 from distributed_saga.testing.contract import LEASE, OWNER, intent
 
-OLD_VERSION = 1
 SAGAS = (
-    # saga_id, state, lock_key, owner, lease_expires_at, created_at, updated_at
-    ("done", "committed", "doc", None, None, 1000.0, 1001.0),
-    ("stuck", "executing", "doc2", "dead-owner", 1002.5, 1002.0, 1002.5),
-    ("failed", "failed", "doc3", None, None, 1003.0, 1004.0),
+    # saga_id, user_id, state, lock_key, owner, lease_expires_at, created_at, updated_at
+    ("done", "ann", "committed", "doc", None, None, 1000.0, 1001.0),
+    ("stuck", "bob", "executing", "doc2", "dead-owner", 1002.5, 1002.0, 1002.5),
+    ("failed", "ann", "failed", "doc3", None, None, 1003.0, 1004.0),
 )
 STEPS = (
     # saga_id, step_index, name, state, compensation, compensation_args
@@ -40,23 +40,30 @@ STEPS = (
     ("stuck", 0, "publish", "started", "undo", '{"k": 2}'),
     ("failed", 0, "publish", "compensation_failed", "undo", '{"k": 3}'),
 )
-NEW_INDEXES = {"saga_unfinished", "saga_lock_history"}
+NEW_INDEXES = {"saga_unfinished", "saga_lock_history", "saga_user_history"}
+# The indexes each old schema version has, besides primary keys.
+OLD_INDEXES = {
+    1: {"saga_lock_key", "saga_created", "saga_owned"},
+    2: {"saga_lock_key", "saga_created", "saga_unfinished", "saga_lock_history"},
+}
+OLD_VERSIONS = pytest.mark.parametrize("old_version", sorted(OLD_INDEXES))
 
 
-def write_old_log(cls: type[_SqlSagaLog], execute: Callable[..., Any]) -> None:
-    """Create schema version 1 and its rows through ``execute(sql, params)``."""
-    for statement in _MIGRATIONS[0]:
-        execute(cls._render(statement))
+def write_old_log(cls: type[_SqlSagaLog], execute: Callable[..., Any], old_version: int) -> None:
+    """Create schema version ``old_version`` and its rows through ``execute(sql, params)``."""
+    for migration in _MIGRATIONS[:old_version]:
+        for statement in migration:
+            execute(cls._render(statement))
     execute("CREATE TABLE saga_schema_version (version INTEGER NOT NULL)")
-    execute(cls._render("INSERT INTO saga_schema_version (version) VALUES (?)"), (OLD_VERSION,))
-    for saga_id, state, lock_key, owner, lease, created, updated in SAGAS:
+    execute(cls._render("INSERT INTO saga_schema_version (version) VALUES (?)"), (old_version,))
+    for saga_id, user_id, state, lock_key, owner, lease, created, updated in SAGAS:
         execute(
             cls._render(
                 "INSERT INTO saga (saga_id, user_id, state, lock_key, owner, lease_expires_at,"
                 " lease_seconds, created_at, updated_at, metadata)"
-                " VALUES (?, 'user', ?, ?, ?, ?, 30.0, ?, ?, {json_param})"
+                " VALUES (?, ?, ?, ?, ?, ?, 30.0, ?, ?, {json_param})"
             ),
-            (saga_id, state, lock_key, owner, lease, created, updated, '{"old": true}'),
+            (saga_id, user_id, state, lock_key, owner, lease, created, updated, '{"old": true}'),
         )
     for saga_id, index, name, state, undo, args in STEPS:
         execute(
@@ -76,9 +83,10 @@ def check_upgraded(log: SagaLog, version: int, indexes: set[str]) -> None:
     assert "saga_owned" not in indexes
     by_id = {saga.saga_id: saga for saga in log.list_sagas()}
     assert [s.saga_id for s in log.list_sagas()] == ["failed", "stuck", "done"]
-    for saga_id, state, lock_key, owner, lease, created, updated in SAGAS:
+    for saga_id, user_id, state, lock_key, owner, lease, created, updated in SAGAS:
         saga = by_id[saga_id]
-        assert (saga.state.value, saga.lock_key, saga.owner) == (state, lock_key, owner)
+        assert (saga.user_id, saga.state.value, saga.lock_key) == (user_id, state, lock_key)
+        assert saga.owner == owner
         assert (saga.lease_expires_at, saga.created_at, saga.updated_at) == (
             lease,
             created,
@@ -94,6 +102,13 @@ def check_upgraded(log: SagaLog, version: int, indexes: set[str]) -> None:
             undo,
         )
         assert step.compensation_args == json.loads(args)
+    # A user's sagas, read through saga_user_history, page after page.
+    assert [s.saga_id for s in log.list_sagas(user_id="ann")] == ["failed", "done"]
+    failed = by_id["failed"]
+    assert failed.created_at is not None
+    after = log.list_sagas(user_id="ann", before=(failed.created_at, failed.saga_id))
+    assert [s.saga_id for s in after] == ["done"]
+    assert [s.saga_id for s in log.list_sagas(user_id="bob")] == ["stuck"]
     # Recovery scans the new index of unfinished sagas: the expired one, and only it.
     assert log.claim_expired("recoverer", LEASE) == ["stuck"]
     assert log.get_saga("stuck").steps[0].state is StepState.STARTED
@@ -128,14 +143,37 @@ def sqlite_state(path: Path) -> tuple[int, set[str]]:
     return int(version), {name for (name,) in rows}
 
 
-def test_sqlite_log_of_schema_version_1_is_upgraded_in_place(tmp_path: Path) -> None:
+def user_page_query(cls: type[_SqlSagaLog], *, before: bool) -> tuple[str, tuple[Any, ...]]:
+    """The statement of a page of ann's sagas (the first, or one ``before`` a position)."""
+    position = (1003.0, "failed") if before else None
+    query, params = cls._page_query(None, None, "ann", 50, position)
+    return cls._render(query), params
+
+
+def sqlite_user_plan(path: Path, *, before: bool) -> str:
+    query, params = user_page_query(SQLiteSagaLog, before=before)
+    with sqlite_catalog(path) as conn:
+        rows = conn.execute(f"EXPLAIN QUERY PLAN {query}", params).fetchall()
+    return "\n".join(str(row[3]) for row in rows)
+
+
+@OLD_VERSIONS
+def test_sqlite_log_of_an_old_schema_version_is_upgraded_in_place(
+    tmp_path: Path, old_version: int
+) -> None:
     path = tmp_path / "old.db"
     with sqlite_catalog(path) as conn:
-        write_old_log(SQLiteSagaLog, conn.execute)
+        write_old_log(SQLiteSagaLog, conn.execute, old_version)
         conn.commit()
-    assert sqlite_state(path) == (OLD_VERSION, {"saga_lock_key", "saga_created", "saga_owned"})
+    assert sqlite_state(path) == (old_version, OLD_INDEXES[old_version])
+    assert "saga_user_history" not in sqlite_user_plan(path, before=False)
     with SQLiteSagaLog(path) as log:
         check_upgraded(log, *sqlite_state(path))
+    # A user's page is a range of the new index, in its order (no sort), first or deep.
+    for before in (False, True):
+        plan = sqlite_user_plan(path, before=before)
+        assert "USING INDEX saga_user_history (user_id=?" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
     with SQLiteSagaLog(path) as reopened:  # a second opening finds nothing left to do
         assert sqlite_state(path)[0] == SCHEMA_VERSION
         assert {s.saga_id for s in reopened.list_sagas()} == {"failed", "stuck", "next"}
@@ -154,21 +192,40 @@ def postgres_state(url: str, schema: str) -> tuple[int, set[str]]:
     return int(version), {name for (name,) in rows}
 
 
+def postgres_user_plan(url: str, schema: str, *, before: bool) -> str:
+    """The plan of a page of ann's sagas, sequential scans priced out (the table is tiny)."""
+    import psycopg  # noqa: PLC0415 - only PostgreSQL tests need the driver
+
+    query, params = user_page_query(PostgresSagaLog, before=before)
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT set_config('search_path', %s, true)", (f'"{schema}"',))
+        conn.execute("ANALYZE saga")
+        conn.execute("SET LOCAL enable_seqscan = off")
+        rows = conn.execute(f"EXPLAIN {query}", params).fetchall()
+    return "\n".join(str(row[0]) for row in rows)
+
+
 @pytest.mark.postgres
-def test_postgres_log_of_schema_version_1_is_upgraded_in_place(
-    postgres_url: str, postgres_schema: str
+@OLD_VERSIONS
+def test_postgres_log_of_an_old_schema_version_is_upgraded_in_place(
+    postgres_url: str, postgres_schema: str, old_version: int
 ) -> None:
     import psycopg  # noqa: PLC0415 - only PostgreSQL tests need the driver
 
     with psycopg.connect(postgres_url) as conn:
         conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
         conn.execute("SELECT set_config('search_path', %s, true)", (f'"{postgres_schema}"',))
-        write_old_log(PostgresSagaLog, conn.execute)
+        write_old_log(PostgresSagaLog, conn.execute, old_version)
     version, indexes = postgres_state(postgres_url, postgres_schema)
-    assert version == OLD_VERSION
-    assert {"saga_lock_key", "saga_created", "saga_owned"} <= indexes
+    assert version == old_version
+    assert OLD_INDEXES[old_version] <= indexes
+    assert "saga_user_history" not in indexes
     with PostgresSagaLog(postgres_url, schema=postgres_schema) as log:
         check_upgraded(log, *postgres_state(postgres_url, postgres_schema))
+    for before in (False, True):
+        plan = postgres_user_plan(postgres_url, postgres_schema, before=before)
+        assert "Index Scan Backward using saga_user_history" in plan, plan
+        assert "Sort" not in plan, plan
     with PostgresSagaLog(postgres_url, schema=postgres_schema) as reopened:
         assert postgres_state(postgres_url, postgres_schema)[0] == SCHEMA_VERSION
         assert {s.saga_id for s in reopened.list_sagas()} == {"failed", "stuck", "next"}

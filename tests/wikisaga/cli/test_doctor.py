@@ -123,7 +123,7 @@ def test_a_healthy_stack_passes_every_check(doctor: Any, stack_env: dict[str, st
     assert only(found, "backend service")["message"].endswith(
         f"answers, token accepted, version {wikisaga.__version__}"
     )
-    assert "schema version 2" in only(found, "saga log")["message"]
+    assert f"schema version {SCHEMA_VERSION}" in only(found, "saga log")["message"]
 
 
 def test_the_report_is_one_line_per_check_with_a_fix_under_each_problem(
@@ -450,7 +450,7 @@ def test_a_postgres_log_is_checked_through_read_only_connections(
     with open_saga_log(url) as log:
         log.create_saga("wiki-orphan", "alice", owner="a-dead-process", lease_seconds=30)
     status, found = doctor(env)
-    assert "schema version 2, 1 saga(s)" in only(found, "saga log")["message"]
+    assert f"schema version {SCHEMA_VERSION}, 1 saga(s)" in only(found, "saga log")["message"]
     assert statuses(found)["sagas needing intervention"] == ["ok"]
     jobs = only(found, "jobs store")
     assert (jobs["status"], jobs["message"]) == (

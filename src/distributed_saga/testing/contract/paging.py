@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from distributed_saga._records import SagaRecord, SagaState
+from distributed_saga._records import SagaRecord, SagaState, StepState
 from distributed_saga.log import SagaLog
-from distributed_saga.testing.contract.helpers import LEASE, OWNER, create_in_order, drive
+from distributed_saga.testing.contract.helpers import (
+    LEASE,
+    OWNER,
+    TICK,
+    create_in_order,
+    drive,
+    intent,
+)
 
 __all__ = ["PagingContract"]
 
@@ -79,3 +87,42 @@ class PagingContract:
             assert everything, filters
             paged = [saga_id for page in walk(log, 2, **filters) for saga_id in page]
             assert paged == everything, filters
+
+    def test_a_users_listing_holds_only_their_sagas_page_after_page(self, log: SagaLog) -> None:
+        """``user_id`` alone, with a state, with a lock key and across ``before`` pages:
+        the user's sagas in the log's order, and no one else's (nor those of no user)."""
+        users = ["ann", "bob", None, "ann", "ann", "bob", None, "ann", "ann", "bob", "ann"]
+        for n, user in enumerate(users):
+            # Every third saga commits, holding the lock key "doc" while it runs.
+            lock_key = "doc" if n % 3 == 0 else None
+            log.create_saga(f"s{n:02d}", user, owner=OWNER, lease_seconds=LEASE, lock_key=lock_key)
+            intent(log, f"s{n:02d}")
+            if lock_key is not None:
+                log.record_step_result(
+                    f"s{n:02d}", OWNER, index=0, state=StepState.COMPLETED, attempts=1
+                )
+                log.finish_saga(f"s{n:02d}", OWNER, SagaState.COMMITTED)
+            time.sleep(TICK)
+        anns = ["s10", "s08", "s07", "s04", "s03", "s00"]
+        executing = {SagaState.EXECUTING}
+        for filters, expected in (
+            ({"user_id": "ann"}, anns),
+            ({"user_id": "bob"}, ["s09", "s05", "s01"]),
+            ({"user_id": "nobody"}, []),
+            ({"user_id": "ann", "states": executing}, ["s10", "s08", "s07", "s04"]),
+            ({"user_id": "ann", "states": {SagaState.COMMITTED}}, ["s03", "s00"]),
+            ({"user_id": "bob", "lock_key": "doc"}, ["s09"]),
+            ({"user_id": "ann", "lock_key": "doc", "states": executing}, []),
+        ):
+            listed = [saga.saga_id for saga in log.list_sagas(**filters)]
+            assert listed == expected, filters
+            for size in (1, 2, 4):
+                paged = [saga_id for page in walk(log, size, **filters) for saga_id in page]
+                assert paged == expected, (filters, size)
+        assert {saga.user_id for saga in log.list_sagas(user_id="ann")} == {"ann"}
+        # Paging from a position within ann's sagas: strictly older, and only hers.
+        s07 = log.get_saga("s07")
+        after = log.list_sagas(user_id="ann", limit=2, before=position(s07))
+        assert [saga.saga_id for saga in after] == ["s04", "s03"]
+        # Her sagas that hold "doc" too.
+        assert [s.saga_id for s in log.list_sagas(user_id="ann", lock_key="doc")] == anns[4:]

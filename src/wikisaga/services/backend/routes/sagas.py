@@ -8,9 +8,9 @@ service's operator, who sees every saga.
 
 - ``GET /sagas?state=&project_id=&lock_key=&limit=&before=``: newest first, in keyset pages
   (``SagaLog.list_sagas(before=)``). ``project_id`` is the lock key ``wiki:{project_id}``
-  that every generation of the project holds. ``next_before`` continues the listing; for a
-  user the log is read in pages and filtered, at most :data:`SCAN_LIMIT` sagas a request, so
-  a page may hold fewer than ``limit`` sagas while ``next_before`` is still set.
+  that every generation of the project holds. ``next_before`` continues the listing. A
+  user's listing is one query a page too (``list_sagas(user_id=)``, on the log's index of
+  each user's sagas), however many other users' sagas the log keeps.
 - ``GET /sagas/{saga_id}``: the saga with its steps.
 - ``POST /sagas/{saga_id}/retry``: the remaining compensations of a ``failed`` saga, run with
   the backend's own token (:func:`~wikisaga.pipeline.compensations.publish_compensations`,
@@ -55,13 +55,9 @@ from wikisaga.services.backend.schemas import (
     saga_body,
 )
 
-__all__ = ["SCAN_LIMIT", "position_of", "router"]
+__all__ = ["position_of", "router"]
 
 logger = logging.getLogger("wikisaga.services.backend")
-
-SCAN_LIMIT = 2000
-"""Sagas read from the log at most to answer one page of a user's listing."""
-_READ_PAGE = 200
 
 router = APIRouter(
     tags=["sagas"], dependencies=[Depends(internal_token)], responses=ERROR_RESPONSES
@@ -150,28 +146,12 @@ def list_sagas(
         if user_id is not None:
             runner.check_owner(project_id, user_id)
     cursor = _parse_position(before) if before is not None else None
-    found: list[SagaRecord] = []
-    scanned = 0
-    exhausted = False
-    while len(found) < limit and scanned < SCAN_LIMIT:
-        # The operator sees every saga: one read. A user's are filtered from pages.
-        want = limit - len(found) if user_id is None else min(_READ_PAGE, SCAN_LIMIT - scanned)
-        batch = runner.saga_log.list_sagas(
-            states=state or None, lock_key=lock_key, limit=want, before=cursor
-        )
-        consumed = 0
-        for record in batch:
-            consumed += 1
-            cursor = (record.created_at or 0.0, record.saga_id)
-            if user_id is None or record.user_id == user_id:
-                found.append(record)
-                if len(found) == limit:
-                    break
-        scanned += consumed
-        if len(batch) < want and consumed == len(batch):
-            exhausted = True
-            break
-    next_before = None if exhausted or cursor is None else f"{cursor[0]!r},{cursor[1]}"
+    # One read: the operator's of every saga, a user's of their own (user_id=None filters
+    # nothing). A full page may have a next one; a short page is the last.
+    found = runner.saga_log.list_sagas(
+        states=state or None, lock_key=lock_key, user_id=user_id, limit=limit, before=cursor
+    )
+    next_before = position_of(found[-1]) if len(found) == limit else None
     return SagaList(sagas=[saga_body(record) for record in found], next_before=next_before)
 
 
