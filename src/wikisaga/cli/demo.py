@@ -549,10 +549,12 @@ def demo(
         ),
     ] = False,
 ) -> int:
-    """Ingest the shipped corpus (23 documents on Python packaging), start the services,
-    generate and publish its wiki, graph and snapshot; then regenerate with the git service
-    down and show the previous wiki, graph and history intact; end with a git clone of the
-    wiki into $WIKISAGA_DATA_DIR/demo/wiki (default ./.wikisaga)."""
+    """Ingest the shipped corpus (23 documents on Python packaging) or --docs, start the
+    filesystem, git, orchestrator and backend services, generate and publish the wiki,
+    graph and snapshot; then regenerate with the git service down (or, with --crash, kill
+    the backend mid-saga and recover) and show the previous wiki, graph and history intact;
+    end with a git clone of the wiki into $WIKISAGA_DATA_DIR/demo/wiki (default
+    ./.wikisaga)."""
     try:
         return run_demo(Settings.from_env(), docs=docs, crash=crash)
     except DemoError as exc:
