@@ -13,7 +13,7 @@ from wikisaga.testing.stack import ServiceStack
 from wikisaga.users import UserStore
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     root = tmp_path_factory.mktemp("dashboard")
     with ServiceStack(root) as stack:

@@ -47,9 +47,11 @@ def _unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the whole session."""
+    """One headless Chromium, for this module only: Playwright's sync API keeps an event
+    loop running in the main thread while it is open, which would break every later test
+    that calls ``asyncio.run``."""
     try:
         from playwright.sync_api import sync_playwright  # noqa: PLC0415
     except ImportError:

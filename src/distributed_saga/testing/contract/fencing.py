@@ -122,8 +122,10 @@ class FencingContract:
         assert log.renew_leases(OWNER, []) == 0
 
     def test_renew_leases_keeps_an_expired_saga_from_being_claimed(self, log: SagaLog) -> None:
-        drive(log, "s1", SagaState.EXECUTING, lease_seconds=0.3)
-        time.sleep(0.2)
+        # Each sleep outlives half the lease, so the saga would have expired without the
+        # renewal, and leaves the other half as room for a loaded machine's pauses.
+        drive(log, "s1", SagaState.EXECUTING, lease_seconds=1.0)
+        time.sleep(0.6)
         assert log.renew_leases(OWNER, ["s1"]) == 1
-        time.sleep(0.2)
+        time.sleep(0.6)
         assert log.claim_expired(OTHER, LEASE) == []
