@@ -14,7 +14,8 @@ schema of its own).
 Each log is opened (which creates the schema), then filled directly in its tables, not
 through the engine: ``--sagas`` finished sagas of two steps each, created evenly over 120
 days, nine in ten ``committed`` and one in ten ``rolled_back``, on 1,000 projects (the lock
-key ``wiki:project-<n>``) and 97 users, plus one ``failed`` saga per thousand (each on a
+key ``wiki:project-<n>``) and 97 users (but for one saga in 10,000, run by ``user-rare``, a
+user with few sagas), plus one ``failed`` saga per thousand (each on a
 project of its own: a failed saga keeps its lock) and 20 sagas in flight whose lease
 expired (their process died). SQLite is filled with ``executemany`` in one transaction,
 PostgreSQL with ``COPY`` and then ``ANALYZE`` (as autovacuum would soon do); the log's own
@@ -31,6 +32,12 @@ is reported in milliseconds:
 ``rolled_back_page``     ``list_sagas(states={rolled_back})``
 ``project_page``         ``list_sagas(lock_key="wiki:project-8")``: one project's sagas
 ``project_deep_page``    the same from the middle of that project's history
+``user_page``            ``list_sagas(user_id="user-8")``: one user's newest 50 (one saga
+                         in 97), through the index of each user's sagas (schema v3)
+``user_deep_page``       the same from nine tenths of the way down
+``rare_user_page``       ``list_sagas(user_id="user-rare")``: a user with few sagas
+``rare_user_scan``       what the backend did before schema v3 for that user: pages of 200
+                         of everyone's sagas, filtered, 2,000 at most (and none found)
 ``get_saga``             ``get_saga`` of a saga picked at random (a different one each time)
 ``count_failed``         ``count_sagas(states={failed})``
 ``count_expired``        ``count_sagas(lease_expired_for=0)``: in flight, nobody renewing
@@ -43,7 +50,8 @@ Each operation's statements are captured once (SQLite's trace callback, psycopg'
 and their plans read with ``EXPLAIN QUERY PLAN`` / ``EXPLAIN``: ``uses_index`` says that
 no statement scans a table whole (``SCAN saga`` without an index, ``Seq Scan on saga``),
 ``sorts`` that one sorts every matching saga rather than reading a page in index order.
-``count_all`` may scan: it counts everything.
+``count_all`` may scan: it counts everything. ``user_index`` says that the by-user pages'
+plans read ``saga_user_history``.
 
 The last line of standard output is one JSON object: ``<system>_<operation>_ms`` for every
 operation, ``<system>_fill_seconds``, and under ``systems`` the same with each operation's
@@ -78,6 +86,11 @@ SYSTEMS = ("sqlite", "pg")
 PAGE = 50
 PROJECTS = 1000
 USERS = 97
+RARE_USER = "user-rare"
+RARE_EVERY = 10_000
+"""One saga in RARE_EVERY (i % RARE_EVERY == 11) is RARE_USER's."""
+OLD_SCAN_LIMIT, OLD_READ_PAGE = 2000, 200
+"""How the backend listed a user's sagas before schema version 3 (filtering pages)."""
 IN_FLIGHT = 20
 SPAN = 120 * 86400.0
 """The sagas were created over the last 120 days."""
@@ -105,7 +118,7 @@ def synthetic(count: int, now: float, seed: int) -> Iterator[tuple[tuple[Any, ..
     for i in range(total):
         saga_id = f"{rng.getrandbits(128):032x}"
         created = now - SPAN + SPAN * i / total
-        user = f"user-{i % USERS}"
+        user = RARE_USER if i % RARE_EVERY == 11 else f"user-{i % USERS}"
         project = f"project-{i % PROJECTS}"
         lock_key: str | None = f"wiki:{project}"
         owner = lease = None
@@ -347,6 +360,10 @@ def operations(
     # wiki:project-8's sagas are i = 8, 1008, ...: all committed (project-7 would lose
     # its i = 7, 1007, ... to the failed sagas' own lock keys).
     project, in_project = "wiki:project-8", len(range(8, count, PROJECTS))
+    # user-8's sagas are i = 8, 105, ... (user-rare's are i = 11, 10011, ...).
+    total = count + IN_FLIGHT
+    user, rare = "user-8", len(range(11, total, RARE_EVERY))
+    in_user = sum(1 for i in range(8, total, USERS) if i % RARE_EVERY != 11)
 
     def first_page(log: SagaLog, at: dict[str, Any]) -> None:
         page = log.list_sagas(limit=PAGE)
@@ -374,6 +391,32 @@ def operations(
         page = log.list_sagas(lock_key=project, limit=PAGE, before=at["middle"])
         _check(0 < len(page) <= PAGE, "project deep page")
         _check(all((s.created_at or 0) < at["middle"][0] for s in page), "project deep page")
+
+    def user_page(log: SagaLog, at: dict[str, Any]) -> None:
+        page = log.list_sagas(user_id=user, limit=PAGE)
+        _check(len(page) == min(PAGE, in_user), "user page")
+        _check(all(s.user_id == user for s in page), "user page users")
+
+    def user_deep_page(log: SagaLog, at: dict[str, Any]) -> None:
+        page = log.list_sagas(user_id=user, limit=PAGE, before=at["deep"])
+        _check(0 < len(page) <= PAGE and all(s.user_id == user for s in page), "user deep")
+        _check(all((s.created_at or 0) < at["deep"][0] for s in page), "user deep page")
+
+    def rare_user_page(log: SagaLog, at: dict[str, Any]) -> None:
+        page = log.list_sagas(user_id=RARE_USER, limit=PAGE)
+        _check(len(page) == min(PAGE, rare), "rare user page")
+        _check(all(s.user_id == RARE_USER for s in page), "rare user page users")
+
+    def rare_user_scan(log: SagaLog, at: dict[str, Any]) -> None:
+        found: list[str] = []
+        before: tuple[float, str] | None = None
+        for _ in range(OLD_SCAN_LIMIT // OLD_READ_PAGE):
+            batch = log.list_sagas(limit=OLD_READ_PAGE, before=before)
+            found += [s.saga_id for s in batch if s.user_id == RARE_USER]
+            if len(batch) < OLD_READ_PAGE:
+                break
+            before = (batch[-1].created_at or 0.0, batch[-1].saga_id)
+        _check(len(found) <= rare, "rare user scan")
 
     def get_saga(log: SagaLog, at: dict[str, Any]) -> None:
         # A saga created at a random time: the first one at or before it.
@@ -409,6 +452,10 @@ def operations(
         "rolled_back_page": rolled_back_page,
         "project_page": project_page,
         "project_deep_page": project_deep_page,
+        "user_page": user_page,
+        "user_deep_page": user_deep_page,
+        "rare_user_page": rare_user_page,
+        "rare_user_scan": rare_user_scan,
         "get_saga": get_saga,
         "count_failed": count_failed,
         "count_expired": count_expired,
@@ -475,6 +522,14 @@ def run_postgres(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
 # -- the report -------------------------------------------------------------------------
 
 
+USER_PAGES = ("user_page", "user_deep_page", "rare_user_page")
+
+
+def reads_user_index(op: dict[str, Any]) -> bool:
+    """Whether an operation's plan reads the index of each user's sagas."""
+    return any("saga_user_history" in line for line in op["plan"])
+
+
 def report(measured: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
     names = list(next(iter(measured.values()))["operations"])
     rows = []
@@ -483,6 +538,8 @@ def report(measured: dict[str, dict[str, Any]], args: argparse.Namespace) -> dic
         for system in measured:
             op = measured[system]["operations"][name]
             how = ("index" if op["uses_index"] else "SCAN") + (", sorts" if op["sorts"] else "")
+            if name in USER_PAGES:
+                how += ", user index" if reads_user_index(op) else ", NOT user index"
             row += [f"{op['ms']:.3f}", how]
         rows.append(row)
     header = ["operation"]
@@ -500,6 +557,14 @@ def report(measured: dict[str, dict[str, Any]], args: argparse.Namespace) -> dic
             summary[f"{system}_{name}_ms"] = op["ms"]
         summary[f"{system}_plans_use_indexes"] = all(
             op["uses_index"] for name, op in result["operations"].items() if name != "count_all"
+        )
+        summary[f"{system}_user_pages_use_user_index"] = all(
+            reads_user_index(result["operations"][name]) for name in USER_PAGES
+        )
+        # The rare user's page before schema version 3 (a filtered scan) against now.
+        ops = result["operations"]
+        summary[f"{system}_rare_user_scan_vs_page"] = (
+            ops["rare_user_scan"]["ms"] / ops["rare_user_page"]["ms"]
         )
     summary["systems"] = measured
     _harness.print_headline(summary, {})

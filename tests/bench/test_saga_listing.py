@@ -27,6 +27,10 @@ OPERATIONS = (
     "rolled_back_page",
     "project_page",
     "project_deep_page",
+    "user_page",
+    "user_deep_page",
+    "rare_user_page",
+    "rare_user_scan",
     "get_saga",
     "count_failed",
     "count_expired",
@@ -78,6 +82,12 @@ def test_sqlite_quick_run_times_every_operation_on_indexes(tmp_path: Path) -> No
     assert summary["sqlite_plans_use_indexes"] is True, {
         op: result["plan"] for op, result in operations.items() if not result["uses_index"]
     }
+    # A user's pages are ranges of the index of each user's sagas, read in its order.
+    assert summary["sqlite_user_pages_use_user_index"] is True, {
+        op: operations[op]["plan"] for op in ("user_page", "user_deep_page", "rare_user_page")
+    }
+    assert not operations["user_deep_page"]["sorts"]
+    assert summary["sqlite_rare_user_scan_vs_page"] > 0
     assert "pg_list_first_page_ms" not in summary
 
 
