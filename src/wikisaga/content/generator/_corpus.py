@@ -41,10 +41,11 @@ PREDICATE_WORDS = {
     Predicate.IMPLEMENTS: "implements",
     Predicate.SUPPORTS: "supports",
     Predicate.WRITTEN_IN: "is written in",
-    Predicate.CREATED_BY: "is created by",
+    Predicate.CREATED_BY: "is made or maintained by",
     Predicate.RELATED_TO: "is related to",
 }
-"""How each predicate reads between a subject and an object."""
+"""How each predicate reads between a subject and an object (``created_by`` covers
+"created", "written", "developed" and "maintained by" alike, so it claims no more)."""
 
 _SEPARATORS = re.compile(r"[\s._-]+")
 MAX_ENTITY_NAME_CHARS = 48
