@@ -7,11 +7,12 @@ commit carries the message and the creation time (the committer date, in whole s
 UTC).
 
 A snapshot's blobs, trees and commit are made and written in this process (``objects``),
-byte for byte as git makes them; everything else is driven through git plumbing
-(``plumbing``) with a fixed identity and with global and system git configuration
-switched off, so the result never depends on the machine's git setup. A snapshot runs two
-git commands whatever its number of files: one reads the refs (none for a project's first:
-its repository is laid out here, as ``git init --bare`` would) and one changes them.
+byte for byte as git makes them, and its refs are read here from the ref files (``refs``);
+everything else is driven through git plumbing (``plumbing``) with a fixed identity and
+with global and system git configuration switched off, so the result never depends on the
+machine's git setup. A snapshot runs one git command whatever its number of files, the one
+that changes the refs (a project's repository is laid out here, as ``git init --bare``
+would); a repeat or a conflict also reads the existing snapshot's commit with git.
 Every ref change is one ``git update-ref --stdin`` transaction that states the old value
 of each ref it touches (compare-and-swap), so two writers, even in two processes, can
 never lose each other's update; a writer that loses the race retries on the new head.
@@ -53,7 +54,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from wikisaga.ids import git_reserved_name, is_valid_snapshot_id
-from wikisaga.services.git import housekeeping
+from wikisaga.services.git import housekeeping, refs
 from wikisaga.services.git.errors import (
     GitCommandFailed,
     GitRepositoryError,
@@ -151,6 +152,17 @@ class _Refs:
 
 
 _NO_REFS = _Refs(head=None, tagged=None, deleted=False)
+
+
+def _native(git_dir: Path) -> bool:
+    """Whether the repository is as this service lays it out (its config, no
+    ``reference-transaction`` hook), so that ``refs`` may read and change its refs in
+    this process; any other is left to git."""
+    try:
+        config = (git_dir / "config").read_bytes()
+    except OSError:
+        return False
+    return config == _REPOSITORY_CONFIG and not (git_dir / "hooks").exists()
 
 
 def _check_project_id(project_id: str) -> None:
@@ -307,10 +319,11 @@ class ProjectRepositories:
         be made, so that a repeat or a refused request gathers nothing. Returns
         ``(snapshot, created)``.
 
-        Two git commands make a snapshot: one ``cat-file --batch`` reads ``main``, the
-        tag and the deleted-id ref (none before the repository exists); the blobs, trees
-        and commit are written in this process, as one pack (``objects``); one
-        ``update-ref --stdin`` publishes it. A writer that loses the compare-and-swap
+        One git command makes a snapshot: ``main``, the tag and the deleted-id ref are
+        read in this process (``refs``; an existing tag's commit, for a repeat or a
+        conflict, with one ``cat-file --batch``); the blobs, trees and commit are written
+        in this process, as one pack (``objects``); one ``update-ref --stdin`` publishes
+        it. A writer that loses the compare-and-swap
         reads the refs again and writes a new commit only, as a loose object. The
         snapshot that leaves more than ``housekeeping.PACK_LIMIT`` packs merges them.
 
@@ -378,12 +391,37 @@ class ProjectRepositories:
         )
 
     def _read_refs(self, project_id: str, snapshot_id: str) -> _Refs:
-        """``main``, the snapshot's tag and its deleted-id ref, in one ``cat-file``."""
+        """``main``, the snapshot's tag and its deleted-id ref.
+
+        Read from the ref files in this process (``refs``) when the repository is one this
+        service laid out; the tag's commit, needed only when the tag exists (a repeat, a
+        conflict), comes from one ``git cat-file``, as every ref does in a repository laid
+        out otherwise. Nothing is locked: a ref another writer moves meanwhile may be read
+        with its old value, and then the compare-and-swap that publishes the snapshot
+        fails and :meth:`_create` reads the refs again.
+        """
+        git_dir = self.path(project_id)
         if not self.exists(project_id):
             return _NO_REFS
+        tag = TAG_PREFIX + snapshot_id
+        tombstone = DELETED_PREFIX + snapshot_id
+        if _native(git_dir):
+            try:
+                found = refs.read(git_dir, [MAIN_REF, tag, tombstone])
+            except refs.NotHandled:
+                pass
+            else:
+                if found[tag] is None:
+                    return _Refs(
+                        head=found[MAIN_REF], tagged=None, deleted=found[tombstone] is not None
+                    )
+        return self._read_refs_with_git(git_dir, snapshot_id)
+
+    def _read_refs_with_git(self, git_dir: Path, snapshot_id: str) -> _Refs:
+        """:meth:`_read_refs` in one ``git cat-file --batch``, the tag's commit included."""
         tag = f"{TAG_PREFIX}{snapshot_id}^{{commit}}"
         tombstone = DELETED_PREFIX + snapshot_id
-        found = self._git.read_objects(self.path(project_id), [MAIN_REF, tag, tombstone])
+        found = self._git.read_objects(git_dir, [MAIN_REF, tag, tombstone])
         head = found[MAIN_REF]
         return _Refs(
             head=head.oid if head is not None else None,
