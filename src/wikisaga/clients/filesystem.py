@@ -110,15 +110,23 @@ class FilesystemClient(ServiceClient):
         *,
         save: Sequence[tuple[str, str]] = (),
         delete: Iterable[str] = (),
+        replace: bool = False,
         user_id: str,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Save and delete many files in one all-or-nothing request."""
-        body = {
+        """Save and delete many files in one all-or-nothing request.
+
+        ``replace``: afterwards the project's files are exactly ``save``; every other file
+        is deleted in the same request (a ``deleted`` result each, with its
+        ``previous_version``), and ``delete`` must be empty. :meth:`undo_batch` with the
+        same ``idempotency_key`` undoes it."""
+        body: dict[str, Any] = {
             "project_id": project_id,
             "save": [{"file_path": path, "content": content} for path, content in save],
             "delete": list(delete),
         }
+        if replace:
+            body["replace"] = True
         response = self._request(
             "POST", "/batch", user_id=user_id, json=body, idempotency_key=idempotency_key
         )
@@ -144,6 +152,29 @@ class FilesystemClient(ServiceClient):
         }
         response = self._request(
             "POST", "/restore", user_id=user_id, json=body, idempotency_key=idempotency_key
+        )
+        return dict(response.json())
+
+    def undo_batch(
+        self,
+        project_id: str,
+        idempotency_key: str,
+        *,
+        user_id: str,
+        request_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Undo the batch of ``project_id`` that ``user_id``'s ``idempotency_key`` answered
+        (``POST /restore`` with ``undo_idempotency_key``), and revoke the key.
+
+        Every path the batch changed goes back to its previous version; a key never used
+        changes nothing, and the batch is refused should it arrive later. Idempotent.
+        Raises :class:`~wikisaga.errors.ServiceRejected` (409
+        ``idempotency_key_not_a_batch``) when the key answered something else than a batch
+        of this project; nothing is changed then. ``request_key`` is this request's own
+        ``Idempotency-Key``."""
+        body = {"project_id": project_id, "undo_idempotency_key": idempotency_key}
+        response = self._request(
+            "POST", "/restore", user_id=user_id, json=body, idempotency_key=request_key
         )
         return dict(response.json())
 

@@ -51,12 +51,28 @@ def _timeout(args: Mapping[str, Any], default: float) -> float:
 
 
 def restore_files(args: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None:
-    """Put every file the step touched back to its prior version, or absent."""
-    versions = {item["path"]: item["version"] for item in args["files"]}
+    """Put every file the step touched back to its prior version, or absent.
+
+    Two forms of arguments:
+
+    - ``{"idempotency_key": K, "undo": true, ...}`` (what the saga records): undo the batch
+      K answered, by its key. The filesystem service reads each path's previous version
+      from the batch's stored answer, in the transaction that restores them, and revokes
+      K: a batch that never arrived changes nothing and is refused if it arrives later;
+    - ``{"files": [{"path", "version"}], "idempotency_key": K, ...}`` (what earlier
+      versions recorded, planned from a listing before the batch): put each path back to
+      that version, or absent, and revoke K.
+    """
     key = args.get("idempotency_key")
     with FilesystemClient(
         args["filesystem_url"], headers=_headers(headers), timeout=_timeout(args, 10.0)
     ) as client:
+        if args.get("undo"):
+            if not isinstance(key, str) or not key:
+                raise ValueError("undoing a batch needs the idempotency_key it was sent with")
+            client.undo_batch(args["project_id"], key, user_id=args["user_id"])
+            return
+        versions = {item["path"]: item["version"] for item in args["files"]}
         # Revoking the batch's key stops the batch from landing after its own rollback,
         # should it still be on its way (a slow network, a client retry).
         client.restore(

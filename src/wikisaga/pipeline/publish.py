@@ -20,11 +20,16 @@ What it adds to the guide:
   the internal headers it was given, through a registry of its own.
 - **One generation per project.** The saga's lock key is the project id; a second
   concurrent generation raises :class:`~distributed_saga.SagaLockedError` naming the first.
-- **Overwrite-safe.** Before writing, it reads the version of every file it will touch;
-  rollback puts each back to exactly that version, or removes it if it did not exist. Pages
-  of the previous generation that the new one no longer has are deleted in the same atomic
-  batch, and restored by the same rollback: they are gone for good only when the generation
-  commits, and the snapshot's tree always equals the files.
+- **Overwrite-safe.** The files are one batch that replaces the project's files
+  (``replace``): pages of the previous generation that the new one no longer has are
+  deleted in the same atomic request, and the filesystem service, which reads what each
+  path was in the transaction that changes it, stores every path's previous version with
+  the batch's answer under its idempotency key. The rollback undoes the batch by that key
+  (``POST /restore`` with ``undo_idempotency_key``): each file goes back to exactly its
+  version before, or away if it did not exist, and dropped pages come back, with nothing
+  listed beforehand; a batch that never arrived changes nothing and is refused should it
+  arrive later. Dropped pages are gone for good only when the generation commits, and the
+  snapshot's tree always equals the files.
 - **Extra steps.** ``prepend_steps`` run before the files (staging a graph generation),
   ``append_steps`` after the snapshot and before the commit (making that generation
   current), each a :class:`PublishStep` whose compensation is recorded before it runs.
@@ -127,6 +132,19 @@ def normalize_files(generated_files: object) -> list[tuple[str, str]]:
             raise ValueError(f"file path {path!r} appears twice")
         files[path] = content
     return sorted(files.items())
+
+
+def _removed(answer: Mapping[str, Any]) -> list[str]:
+    """The paths a replacing batch's answer says it deleted: the previous generation's
+    pages the new one no longer has."""
+    results = answer.get("results")
+    if not isinstance(results, list):
+        raise ValueError("the filesystem's batch answer has no 'results' list")
+    return [
+        str(result["path"])
+        for result in results
+        if isinstance(result, Mapping) and result.get("action") == "deleted"
+    ]
 
 
 class WikiGenerationSaga:
@@ -235,15 +253,6 @@ class WikiGenerationSaga:
         )
         git = GitClient(self.git_url, headers=self._headers, timeout=self._git_timeout)
         try:
-            try:
-                current = filesystem.list_files(self.project_id, user_id=self.user_id)
-            except Exception as exc:  # noqa: BLE001 - the guide reports any failure as a result
-                saga.abort(f"could not read the current wiki: {exc}")
-                return self._failed(saga, exc)
-            prior = {entry["path"]: entry["version"] for entry in current}
-            new_paths = {path for path, _ in files}
-            dropped = sorted(set(prior) - new_paths)
-            touched = sorted(new_paths | set(dropped))
             base = {
                 "saga_id": self.saga_id,
                 "project_id": self.project_id,
@@ -253,14 +262,18 @@ class WikiGenerationSaga:
                 for extra in self._prepend_steps:
                     self._extra_step(saga, extra)
                 files_key = f"{self.saga_id}:files"
-                saga.execute_step(
+                # The pages the batch deleted, from its answer: those of the previous
+                # generation that this one no longer has.
+                dropped = saga.execute_step(
                     name=f"Save {len(files)} wiki files to filesystem",
-                    action=lambda: filesystem.batch(
-                        self.project_id,
-                        save=files,
-                        delete=dropped,
-                        user_id=self.user_id,
-                        idempotency_key=files_key,
+                    action=lambda: _removed(
+                        filesystem.batch(
+                            self.project_id,
+                            save=files,
+                            replace=True,
+                            user_id=self.user_id,
+                            idempotency_key=files_key,
+                        )
                     ),
                     rollback=Compensation(
                         FILES_RESTORE,
@@ -269,7 +282,7 @@ class WikiGenerationSaga:
                             "filesystem_url": self.filesystem_url,
                             "timeout": self._filesystem_timeout,
                             "idempotency_key": files_key,
-                            "files": [{"path": p, "version": prior.get(p)} for p in touched],
+                            "undo": True,
                         },
                     ),
                     idempotency_key=files_key,

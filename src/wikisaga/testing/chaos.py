@@ -818,7 +818,6 @@ def _check_end(
             snapshot_id=snapshot_id,
             message=_pipeline_message(saga_id, 2, seed) if pipeline else f"generation {saga_id}",
             generated=generated,
-            dropped=sorted(set(before.files) - set(generated)),
             started={index - offset for index in started if index - offset in (0, 1)},
         )
     finally:

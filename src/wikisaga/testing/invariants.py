@@ -253,7 +253,6 @@ def check_replays(
     snapshot_id: str,
     message: str,
     generated: Mapping[str, str],
-    dropped: list[str],
     started: Collection[int],
 ) -> list[str]:
     """Invariant 5: replaying the request of each step that may have sent one (``started``:
@@ -269,7 +268,7 @@ def check_replays(
             filesystem.batch(
                 project_id,
                 save=sorted(generated.items()),
-                delete=dropped,
+                replace=True,
                 user_id=user_id,
                 idempotency_key=f"{saga_id}:files",
             )

@@ -1,5 +1,6 @@
-"""WikiGenerationSaga against real services: the guide's tests, overwrite-safe rollback,
-one generation per project, and input validation."""
+"""WikiGenerationSaga against real services: the guide's tests, overwrite-safe rollback
+(one batch replacing the files, undone by its key), one generation per project, and input
+validation."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from distributed_saga import (
     compensation,
     open_saga_log,
 )
+from wikisaga.errors import ServiceRejected
+from wikisaga.pipeline.compensations import FILES_RESTORE, publish_compensations
 from wikisaga.pipeline.publish import PublishStep, WikiGenerationSaga
 from wikisaga.testing.invariants import read_state
 from wikisaga.testing.proxy import FaultKind, FaultRule
@@ -272,3 +275,141 @@ def test_snapshot_ids_stay_valid_for_long_project_ids() -> None:
     assert len(long_id) <= 128
     assert long_id.startswith("snap-")
     assert snapshot_id_for("wiki-x" * 40) != snapshot_id_for("wiki-y" * 40)
+
+
+# -- one request for the files, undone by its key -------------------------------------------
+
+
+def versions(stack: ServiceStack, project_id: str) -> dict[str, str]:
+    with stack.direct_filesystem() as filesystem:
+        return {f["path"]: f["version"] for f in filesystem.list_files(project_id, user_id=USER)}
+
+
+def test_the_files_are_one_request_and_their_undo_is_logged_by_key(
+    stack: ServiceStack, project_id: str, log_url: str
+) -> None:
+    """The saga reads nothing before writing: its one filesystem request is the batch that
+    replaces the files, and the compensation it logs names the batch's key, no file list."""
+    make_saga(stack, project_id, log_url).execute_with_consistency({"wiki/old.md": "o"})
+    stack.filesystem_proxy.clear_requests()
+    saga = make_saga(stack, project_id, log_url)
+
+    result = saga.execute_with_consistency({"wiki/new.md": "n"})
+
+    assert result["status"] == "success"
+    assert [(r.method, r.path) for r in stack.filesystem_proxy.requests] == [("POST", "/batch")]
+    with open_saga_log(log_url) as log:
+        files_step = log.get_saga(saga.saga_id).steps[0]
+    assert files_step.compensation == FILES_RESTORE
+    assert files_step.compensation_args == {
+        "saga_id": saga.saga_id,
+        "project_id": project_id,
+        "user_id": USER,
+        "filesystem_url": stack.filesystem_proxy.url,
+        "timeout": 2.0,
+        "idempotency_key": f"{saga.saga_id}:files",
+        "undo": True,
+    }
+
+
+def test_the_snapshot_message_counts_the_pages_the_batch_removed(
+    stack: ServiceStack, project_id: str, log_url: str
+) -> None:
+    first = {"wiki/a.md": "a", "wiki/b.md": "b", "wiki/c.md": "c"}
+    make_saga(stack, project_id, log_url).execute_with_consistency(first)
+
+    result = make_saga(stack, project_id, log_url).execute_with_consistency({"wiki/a.md": "a2"})
+
+    assert result["status"] == "success"
+    assert result["files_removed"] == 2
+    with stack.direct_git() as git:
+        snapshot = git.get_snapshot(project_id, result["snapshot_id"], user_id=USER)
+    assert snapshot is not None
+    assert snapshot["message"] == "Auto-generated wiki with 1 files (2 removed)."
+
+
+def test_a_lost_batch_answer_is_undone_by_its_key(
+    stack: ServiceStack, project_id: str, log_url: str
+) -> None:
+    """The batch lands every try but its answer never comes back: the rollback, which knows
+    only the key, puts every page back at its old version, dropped ones included."""
+    first = {"wiki/a.md": "a1", "wiki/b.md": "b1", "wiki/gone.md": "old page"}
+    make_saga(stack, project_id, log_url).execute_with_consistency(first)
+    before = versions(stack, project_id)
+    stack.filesystem_proxy.add_rule(FaultRule("POST", r"/batch", FaultKind.DROP_AFTER))
+
+    result = make_saga(stack, project_id, log_url).execute_with_consistency(
+        {"wiki/a.md": "a2", "wiki/new.md": "new"}
+    )
+
+    assert result["status"] == "failed"
+    assert result["saga_status"]["state"] == SagaState.ROLLED_BACK.value
+    assert versions(stack, project_id) == before
+    assert state(stack, project_id).files == first
+
+
+def test_a_batch_that_arrives_after_its_rollback_is_refused(
+    stack: ServiceStack, project_id: str, log_url: str
+) -> None:
+    """The batch never reached the service (refused before it); the rollback undoes the key
+    anyway, so the same batch arriving late is refused and changes nothing."""
+    make_saga(stack, project_id, log_url).execute_with_consistency({"wiki/a.md": "a1"})
+    stack.filesystem_proxy.add_rule(FaultRule("POST", r"/batch", FaultKind.ERROR_BEFORE))
+    saga = make_saga(stack, project_id, log_url)
+
+    result = saga.execute_with_consistency({"wiki/a.md": "a2"})
+
+    assert result["status"] == "failed"
+    stack.clear_faults()
+    with stack.direct_filesystem() as filesystem, pytest.raises(ServiceRejected) as refused:
+        filesystem.batch(
+            project_id,
+            save=[("wiki/a.md", "a2")],
+            replace=True,
+            user_id=USER,
+            idempotency_key=f"{saga.saga_id}:files",
+        )
+    assert refused.value.status == 409
+    assert refused.value.error == "idempotency_key_revoked"
+    assert state(stack, project_id).files == {"wiki/a.md": "a1"}
+
+
+@pytest.mark.parametrize("batch_arrived", [True, False])
+def test_compensation_args_of_the_earlier_form_still_restore(
+    stack: ServiceStack, project_id: str, log_url: str, batch_arrived: bool
+) -> None:
+    """A saga logged by an earlier version (a file list planned from a listing, the batch
+    with explicit deletes) is still rolled back by the registered compensation."""
+    first = {"wiki/a.md": "a1", "wiki/gone.md": "old page"}
+    make_saga(stack, project_id, log_url).execute_with_consistency(first)
+    before = versions(stack, project_id)
+    key = f"wiki-{project_id}-earlier:files"
+    if batch_arrived:
+        with stack.direct_filesystem() as filesystem:
+            filesystem.batch(
+                project_id,
+                save=[("wiki/a.md", "a2"), ("wiki/new.md", "n")],
+                delete=["wiki/gone.md"],
+                user_id=USER,
+                idempotency_key=key,
+            )
+    args = {
+        "saga_id": f"wiki-{project_id}-earlier",
+        "project_id": project_id,
+        "user_id": USER,
+        "filesystem_url": stack.filesystem.url,
+        "timeout": 2.0,
+        "idempotency_key": key,
+        "files": [{"path": p, "version": before.get(p)} for p in sorted({*before, "wiki/new.md"})],
+    }
+
+    publish_compensations(stack.headers).get(FILES_RESTORE)(args)
+
+    assert versions(stack, project_id) == before
+    assert state(stack, project_id).files == first
+    if not batch_arrived:  # the key was revoked: the batch arriving now is refused
+        with stack.direct_filesystem() as filesystem, pytest.raises(ServiceRejected):
+            filesystem.batch(
+                project_id, save=[("wiki/a.md", "late")], user_id=USER, idempotency_key=key
+            )
+        assert state(stack, project_id).files == first

@@ -16,6 +16,7 @@ from wikisaga.services.filesystem.store import (
     ChangeResult,
     FileStore,
     Idempotency,
+    WriteOutcome,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "check_unique",
     "encode_content",
     "results_renderer",
+    "undo",
     "write",
 ]
 
@@ -109,16 +111,53 @@ def write(
     idempotency_key: str | None,
     fingerprint_body: Any,
     revoke: Sequence[str] = (),
+    replace: bool = False,
 ) -> JSONResponse:
     """Apply ``changes`` through the store and answer; replays carry ``Idempotent-Replayed``."""
-    idempotency = None
-    if idempotency_key is not None:
-        idempotency = Idempotency(
-            idempotency_key,
-            Idempotency.fingerprint_of(request.method, request.url.path, fingerprint_body),
-        )
+    idempotency = _idempotency(request, idempotency_key, fingerprint_body)
     outcome = store.apply(
-        project_id, user_id, changes, render=render, idempotency=idempotency, revoke=revoke
+        project_id,
+        user_id,
+        changes,
+        render=render,
+        idempotency=idempotency,
+        revoke=revoke,
+        replace=replace,
     )
+    return _answer(outcome)
+
+
+def undo(
+    store: FileStore,
+    request: Request,
+    *,
+    project_id: str,
+    user_id: str,
+    key: str,
+    render: Callable[[list[ChangeResult]], dict[str, Any]],
+    idempotency_key: str | None,
+    fingerprint_body: Any,
+    revoke: Sequence[str] = (),
+) -> JSONResponse:
+    """Undo the batch ``key`` answered through the store (:meth:`FileStore.undo`) and answer."""
+    idempotency = _idempotency(request, idempotency_key, fingerprint_body)
+    outcome = store.undo(
+        project_id, user_id, key, render=render, idempotency=idempotency, revoke=revoke
+    )
+    return _answer(outcome)
+
+
+def _idempotency(
+    request: Request, idempotency_key: str | None, fingerprint_body: Any
+) -> Idempotency | None:
+    if idempotency_key is None:
+        return None
+    return Idempotency(
+        idempotency_key,
+        Idempotency.fingerprint_of(request.method, request.url.path, fingerprint_body),
+    )
+
+
+def _answer(outcome: WriteOutcome) -> JSONResponse:
     headers = {REPLAY_HEADER: "true"} if outcome.replayed else {}
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

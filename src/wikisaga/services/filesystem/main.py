@@ -42,6 +42,13 @@ file endpoints also require `X-User-ID` (400 `missing_user_id` without it) and a
 `Idempotent-Replayed: true`; the same key with a different request is 422
 `idempotency_key_reused`. Errors are `{"error": <code>, "detail": <message>}`.
 
+Publishing a generation is one request, and undoing it another, with nothing read first:
+`POST /batch` with `"replace": true` leaves exactly the saved files (every other one is
+deleted in the same transaction, its `previous_version` in the answer), and `POST /restore`
+with `{"project_id", "undo_idempotency_key": K}` puts back every path the batch answered
+under K changed, from that stored answer, and revokes K (a batch that never arrived then
+changes nothing and is refused, 409 `idempotency_key_revoked`, if it arrives later).
+
 File paths are relative, `/`-separated, NFC, at most 512 bytes and 16 segments; letters,
 marks, digits, space and `-_.~+=,@()[]{}!#&'$;` only; no `.`/`..`/empty segments, and no
 name git reserves (`.git`, `git~1`, `.gitmodules`, `.gitattributes`, `.gitignore`,

@@ -117,7 +117,16 @@ class BatchRequest(BaseModel):
 
     project_id: str = _project_id_field()
     save: list[SaveItem] = Field(default_factory=list)
-    delete: list[str] = Field(default_factory=list)
+    delete: list[str] = Field(
+        default_factory=list, description="Paths to delete; must be empty with ``replace``."
+    )
+    replace: bool = Field(
+        default=False,
+        description="After the batch the project's files are exactly ``save``: every other "
+        "current file is deleted in the same all-or-nothing transaction, and its result "
+        "(``deleted``, with its ``previous_version``) follows the saves', by path. "
+        "``delete`` must then be empty (400 ``replace_with_delete``).",
+    )
 
 
 class BatchResult(BaseModel):
@@ -130,7 +139,8 @@ class BatchResult(BaseModel):
 
 
 class BatchResponse(BaseModel):
-    """Results in request order: saves first, then deletes."""
+    """Results in request order: saves first, then deletes (with ``replace``: every file
+    it deleted, by path)."""
 
     status: Literal["success"] = "success"
     project_id: str
@@ -157,14 +167,28 @@ class VersionsResponse(BaseModel):
     files: list[PathVersion]
 
 
+IdempotencyKeyValue = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+"""An ``Idempotency-Key`` named in a body: 1-200 printable ASCII, as the header."""
+
+
 class RestoreRequest(BaseModel):
-    """Put each file back to a version, or to absent."""
+    """Put each file back to a version, or to absent (``files``); or undo the batch an
+    ``Idempotency-Key`` answered (``undo_idempotency_key``). Exactly one of the two."""
 
     project_id: str = _project_id_field()
-    files: list[PathVersion]
-    revoke_idempotency_keys: list[
-        Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
-    ] = Field(
+    files: list[PathVersion] | None = Field(
+        default=None, description="Each path and the version to put back (null: absent)."
+    )
+    undo_idempotency_key: IdempotencyKeyValue | None = Field(
+        default=None,
+        description="Undo the batch of this project that the acting user's key answered: "
+        "every path it changed goes back to its ``previous_version`` (from the batch's "
+        "stored answer, read in the restore's own transaction). A key never used changes "
+        "nothing. Either way the key is revoked, so that the batch is refused (409 "
+        "``idempotency_key_revoked``) if it arrives later. A key that answered something "
+        "else than a batch of this project is 409 ``idempotency_key_not_a_batch``.",
+    )
+    revoke_idempotency_keys: list[IdempotencyKeyValue] = Field(
         default_factory=list,
         max_length=100,
         description="Keys of the requests this restore undoes: a request carrying one of "

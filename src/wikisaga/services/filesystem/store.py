@@ -23,6 +23,14 @@ ever both a file and a directory (``a`` and ``a/b``). A write after which one wo
 with the files stored or within the write itself, is refused with
 :class:`~wikisaga.errors.PathClash` before anything is written.
 
+**A batch may replace the whole project** (``replace``): every current file it does not
+save is deleted by the same transaction, which reads what was there, so its answer names
+each path's ``previous_version`` without the caller listing the files first. **A write
+is undone by its key** (:meth:`FileStore.undo`): the stored answer of a batch already holds
+each changed path's previous version, so undoing it reads that answer and restores those
+versions in one transaction, and revokes the key in the same one; a key never used is
+only revoked, so the batch it names is refused if it arrives later.
+
 **A write is all or nothing, even under SIGKILL.** :meth:`FileStore.apply` validates
 everything, writes and fsyncs the new large blobs as files (they are invisible until
 referenced), then in **one** SQLite transaction inserts the new small blobs, switches
@@ -63,6 +71,7 @@ from wikisaga.errors import (
     ItemNotFound,
     NotProjectOwner,
     PathClash,
+    StateConflict,
     UnsafeStorage,
 )
 from wikisaga.services._common import ProjectLocks
@@ -138,6 +147,33 @@ def _clash(path: str, other: str, why: str) -> PathClash:
         f"path {path!r} clashes with {other!r}, which {why}: {directory!r} cannot be both "
         "a file and a directory"
     )
+
+
+_BATCH_ANSWER_KEYS = frozenset({"status", "project_id", "results"})
+_BATCH_RESULT_KEYS = frozenset({"path", "action", "version", "previous_version"})
+_BATCH_ACTIONS = frozenset({"saved", "deleted", "absent"})
+
+
+def _batch_results(answer: Any) -> list[dict[str, Any]] | None:
+    """The results of a stored batch answer, or ``None`` when ``answer`` has another shape
+    (a ``save_file``, a ``DELETE /file``, a restore that restored a version)."""
+    if not isinstance(answer, dict) or answer.keys() != _BATCH_ANSWER_KEYS:
+        return None
+    results = answer["results"]
+    if answer["status"] != "success" or not isinstance(answer["project_id"], str):
+        return None
+    if not isinstance(results, list):
+        return None
+    for result in results:
+        if (
+            not isinstance(result, dict)
+            or result.keys() != _BATCH_RESULT_KEYS
+            or result["action"] not in _BATCH_ACTIONS
+            or not isinstance(result["path"], str)
+            or not isinstance(result["previous_version"], str | None)
+        ):
+            return None
+    return results
 
 
 def _new_version_id() -> str:
@@ -434,9 +470,14 @@ class FileStore:
         render: Callable[[list[ChangeResult]], dict[str, Any]],
         idempotency: Idempotency | None = None,
         revoke: Sequence[str] = (),
+        replace: bool = False,
     ) -> WriteOutcome:
         """Apply ``changes`` all or nothing and return ``render(results)`` (status 200).
 
+        With ``replace`` (``changes`` are then saves only), every current file the changes
+        do not save is deleted in the same transaction, which is the one that reads what
+        is current: its result (``deleted``, with its ``previous_version``) follows the
+        saves', by path, and afterwards the project's files are exactly those saved.
         With ``idempotency``, a key already answered returns the stored answer and changes
         nothing; the same key with another fingerprint raises IdempotencyKeyReused.
         ``revoke`` names keys of requests this one undoes: in the same transaction, each
@@ -447,6 +488,8 @@ class FileStore:
         version that is not a version of that path, and PathClash for changes after which a
         path would be both a file and a directory, before anything is written.
         """
+        if replace and any(change.kind != "save" for change in changes):
+            raise ValueError("a write that replaces the project's files holds saves only")
         with self._locks.hold(project_id):
             with self._transaction(write=False) as conn:
                 replay = self._replay(conn, user_id, idempotency)
@@ -454,7 +497,7 @@ class FileStore:
                     return replay
                 self._check_access(conn, project_id, user_id)
                 self._check_restore_targets(conn, project_id, changes)
-                self._check_clashes(conn, project_id, changes)
+                self._check_clashes(conn, project_id, changes, replace=replace)
             digests = [
                 hashlib.sha256(change.data).hexdigest() if change.data is not None else None
                 for change in changes
@@ -472,26 +515,116 @@ class FileStore:
                 if replay is not None:
                     return replay
                 self.blobs.write_inline(conn, project_id, inline, count)
+                if replace:
+                    dropped = self._not_saved(conn, project_id, changes)
+                    changes = [*changes, *dropped]
+                    digests = [*digests, *(None for _ in dropped)]
                 results = self._apply(conn, project_id, user_id, changes, digests)
                 body = render(results)
-                for key in revoke:
-                    conn.execute(
-                        "INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-                        (user_id, key, _REVOKED, 409, "{}", _now()),
-                    )
-                if idempotency is not None:
-                    conn.execute(
-                        "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            user_id,
-                            idempotency.key,
-                            idempotency.fingerprint,
-                            200,
-                            json.dumps(body),
-                            _now(),
-                        ),
-                    )
+                self._revoke(conn, user_id, revoke)
+                self._record(conn, user_id, idempotency, body)
         return WriteOutcome(200, body, replayed=False)
+
+    def undo(
+        self,
+        project_id: str,
+        user_id: str,
+        key: str,
+        *,
+        render: Callable[[list[ChangeResult]], dict[str, Any]],
+        idempotency: Idempotency | None = None,
+        revoke: Sequence[str] = (),
+    ) -> WriteOutcome:
+        """Undo the batch that ``user_id``'s ``key`` answered in this project, and revoke
+        ``key`` (and ``revoke``), all in one transaction; return ``render(results)``.
+
+        Every path the batch changed (``saved`` or ``deleted``) is put back to its
+        ``previous_version``, read from the batch's stored answer, or made absent; paths
+        it left ``absent`` are not touched. A key never used changes nothing: it is only
+        revoked, so that the batch it names is refused if it arrives later. A key already
+        revoked changes nothing either. Repeating an undo changes nothing (every result
+        ``unchanged``), since an answered key keeps its answer.
+
+        Raises NotProjectOwner for another user's project, StateConflict
+        ``idempotency_key_not_a_batch`` when ``key`` answered a request that is not a
+        batch of this project (a restore that only deleted files has a batch's answer, and
+        its undo is its inverse too), and PathClash when a path to restore is now a
+        directory of files written since; in every case nothing is written.
+        """
+        with self._locks.hold(project_id), self._transaction(write=True) as conn:
+            replay = self._replay(conn, user_id, idempotency)
+            if replay is not None:
+                return replay
+            self._check_access(conn, project_id, user_id)
+            changes = self._undo_changes(conn, project_id, user_id, key)
+            self._check_restore_targets(conn, project_id, changes)
+            self._check_clashes(conn, project_id, changes)
+            results = self._apply(conn, project_id, user_id, changes, [None] * len(changes))
+            body = render(results)
+            self._revoke(conn, user_id, [key, *revoke])
+            self._record(conn, user_id, idempotency, body)
+        return WriteOutcome(200, body, replayed=False)
+
+    @staticmethod
+    def _not_saved(
+        conn: sqlite3.Connection, project_id: str, changes: Sequence[Change]
+    ) -> list[Change]:
+        """A delete of every current file of the project that ``changes`` do not name."""
+        named = {change.path for change in changes}
+        rows = conn.execute(
+            "SELECT path FROM files WHERE project_id = ? ORDER BY path", (project_id,)
+        ).fetchall()
+        return [Change("delete", str(row[0])) for row in rows if row[0] not in named]
+
+    @staticmethod
+    def _undo_changes(
+        conn: sqlite3.Connection, project_id: str, user_id: str, key: str
+    ) -> list[Change]:
+        """The restores that undo the batch ``key`` answered; none for an unused key."""
+        row = conn.execute(
+            "SELECT fingerprint, body FROM idempotency WHERE user_id = ? AND key = ?",
+            (user_id, key),
+        ).fetchone()
+        if row is None or row[0] == _REVOKED:
+            return []
+        answer = json.loads(row[1])
+        results = _batch_results(answer)
+        if results is None:
+            raise StateConflict(
+                f"Idempotency-Key {key!r} answered a request that is not a batch",
+                code="idempotency_key_not_a_batch",
+            )
+        if answer["project_id"] != project_id:
+            raise StateConflict(
+                f"Idempotency-Key {key!r} answered a batch of another project",
+                code="idempotency_key_not_a_batch",
+            )
+        return [
+            Change("restore", result["path"], version=result["previous_version"])
+            for result in results
+            if result["action"] != "absent"
+        ]
+
+    @staticmethod
+    def _revoke(conn: sqlite3.Connection, user_id: str, keys: Sequence[str]) -> None:
+        for key in keys:
+            conn.execute(
+                "INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, key, _REVOKED, 409, "{}", _now()),
+            )
+
+    @staticmethod
+    def _record(
+        conn: sqlite3.Connection,
+        user_id: str,
+        idempotency: Idempotency | None,
+        body: dict[str, Any],
+    ) -> None:
+        if idempotency is not None:
+            conn.execute(
+                "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, idempotency.key, idempotency.fingerprint, 200, json.dumps(body), _now()),
+            )
 
     @staticmethod
     def _replay(
@@ -535,13 +668,19 @@ class FileStore:
 
     @staticmethod
     def _check_clashes(
-        conn: sqlite3.Connection, project_id: str, changes: Sequence[Change]
+        conn: sqlite3.Connection,
+        project_id: str,
+        changes: Sequence[Change],
+        *,
+        replace: bool = False,
     ) -> None:
         """Refuse ``changes`` if afterwards a path would be both a file and a directory.
 
         Only a path the changes make present can create a clash: with a directory of it
         that is (or becomes) a file, or with a file that stays below it. Runs under the
-        project's lock, so the files read here are those the changes will meet.
+        project's lock, so the files read here are those the changes will meet. With
+        ``replace`` no stored file stays besides those the changes make present, so only
+        the changes themselves can clash.
         """
         present = {
             change.path
@@ -553,6 +692,8 @@ class FileStore:
             for directory in _directories(path):
                 if directory in present:
                     raise _clash(path, directory, "is written by the same request")
+        if replace:
+            return
         directories = sorted({d for path in present for d in _directories(path)} - removed)
         row = conn.execute(
             "SELECT path FROM files WHERE project_id = ? "

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from wikisaga.ids import validate_file_path, validate_project_id
-from wikisaga.services._common import ERROR_RESPONSES, IdempotencyKey, UserId
+from wikisaga.services._common import ERROR_RESPONSES, BadRequest, IdempotencyKey, UserId
 from wikisaga.services._common.deps import internal_token
 from wikisaga.services.filesystem._writes import (
     check_count,
@@ -41,9 +41,22 @@ def batch(
     Everything is validated before anything is written, and the change becomes visible
     in one step: a refused request, or a crash at any moment, leaves every file as it was.
     Results come in request order (saves, then deletes) with action ``saved``,
-    ``deleted`` or ``absent`` (deleting a file that was not there).
+    ``deleted`` or ``absent`` (deleting a file that was not there), each with the
+    ``previous_version`` it replaced.
+
+    ``replace: true`` publishes a whole generation in one request: afterwards the
+    project's files are exactly ``save``; every other current file is deleted in the
+    same transaction (results ``deleted`` after the saves, by path), so no listing is
+    needed first, and the answer (stored under the ``Idempotency-Key``) names every
+    path's previous version: ``POST /restore`` with ``undo_idempotency_key`` undoes it.
+    With ``replace``, ``delete`` must be empty (400 ``replace_with_delete``).
     """
     project_id = validate_project_id(body.project_id)
+    if body.replace and body.delete:
+        raise BadRequest(
+            "a batch with replace deletes every file it does not save; 'delete' must be empty",
+            code="replace_with_delete",
+        )
     check_count(len(body.save) + len(body.delete), limits)
     changes = []
     for item in body.save:
@@ -62,5 +75,8 @@ def batch(
         changes=changes,
         render=render,
         idempotency_key=idempotency_key,
-        fingerprint_body=body.model_dump(),
+        # Without replace, the body hashes as it did before the field existed, so a key
+        # answered then still replays.
+        fingerprint_body=body.model_dump(exclude=None if body.replace else {"replace"}),
+        replace=body.replace,
     )
