@@ -32,12 +32,11 @@ def postgres_url() -> str:
 @pytest.fixture
 def postgres_schema(postgres_url: str) -> Iterator[str]:
     """A schema name no other test uses; the schema is dropped after the test."""
-    import psycopg  # noqa: PLC0415 - only PostgreSQL tests need the driver
+    from postgres_support import drop_schema  # noqa: PLC0415
 
     name = f"test_{uuid.uuid4().hex[:16]}"
     yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    drop_schema(postgres_url, name)
 
 
 # -- Neo4j ------------------------------------------------------------------------------

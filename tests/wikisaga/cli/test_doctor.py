@@ -26,6 +26,7 @@ from distributed_saga import Compensation, CompensationRegistry, DistributedSaga
 from distributed_saga.log import SCHEMA_VERSION, open_saga_log
 from distributed_saga.log._sql import _MIGRATIONS
 from distributed_saga.log.sqlite import SQLiteSagaLog
+from postgres_support import schema_url
 from wikisaga.cli.app import main
 from wikisaga.graph import open_graph_store
 from wikisaga.launcher import ServiceProcess, free_port
@@ -440,7 +441,7 @@ def test_a_postgres_log_is_checked_through_read_only_connections(
 ) -> None:
     import psycopg  # noqa: PLC0415 - only this test needs the driver
 
-    url = f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+    url = schema_url(postgres_url, postgres_schema)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
     env = {**stack_env, "WIKISAGA_SAGA_LOG_URL": url}

@@ -7,14 +7,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 from distributed_saga import DistributedSaga, RetryPolicy, SagaState, open_saga_log
+from postgres_support import fresh_schema
 from wikisaga.jobs import JobStatus, open_job_store
 
 
@@ -27,16 +26,8 @@ def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{(tmp_path / 'sagas.db').as_posix()}"
         return
-    import psycopg  # noqa: PLC0415 - only the PostgreSQL half needs the driver
-
-    base: str = request.getfixturevalue("postgres_url")
-    schema = f"prune_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in base else "?"
-    yield f"{base}{separator}options={quote(f'-c search_path={schema}')}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with fresh_schema(request.getfixturevalue("postgres_url"), "prune") as url:
+        yield url
 
 
 def prune(log_url: str, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from postgres_support import create_schema, drop_schema
 from wikisaga.config import Settings
 from wikisaga.content.documents import document_store_for
 from wikisaga.content.ingest import ingest
@@ -68,11 +69,10 @@ def backend(stack: ServiceStack, request: pytest.FixtureRequest) -> Iterator[Bac
     log: dict[str, str] = {}
     schemas: list[tuple[str, str]] = []
     if request.param == "postgres":
-        from test_backend_crash import schema_url  # noqa: PLC0415 - only the PostgreSQL half
-
         base = request.getfixturevalue("postgres_url")
-        url = schema_url(base, f"api_{uuid.uuid4().hex[:12]}", schemas)
-        log["WIKISAGA_SAGA_LOG_URL"] = url
+        schema = f"api_{uuid.uuid4().hex[:12]}"
+        log["WIKISAGA_SAGA_LOG_URL"] = create_schema(base, schema)
+        schemas.append((base, schema))
     env = {
         **stack.env,
         **log,
@@ -87,8 +87,6 @@ def backend(stack: ServiceStack, request: pytest.FixtureRequest) -> Iterator[Bac
         yield running
         running.client.close()
     for base, schema in schemas:
-        from test_backend_crash import drop_schema  # noqa: PLC0415
-
         drop_schema(base, schema)
 
 

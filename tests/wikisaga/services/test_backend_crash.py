@@ -26,7 +26,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from pydantic import SecretStr
@@ -34,6 +33,7 @@ from test_backend_api import USER, Backend
 
 from distributed_saga import SagaLog, SagaNotFoundError, SagaState, open_saga_log
 from distributed_saga.faults import CRASH_AT_ENV
+from postgres_support import create_schema, drop_schema
 from wikisaga.config import Settings
 from wikisaga.content.documents import document_store_for
 from wikisaga.content.ingest import ingest
@@ -121,7 +121,9 @@ class Logs:
             if postgres_url is None:
                 url = f"sqlite:///{(self.root / 'sagas.db').as_posix()}"
             else:
-                url = schema_url(postgres_url, f"crash_{uuid.uuid4().hex[:12]}", self.schemas)
+                schema = f"crash_{uuid.uuid4().hex[:12]}"
+                url = create_schema(postgres_url, schema)
+                self.schemas.append((postgres_url, schema))
             self.opened[name] = Log(self.stack, url)
         return self.opened[name]
 
@@ -130,24 +132,6 @@ class Logs:
             log.close()
         for base, schema in self.schemas:
             drop_schema(base, schema)
-
-
-def schema_url(base: str, schema: str, created: list[tuple[str, str]]) -> str:
-    """``base`` seen through a new schema (``search_path``), recorded in ``created``."""
-    import psycopg  # noqa: PLC0415 - only the PostgreSQL half needs the driver
-
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    created.append((base, schema))
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options={quote(f'-c search_path={schema}')}"
-
-
-def drop_schema(base: str, schema: str) -> None:
-    import psycopg  # noqa: PLC0415
-
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def backend_env(stack: ServiceStack, log_url: str, **extra: str) -> dict[str, str]:

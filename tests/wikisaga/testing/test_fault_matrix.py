@@ -5,13 +5,12 @@ stores after recovery (and after an operator's retry where the saga ended ``fail
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
+from postgres_support import fresh_schema
 from wikisaga.testing.chaos import Scenario, all_scenarios, run_scenario
 from wikisaga.testing.stack import ServiceStack
 
@@ -33,15 +32,8 @@ def sqlite_log_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def postgres_log_url(postgres_url: str) -> Iterator[str]:
     """The test database, seen through a schema of its own (created and dropped here)."""
-    import psycopg  # noqa: PLC0415 - only the PostgreSQL half needs the driver
-
-    schema = f"matrix_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in postgres_url else "?"
-    yield f"{postgres_url}{separator}options={quote(f'-c search_path={schema}')}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with fresh_schema(postgres_url, "matrix") as url:
+        yield url
 
 
 SCENARIOS = all_scenarios()
