@@ -57,7 +57,7 @@ from distributed_saga.log import SagaLog, open_saga_log
 
 ALL_SYSTEMS = ("sqlite-full", "sqlite-normal", "memory", "dbos", "floor")
 OURS = ("sqlite-full", "sqlite-normal", "memory")
-TARGETS = {"vs_dbos": 5.0, "vs_floor": 1.5}
+TARGETS = {"vs_dbos": 5.0, "vs_floor": 1.3}
 COUNT_SAGAS = 5  # sagas (or workflows) run with the commit counter on
 
 

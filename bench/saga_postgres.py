@@ -322,7 +322,7 @@ def report(
         },
     }
     if vs_floor is not None:
-        # No target of its own here; saga_engine.py's SQLite one is <= 1.5.
+        # No target of its own here; saga_engine.py's SQLite one is <= 1.3.
         print(f"vs_floor_pg = {vs_floor:.2f}; median of per-round ratios {paired_floor:.2f}")
     _harness.print_headline(summary, TARGETS)
     return summary
