@@ -2,7 +2,8 @@
 
 Repositories live in ``<WIKISAGA_DATA_DIR>/git/<project_id>.git``; a snapshot is a commit
 on ``main`` plus the tag ``<snapshot_id>``. Files come from the filesystem service's
-``GET /export/{project_id}``, and owners from its ``GET /projects/{project_id}``. See
+``GET /export/{project_id}`` (which checks the owner too), and owners from its
+``GET /projects/{project_id}``. See
 ``repository`` for the storage rules and ``routes`` for the API. At start, leftovers of a
 killed git (temporary packs and objects, stale locks) are removed and every prune a delete
 left unfinished is done (see ``housekeeping``).
@@ -34,9 +35,11 @@ Snapshots of a project's wiki as commits and tags in a real git repository.
 
 Every endpoint except `/health` needs `X-INTERNAL-TOKEN`. A project belongs to the user
 who first wrote files to it, as the filesystem service's project registry records (this
-service keeps no owner of its own and asks the registry on every project request): every
-other user gets 403, and a project nobody owns yet is 404 `project_not_found` (a delete in
-it succeeds and changes nothing). Errors are
+service keeps no owner of its own and checks every project request against the registry:
+by asking it, or, for a new snapshot, through the export of the files, which the
+filesystem service refuses to anyone but the owner): every other user gets 403, and a
+project nobody owns yet is 404 `project_not_found` (a delete in it succeeds and changes
+nothing). Errors are
 `{"error": <code>, "detail": <message>}`. Repositories can be cloned read-only:
 `git -c http.extraHeader="X-INTERNAL-TOKEN: <token>" -c http.extraHeader="X-User-ID: <user>"
 clone <url>/git/<project_id>.git`.

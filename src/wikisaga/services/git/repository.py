@@ -32,9 +32,11 @@ Refs under ``refs/wikisaga/`` are hidden from clones, and ``git upload-pack`` ru
 **Owners are not kept here.** A project belongs to the user who first wrote files to it,
 and the filesystem service's project registry is the one record of that (DESIGN §3). Every
 method takes the acting user and checks it against ``owners``, a lookup of that registry
-given at construction: another user's project is :class:`NotProjectOwner`, a project
-nobody owns is :class:`ProjectNotFound` (a delete in it changes nothing), and no request
-ever makes anyone an owner here. A repository is created, for the project's owner, by the
+given at construction (a new snapshot whose files come from an export that checks the
+owner itself need not look up: see :meth:`ProjectRepositories.create_snapshot`): another
+user's project is :class:`NotProjectOwner`, a project nobody owns is
+:class:`ProjectNotFound` (a delete in it changes nothing), and no request ever makes
+anyone an owner here. A repository is created, for the project's owner, by the
 first snapshot or by the first delete that must remember a deleted id; it is built in a
 temporary directory and renamed into place, so it either exists whole or not at all.
 (Repositories made before this rule kept a ``wikisaga-owner`` file; it is ignored.)
@@ -308,6 +310,7 @@ class ProjectRepositories:
         files: Mapping[str, bytes] | Callable[[], Mapping[str, bytes]],
         *,
         now: float | None = None,
+        export_checks_owner: bool = False,
     ) -> tuple[Snapshot, bool]:
         """Commit ``files`` on ``main`` as snapshot ``snapshot_id``, tagged with its id.
 
@@ -319,13 +322,22 @@ class ProjectRepositories:
         be made, so that a repeat or a refused request gathers nothing. Returns
         ``(snapshot, created)``.
 
+        ``export_checks_owner`` says that the function refuses, itself and before it
+        reads any file, a user who does not own the project (:class:`NotProjectOwner`),
+        as the filesystem service's export does. Then a new snapshot costs no owner
+        lookup of its own: the owner is looked up only before anything already in the
+        repository is answered (a repeat, a conflict, a deleted id) and when the function
+        gives no file at all, since the filesystem exports a project nobody owns as no
+        files. Either way a request by anyone but the owner is refused before any file is
+        read and changes nothing.
+
         One git command makes a snapshot: ``main``, the tag and the deleted-id ref are
         read in this process (``refs``; an existing tag's commit, for a repeat or a
         conflict, with one ``cat-file --batch``); the blobs, trees and commit are written
         in this process, as one pack (``objects``); one ``update-ref --stdin`` publishes
-        it. A writer that loses the compare-and-swap
-        reads the refs again and writes a new commit only, as a loose object. The
-        snapshot that leaves more than ``housekeeping.PACK_LIMIT`` packs merges them.
+        it. A writer that loses the compare-and-swap reads the refs again and writes a
+        new commit only, as a loose object. The snapshot that leaves more than
+        ``housekeeping.PACK_LIMIT`` packs merges them.
 
         Raises :class:`NotProjectOwner`, :class:`ProjectNotFound` (nobody owns the
         project), :class:`SnapshotConflict`, :class:`SnapshotDeleted`,
@@ -336,18 +348,31 @@ class ProjectRepositories:
             raise InvalidSnapshotFiles("a snapshot message cannot contain NUL")
         if isinstance(files, Mapping):
             _check_tree_paths(files)
-        self._owned(project_id, user_id)
-        refs = self._read_refs(project_id, snapshot_id)
-        existing = self._settled(project_id, snapshot_id, message, refs)
+        owner_checked = False
+        if isinstance(files, Mapping) or not export_checks_owner:
+            self._owned(project_id, user_id)
+            owner_checked = True
+        known = self._local_refs(project_id, snapshot_id)
+        if known is None or known.deleted:
+            # Something of the repository is to be answered (a repeat, a conflict, a
+            # deleted id): only to the owner, who is checked before it is even read.
+            if not owner_checked:
+                self._owned(project_id, user_id)
+                owner_checked = True
+            if known is None:
+                known = self._read_refs_with_git(self.path(project_id), snapshot_id)
+        existing = self._settled(project_id, snapshot_id, message, known)
         if existing is not None:
             return existing, False
         if not isinstance(files, Mapping):
             files = files()
+            if not files and not owner_checked:
+                self._owned(project_id, user_id)  # no file: perhaps nobody owns it
             _check_tree_paths(files)
         tree = snapshot_tree(files)
         git_dir = self._ensure_repository(project_id)
         with housekeeping.exclusive(git_dir):
-            return self._create(git_dir, project_id, snapshot_id, message, tree, refs, now)
+            return self._create(git_dir, project_id, snapshot_id, message, tree, known, now)
 
     def _create(
         self,
@@ -391,31 +416,35 @@ class ProjectRepositories:
         )
 
     def _read_refs(self, project_id: str, snapshot_id: str) -> _Refs:
-        """``main``, the snapshot's tag and its deleted-id ref.
+        """``main``, the snapshot's tag (with its commit) and its deleted-id ref."""
+        known = self._local_refs(project_id, snapshot_id)
+        if known is None:
+            known = self._read_refs_with_git(self.path(project_id), snapshot_id)
+        return known
 
-        Read from the ref files in this process (``refs``) when the repository is one this
-        service laid out; the tag's commit, needed only when the tag exists (a repeat, a
-        conflict), comes from one ``git cat-file``, as every ref does in a repository laid
-        out otherwise. Nothing is locked: a ref another writer moves meanwhile may be read
-        with its old value, and then the compare-and-swap that publishes the snapshot
-        fails and :meth:`_create` reads the refs again.
+    def _local_refs(self, project_id: str, snapshot_id: str) -> _Refs | None:
+        """:meth:`_read_refs` from the ref files, in this process (``refs``); ``None``
+        when git must be asked: the tag exists (its commit is needed), or the repository
+        is not one this service laid out.
+
+        Nothing is locked: a ref another writer moves meanwhile may be read with its old
+        value, and then the compare-and-swap that publishes the snapshot fails and
+        :meth:`_create` reads the refs again.
         """
-        git_dir = self.path(project_id)
         if not self.exists(project_id):
             return _NO_REFS
+        git_dir = self.path(project_id)
+        if not _native(git_dir):
+            return None
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
-        if _native(git_dir):
-            try:
-                found = refs.read(git_dir, [MAIN_REF, tag, tombstone])
-            except refs.NotHandled:
-                pass
-            else:
-                if found[tag] is None:
-                    return _Refs(
-                        head=found[MAIN_REF], tagged=None, deleted=found[tombstone] is not None
-                    )
-        return self._read_refs_with_git(git_dir, snapshot_id)
+        try:
+            found = refs.read(git_dir, [MAIN_REF, tag, tombstone])
+        except refs.NotHandled:
+            return None
+        if found[tag] is not None:
+            return None
+        return _Refs(head=found[MAIN_REF], tagged=None, deleted=found[tombstone] is not None)
 
     def _read_refs_with_git(self, git_dir: Path, snapshot_id: str) -> _Refs:
         """:meth:`_read_refs` in one ``git cat-file --batch``, the tag's commit included."""

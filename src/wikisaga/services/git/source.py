@@ -6,7 +6,9 @@ project, and a snapshot's files.
   record of who owns a project: the git service keeps no owner of its own.
 - :meth:`FilesystemSource.export` reads a project's current files
   (:meth:`~wikisaga.clients.FilesystemClient.export`, ``GET /export/{project_id}``, as the
-  project's owner) and checks what it got before anything is written.
+  acting user) and checks what it got before anything is written. The filesystem service
+  refuses another user's project (403, :class:`NotProjectOwner`) before it reads a file,
+  so an export is an owner check too; a project nobody owns exports as no files.
 
 The client's errors become this service's domain errors here, at the boundary;
 ``deps.ERRORS`` maps them to HTTP::

@@ -5,7 +5,10 @@ Writes to one project run one at a time (a lock per project); different projects
 in parallel. Creating reads the project's files from the filesystem service inside that
 lock, so a snapshot always holds the files as they were when it was committed, and only
 after the owner and the snapshot id are checked, so a repeated or refused request reads
-none.
+none. For a new snapshot the owner is checked by the export itself (the filesystem service
+refuses, with 403 and before it reads any file, another user's project); the registry is
+asked first whenever the answer would come from the repository (a repeat, a conflict, a
+deleted id), and after an empty export, which is how a project nobody owns exports.
 """
 
 from __future__ import annotations
@@ -189,7 +192,8 @@ async def create_snapshot(
     snapshot_id = validate_snapshot_id(body.snapshot_id or f"snap-{uuid.uuid4()}")
     async with locks.hold(project_id):
         # One worker thread: the owner and the id are checked once, and the files are
-        # exported (in the same thread) only when a snapshot is to be made.
+        # exported (in the same thread) only when a snapshot is to be made; the export
+        # checks the owner itself, so a new snapshot needs no separate owner lookup.
         snapshot, created = await in_thread(
             repositories.create_snapshot,
             project_id,
@@ -197,6 +201,7 @@ async def create_snapshot(
             snapshot_id,
             body.message,
             partial(source.export_sync, project_id, user),
+            export_checks_owner=True,
         )
     if not created:
         response.status_code = status.HTTP_200_OK
