@@ -31,9 +31,10 @@ per-round ratios (``_harness``). The last line of standard output is one JSON ob
 
 ``--profile`` compares nothing: it makes ``--rounds`` first and next snapshots in this
 process, through the same ``ProjectRepositories`` and ``FilesystemSource`` the service
-runs (owners and exports from the running filesystem service), with a timer around every
-git command, the owner lookup, the export and the object writing, and prints the mean of
-each part per snapshot and how many git commands ran.
+runs (owners and exports from the running filesystem service; the export checks the
+owner, as in the service), with a timer around every git command, the owner lookup, the
+export, the refs read and changed in process and the object writing, and prints the mean
+of each part per snapshot and how many git commands ran.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from pydantic import SecretStr
 
 from wikisaga.clients import FilesystemClient
 from wikisaga.config import Settings
-from wikisaga.services.git import housekeeping, plumbing, repository
+from wikisaga.services.git import housekeeping, plumbing, refs, repository
 from wikisaga.services.git.repository import ProjectRepositories
 from wikisaga.services.git.source import FilesystemSource
 from wikisaga.testing.stack import ServiceStack
@@ -294,6 +295,8 @@ def git_commands() -> Iterator[dict[str, list[float]]]:
 _PARTS: tuple[tuple[Any, str, str], ...] = (
     (FilesystemSource, "owner_of", "owner lookup (GET /projects/{id})"),
     (FilesystemSource, "export_sync", "export (GET /export/{id})"),
+    (refs, "read", "refs read (in process)"),
+    (refs, "update", "ref transaction (in process)"),
     (repository, "snapshot_tree", "blobs and trees made (SHA-1)"),
     (repository, "write_pack", "pack + index written and synced"),
     (repository, "write_loose", "loose commit written (lost a race)"),
@@ -328,7 +331,12 @@ def profile(bench: Bench, args: argparse.Namespace, root: Path) -> None:
                         bench.save(project, rewrite_some(pages, number))
                     export = partial(source.export_sync, project, USER)
                     totals[case] += 1000.0 * _harness.timed(
-                        repositories.create_snapshot, project, USER, f"p-{case}", MESSAGE, export
+                        partial(repositories.create_snapshot, export_checks_owner=True),
+                        project,
+                        USER,
+                        f"p-{case}",
+                        MESSAGE,
+                        export,
                     )
             parts[case] = {**spent, **commands}
     finally:

@@ -61,9 +61,9 @@ def test_profile_counts_the_git_commands_of_a_snapshot(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     out = completed.stdout
-    # Two commands each, whatever the number of files: the refs read (or none, for a
-    # first snapshot) and the ref transaction.
-    assert out.count("git commands per snapshot:") == 2
-    assert "git update-ref" in out
+    # No git command and no owner lookup, whatever the number of files: the refs are
+    # read and changed in process, and the export checks the owner.
+    assert out.count("git commands per snapshot: 0") == 2
+    assert "ref transaction (in process)" in out
     assert "export (GET /export/{id})" in out
-    assert "owner lookup" in out
+    assert "owner lookup" not in out

@@ -3,12 +3,18 @@ checked against the real git CLI."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import time
 from pathlib import Path
 
 import pytest
-from git_fixtures import bare, run_git
+from git_fixtures import bare, git, run_git
 
 from wikisaga.services.git import refs
+from wikisaga.services.git.objects import commit_object, write_loose
+from wikisaga.services.git.plumbing import GIT_IDENTITY, Git
 from wikisaga.services.git.repository import (
     ProjectRepositories,
     SnapshotConflict,
@@ -134,4 +140,192 @@ def test_snapshots_still_check_ids_against_packed_refs(
     assert created
     assert bare(repo, "rev-parse", "main^") == head
     assert bare(repo, "rev-parse", "refs/tags/s9") == new.commit
+    bare(repo, "fsck", "--full", "--strict")
+
+
+# -- changing: one transaction, exactly as git update-ref --stdin makes it ------------------
+
+
+def snapshot_of_refs(repo: Path) -> dict[str, str]:
+    """Every directory and ref-related file (HEAD, packed-refs, refs/, logs/) and lock,
+    the seconds of reflog times blanked out (not their zone): what a ref transaction may
+    change."""
+    state: dict[str, str] = {}
+    for path in sorted([repo / "HEAD", repo / "packed-refs", *repo.rglob("*")]):
+        name = path.relative_to(repo).as_posix()
+        kept = name in ("HEAD", "packed-refs") or name.startswith(("refs", "logs"))
+        if not kept and not name.endswith(".lock"):
+            continue
+        if path.is_dir():
+            state[name + "/"] = ""
+        elif path.exists():
+            state[name] = re.sub(r"> \d+ ", "> TIME ", path.read_text())
+    return state
+
+
+def twins(tmp_path: Path, setup: str) -> tuple[Path, Path, str | None, str]:
+    """Two identical copies of one repository and a new commit in both; the head the
+    commit is made on, and the commit."""
+    repositories = ProjectRepositories(tmp_path / "made")
+    if setup == "first":
+        repositories.delete_snapshot("p", "u", "gone")  # an empty repository
+    else:
+        snapshots(repositories, 2)
+    made = repositories.path("p")
+    if setup == "packed":
+        bare(made, "pack-refs", "--all")
+    head = refs.read(made, ["refs/heads/main"])["refs/heads/main"]
+    ours, theirs = tmp_path / "ours.git", tmp_path / "theirs.git"
+    for copy in (ours, theirs):
+        shutil.copytree(made, copy, symlinks=True)
+    tree = bare(made, "hash-object", "-t", "tree", "/dev/null")
+    commit = commit_object(tree, head, "next", GIT_IDENTITY, 1_800_000_000)
+    for copy in (ours, theirs):
+        write_loose(copy, [commit])
+    return ours, theirs, head, commit.oid
+
+
+def snapshot_updates(head: str | None, commit: str, tag: str = "new") -> list[refs.RefUpdate]:
+    return [
+        refs.RefUpdate("refs/heads/main", head, commit),
+        refs.RefUpdate(f"refs/tags/{tag}", None, commit),
+        refs.RefUpdate(f"refs/wikisaga/deleted/{tag}", None),
+    ]
+
+
+def update_ref_commands(updates: list[refs.RefUpdate]) -> list[str]:
+    """The same transaction as ``git update-ref --stdin`` lines."""
+    zero = "0" * 40
+    commands = []
+    for u in updates:
+        if u.new is None:
+            commands.append(f"verify {u.name} {u.old or zero}")
+        else:
+            commands.append(f"update {u.name} {u.new} {u.old or zero}")
+    return commands
+
+
+def assert_same_as_git(ours: Path, theirs: Path) -> None:
+    assert snapshot_of_refs(ours) == snapshot_of_refs(theirs)
+    for args in (
+        ("for-each-ref",),
+        ("reflog", "show", "main"),
+        ("reflog", "show", "HEAD"),
+        ("log", "--format=%H %P", "main"),
+    ):
+        assert bare(ours, *args) == bare(theirs, *args), args
+    bare(ours, "fsck", "--full", "--strict")
+
+
+@pytest.mark.parametrize("setup", ["loose", "packed", "first"])
+def test_a_transaction_leaves_what_git_update_ref_leaves(tmp_path: Path, setup: str) -> None:
+    """Moving main, creating a tag and checking a deleted-id ref is absent leaves the same
+    ref files, reflogs (main's, the tag's, HEAD's, in git's line format), directories and
+    no lock, as git update-ref --stdin does in a twin repository: with loose refs, with
+    every ref packed, and for a project's first commit; git fsck --strict passes."""
+    ours, theirs, head, commit = twins(tmp_path, setup)
+    updates = snapshot_updates(head, commit)
+    assert refs.update(ours, updates, GIT_IDENTITY)
+    assert Git().update_refs(theirs, update_ref_commands(updates))
+    assert_same_as_git(ours, theirs)
+    assert bare(ours, "rev-parse", "main", "refs/tags/new").split() == [commit, commit]
+    line = (ours / "logs" / "refs" / "heads" / "main").read_text().splitlines()[-1]
+    assert re.fullmatch(
+        rf"{head or '0' * 40} {commit} {re.escape(GIT_IDENTITY)} \d+ [+-]\d{{4}}", line
+    )
+
+
+def test_reflog_times_carry_the_local_zone_as_git_writes_it(tmp_path: Path) -> None:
+    """In a zone 5:45 east of UTC (a POSIX TZ, no tz database needed) the reflog lines
+    end in +0545, as git update-ref writes them in the same zone."""
+    ours, theirs, head, commit = twins(tmp_path, "loose")
+    updates = snapshot_updates(head, commit)
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "WIK-5:45"
+    time.tzset()
+    try:
+        assert refs.update(ours, updates, GIT_IDENTITY)
+        assert Git().update_refs(theirs, update_ref_commands(updates))
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+    assert_same_as_git(ours, theirs)
+    assert (ours / "logs" / "HEAD").read_text().splitlines()[-1].endswith(" +0545")
+
+
+def test_the_result_clones(tmp_path: Path) -> None:
+    """A clone of a repository whose refs were changed in process checks out the commit
+    main names and has every tag."""
+    ours, _, head, commit = twins(tmp_path, "packed")
+    assert refs.update(ours, snapshot_updates(head, commit), GIT_IDENTITY)
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", ours, clone)
+    assert bare(clone / ".git", "rev-parse", "HEAD") == commit
+    assert bare(clone / ".git", "tag", "-l").split() == ["new", "s0", "s1"]
+
+
+@pytest.mark.parametrize("refused", ["stale head", "tag exists", "id deleted"])
+def test_a_failed_compare_and_swap_changes_nothing_as_in_git(tmp_path: Path, refused: str) -> None:
+    """A stale old value of main, an existing tag or an existing deleted-id ref fail the
+    transaction in process as in git, and leave every ref, reflog and directory as it was
+    (no lock either)."""
+    ours, theirs, head, commit = twins(tmp_path, "loose")
+    tag = {"tag exists": "s0", "id deleted": "gone"}.get(refused, "new")
+    stale = bare(ours, "rev-parse", "refs/tags/s0") if refused == "stale head" else head
+    updates = snapshot_updates(stale, commit, tag)
+    before = snapshot_of_refs(ours)
+    assert not refs.update(ours, updates, GIT_IDENTITY)
+    assert not Git().update_refs(theirs, update_ref_commands(updates))
+    assert snapshot_of_refs(ours) == before
+    assert_same_as_git(ours, theirs)
+
+
+def test_a_held_lock_fails_the_transaction_and_is_not_broken(tmp_path: Path) -> None:
+    """A <ref>.lock another process holds (as a running git does) makes the transaction
+    fail after git's lock timeout, changing nothing and leaving that lock alone; git
+    update-ref fails the same way; once the lock is gone the transaction goes through."""
+    ours, theirs, head, commit = twins(tmp_path, "loose")
+    updates = snapshot_updates(head, commit)
+    for repo in (ours, theirs):
+        (repo / "refs" / "tags" / "new.lock").write_text("held\n")
+    before = snapshot_of_refs(ours)
+    assert not refs.update(ours, updates, GIT_IDENTITY)
+    assert not Git().update_refs(theirs, update_ref_commands(updates))
+    assert snapshot_of_refs(ours) == before
+    assert (ours / "refs" / "tags" / "new.lock").read_text() == "held\n"
+    assert_same_as_git(ours, theirs)
+    for repo in (ours, theirs):
+        (repo / "refs" / "tags" / "new.lock").unlink()
+    assert refs.update(ours, updates, GIT_IDENTITY)
+    assert Git().update_refs(theirs, update_ref_commands(updates))
+    assert_same_as_git(ours, theirs)
+
+
+def test_a_symbolic_ref_in_a_transaction_is_left_to_git(tmp_path: Path) -> None:
+    """A ref that is a symbolic ref is not changed in process: NotHandled, no lock left,
+    nothing changed (the repository layer then asks git)."""
+    ours, _, head, commit = twins(tmp_path, "loose")
+    bare(ours, "symbolic-ref", "refs/tags/new", "refs/heads/main")
+    before = snapshot_of_refs(ours)
+    with pytest.raises(refs.NotHandled):
+        refs.update(ours, snapshot_updates(head, commit), GIT_IDENTITY)
+    assert snapshot_of_refs(ours) == before
+
+
+def test_a_repository_laid_out_otherwise_is_left_to_git(
+    repositories: ProjectRepositories,
+) -> None:
+    """A repository whose config is not the service's (here reflogs off) has its refs
+    changed by git, which honours that config: the new tag gets no reflog, where the
+    in-process transaction (reflogs always) would have written one."""
+    repo = snapshots(repositories, 1)
+    bare(repo, "config", "core.logAllRefUpdates", "false")
+    snapshot, created = repositories.create_snapshot("p", "u", "later", "m", {"a.md": b"l"})
+    assert created
+    assert bare(repo, "rev-parse", "main", "refs/tags/later").split() == [snapshot.commit] * 2
+    assert not (repo / "logs" / "refs" / "tags" / "later").exists()
+    assert (repo / "logs" / "refs" / "tags" / "s0").exists()
     bare(repo, "fsck", "--full", "--strict")

@@ -1,10 +1,11 @@
 """git plumbing for the repository layer, one command at a time.
 
-A snapshot's objects are not written here but in this process (``objects``); git is run
-to create repositories, read objects and refs, change refs, and keep house. Every command
-runs with a fixed identity and with global and system git configuration switched off, so
-the result never depends on the machine's git setup. Ref changes go through
-:meth:`Git.update_refs`, one ``git update-ref --stdin`` transaction whose
+A snapshot's objects are not written here but in this process (``objects``), and so are
+its refs read and changed (``refs``); git is run to read objects and refs, change refs
+(a delete, and a snapshot in a repository the service did not lay out), and keep house.
+Every command runs with a fixed identity and with global and system git configuration
+switched off, so the result never depends on the machine's git setup. Ref changes here go
+through :meth:`Git.update_refs`, one ``git update-ref --stdin`` transaction whose
 ``verify``/``update`` lines state old values (compare-and-swap).
 """
 

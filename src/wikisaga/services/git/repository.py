@@ -7,15 +7,18 @@ commit carries the message and the creation time (the committer date, in whole s
 UTC).
 
 A snapshot's blobs, trees and commit are made and written in this process (``objects``),
-byte for byte as git makes them, and its refs are read here from the ref files (``refs``);
-everything else is driven through git plumbing (``plumbing``) with a fixed identity and
-with global and system git configuration switched off, so the result never depends on the
-machine's git setup. A snapshot runs one git command whatever its number of files, the one
-that changes the refs (a project's repository is laid out here, as ``git init --bare``
-would); a repeat or a conflict also reads the existing snapshot's commit with git.
-Every ref change is one ``git update-ref --stdin`` transaction that states the old value
-of each ref it touches (compare-and-swap), so two writers, even in two processes, can
-never lose each other's update; a writer that loses the race retries on the new head.
+byte for byte as git makes them, and its refs are read and changed here, in the ref files
+as git's files backend keeps them and under git's own ref locks (``refs``); everything
+else is driven through git plumbing (``plumbing``) with a fixed identity and with global
+and system git configuration switched off, so the result never depends on the machine's
+git setup. A new snapshot runs no git command whatever its number of files (a project's
+repository is laid out here, as ``git init --bare`` would); a repeat or a conflict reads
+the existing snapshot's commit with one ``git cat-file``, and a repository laid out
+otherwise has its refs read and changed by git. Every ref change is one transaction that
+states the old value of each ref it touches (compare-and-swap: ``refs.update`` for a
+snapshot, ``git update-ref --stdin`` for a delete), so two writers, even in two
+processes, and git itself can never lose each other's update; a writer that loses the
+race retries on the new head.
 History is only ever appended to: deleting the head snapshot moves ``main`` back to its
 parent, deleting any other snapshot removes only its tag.
 
@@ -331,13 +334,14 @@ class ProjectRepositories:
         files. Either way a request by anyone but the owner is refused before any file is
         read and changes nothing.
 
-        One git command makes a snapshot: ``main``, the tag and the deleted-id ref are
+        No git command makes a new snapshot: ``main``, the tag and the deleted-id ref are
         read in this process (``refs``; an existing tag's commit, for a repeat or a
-        conflict, with one ``cat-file --batch``); the blobs, trees and commit are written
-        in this process, as one pack (``objects``); one ``update-ref --stdin`` publishes
-        it. A writer that loses the compare-and-swap reads the refs again and writes a
-        new commit only, as a loose object. The snapshot that leaves more than
-        ``housekeeping.PACK_LIMIT`` packs merges them.
+        conflict, with one ``git cat-file --batch``); the blobs, trees and commit are
+        written in this process, as one pack (``objects``); one ref transaction in this
+        process (``refs.update``, git's lock protocol) publishes it. A writer that loses
+        the compare-and-swap reads the refs again and writes a new commit only, as a
+        loose object. The snapshot that leaves more than ``housekeeping.PACK_LIMIT``
+        packs merges them.
 
         Raises :class:`NotProjectOwner`, :class:`ProjectNotFound` (nobody owns the
         project), :class:`SnapshotConflict`, :class:`SnapshotDeleted`,
@@ -381,7 +385,7 @@ class ProjectRepositories:
         snapshot_id: str,
         message: str,
         tree: SnapshotObjects,
-        refs: _Refs,
+        known: _Refs,
         now: float | None,
     ) -> tuple[Snapshot, bool]:
         """Write the objects and publish the commit (holding the writer lock)."""
@@ -389,30 +393,52 @@ class ProjectRepositories:
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
         for attempt in range(_CAS_ATTEMPTS):
-            commit = commit_object(tree.tree, refs.head, message, GIT_IDENTITY, timestamp)
+            commit = commit_object(tree.tree, known.head, message, GIT_IDENTITY, timestamp)
             if attempt == 0:
                 write_pack(git_dir, [*tree.objects, commit])
             else:
                 write_loose(git_dir, [commit])
-            if self._git.update_refs(
-                git_dir,
-                [
-                    f"update {MAIN_REF} {commit.oid} {refs.head or ZERO_OID}",
-                    f"create {tag} {commit.oid}",
-                    f"verify {tombstone} {ZERO_OID}",
-                ],
-            ):
+            if self._publish(git_dir, commit.oid, known.head, tag, tombstone):
                 if housekeeping.too_many_packs(git_dir):
                     housekeeping.consolidate(self._git.run, git_dir)
                 created_at = datetime.fromtimestamp(timestamp, tz=UTC)
                 return Snapshot(snapshot_id, project_id, commit.oid, message, created_at), True
             # Lost the compare-and-swap: another writer moved a ref since we read them.
-            refs = self._read_refs(project_id, snapshot_id)
-            existing = self._settled(project_id, snapshot_id, message, refs)
+            known = self._read_refs(project_id, snapshot_id)
+            existing = self._settled(project_id, snapshot_id, message, known)
             if existing is not None:
                 return existing, False
         raise GitCommandFailed(
             ["update-ref"], f"main kept moving; gave up after {_CAS_ATTEMPTS} attempts"
+        )
+
+    def _publish(
+        self, git_dir: Path, commit: str, head: str | None, tag: str, tombstone: str
+    ) -> bool:
+        """Move ``main`` from ``head`` to ``commit``, create ``tag`` on it and check that
+        ``tombstone`` does not exist, as one compare-and-swap transaction; ``False`` when
+        another writer moved a ref first.
+
+        In this process (``refs``, git's own lock protocol and reflog format) when the
+        repository is one this service laid out, else with ``git update-ref --stdin``.
+        """
+        if _native(git_dir):
+            updates = [
+                refs.RefUpdate(MAIN_REF, head, commit),
+                refs.RefUpdate(tag, None, commit),
+                refs.RefUpdate(tombstone, None),
+            ]
+            try:
+                return refs.update(git_dir, updates, GIT_IDENTITY)
+            except refs.NotHandled:
+                pass
+        return self._git.update_refs(
+            git_dir,
+            [
+                f"update {MAIN_REF} {commit} {head or ZERO_OID}",
+                f"create {tag} {commit}",
+                f"verify {tombstone} {ZERO_OID}",
+            ],
         )
 
     def _read_refs(self, project_id: str, snapshot_id: str) -> _Refs:
