@@ -13,16 +13,18 @@ their data in a temporary directory (``wikisaga.testing.stack.ServiceStack``; th
 go to the services directly, not through its fault proxies). Three operations are timed,
 each done both ways:
 
-``save``      ours: ``GET /files/{project}`` (to plan the rollback) then one
-              ``POST /batch`` with an ``Idempotency-Key``, exactly as
-              ``WikiGenerationSaga`` sends them (``FilesystemClient.list_files`` and
-              ``FilesystemClient.batch``). The guide's: one ``POST /save_file`` per file, one
-              after another, on one kept-alive ``httpx.Client`` reused across the whole run.
+``save``      ours: one ``POST /batch`` with ``"replace": true`` and an
+              ``Idempotency-Key``, exactly as ``WikiGenerationSaga`` sends it
+              (``FilesystemClient.batch(..., replace=True)``; nothing is read first). The
+              guide's: one ``POST /save_file`` per file, one after another, on one
+              kept-alive ``httpx.Client`` reused across the whole run.
 ``rollback``  undoing what ``save`` wrote. Ours: the saga's registered compensation
-              ``wikisaga.files.restore`` called with the arguments the saga logs (one
-              ``POST /restore`` putting every file back to absent and revoking the batch's
-              key; it opens its own client, as recovery would). The guide's: one
-              ``DELETE /file/{project}/{path}`` per file, on the kept-alive client.
+              ``wikisaga.files.restore`` called with the arguments the saga logs (the
+              batch's key and ``undo``: one ``POST /restore`` with
+              ``undo_idempotency_key``, which puts every file the batch changed back, here
+              to absent, and revokes the key; it opens its own client, as recovery would).
+              The guide's: one ``DELETE /file/{project}/{path}`` per file, on the
+              kept-alive client.
 ``publish``   files and snapshot. Ours: ``WikiGenerationSaga.execute_with_consistency``
               with its default durability, a SQLite saga log (WAL, ``synchronous=FULL``)
               opened from its URL as the saga does by default. The guide's: the 45
@@ -114,21 +116,18 @@ class Bench:
     # ours
 
     def ours_save(self, project: str, files: list[dict[str, str]]) -> None:
-        current = self.ours.list_files(project, user_id=USER)
-        save = [(f["file_path"], f["content"]) for f in files]
-        prior = {entry["path"] for entry in current}
         key = f"wiki-{project}:files"
         self.ours.batch(
             project,
-            save=save,
-            delete=sorted(prior - {path for path, _ in save}),
+            save=[(f["file_path"], f["content"]) for f in files],
+            replace=True,
             user_id=USER,
             idempotency_key=key,
         )
         self.saved[project] = key
 
     def ours_rollback(self, project: str, files: list[dict[str, str]]) -> None:
-        # The arguments WikiGenerationSaga logs with the files step (every file was absent).
+        # The arguments WikiGenerationSaga logs with the files step: the batch's key only.
         restore_files(
             {
                 "saga_id": f"wiki-{project}",
@@ -137,7 +136,7 @@ class Bench:
                 "filesystem_url": self.fs_url,
                 "timeout": TIMEOUT,
                 "idempotency_key": self.saved.pop(project),
-                "files": [{"path": f["file_path"], "version": None} for f in files],
+                "undo": True,
             },
             headers=self.stack.headers,
         )
@@ -274,15 +273,15 @@ def measure(bench: Bench, args: argparse.Namespace) -> _harness.Samples:
 
 _WHAT = {
     "save": (
-        "1 GET /files + 1 POST /batch (idempotent)",
+        "1 POST /batch, replace (idempotent)",
         "{n} x POST /save_file",
     ),
     "rollback": (
-        "1 POST /restore (new client, as recovery)",
+        "1 POST /restore, undo by key (new client)",
         "{n} x DELETE /file",
     ),
     "publish": (
-        "saga: durable log + list + batch + snapshot",
+        "saga: durable log + batch + snapshot",
         "{n} x POST /save_file + snapshot; no log",
     ),
 }
@@ -352,10 +351,11 @@ def report(samples: _harness.Samples, args: argparse.Namespace, sizes: list[int]
 
 # What ``--profile`` times inside our side, outermost call only: (owner, attribute, label).
 _PARTS: tuple[tuple[Any, str, str], ...] = (
-    (ServiceClient, "__init__", "new httpx client (builds an SSL context)"),
+    (ServiceClient, "__init__", "new httpx client (one SSL context shared)"),
     (FilesystemClient, "list_files", "GET /files"),
     (FilesystemClient, "batch", "POST /batch"),
     (FilesystemClient, "restore", "POST /restore"),
+    (FilesystemClient, "undo_batch", "POST /restore (undo by key)"),
     (GitClient, "create_snapshot", "POST /snapshot"),
     (wikisaga.pipeline.publish, "open_saga_log", "saga log: open (schema check)"),
     (SQLiteSagaLog, "_transact", "saga log: transactions (each a synced commit)"),
