@@ -240,7 +240,7 @@ def test_a_key_of_another_projects_batch_is_refused_and_writes_nothing(
     assert _export(client, other) == {}
 
 
-@pytest.mark.parametrize("request_kind", ["save_file", "restore_version"])
+@pytest.mark.parametrize("request_kind", ["save_file", "delete_file", "restore_version"])
 def test_a_key_that_answered_another_request_is_refused_and_writes_nothing(
     client: httpx.Client,
     project_id: str,
@@ -251,6 +251,10 @@ def test_a_key_that_answered_another_request_is_refused_and_writes_nothing(
     if request_kind == "save_file":
         body = {"project_id": project_id, "file_path": "wiki/index.md", "content": "one file"}
         assert client.post("/save_file", json=body, headers=key).status_code == 200
+    elif request_kind == "delete_file":
+        assert client.delete(f"/file/{project_id}/wiki/dropped.md", headers=key).status_code == (
+            200
+        )
     else:
         assert _batch(client, project_id, {"wiki/index.md": "v2"}, replace=False).status_code == (
             200
