@@ -270,7 +270,9 @@ def _plan(git_dir: Path, updates: Sequence[RefUpdate]) -> list[_Step]:
 def update(git_dir: Path, updates: Sequence[RefUpdate], committer: str) -> bool:
     """Apply ``updates`` as one transaction (module docstring); ``False``, with nothing
     changed, when a ref does not hold its expected old value or someone else keeps it
-    locked. ``committer`` (``Name <email>``) signs the reflog lines.
+    locked. ``committer`` (``Name <email>``) signs the reflog lines. Unlike
+    ``git update-ref``, the new values are not checked to name existing objects (commits,
+    for a branch): the caller has just written them.
 
     Raises :class:`NotHandled`, with nothing changed, for what is left to git.
     """
