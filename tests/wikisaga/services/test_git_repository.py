@@ -224,3 +224,42 @@ def test_snapshot_id_rules(snapshot_id: str, valid: bool) -> None:
     """Snapshot ids: 1-128 of [A-Za-z0-9._-], alphanumeric first, no '..', not ending in
     '.' or '.lock'."""
     assert is_valid_snapshot_id(snapshot_id) is valid
+
+
+def pack_ids(repo: Path) -> set[str]:
+    return {p.stem for p in (repo / "objects" / "pack").glob("*.idx")}
+
+
+def objects_in_pack(repo: Path, pack: str) -> int:
+    """How many objects the pack holds, read with git show-index."""
+    index = (repo / "objects" / "pack" / f"{pack}.idx").read_bytes()
+    done = subprocess.run(
+        ["git", "show-index"], input=index, capture_output=True, env=git_env(), check=True
+    )
+    return len(done.stdout.splitlines())
+
+
+def test_a_later_snapshot_packs_only_what_its_head_lacks(tmp_path: Path) -> None:
+    """With one page of twelve changed, the next snapshot's pack holds that blob, its
+    directory's tree, the root tree and the commit (4 objects), and the repository is
+    complete (git fsck --full); once main names a head this repository object did not
+    make (a delete moved it back), the next snapshot packs every object again."""
+    repositories = ProjectRepositories(tmp_path)
+    files = {f"d{i % 3}/p{i}.md": b"page %d" % i for i in range(12)}
+    repositories.create_snapshot("p", "u", "s1", "m", files)
+    repo = repositories.path("p")
+    changed = {**files, "d0/p0.md": b"changed"}
+    before = pack_ids(repo)
+    second, _ = repositories.create_snapshot("p", "u", "s2", "m", changed)
+    (pack,) = pack_ids(repo) - before
+    assert objects_in_pack(repo, pack) == 4
+    assert read_tree(repo, second.commit) == changed
+    bare(repo, "fsck", "--full", "--strict")
+
+    repositories.delete_snapshot("p", "u", "s2")  # main back on s1, s2's objects pruned
+    before = pack_ids(repo)
+    third, _ = repositories.create_snapshot("p", "u", "s3", "m", changed)
+    (pack,) = pack_ids(repo) - before
+    assert objects_in_pack(repo, pack) == 12 + 3 + 1 + 1
+    assert read_tree(repo, third.commit) == changed
+    bare(repo, "fsck", "--full", "--strict")

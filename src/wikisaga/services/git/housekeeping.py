@@ -16,7 +16,7 @@
 - **Packs are merged now and then.** A snapshot writes its objects as one new pack
   (``objects``). Once a repository has more than :data:`PACK_LIMIT` packs (git's own
   ``gc.autoPackLimit``), the snapshot that made one too many :func:`consolidate`\\ s them
-  into one, which also drops the copies of unchanged files that each pack holds. No
+  into one, which also drops any object stored in more than one pack. No
   other snapshot does any housekeeping: counting the packs is one directory listing.
 - **Crash leftovers go at start-up.** A process killed while writing objects or in the
   middle of a ref update leaves ``tmp_pack_*``/``tmp_idx_*``/``tmp_obj_*`` files and

@@ -19,10 +19,12 @@ check it against ``git fast-import``).
 
 :func:`write_pack` stores a snapshot's objects as one pack and its index, the form git
 itself writes objects in bulk: two files (synced, as git syncs packs) where loose objects
-would be one file per object, which costs far more on a journalling file system. The
-objects are not compared with those the repository already has, so a file that did not
-change is stored again in each new pack; ``housekeeping.consolidate`` merges the packs
-into one (dropping those copies) once there are more than ``housekeeping.PACK_LIMIT``.
+would be one file per object, which costs far more on a journalling file system. It
+stores what it is given: the repository layer leaves out the objects of the head's tree
+when it knows them (it made that head), so a file that did not change is not stored
+again; an object stored twice all the same (the head was made elsewhere) goes when
+``housekeeping.consolidate`` merges the packs into one, once there are more than
+``housekeeping.PACK_LIMIT``.
 :func:`write_loose` stores single objects (the new commit of a writer that lost a race)
 as loose object files. Either way an object goes to a temporary file first (``tmp_pack_*``,
 ``tmp_idx_*``, ``tmp_obj_*``; start-up removes those a crash left behind, see

@@ -52,7 +52,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,6 +111,8 @@ UPLOAD_PACK_CONFIG = (
 the service's refs stay hidden, and a want must name an advertised tip (protocol v0)."""
 
 _CAS_ATTEMPTS = 8
+_REMEMBERED_TREES = 1024
+"""Projects whose last snapshot's tree objects a repository object keeps in memory."""
 
 _REPOSITORY_CONFIG = b"""\
 [core]
@@ -228,6 +232,8 @@ class ProjectRepositories:
         self.root = root
         self._owners = owners
         self._git = Git(timeout=command_timeout)
+        self._last_trees: OrderedDict[Path, tuple[str, frozenset[str]]] = OrderedDict()
+        self._last_trees_lock = threading.Lock()
 
     @property
     def env(self) -> dict[str, str]:
@@ -337,11 +343,12 @@ class ProjectRepositories:
         No git command makes a new snapshot: ``main``, the tag and the deleted-id ref are
         read in this process (``refs``; an existing tag's commit, for a repeat or a
         conflict, with one ``git cat-file --batch``); the blobs, trees and commit are
-        written in this process, as one pack (``objects``); one ref transaction in this
-        process (``refs.update``, git's lock protocol) publishes it. A writer that loses
-        the compare-and-swap reads the refs again and writes a new commit only, as a
-        loose object. The snapshot that leaves more than ``housekeeping.PACK_LIMIT``
-        packs merges them.
+        written in this process, as one pack (``objects``), without those of the head's
+        tree when this object made the head (:meth:`_objects_of_head`); one ref
+        transaction in this process (``refs.update``, git's lock protocol) publishes it.
+        A writer that loses the compare-and-swap reads the refs again and writes a new
+        commit only, as a loose object. The snapshot that leaves more than
+        ``housekeeping.PACK_LIMIT`` packs merges them.
 
         Raises :class:`NotProjectOwner`, :class:`ProjectNotFound` (nobody owns the
         project), :class:`SnapshotConflict`, :class:`SnapshotDeleted`,
@@ -395,10 +402,13 @@ class ProjectRepositories:
         for attempt in range(_CAS_ATTEMPTS):
             commit = commit_object(tree.tree, known.head, message, GIT_IDENTITY, timestamp)
             if attempt == 0:
-                write_pack(git_dir, [*tree.objects, commit])
+                present = self._objects_of_head(git_dir, known.head)
+                new = [obj for obj in tree.objects if obj.oid not in present]
+                write_pack(git_dir, [*new, commit])
             else:
                 write_loose(git_dir, [commit])
             if self._publish(git_dir, commit.oid, known.head, tag, tombstone):
+                self._remember_tree(git_dir, commit.oid, tree)
                 if housekeeping.too_many_packs(git_dir):
                     housekeeping.consolidate(self._git.run, git_dir)
                 created_at = datetime.fromtimestamp(timestamp, tz=UTC)
@@ -411,6 +421,36 @@ class ProjectRepositories:
         raise GitCommandFailed(
             ["update-ref"], f"main kept moving; gave up after {_CAS_ATTEMPTS} attempts"
         )
+
+    def _objects_of_head(self, git_dir: Path, head: str | None) -> frozenset[str]:
+        """The blobs and trees the repository surely holds already: those of the head's
+        tree, when this process made the head and ``main`` still names it (call it holding
+        the writer lock); else none.
+
+        ``main`` names the head, so every object of its tree is in the repository, in a
+        synced pack (every tree object is written by :func:`write_pack`); and no prune,
+        the one thing that removes objects, can run while the writer lock is held, so
+        they stay until the new commit that reuses them is published, and are reachable
+        from it after. A snapshot whose files mostly did not change so writes, compresses
+        and syncs only what did.
+        """
+        with self._last_trees_lock:
+            last = self._last_trees.get(git_dir)
+        if head is None or last is None or last[0] != head or not _native(git_dir):
+            return frozenset()
+        try:
+            now = refs.read(git_dir, [MAIN_REF])[MAIN_REF]
+        except refs.NotHandled:
+            return frozenset()
+        return last[1] if now == head else frozenset()
+
+    def _remember_tree(self, git_dir: Path, commit: str, tree: SnapshotObjects) -> None:
+        """Keep the ids of ``commit``'s tree objects, for the project's next snapshot."""
+        with self._last_trees_lock:
+            self._last_trees[git_dir] = (commit, frozenset(obj.oid for obj in tree.objects))
+            self._last_trees.move_to_end(git_dir)
+            while len(self._last_trees) > _REMEMBERED_TREES:
+                self._last_trees.popitem(last=False)
 
     def _publish(
         self, git_dir: Path, commit: str, head: str | None, tag: str, tombstone: str
