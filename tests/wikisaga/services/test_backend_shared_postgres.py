@@ -27,15 +27,14 @@ from test_backend_crash import (
     DOCUMENTS,
     add_documents,
     backend_env,
-    drop_schema,
     graph_of,
-    schema_url,
     state_of,
     wait_dead,
 )
 
 from distributed_saga import SagaLog, SagaState, open_saga_log
 from distributed_saga.faults import CRASH_AT_ENV
+from postgres_support import fresh_schema
 from wikisaga.launcher import ServiceProcess
 from wikisaga.services.backend.runner import ROLLED_BACK_BY_RECOVERY
 from wikisaga.testing.invariants import check_settled, check_unchanged
@@ -56,10 +55,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceStack]:
 
 @pytest.fixture(scope="module")
 def log_url(postgres_url: str) -> Iterator[str]:
-    schemas: list[tuple[str, str]] = []
-    yield schema_url(postgres_url, f"shared_{uuid.uuid4().hex[:12]}", schemas)
-    for base, schema in schemas:
-        drop_schema(base, schema)
+    with fresh_schema(postgres_url, "shared") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
