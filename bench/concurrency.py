@@ -14,7 +14,9 @@ one opened log, ``<log>-p4`` on 4 processes with a log each, where ``<log>`` is
 ``pg``      ``postgresql://``, a database (or schema) per system on one server: the one
             ``--url`` names, or a throwaway cluster started for the run; threads get a
             pool of one connection each (``pool_size=N``), except ``pg-t16-pool4``, which
-            keeps the engine's default pool of 4 for its 16 threads
+            keeps the engine's default pool of 4 for its 16 threads, and
+            ``pg-t16-alone``, which turns group commit off (``group_commit=False``: every
+            write its own transaction, as before group commit)
 
 The saga is ``saga_engine.py``'s (two steps with durable compensations, then commit). Each
 round runs every system once, in a fresh random order (``--seed``), each doing ``--sagas``
@@ -27,11 +29,13 @@ the PostgreSQL server, per second.
 After the timed rounds one more round per system is played, untimed, to say what the
 threads waited for (``_waits.py``): the share of their time spent waiting for the log's
 lock (SQLite: one connection behind a lock) or a pooled connection (PostgreSQL), and, on
-PostgreSQL, what the backends were doing (sampled from ``pg_stat_activity``).
+PostgreSQL, what the backends were doing (sampled from ``pg_stat_activity``) and how many
+writes each commit carried (group commit).
 
 The last line of standard output is one JSON object (progress goes to standard error):
 ``pg_16_vs_1`` is PostgreSQL's 16-thread throughput over its 1-thread throughput (group
-commit lets concurrent commits share a WAL flush), with the same ratios for SQLite.
+commit lets concurrent commits share a WAL flush), with the same ratios for SQLite, and
+``pg_16_group_vs_alone`` is 16 threads with group commit over 16 without.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ RATIOS = {  # headline name: (numerator, denominator)
     "pg_4_vs_1": ("pg-t4", "pg-t1"),
     "pg_p4_vs_1": ("pg-p4", "pg-t1"),
     "pg_16_pool4_vs_1": ("pg-t16-pool4", "pg-t1"),
+    "pg_16_group_vs_alone": ("pg-t16", "pg-t16-alone"),
     "sqlite_16_vs_1": ("sqlite-t16", "sqlite-t1"),
     "sqlite_4_vs_1": ("sqlite-t4", "sqlite-t1"),
     "sqlite_p4_vs_1": ("sqlite-p4", "sqlite-t1"),
@@ -77,6 +82,8 @@ class Shape:
     processes: bool = False
     pool_size: int | None = None
     """PostgreSQL threads: the log's pool (default: one connection per thread)."""
+    group_commit: bool = True
+    """PostgreSQL threads: whether concurrent writes are committed together."""
 
 
 SHAPES = {
@@ -90,6 +97,7 @@ SHAPES = {
         Shape("pg-t4", "pg", 4),
         Shape("pg-t16", "pg", 16),
         Shape("pg-t16-pool4", "pg", 16, pool_size=4),
+        Shape("pg-t16-alone", "pg", 16, group_commit=False),
         Shape("pg-p4", "pg", 4, processes=True),
     )
 }
@@ -109,6 +117,8 @@ class Load:
         else:
             if shape.backend == "pg":
                 options = {**options, "pool_size": shape.pool_size or shape.workers}
+                if not shape.group_commit:
+                    options["group_commit"] = False
             self.log = open_saga_log(url, **options)
 
     def run(self, prefix: str, total: int) -> Round:
@@ -185,7 +195,13 @@ def explain(
     """One untimed round per system with its waits measured (see the module docstring)."""
     found: dict[str, dict[str, Any]] = {}
     for name, load in loads.items():
-        entry: dict[str, Any] = {"waiting_for_log": None, "backends": None}
+        entry: dict[str, Any] = {
+            "waiting_for_log": None,
+            "backends": None,
+            "writes_per_commit": None,
+        }
+        group = getattr(load.log, "group_commit", None)
+        counted = (group.batches, group.writes) if group is not None else (0, 0)
         sampler = None
         with ExitStack() as stack:
             wait = None
@@ -198,6 +214,8 @@ def explain(
             entry["waiting_for_log"] = wait.waited / (load.shape.workers * played.seconds)
         if sampler is not None:
             entry["backends"] = {k: round(v, 3) for k, v in sampler.shares().items()}
+        if group is not None and group.batches > counted[0]:
+            entry["writes_per_commit"] = (group.writes - counted[1]) / (group.batches - counted[0])
         found[name] = entry
     return found
 
@@ -268,6 +286,9 @@ def report(
         if entry["backends"]:
             top = ", ".join(f"{k} {100 * v:.0f} %" for k, v in list(entry["backends"].items())[:4])
             print(f"  {name} backends: {top}")
+    for name, entry in waits.items():
+        if entry.get("writes_per_commit"):
+            print(f"  {name}: {entry['writes_per_commit']:.1f} writes per commit (group commit)")
     print()
 
     ratios: dict[str, float | None] = {}

@@ -16,6 +16,17 @@ Round trips
     means nothing to undo: the call then runs the shared multi-statement transaction,
     which either succeeds (a condition changed meanwhile) or raises what the in-memory log
     would. Statements are prepared by psycopg after a few uses (``prepare_threshold``).
+
+Group commit
+    Threads sharing one opened log write through a :class:`~._group_commit.GroupCommit`:
+    a write made while another batch is on its way waits for it, then goes with every
+    write queued meanwhile, as one pipelined transaction (one round trip, one commit).
+    Each caller returns only once its own write is committed, with its own result; a
+    batch the server refuses (a deadlock, an error in one statement) is rolled back whole
+    and each of its writes runs again on its own. A lone write runs at once, as before.
+    Batched writes cost the server about half the CPU of the same writes one by one;
+    ``group_commit=False`` turns it off. While a batch waits on a row lock in the server,
+    the writes queued behind it wait too.
 """
 
 # Queries are assembled from the shared SQL's constants and enum values, never from caller
@@ -41,6 +52,7 @@ from distributed_saga._records import (
     check_outcome,
 )
 from distributed_saga.compensations import Compensation
+from distributed_saga.log._group_commit import GroupCommit, Write
 from distributed_saga.log._sql import (
     _COMPENSATE_FROM,
     _FENCE,
@@ -153,6 +165,7 @@ class PostgresSagaLog(_SqlSagaLog):
     first on each connection's ``search_path``). Up to ``pool_size`` connections are
     opened, one per concurrent call; a connection that breaks is replaced on the next call.
     ``connect_timeout`` (seconds) applies unless ``conninfo`` sets its own.
+    ``group_commit`` commits concurrent one-statement writes together (module docstring).
     """
 
     _PARAM = "%s"
@@ -168,6 +181,7 @@ class PostgresSagaLog(_SqlSagaLog):
         schema: str | None = None,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
+        group_commit: bool = True,
     ) -> None:
         try:
             import psycopg  # noqa: PLC0415 - optional dependency, needed only here
@@ -201,6 +215,9 @@ class PostgresSagaLog(_SqlSagaLog):
         self._idle: list[psycopg.Connection[Any]] = []
         self._slots = threading.BoundedSemaphore(pool_size)
         self._closed = False
+        self._group: GroupCommit[bool] | None = (
+            GroupCommit(self._write_batch) if group_commit else None
+        )
         try:
             self._run(self._setup)
         except BaseException:
@@ -288,9 +305,68 @@ class PostgresSagaLog(_SqlSagaLog):
         ``False`` means it wrote nothing (a condition of the write failed): the caller
         then runs the shared transaction, which explains why or, if things changed
         meanwhile, succeeds."""
+        if self._group is None:
+            return self._write_alone(self._sql[query], params)
+        return self._group.submit(self._sql[query], params)
+
+    @property
+    def group_commit(self) -> GroupCommit[bool] | None:
+        """The batching of concurrent writes (``None`` when opened with
+        ``group_commit=False``): its ``batches`` and ``writes`` say how many writes each
+        commit carried, its ``waiting`` how many are queued now."""
+        return self._group
+
+    def _write_alone(self, query: str, params: Sequence[Any]) -> bool:
         with self._connection() as conn, conn.cursor() as cur:
-            cur.execute(self._sql[query], params)
+            cur.execute(query, params)
             return cur.rowcount > 0
+
+    def _write_batch(self, writes: list[Write[bool]]) -> None:
+        """Run concurrent one-statement writes as one transaction (group commit).
+
+        The statements go in one pipeline: one round trip, one commit. They are
+        independent conditional writes (each fenced on its own saga), so the transaction's
+        outcome is each one's as if it had run alone. When the server refuses one (a
+        unique key, a deadlock), the transaction is rolled back, nothing of it is written,
+        and each write runs again on its own, getting its own result or error. A connection
+        lost on the way leaves the outcome unknown, as it would for a single write: every
+        write of the batch raises :class:`SagaLogUnavailable`.
+        """
+        if len(writes) == 1:
+            self._settle_alone(writes[0])
+            return
+        psycopg = self._psycopg
+        counts: list[int] | None = None
+        with self._connection() as conn:
+            cursors = [conn.cursor() for _ in writes]
+            try:
+                # BEGIN and COMMIT as plain statements: the whole batch is sent at once
+                # and synced once (a transaction block would sync at its edges).
+                with conn.pipeline():
+                    conn.execute("BEGIN")
+                    for cur, write in zip(cursors, writes, strict=True):
+                        cur.execute(write.query, write.params)
+                    conn.execute("COMMIT")
+                counts = [cur.rowcount for cur in cursors]
+            except psycopg.Error:
+                if conn.broken or conn.closed:
+                    raise
+                conn.rollback()  # the server ended the block in error: nothing was written
+            finally:
+                for cur in cursors:
+                    cur.close()
+        if counts is None:
+            for write in writes:
+                self._settle_alone(write)
+            return
+        for write, count in zip(writes, counts, strict=True):
+            write.succeed(count > 0)
+
+    def _settle_alone(self, write: Write[bool]) -> None:
+        try:
+            write.succeed(self._write_alone(write.query, write.params))
+        except Exception as exc:  # noqa: BLE001 - handed to the write's own thread
+            write.fail(exc)
 
     def _query_once(self, query: str, params: Sequence[Any]) -> list[Any]:
         """Run the one statement ``query`` as its own transaction; its rows."""

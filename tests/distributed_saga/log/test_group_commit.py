@@ -1,0 +1,287 @@
+"""Group commit: concurrent writes committed together, each with its own outcome.
+
+The first tests drive :class:`GroupCommit` with a batch runner of their own; the rest run
+real sagas on a real PostgreSQL, where a table lock held by another connection keeps the
+first batch waiting inside the server while the next writes queue up behind it, so that a
+batch of several writes is certain, not a matter of timing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from distributed_saga import (
+    Compensation,
+    DistributedSaga,
+    SagaLockedError,
+    SagaLogError,
+    SagaState,
+    compensation,
+)
+from distributed_saga.log._group_commit import GroupCommit, Write
+from distributed_saga.log.postgres import PostgresSagaLog
+
+WAIT = 10.0
+UNDO = "tests.group_commit.undo"
+
+
+@compensation(UNDO)
+def _undo(args: Any) -> None:
+    del args
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+class Gate:
+    """A batch runner whose first batch waits until the test opens the gate."""
+
+    def __init__(self, run: Callable[[Write[str]], None]) -> None:
+        self.run = run
+        self.opened = threading.Event()
+        self.sizes: list[int] = []
+
+    def __call__(self, batch: list[Write[str]]) -> None:
+        if not self.sizes:
+            self.sizes.append(len(batch))
+            self.opened.wait(WAIT)
+        else:
+            self.sizes.append(len(batch))
+        for write in batch:
+            self.run(write)
+
+
+def start(target: Callable[[], Any], results: dict[int, Any], key: int) -> threading.Thread:
+    def work() -> None:
+        try:
+            results[key] = target()
+        except Exception as exc:  # noqa: BLE001 - the test reads it
+            results[key] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+def echo(write: Write[str]) -> None:
+    if write.query == "boom":
+        write.fail(ValueError(f"refused {write.params[0]}"))
+    else:
+        write.succeed(f"{write.query}:{write.params[0]}")
+
+
+def test_writes_queued_behind_a_batch_go_in_the_next_one_each_with_its_own_outcome() -> None:
+    gate = Gate(echo)
+    group: GroupCommit[str] = GroupCommit(gate)
+    results: dict[int, Any] = {}
+    threads = [start(lambda: group.submit("first", [0]), results, 0)]
+    wait_for(lambda: gate.sizes == [1], "the first batch")
+    for i in range(1, 6):
+        query = "boom" if i == 3 else "w"
+        threads.append(start(lambda q=query, i=i: group.submit(q, [i]), results, i))
+    wait_for(lambda: group.waiting == 5, "five queued writes")
+    gate.opened.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert gate.sizes == [1, 5]
+    assert (group.batches, group.writes) == (2, 6)
+    assert results[0] == "first:0"
+    assert [results[i] for i in (1, 2, 4, 5)] == ["w:1", "w:2", "w:4", "w:5"]
+    assert isinstance(results[3], ValueError)
+    assert str(results[3]) == "refused 3"
+
+
+def test_a_failed_batch_fails_its_writes_only_and_the_next_batch_runs() -> None:
+    calls: list[int] = []
+
+    def flaky(batch: list[Write[str]]) -> None:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise ConnectionError("the server went away")
+        for write in batch:
+            echo(write)
+
+    group: GroupCommit[str] = GroupCommit(flaky)
+    with pytest.raises(ConnectionError, match="went away"):
+        group.submit("w", [1])
+    assert group.submit("w", [2]) == "w:2"
+    assert calls == [1, 1]
+
+
+def test_a_batch_never_carries_more_than_its_limit() -> None:
+    gate = Gate(echo)
+    group: GroupCommit[str] = GroupCommit(gate, max_batch=2)
+    results: dict[int, Any] = {}
+    threads = [start(lambda: group.submit("w", [0]), results, 0)]
+    wait_for(lambda: gate.sizes == [1], "the first batch")
+    threads += [start(lambda i=i: group.submit("w", [i]), results, i) for i in range(1, 6)]
+    wait_for(lambda: group.waiting == 5, "five queued writes")
+    gate.opened.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert max(gate.sizes) == 2
+    assert sum(gate.sizes) == 6
+    assert results == {i: f"w:{i}" for i in range(6)}
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        GroupCommit(echo_batch, max_batch=0)
+
+
+def echo_batch(batch: list[Write[str]]) -> None:
+    for write in batch:
+        echo(write)
+
+
+# -- on PostgreSQL ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_log(postgres_url: str, postgres_schema: str) -> Iterator[PostgresSagaLog]:
+    with PostgresSagaLog(postgres_url, schema=postgres_schema, pool_size=8) as log:
+        yield log
+
+
+class TableLock:
+    """``LOCK TABLE saga`` held by another connection: every write to it waits."""
+
+    def __init__(self, postgres_url: str, schema: str) -> None:
+        import psycopg  # noqa: PLC0415 - only PostgreSQL tests need the driver
+
+        self.url = postgres_url
+        self.conn = psycopg.connect(postgres_url)
+        self.conn.execute(f'LOCK TABLE "{schema}".saga IN EXCLUSIVE MODE')
+
+    def waiters(self) -> int:
+        """Connections waiting for a lock (here: for this one)."""
+        import psycopg  # noqa: PLC0415
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
+        return int(row[0]) if row else 0
+
+    def __enter__(self) -> TableLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.commit()
+        self.conn.close()
+
+
+def two_steps(log: PostgresSagaLog, saga_id: str, lock_key: str | None = None) -> None:
+    saga = DistributedSaga(saga_id=saga_id, user_id="u", log=log, lock_key=lock_key)
+    saga.execute_step(name="a", action=lambda: 1, rollback=Compensation(UNDO, {"i": 1}))
+    saga.execute_step(name="b", action=lambda: 2, rollback=Compensation(UNDO, {"i": 2}))
+    saga.commit()
+
+
+@pytest.mark.postgres
+def test_sagas_written_at_once_share_commits_and_each_is_whole(
+    pg_log: PostgresSagaLog, postgres_url: str, postgres_schema: str
+) -> None:
+    group = pg_log.group_commit
+    assert group is not None
+    results: dict[int, Any] = {}
+    with TableLock(postgres_url, postgres_schema) as lock:
+        threads = [start(lambda: two_steps(pg_log, "s0"), results, 0)]
+        wait_for(lambda: lock.waiters() == 1, "the first creation waiting in the server")
+        # That creation holds the batch; the others queue behind it.
+        threads += [start(lambda i=i: two_steps(pg_log, f"s{i}"), results, i) for i in range(1, 8)]
+        wait_for(lambda: group.waiting == 7, "seven creations queued behind the first")
+    for thread in threads:
+        thread.join(WAIT)
+    assert results == dict.fromkeys(range(8))
+    assert group.writes == 8 * 3
+    assert group.batches < group.writes
+    for i in range(8):
+        record = pg_log.get_saga(f"s{i}")
+        assert record.state is SagaState.COMMITTED
+        assert [(s.name, s.state.value, s.compensation_args) for s in record.steps] == [
+            ("a", "completed", {"i": 1}),
+            ("b", "completed", {"i": 2}),
+        ]
+
+
+@pytest.mark.postgres
+def test_two_sagas_asking_for_one_lock_in_one_batch_one_gets_it(
+    pg_log: PostgresSagaLog, postgres_url: str, postgres_schema: str
+) -> None:
+    group = pg_log.group_commit
+    assert group is not None
+    results: dict[int, Any] = {}
+    with TableLock(postgres_url, postgres_schema) as lock:
+        threads = [start(lambda: two_steps(pg_log, "other"), results, 0)]
+        wait_for(lambda: lock.waiters() == 1, "the first creation waiting in the server")
+        threads += [
+            start(lambda i=i: first_step(pg_log, f"want{i}", "k"), results, i) for i in (1, 2)
+        ]
+        wait_for(lambda: group.waiting == 2, "both lock requests queued together")
+    for thread in threads:
+        thread.join(WAIT)
+    assert results[0] is None
+    outcomes = sorted(type(results[i]).__name__ for i in (1, 2))
+    assert outcomes == ["NoneType", "SagaLockedError"]
+    winner = next(i for i in (1, 2) if results[i] is None)
+    loser = 3 - winner
+    assert isinstance(results[loser], SagaLockedError)
+    assert results[loser].holder_saga_id == f"want{winner}"
+    holders = pg_log.list_sagas(lock_key="k")
+    assert [(s.saga_id, s.state) for s in holders] == [(f"want{winner}", SagaState.EXECUTING)]
+    assert pg_log.get_saga("other").state is SagaState.COMMITTED
+
+
+def first_step(log: PostgresSagaLog, saga_id: str, lock_key: str) -> None:
+    saga = DistributedSaga(saga_id=saga_id, user_id="u", log=log, lock_key=lock_key)
+    saga.execute_step(name="a", action=lambda: 1, rollback=Compensation(UNDO, {}))
+
+
+@pytest.mark.postgres
+def test_group_commit_can_be_turned_off(postgres_url: str, postgres_schema: str) -> None:
+    with PostgresSagaLog(postgres_url, schema=postgres_schema, group_commit=False) as log:
+        assert log.group_commit is None
+        two_steps(log, "alone")
+        assert log.get_saga("alone").state is SagaState.COMMITTED
+
+
+@pytest.mark.postgres
+def test_a_write_the_server_refuses_fails_alone_and_its_batch_mates_land_once(
+    pg_log: PostgresSagaLog, postgres_url: str, postgres_schema: str
+) -> None:
+    import psycopg  # noqa: PLC0415
+
+    group = pg_log.group_commit
+    assert group is not None
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{postgres_schema}".probe (n INTEGER)')
+    insert = f'INSERT INTO "{postgres_schema}".probe VALUES (%s)'
+    results: dict[int, Any] = {}
+    with TableLock(postgres_url, postgres_schema) as lock:
+        threads = [start(lambda: two_steps(pg_log, "first"), results, 0)]
+        wait_for(lambda: lock.waiters() == 1, "the first creation waiting in the server")
+        threads += [
+            start(lambda: group.submit(insert, [1]), results, 1),
+            start(lambda: group.submit("SELECT 1 / %s", [0]), results, 2),
+            start(lambda: group.submit(insert, [3]), results, 3),
+        ]
+        wait_for(lambda: group.waiting == 3, "three writes queued together")
+    for thread in threads:
+        thread.join(WAIT)
+    assert results[0] is None
+    assert results[1] is True
+    assert results[3] is True
+    assert isinstance(results[2], SagaLogError)
+    assert "division by zero" in str(results[2])
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        rows = conn.execute(f'SELECT n FROM "{postgres_schema}".probe ORDER BY n').fetchall()
+    assert rows == [(1,), (3,)]
