@@ -3,9 +3,10 @@
 The user who first writes files to a project owns it (DESIGN §3), and this registry is the
 one record of that: the git service checks every project request against it, through
 :meth:`~wikisaga.clients.FilesystemClient.project_owner` (or, for a new snapshot, through
-the export, which answers only the owner), instead of keeping an owner of its own. An ingest claims the project here (``PUT /projects/{project_id}``) before it
-stores the documents, so that the registry names the user whose documents a generation
-will publish (the rule every caller applies: :mod:`wikisaga.content.ownership`).
+the export, which answers only the owner), instead of keeping an owner of its own. An
+ingest claims the project here (``PUT /projects/{project_id}``) before it stores the
+documents, so that the registry names the user whose documents a generation will publish
+(the rule every caller applies: :mod:`wikisaga.content.ownership`).
 """
 
 from __future__ import annotations
