@@ -41,24 +41,49 @@ _ledger: Ledger | None = None
 
 
 class Ledger:
-    """The rows compensations append: a SQLite file, or a PostgreSQL table."""
+    """The rows compensations append: a SQLite file, or a PostgreSQL table. Each thread
+    that records gets a connection of its own (a recoverer compensates several sagas at
+    once with ``--threads``)."""
 
     def __init__(self, url: str, schema: str | None = None) -> None:
+        self.url = url
+        self.schema = schema
         self.sqlite = url.startswith("sqlite:///")
         if self.sqlite:
-            self._conn: Any = sqlite3.connect(
-                url.removeprefix("sqlite:///"), isolation_level=None, timeout=30.0
-            )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = FULL")
             self._insert = f"INSERT INTO {LEDGER_TABLE} VALUES (?, ?, ?)"
         else:
-            import psycopg  # noqa: PLC0415 - only a PostgreSQL ledger needs it
-
-            options = {} if schema is None else {"options": f"-c search_path={schema}"}
-            self._conn = psycopg.connect(url, autocommit=True, **options)
             self._insert = f"INSERT INTO {LEDGER_TABLE} VALUES (%s, %s, %s)"
+        self._local = threading.local()
+        self._opened: list[Any] = []
         self._lock = threading.Lock()
+
+    @property
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
+        return conn
+
+    def _connect(self) -> Any:
+        if self.sqlite:
+            # Used by the thread that opened it only; closed by whichever thread closes
+            # the ledger.
+            conn = sqlite3.connect(
+                self.url.removeprefix("sqlite:///"),
+                isolation_level=None,
+                timeout=30.0,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            return conn
+        import psycopg  # noqa: PLC0415 - only a PostgreSQL ledger needs it
+
+        options = {} if self.schema is None else {"options": f"-c search_path={self.schema}"}
+        return psycopg.connect(self.url, autocommit=True, **options)
 
     def create(self) -> None:
         self._conn.execute(
@@ -68,8 +93,7 @@ class Ledger:
 
     def record(self, saga_id: str, step: int) -> None:
         """One row, one commit (autocommit): the effect of one compensation."""
-        with self._lock:
-            self._conn.execute(self._insert, (saga_id, step, os.getpid()))
+        self._conn.execute(self._insert, (saga_id, step, os.getpid()))
 
     def runs(self) -> Counter[tuple[str, int]]:
         """How many times each (saga, step) was compensated."""
@@ -77,7 +101,10 @@ class Ledger:
         return Counter((saga_id, int(step)) for saga_id, step in rows)
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
 
 
 @compensation(UNDO)
@@ -159,7 +186,9 @@ def recover(args: argparse.Namespace) -> int:
     passes = 0
     while True:
         passes += 1
-        outcomes = recover_sagas(log, limit=args.batch, lease_seconds=args.lease)
+        outcomes = recover_sagas(
+            log, limit=args.batch, lease_seconds=args.lease, concurrency=args.threads
+        )
         if not outcomes:
             break
         for outcome in outcomes:
@@ -224,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sagas", type=int, default=250, help="start: how many sagas")
     parser.add_argument("--lease", type=float, default=5.0, help="lease seconds")
     parser.add_argument("--batch", type=int, default=100, help="recover: sagas per pass")
+    parser.add_argument("--threads", type=int, default=1, help="recover: sagas compensated at once")
     parser.add_argument("--profile", help="recover: write cProfile stats into this directory")
     args = parser.parse_args(argv)
     if args.role == "recover" and not args.ledger:

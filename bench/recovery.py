@@ -178,6 +178,8 @@ def recover(
         place.ledger_url,
         "--batch",
         str(args.batch),
+        "--threads",
+        str(args.threads),
         "--lease",
         str(RECOVERER_LEASE),
     )
@@ -363,7 +365,8 @@ def report(
     _harness.print_table(header, rows, "<>>>>>")
     print(
         f"(median of {args.rounds} rounds; {RECOVERERS} recoverers, {args.batch} sagas per "
-        f"pass; every round checked: all rolled back, each compensation run once)"
+        f"pass, {args.threads} at once; every round checked: all rolled back, each "
+        "compensation run once)"
     )
     print()
     summary = _harness.summary("recovery", args)
@@ -372,6 +375,7 @@ def report(
         "starters": args.starters,
         "recoverers": RECOVERERS,
         "batch": args.batch,
+        "threads": args.threads,
         "lease_seconds": args.lease,
         "checked": True,
         "server": None
@@ -419,6 +423,12 @@ COMMAND.parser.add_argument(
 COMMAND.parser.add_argument(
     "--batch", type=int, default=100, help="sagas a recoverer claims per pass (default 100)"
 )
+COMMAND.parser.add_argument(
+    "--threads",
+    type=int,
+    default=1,
+    help="sagas a recoverer compensates at once (recover_sagas' concurrency; default 1)",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -429,7 +439,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = sorted(set(names) - set(SYSTEMS))
     if unknown or not names:
         COMMAND.error(f"unknown systems {unknown}; choose from {','.join(SYSTEMS)}")
-    if args.sagas < args.starters or args.starters < 1 or args.batch < 1:
+    if args.sagas < args.starters or args.starters < 1 or args.batch < 1 or args.threads < 1:
         COMMAND.error("--sagas must be at least --starters, which must be positive")
     args.names = list(dict.fromkeys(names))
     return args
