@@ -42,6 +42,7 @@ whose NFKC form contains ``/`` or ``\\`` or is ``.``/``..`` is refused too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -211,6 +212,7 @@ def _is_ntfs_short_name(name: str, control: str, fallback: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def git_reserved_name(segment: str) -> str | None:
     """The git name that path segment ``segment`` stands for, or ``None``.
 
@@ -275,10 +277,17 @@ def _check_segment(segment: str) -> None:
 def validate_file_path(path: str) -> str:
     """Return the NFC form of ``path`` if it is a safe relative file path, else raise.
 
-    Raises :class:`~wikisaga.errors.InvalidFilePath` with the reason.
+    Raises :class:`~wikisaga.errors.InvalidFilePath` with the reason. The answers for
+    paths that pass are remembered (a pure function of the path): a generation's paths
+    are checked by every service they pass through, and again at every regeneration.
     """
     if not isinstance(path, str) or path == "":
         raise _refuse("path is empty")
+    return _validated_path(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _validated_path(path: str) -> str:
     # Check the raw bytes first: normalisation must not be what makes a bad path look good.
     if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES * 4:
         raise _refuse(f"path is longer than {MAX_PATH_BYTES} bytes")
