@@ -186,26 +186,43 @@ def two_steps(log: PostgresSagaLog, saga_id: str, lock_key: str | None = None) -
     saga.commit()
 
 
+def behind_a_waiting_batch(
+    log: PostgresSagaLog, postgres_url: str, schema: str, queued: list[Callable[[], Any]]
+) -> dict[int, Any]:
+    """Run saga ``"first"`` until its creation waits in the server on a table lock, holding
+    the group's batch; start ``queued``, each in a thread, and wait until all their writes
+    are queued behind it; then let the server go. Each one's result or exception: 0 for
+    ``first``, then 1, 2, ... for ``queued``."""
+    group = log.group_commit
+    assert group is not None
+    results: dict[int, Any] = {}
+    with TableLock(postgres_url, schema) as lock:
+        threads = [start(lambda: two_steps(log, "first"), results, 0)]
+        wait_for(lambda: lock.waiters() == 1, "the first creation waiting in the server")
+        threads += [start(write, results, i) for i, write in enumerate(queued, start=1)]
+        wait_for(lambda: group.waiting == len(queued), "every write queued behind it")
+    for thread in threads:
+        thread.join(WAIT)
+    return results
+
+
 @pytest.mark.postgres
 def test_sagas_written_at_once_share_commits_and_each_is_whole(
     pg_log: PostgresSagaLog, postgres_url: str, postgres_schema: str
 ) -> None:
+    results = behind_a_waiting_batch(
+        pg_log,
+        postgres_url,
+        postgres_schema,
+        [lambda i=i: two_steps(pg_log, f"s{i}") for i in range(1, 8)],
+    )
     group = pg_log.group_commit
     assert group is not None
-    results: dict[int, Any] = {}
-    with TableLock(postgres_url, postgres_schema) as lock:
-        threads = [start(lambda: two_steps(pg_log, "s0"), results, 0)]
-        wait_for(lambda: lock.waiters() == 1, "the first creation waiting in the server")
-        # That creation holds the batch; the others queue behind it.
-        threads += [start(lambda i=i: two_steps(pg_log, f"s{i}"), results, i) for i in range(1, 8)]
-        wait_for(lambda: group.waiting == 7, "seven creations queued behind the first")
-    for thread in threads:
-        thread.join(WAIT)
     assert results == dict.fromkeys(range(8))
     assert group.writes == 8 * 3
     assert group.batches < group.writes
-    for i in range(8):
-        record = pg_log.get_saga(f"s{i}")
+    for saga_id in ["first", *(f"s{i}" for i in range(1, 8))]:
+        record = pg_log.get_saga(saga_id)
         assert record.state is SagaState.COMMITTED
         assert [(s.name, s.state.value, s.compensation_args) for s in record.steps] == [
             ("a", "completed", {"i": 1}),
@@ -217,18 +234,12 @@ def test_sagas_written_at_once_share_commits_and_each_is_whole(
 def test_two_sagas_asking_for_one_lock_in_one_batch_one_gets_it(
     pg_log: PostgresSagaLog, postgres_url: str, postgres_schema: str
 ) -> None:
-    group = pg_log.group_commit
-    assert group is not None
-    results: dict[int, Any] = {}
-    with TableLock(postgres_url, postgres_schema) as lock:
-        threads = [start(lambda: two_steps(pg_log, "other"), results, 0)]
-        wait_for(lambda: lock.waiters() == 1, "the first creation waiting in the server")
-        threads += [
-            start(lambda i=i: first_step(pg_log, f"want{i}", "k"), results, i) for i in (1, 2)
-        ]
-        wait_for(lambda: group.waiting == 2, "both lock requests queued together")
-    for thread in threads:
-        thread.join(WAIT)
+    results = behind_a_waiting_batch(
+        pg_log,
+        postgres_url,
+        postgres_schema,
+        [lambda i=i: first_step(pg_log, f"want{i}", "k") for i in (1, 2)],
+    )
     assert results[0] is None
     outcomes = sorted(type(results[i]).__name__ for i in (1, 2))
     assert outcomes == ["NoneType", "SagaLockedError"]
@@ -238,7 +249,7 @@ def test_two_sagas_asking_for_one_lock_in_one_batch_one_gets_it(
     assert results[loser].holder_saga_id == f"want{winner}"
     holders = pg_log.list_sagas(lock_key="k")
     assert [(s.saga_id, s.state) for s in holders] == [(f"want{winner}", SagaState.EXECUTING)]
-    assert pg_log.get_saga("other").state is SagaState.COMMITTED
+    assert pg_log.get_saga("first").state is SagaState.COMMITTED
 
 
 def first_step(log: PostgresSagaLog, saga_id: str, lock_key: str) -> None:
@@ -265,18 +276,16 @@ def test_a_write_the_server_refuses_fails_alone_and_its_batch_mates_land_once(
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'CREATE TABLE "{postgres_schema}".probe (n INTEGER)')
     insert = f'INSERT INTO "{postgres_schema}".probe VALUES (%s)'
-    results: dict[int, Any] = {}
-    with TableLock(postgres_url, postgres_schema) as lock:
-        threads = [start(lambda: two_steps(pg_log, "first"), results, 0)]
-        wait_for(lambda: lock.waiters() == 1, "the first creation waiting in the server")
-        threads += [
-            start(lambda: group.submit(insert, [1]), results, 1),
-            start(lambda: group.submit("SELECT 1 / %s", [0]), results, 2),
-            start(lambda: group.submit(insert, [3]), results, 3),
-        ]
-        wait_for(lambda: group.waiting == 3, "three writes queued together")
-    for thread in threads:
-        thread.join(WAIT)
+    results = behind_a_waiting_batch(
+        pg_log,
+        postgres_url,
+        postgres_schema,
+        [
+            lambda: group.submit(insert, [1]),
+            lambda: group.submit("SELECT 1 / %s", [0]),
+            lambda: group.submit(insert, [3]),
+        ],
+    )
     assert results[0] is None
     assert results[1] is True
     assert results[3] is True
