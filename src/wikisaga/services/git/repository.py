@@ -399,15 +399,16 @@ class ProjectRepositories:
         timestamp = int(time.time() if now is None else now)
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
+        native = _native(git_dir)
         for attempt in range(_CAS_ATTEMPTS):
             commit = commit_object(tree.tree, known.head, message, GIT_IDENTITY, timestamp)
             if attempt == 0:
-                present = self._objects_of_head(git_dir, known.head)
+                present = self._objects_of_head(git_dir, known.head, native)
                 new = [obj for obj in tree.objects if obj.oid not in present]
                 write_pack(git_dir, [*new, commit])
             else:
                 write_loose(git_dir, [commit])
-            if self._publish(git_dir, commit.oid, known.head, tag, tombstone):
+            if self._publish(git_dir, native, commit.oid, known.head, tag, tombstone):
                 self._remember_tree(git_dir, commit.oid, tree)
                 if housekeeping.too_many_packs(git_dir):
                     housekeeping.consolidate(self._git.run, git_dir)
@@ -422,7 +423,7 @@ class ProjectRepositories:
             ["update-ref"], f"main kept moving; gave up after {_CAS_ATTEMPTS} attempts"
         )
 
-    def _objects_of_head(self, git_dir: Path, head: str | None) -> frozenset[str]:
+    def _objects_of_head(self, git_dir: Path, head: str | None, native: bool) -> frozenset[str]:
         """The blobs and trees the repository surely holds already: those of the head's
         tree, when this process made the head and ``main`` still names it (call it holding
         the writer lock); else none.
@@ -436,7 +437,7 @@ class ProjectRepositories:
         """
         with self._last_trees_lock:
             last = self._last_trees.get(git_dir)
-        if head is None or last is None or last[0] != head or not _native(git_dir):
+        if head is None or last is None or last[0] != head or not native:
             return frozenset()
         try:
             now = refs.read(git_dir, [MAIN_REF])[MAIN_REF]
@@ -453,16 +454,17 @@ class ProjectRepositories:
                 self._last_trees.popitem(last=False)
 
     def _publish(
-        self, git_dir: Path, commit: str, head: str | None, tag: str, tombstone: str
+        self, git_dir: Path, native: bool, commit: str, head: str | None, tag: str, tombstone: str
     ) -> bool:
         """Move ``main`` from ``head`` to ``commit``, create ``tag`` on it and check that
         ``tombstone`` does not exist, as one compare-and-swap transaction; ``False`` when
         another writer moved a ref first.
 
         In this process (``refs``, git's own lock protocol and reflog format) when the
-        repository is one this service laid out, else with ``git update-ref --stdin``.
+        repository is one this service laid out (``native``, read once per snapshot), else
+        with ``git update-ref --stdin``.
         """
-        if _native(git_dir):
+        if native:
             updates = [
                 refs.RefUpdate(MAIN_REF, head, commit),
                 refs.RefUpdate(tag, None, commit),
