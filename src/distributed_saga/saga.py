@@ -37,7 +37,7 @@ from distributed_saga._records import (
 )
 from distributed_saga.compensations import Compensation, CompensationRegistry, default_registry
 from distributed_saga.faults import FaultPlan, FaultPoint
-from distributed_saga.log import SagaLog, open_saga_log
+from distributed_saga.log import SagaLog, shared_saga_logs
 from distributed_saga.log.memory import MemorySagaLog
 from distributed_saga.retry import RetryPolicy
 
@@ -113,9 +113,11 @@ class DistributedSaga:
 
     ``log``
         A :class:`SagaLog` or a URL (``memory://``, ``sqlite:///...``, ``postgresql://...``).
-        A URL opens a connection that this saga keeps for its lifetime; sagas that run
-        often should share one opened log instead. Default: a private in-memory
-        log (the guide's behaviour; nothing survives a crash).
+        A SQLite or PostgreSQL URL borrows, for the saga's lifetime, the log every saga of
+        this process that names that URL shares (:data:`~distributed_saga.log.shared_saga_logs`:
+        opened once, kept open for the next saga); do not close it. ``memory://`` opens a
+        log of the saga's own. Default: a private in-memory log (the guide's behaviour;
+        nothing survives a crash).
     ``lock_key``
         At most one unfinished saga per key; another raises :class:`SagaLockedError` when
         it is first written (its first step).
@@ -156,7 +158,13 @@ class DistributedSaga:
         self.lock_key = lock_key
         self._lease_seconds = lease_seconds
         self._metadata = dict(metadata) if metadata else None
-        self._log = open_saga_log(log) if isinstance(log, str) else (log or MemorySagaLog())
+        if isinstance(log, str):
+            self._log = shared_saga_logs.acquire(log)
+            # Given back when the saga object goes, not when it finishes: its record and
+            # status stay readable through the log for as long as the caller holds it.
+            weakref.finalize(self, shared_saga_logs.release, self._log)
+        else:
+            self._log = log or MemorySagaLog()
         self._registry = registry or default_registry
         self._compensation_retry = compensation_retry
         self._owner = owner or process_owner()

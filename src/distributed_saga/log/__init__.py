@@ -11,6 +11,8 @@ URL                                    backend
 Backends other than memory are imported only when their URL is opened, so the engine needs
 no database driver until one is used. :func:`read_schema_version` reads the schema version
 a log records without opening it (opening upgrades it), for health checks.
+:data:`shared_saga_logs` lends every saga of a process that names a log by URL the same
+opened log (``_shared``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from distributed_saga._errors import SagaLogError
 from distributed_saga.log._base import SagaLog
 from distributed_saga.log._schema import SCHEMA_VERSION, read_schema_version
+from distributed_saga.log._shared import SharedSagaLogs, shared_saga_logs
 from distributed_saga.log.memory import MemorySagaLog
 
 if TYPE_CHECKING:
@@ -32,8 +35,10 @@ __all__ = [
     "PostgresSagaLog",
     "SQLiteSagaLog",
     "SagaLog",
+    "SharedSagaLogs",
     "open_saga_log",
     "read_schema_version",
+    "shared_saga_logs",
 ]
 
 

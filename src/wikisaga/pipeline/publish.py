@@ -58,8 +58,8 @@ from distributed_saga import (
     SagaLockedError,
     SagaLog,
     SagaObserver,
-    open_saga_log,
 )
+from distributed_saga.log import shared_saga_logs
 from wikisaga.auth import USER_ID_HEADER, get_internal_headers
 from wikisaga.clients import FilesystemClient, GitClient, is_transient, was_not_applied
 from wikisaga.config import Settings
@@ -356,8 +356,8 @@ class WikiGenerationSaga:
         if isinstance(self._saga_log, SagaLog):
             yield self._saga_log
             return
-        log = open_saga_log(self._saga_log or self._settings.effective_saga_log_url)
-        try:
+        # A URL's log is this process's shared one: opened by the first publish, kept open
+        # for the next (no connection, schema check or WAL checkpoint per publish).
+        url = self._saga_log or self._settings.effective_saga_log_url
+        with shared_saga_logs.lease(url) as log:
             yield log
-        finally:
-            log.close()
