@@ -14,6 +14,10 @@ Repository and source errors are translated by the shared handler through :data:
     FilesystemUnavailable    502 filesystem_unavailable
     FilesystemTimeout        504 filesystem_timeout
     GitCommandFailed         500 git_failed (and any other repository error)
+
+The dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker
+thread, a hop that costs more than these do (they read the app's state or check a
+string, and never block).
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
     return await to_thread.run_sync(partial(function, *args, **kwargs))
 
 
-def _project_id(
+async def _project_id(
     project_id: Annotated[
         str,
         Path(
@@ -113,7 +117,7 @@ def _project_id(
     return validate_project_id(project_id)
 
 
-def _snapshot_id(
+async def _snapshot_id(
     snapshot_id: Annotated[
         str,
         Path(
@@ -126,17 +130,17 @@ def _snapshot_id(
     return validate_snapshot_id(snapshot_id)
 
 
-def _repositories(request: Request) -> ProjectRepositories:
+async def _repositories(request: Request) -> ProjectRepositories:
     repositories: ProjectRepositories = request.app.state.repositories
     return repositories
 
 
-def _source(request: Request) -> FilesystemSource:
+async def _source(request: Request) -> FilesystemSource:
     source: FilesystemSource = request.app.state.source
     return source
 
 
-def _locks(request: Request) -> AsyncProjectLocks:
+async def _locks(request: Request) -> AsyncProjectLocks:
     locks: AsyncProjectLocks = request.app.state.locks
     return locks
 
