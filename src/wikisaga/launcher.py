@@ -114,6 +114,16 @@ class ServiceProcess:
 
     def start(self) -> Self:
         """Start the process and wait until ``/health`` answers; raise if it does not."""
+        self.spawn()
+        self.wait_started()
+        return self
+
+    def spawn(self) -> None:
+        """Start the process, without waiting for it (:meth:`start` is both halves).
+
+        A caller whose signal handlers raise should hold them off for this call: an
+        exception raised while ``Popen`` runs leaves a child that nothing knows of.
+        """
         if self.alive:
             raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -128,12 +138,15 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def wait_started(self) -> None:
+        """Wait until the spawned process is healthy; kill it and raise if it is not (or
+        if the wait is interrupted)."""
         try:
             self.wait_healthy(self.startup_timeout)
         except BaseException:
             self.kill()
             raise
-        return self
 
     def wait_healthy(self, timeout: float) -> None:
         """Poll ``/health`` until it answers 200; raise with the log tail if it cannot."""

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from wikisaga.cli.up import OFFSETS, orchestrator_available
+from wikisaga.cli.up import OFFSETS, _Stop, _stop_on_signals, orchestrator_available
 
 LINE = re.compile(r"^(\w+)\s+listening on (http://\S+)\s+\(pid (\d+), log ")
 
@@ -137,9 +138,28 @@ def test_a_taken_port_is_refused_by_name_and_nothing_starts(tmp_path: Path) -> N
     assert not (tmp_path / "data" / "logs").exists()
 
 
+def processes_serving(data_dir: Path) -> list[int]:
+    """Live processes started with ``WIKISAGA_DATA_DIR=data_dir``: every service ``up``
+    starts, printed or not (Linux's ``/proc``)."""
+    wanted = f"WIKISAGA_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if wanted in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 def test_ctrl_c_during_startup_leaves_nothing_behind(tmp_path: Path) -> None:
     base = free_base_port()
-    process = start_up(tmp_path / "data", base)
+    data_dir = tmp_path / "data"
+    process = start_up(data_dir, base)
     assert process.stdout is not None
     pids = []
     for line in process.stdout:
@@ -153,6 +173,31 @@ def test_ctrl_c_during_startup_leaves_nothing_behind(tmp_path: Path) -> None:
     assert "wikisaga up: stopping" in out
     assert pids
     assert not any(alive(pid) for pid in pids)
+    # The service that was starting when the signal came, whose pid was never printed.
+    assert processes_serving(data_dir) == []
+
+
+def test_a_stop_signal_while_a_service_is_spawned_waits_for_the_spawn() -> None:
+    done: list[str] = []
+
+    def signalled(signum: int) -> None:
+        os.kill(os.getpid(), signum)
+        time.sleep(0.5)  # the handler runs at once; this is never slept out if it raises
+        done.append("slept")
+
+    with _stop_on_signals() as signals:
+
+        def spawn_while_signalled() -> None:
+            with signals.held():
+                signalled(signal.SIGINT)
+                done.append("spawned")
+
+        with pytest.raises(_Stop):
+            spawn_while_signalled()
+        assert done == ["slept", "spawned"]
+        with pytest.raises(_Stop):
+            signalled(signal.SIGTERM)  # outside held(): raised where it lands
+        assert done == ["slept", "spawned"]
 
 
 def test_a_service_that_dies_stops_the_others_and_exits_1(tmp_path: Path) -> None:
