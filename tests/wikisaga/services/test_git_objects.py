@@ -8,6 +8,7 @@ must compute the same index for the pack written here.
 
 from __future__ import annotations
 
+import random
 import subprocess
 from pathlib import Path
 
@@ -130,6 +131,44 @@ def test_a_snapshot_is_one_pack_with_the_index_git_computes(tmp_path: Path) -> N
     assert bare(repo, "show", f"{snapshot.commit}:wiki/section-2/page-07.md") == (
         files["wiki/section-2/page-07.md"].decode().rstrip("\n")
     )
+
+
+def test_every_blob_size_reads_back_through_git_with_a_window_sized_to_it(
+    tmp_path: Path,
+) -> None:
+    """Blobs from empty to beyond the largest window are compressed with the window
+    their size needs (the zlib header says which) and read back whole by git."""
+    rng = random.Random(7)
+    sizes = [0, 1, 249, 250, 251, 4_000, 7_930, 7_931, 40_000, 200_000]
+    files = {  # half noise, half text, so that both literals and matches are written
+        f"blob-{size}.bin": (rng.randbytes(size // 2) + b"wiki " * size)[:size] for size in sizes
+    }
+    repositories = ProjectRepositories(tmp_path / "git")
+    snapshot, _ = repositories.create_snapshot("p", "u", "s", "m", files)
+    repo = repositories.path("p")
+    bare(repo, "fsck", "--full", "--strict")
+    for name, data in files.items():
+        shown = subprocess.run(
+            ["git", "--git-dir", str(repo), "cat-file", "blob", f"{snapshot.commit}:{name}"],
+            env=git_env(),
+            check=True,
+            capture_output=True,
+        ).stdout
+        assert shown == data, name
+    [pack] = packs(repo)
+    windows = {}
+    for line in bare(repo, "verify-pack", "-v", str(pack.with_suffix(".idx"))).splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[1] == "blob":
+            size, offset = int(fields[2]), int(fields[4])
+            stream = pack.read_bytes()[offset:]
+            header = 1
+            while stream[header - 1] & 0x80:
+                header += 1
+            windows[size] = (stream[header] >> 4) + 8  # CINFO: log2(window) - 8
+    assert windows == {size: min(15, max(9, (size + 262).bit_length())) for size in sizes}
+    assert windows[4_000] == 13
+    assert windows[200_000] == 15
 
 
 def test_a_new_repository_is_laid_out_as_git_init_would(tmp_path: Path) -> None:
