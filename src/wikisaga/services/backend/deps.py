@@ -74,7 +74,7 @@ ERRORS: Translations = (
 )
 
 
-def get_runner(request: Request) -> JobRunner:
+async def get_runner(request: Request) -> JobRunner:
     runner: JobRunner = request.app.state.runner
     return runner
 
@@ -82,7 +82,7 @@ def get_runner(request: Request) -> JobRunner:
 Runner = Annotated[JobRunner, Depends(get_runner)]
 
 
-def project_id_param(
+async def project_id_param(
     project_id: Annotated[
         str, Path(description="Project id.", json_schema_extra={"pattern": PROJECT_ID_PATTERN})
     ],

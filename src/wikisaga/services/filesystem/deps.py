@@ -34,19 +34,19 @@ ERRORS: Translations = ((IdempotencyKeyReused, with_code(Unprocessable)),)
 """The filesystem's own translations; the rest are ``COMMON_TRANSLATIONS``."""
 
 
-def get_store(request: Request) -> FileStore:
+async def get_store(request: Request) -> FileStore:
     """The store the app was built with."""
     store: FileStore = request.app.state.store
     return store
 
 
-def get_limits(request: Request) -> FilesystemLimits:
+async def get_limits(request: Request) -> FilesystemLimits:
     """The limits the app was built with."""
     limits: FilesystemLimits = request.app.state.limits
     return limits
 
 
-def project_id_param(
+async def project_id_param(
     project_id: Annotated[
         str,
         Path(

@@ -15,9 +15,7 @@ Repository and source errors are translated by the shared handler through :data:
     FilesystemTimeout        504 filesystem_timeout
     GitCommandFailed         500 git_failed (and any other repository error)
 
-The dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker
-thread, a hop that costs more than these do (they read the app's state or check a
-string, and never block).
+The dependencies are ``async def``, as every service's are (``_common.deps`` says why).
 """
 
 from __future__ import annotations

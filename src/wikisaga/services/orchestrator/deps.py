@@ -27,7 +27,7 @@ ERRORS: Translations = (
 """The orchestrator's own translations; the rest are ``COMMON_TRANSLATIONS``."""
 
 
-def get_limits(request: Request) -> OrchestratorLimits:
+async def get_limits(request: Request) -> OrchestratorLimits:
     """The limits the app was built with."""
     limits: OrchestratorLimits = request.app.state.limits
     return limits
@@ -36,7 +36,7 @@ def get_limits(request: Request) -> OrchestratorLimits:
 Limits = Annotated[OrchestratorLimits, Depends(get_limits)]
 
 
-def get_rewriting(request: Request) -> RewriteConfig | None:
+async def get_rewriting(request: Request) -> RewriteConfig | None:
     """The summary rewriting the app was built with (``None``: off)."""
     rewrite: RewriteConfig | None = request.app.state.rewrite
     return rewrite
@@ -45,7 +45,7 @@ def get_rewriting(request: Request) -> RewriteConfig | None:
 Rewriting = Annotated[RewriteConfig | None, Depends(get_rewriting)]
 
 
-def get_analyses(request: Request) -> AnalysisCache:
+async def get_analyses(request: Request) -> AnalysisCache:
     """The analyses kept between the app's requests."""
     cache: AnalysisCache = request.app.state.analyses
     return cache
