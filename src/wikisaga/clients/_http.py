@@ -23,6 +23,7 @@ from typing import Any, Self
 
 import httpx
 
+from wikisaga import json_codec
 from wikisaga.errors import (
     ServiceCallError,
     ServiceFailed,
@@ -113,9 +114,16 @@ class ServiceClient:
             headers[b"X-User-ID"] = user_id.encode("utf-8")
         if idempotency_key is not None:
             headers[b"Idempotency-Key"] = idempotency_key.encode("utf-8")
+        content = None
+        if json is not None:
+            # The bytes httpx would send for ``json=``, written by orjson (``json_codec``).
+            content = json_codec.dumps(json)
+            headers[b"Content-Type"] = b"application/json"
         url = f"{self.base_url}{path}"
         try:
-            response = self._client.request(method, path, json=json, params=params, headers=headers)
+            response = self._client.request(
+                method, path, content=content, params=params, headers=headers
+            )
         except httpx.TimeoutException as exc:
             raise ServiceTimeout(self.service, method, url, f"no answer in time ({exc})") from exc
         except httpx.TransportError as exc:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 from wikisaga.clients._http import ServiceClient
 from wikisaga.errors import NotProjectOwner
@@ -184,9 +187,23 @@ class FilesystemClient(ServiceClient):
         Raises :class:`ValueError` when the answer is not an export of ``project_id``.
         """
         response = self._request("GET", f"/export/{_path(project_id)}", user_id=user_id)
-        body = response.json()
+        body = _read_export(response.content)
         if not isinstance(body, dict) or not isinstance(body.get("files"), list):
             raise ValueError("the export has no 'files' list")
         if body.get("project_id") != project_id:
             raise ValueError("the export is for another project")
         return list(body["files"])
+
+
+def _read_export(content: bytes) -> Any:
+    """An export's JSON, read by orjson (a wiki's worth of text, about three times faster
+    than ``json``); what orjson refuses is left to ``json``, which says why.
+
+    orjson reads an integer beyond 64 bits as a float where ``json`` keeps it exact; an
+    export holds only strings and a list of objects of strings, so nothing it holds is
+    read differently.
+    """
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)

@@ -11,6 +11,7 @@ import pytest
 from service_support import OTHER, TOKEN, ClientFactory
 
 from wikisaga.launcher import ServiceProcess
+from wikisaga.services.filesystem.schemas import ExportResponse
 
 VERSION = re.compile(r"^v[0-9a-f]{16}[0-9a-f]{8}$")
 
@@ -141,6 +142,18 @@ def test_export_returns_every_current_file_with_content(
             "sha256": hashlib.sha256(b"bee").hexdigest(),
         },
     ]
+
+
+def test_an_export_is_json_of_the_documented_model_and_keeps_any_text(
+    client: httpx.Client, project_id: str
+) -> None:
+    text = 'Ünïcödé \u2028 \x7f "quoted" \\ 🐝 \U0010ffff\n'
+    _save(client, project_id, "notes/é.md", text)
+    response = client.get(f"/export/{project_id}")
+    assert response.headers["content-type"] == "application/json"
+    export = ExportResponse.model_validate_json(response.content)
+    assert [(f.path, f.content) for f in export.files] == [("notes/é.md", text)]
+    assert export.files[0].sha256 == hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_batch_saves_and_deletes_and_reports_each_path(

@@ -64,8 +64,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
-
+from wikisaga import json_codec
 from wikisaga.errors import (
     ConfigError,
     IdempotencyKeyReused,
@@ -237,45 +236,6 @@ class ChangeResult:
     size: int | None = None
 
 
-def canonical_json(value: Any) -> bytes:
-    """``value`` as canonical JSON, UTF-8: keys sorted, no spaces, non-ASCII as itself.
-
-    The bytes of ``json.dumps(value, sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)`` (lone surrogates kept, as ``surrogatepass`` encodes them): the
-    form every stored fingerprint was made from, so a key answered by an earlier version
-    still replays. orjson writes the same bytes for strings, integers, booleans, null,
-    lists and string-keyed objects, 25 times faster for a 45-page batch; anything else
-    (a float, which orjson spells differently, a key that is not a string, an integer
-    beyond 64 bits, a lone surrogate) goes to ``json`` itself.
-    """
-    if _plain(value):
-        try:
-            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:
-            pass  # a lone surrogate or a huge integer: json's own spelling below
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _plain(value: Any) -> bool:
-    """Whether ``value`` holds only what orjson and json spell alike."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str or kind is int or kind is bool or item is None:
-            continue
-        if kind is list or kind is tuple:
-            stack.extend(item)
-        elif kind is dict:
-            if any(type(key) is not str for key in item):
-                return False
-            stack.extend(item.values())
-        else:
-            return False
-    return True
-
-
 @dataclass(frozen=True, slots=True)
 class Idempotency:
     """An ``Idempotency-Key`` and the fingerprint of the request that carries it."""
@@ -286,7 +246,7 @@ class Idempotency:
     @staticmethod
     def fingerprint_of(method: str, path: str, body: Any) -> str:
         """A stable hash of a request: method, URL path and canonical JSON body."""
-        canonical = canonical_json({"method": method, "path": path, "body": body})
+        canonical = json_codec.canonical({"method": method, "path": path, "body": body})
         return hashlib.sha256(canonical).hexdigest()
 
 
@@ -449,6 +409,18 @@ class FileStore:
             (project_id, path),
         ).fetchone()
         return None if row is None else FileRecord(*row)
+
+    @staticmethod
+    def _current_versions(
+        conn: sqlite3.Connection, project_id: str, paths: Sequence[str]
+    ) -> dict[str, str]:
+        """The current version of each of ``paths`` that exists, in one query."""
+        rows = conn.execute(
+            "SELECT path, version_id FROM files "
+            "WHERE project_id = ? AND path IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(list(paths))),
+        )
+        return {str(path): str(version) for path, version in rows}
 
     def read_file(self, project_id: str, user_id: str, path: str) -> tuple[FileRecord, bytes]:
         """The current version of ``path`` and its bytes; ItemNotFound when absent."""
@@ -762,10 +734,13 @@ class FileStore:
     ) -> list[ChangeResult]:
         now = _now()
         owned = self._check_access(conn, project_id, user_id)
+        current = self._current_versions(conn, project_id, [change.path for change in changes])
         results = []
+        new_versions: list[tuple[str, str, str, str, int, str]] = []
+        new_files: list[tuple[str, str, str, str]] = []
+        gone: list[tuple[str, str]] = []
         for change, content_digest in zip(changes, digests, strict=True):
-            current = self._current(conn, project_id, change.path)
-            previous = None if current is None else current.version
+            previous = current.get(change.path)
             target: str | None
             if change.kind == "save":
                 assert change.data is not None
@@ -783,29 +758,28 @@ class FileStore:
                 conn.execute("INSERT INTO projects VALUES (?, ?, ?)", (project_id, user_id, now))
                 owned = True
             if target is None:
-                conn.execute(
-                    "DELETE FROM files WHERE project_id = ? AND path = ?",
-                    (project_id, change.path),
-                )
+                gone.append((project_id, change.path))
                 results.append(ChangeResult(change.path, "deleted", None, previous))
                 continue
             if change.kind == "save":
                 assert change.data is not None
                 assert content_digest is not None
                 digest, size = content_digest, len(change.data)
-                conn.execute(
-                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
-                    (target, project_id, change.path, digest, size, now),
-                )
+                new_versions.append((target, project_id, change.path, digest, size, now))
             else:
                 digest, size = conn.execute(
                     "SELECT sha256, size FROM versions WHERE version_id = ?", (target,)
                 ).fetchone()
-            conn.execute(
-                "INSERT INTO files VALUES (?, ?, ?, ?) ON CONFLICT (project_id, path) "
-                "DO UPDATE SET version_id = excluded.version_id, updated_at = excluded.updated_at",
-                (project_id, change.path, target, now),
-            )
+            new_files.append((project_id, change.path, target, now))
             action = "saved" if change.kind == "save" else "restored"
             results.append(ChangeResult(change.path, action, target, previous, digest, size))
+        # One statement each for all the paths (each path is changed once), versions
+        # before the files that name them.
+        conn.executemany("DELETE FROM files WHERE project_id = ? AND path = ?", gone)
+        conn.executemany("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)", new_versions)
+        conn.executemany(
+            "INSERT INTO files VALUES (?, ?, ?, ?) ON CONFLICT (project_id, path) "
+            "DO UPDATE SET version_id = excluded.version_id, updated_at = excluded.updated_at",
+            new_files,
+        )
         return results

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
+from wikisaga import json_codec
 from wikisaga.services._common import ERROR_RESPONSES, UserId
 from wikisaga.services._common.deps import internal_token
 from wikisaga.services.filesystem.deps import ProjectId, Store
-from wikisaga.services.filesystem.schemas import ExportedFile, ExportResponse
+from wikisaga.services.filesystem.schemas import ExportResponse
 
 __all__ = ["router"]
 
@@ -17,17 +18,21 @@ router = APIRouter(
 
 
 @router.get("/export/{project_id}", response_model=ExportResponse)
-def export(project_id: ProjectId, user_id: UserId, store: Store) -> ExportResponse:
+def export(project_id: ProjectId, user_id: UserId, store: Store) -> Response:
     """Every current file, sorted by path, with its UTF-8 content, version and sha256."""
-    return ExportResponse(
-        project_id=project_id,
-        files=[
-            ExportedFile(
-                path=record.path,
-                content=data.decode("utf-8"),
-                version=record.version,
-                sha256=record.sha256,
-            )
+    # Written directly (``json_codec``), not through the response model: a wiki's worth
+    # of text is the whole answer, and building and serialising a model per file cost
+    # more than reading the files. The model still documents the answer.
+    body = {
+        "project_id": project_id,
+        "files": [
+            {
+                "path": record.path,
+                "content": data.decode("utf-8"),
+                "version": record.version,
+                "sha256": record.sha256,
+            }
             for record, data in store.export(project_id, user_id)
         ],
-    )
+    }
+    return Response(json_codec.dumps(body), media_type="application/json")
