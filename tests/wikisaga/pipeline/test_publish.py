@@ -20,6 +20,7 @@ from distributed_saga import (
     compensation,
     open_saga_log,
 )
+from distributed_saga.log import shared_saga_logs
 from wikisaga.errors import ServiceRejected
 from wikisaga.pipeline.compensations import FILES_RESTORE, publish_compensations
 from wikisaga.pipeline.publish import PublishStep, WikiGenerationSaga
@@ -413,3 +414,27 @@ def test_compensation_args_of_the_earlier_form_still_restore(
                 project_id, save=[("wiki/a.md", "late")], user_id=USER, idempotency_key=key
             )
         assert state(stack, project_id).files == first
+
+
+def test_publishes_naming_one_log_url_share_one_opened_log(
+    stack: ServiceStack, log_url: str
+) -> None:
+    """The log a URL names is opened by the first publish of the process and lent to the
+    next, which writes its saga through the very same log."""
+    first, second = f"proj-{next(_projects)}", f"proj-{next(_projects)}"
+    shared_saga_logs.close_all()  # the idle logs of earlier tests: none is in use
+    assert (
+        make_saga(stack, first, log_url).execute_with_consistency(pages(3, "a"))["status"]
+        == "success"
+    )
+    assert shared_saga_logs.open_count() == 1
+    with shared_saga_logs.lease(log_url) as lent:
+        log = lent
+    assert (
+        make_saga(stack, second, log_url).execute_with_consistency(pages(3, "b"))["status"]
+        == "success"
+    )
+    assert shared_saga_logs.open_count() == 1
+    with shared_saga_logs.lease(log_url) as lent:
+        assert lent is log
+    assert {record.lock_key for record in log.list_sagas()} == {f"wiki:{first}", f"wiki:{second}"}
