@@ -27,7 +27,8 @@ each done both ways:
               kept-alive client.
 ``publish``   files and snapshot. Ours: ``WikiGenerationSaga.execute_with_consistency``
               with its default durability, a SQLite saga log (WAL, ``synchronous=FULL``)
-              opened from its URL as the saga does by default. The guide's: the 45
+              named by its URL, as the guide's code names it: the process's shared log,
+              opened by the first publish and lent to the next. The guide's: the 45
               ``POST /save_file`` then ``POST /snapshot/{project}``, and no log at all.
 
 Every measured repetition writes to a project of its own, never written before, so neither
@@ -40,8 +41,8 @@ and the report are ``_harness.py``'s. The last line of standard output is one JS
 (progress goes to standard error).
 
 ``--profile`` compares nothing: it runs our side of each operation ``--rounds`` times with
-timers around its parts (client construction, each request, the saga log's open, commits
-and close) and prints the mean of each part.
+timers around its parts (client construction, each request, the saga log's commits, and
+its open and close when they happen) and prints the mean of each part.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ import _harness
 import httpx
 from _wiki_pages import wiki_files
 
-import wikisaga.pipeline.publish
+import distributed_saga.log
 from distributed_saga import open_saga_log
 from distributed_saga.log.sqlite import SQLiteSagaLog
 from wikisaga.clients import FilesystemClient, GitClient
@@ -357,9 +358,9 @@ _PARTS: tuple[tuple[Any, str, str], ...] = (
     (FilesystemClient, "restore", "POST /restore"),
     (FilesystemClient, "undo_batch", "POST /restore (undo by key)"),
     (GitClient, "create_snapshot", "POST /snapshot"),
-    (wikisaga.pipeline.publish, "open_saga_log", "saga log: open (schema check)"),
+    (distributed_saga.log, "open_saga_log", "saga log: open (the process's first publish)"),
     (SQLiteSagaLog, "_transact", "saga log: transactions (each a synced commit)"),
-    (SQLiteSagaLog, "close", "saga log: close (checkpoints the WAL)"),
+    (SQLiteSagaLog, "close", "saga log: close (when evicted; checkpoints the WAL)"),
 )
 
 
@@ -401,7 +402,7 @@ def profile(bench: Bench, args: argparse.Namespace) -> None:
 
 
 def log_settings(url: str, path: Path) -> str:
-    """The saga log's settings, opened from its URL as the saga opens it."""
+    """The saga log's settings, read from a log opened from its URL."""
     log = open_saga_log(url)
     try:
         synchronous = getattr(log, "synchronous", "?")
