@@ -75,36 +75,47 @@ class SharedSagaLogs:
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._by_log: dict[int, _Entry] = {}
+        self._opening: dict[str, threading.Event] = {}
         self._pid = os.getpid()
 
     def acquire(self, url: str) -> SagaLog:
-        """The shared log of ``url``, opened if needed; give it back with :meth:`release`."""
+        """The shared log of ``url``, opened if needed; give it back with :meth:`release`.
+
+        Sagas that start together open a URL's log once: the others wait for that open,
+        and only they do (a PostgreSQL server slow to answer holds up the sagas of its own
+        URL, not those of another). An open that fails fails for each waiting saga in
+        turn, and the next saga tries again.
+        """
         from distributed_saga.log import open_saga_log  # noqa: PLC0415 - import cycle
 
         if url.partition("://")[0].lower() == "memory":
             return open_saga_log(url)
+        while True:
+            with self._lock:
+                self._forget_parent()
+                entry = self._current_entry(url)
+                if entry is not None:
+                    self._entries.move_to_end(url)
+                    entry.uses += 1
+                    return entry.log
+                opening = self._opening.get(url)
+                if opening is None:
+                    opening = self._opening[url] = threading.Event()
+                    break
+            opening.wait()  # another saga is opening it: use what it opened, or try again
+        try:
+            log = open_saga_log(url)
+        except BaseException:
+            with self._lock:
+                del self._opening[url]
+            opening.set()
+            raise
         with self._lock:
-            self._forget_parent()
-            entry = self._entries.get(url)
-            if entry is not None and not self._still_current(entry):
-                del self._entries[url]
-                entry.retired = True
-                if entry.uses == 0:
-                    # Closed before the new one opens: its WAL, named after the path, is
-                    # checkpointed into the file it belongs to and removed, not replayed
-                    # into the file that now has the path.
-                    self._by_log.pop(id(entry.log), None)
-                    entry.log.close()
-                entry = None
-            if entry is None:
-                # Opened under the lock, so that two sagas starting together open once.
-                log = open_saga_log(url)
-                entry = _Entry(log, self._identity_of(log))
-                self._entries[url] = entry
-                self._by_log[id(log)] = entry
-            self._entries.move_to_end(url)
-            entry.uses += 1
-            return entry.log
+            del self._opening[url]
+            entry = self._entries[url] = _Entry(log, self._identity_of(log), uses=1)
+            self._by_log[id(log)] = entry
+        opening.set()
+        return log
 
     def release(self, log: SagaLog) -> None:
         """Give back a log from :meth:`acquire`; idle logs beyond ``keep_idle`` close."""
@@ -155,6 +166,21 @@ class SharedSagaLogs:
 
     # -- under the lock ------------------------------------------------------------------
 
+    def _current_entry(self, url: str) -> _Entry | None:
+        """The entry to hand out for ``url``; ``None`` when it must be opened. An entry
+        whose file is gone is retired, and closed now if nobody uses it: before the new
+        one opens, so that its WAL, named after the path, is checkpointed into the file it
+        belongs to and removed rather than replayed into the file that now has the path."""
+        entry = self._entries.get(url)
+        if entry is None or self._still_current(entry):
+            return entry
+        del self._entries[url]
+        entry.retired = True
+        if entry.uses == 0:
+            self._by_log.pop(id(entry.log), None)
+            entry.log.close()
+        return None
+
     def _forget_parent(self) -> None:
         pid = os.getpid()
         if pid != self._pid:
@@ -162,6 +188,7 @@ class SharedSagaLogs:
             # another process shares is not ours to do).
             self._entries = OrderedDict()
             self._by_log = {}
+            self._opening = {}
             self._pid = pid
 
     @staticmethod

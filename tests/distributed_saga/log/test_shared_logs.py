@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import gc
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from distributed_saga import Compensation, DistributedSaga, SagaLogError, compensation
+from distributed_saga import (
+    Compensation,
+    DistributedSaga,
+    SagaLogError,
+    SagaLogUnavailable,
+    compensation,
+)
 from distributed_saga.log import SagaLog, SharedSagaLogs, shared_saga_logs
 
 UNDO = "tests.shared_logs.undo"
@@ -215,3 +223,76 @@ def test_the_shared_logs_are_closed_at_exit(tmp_path: Path) -> None:
 def test_a_negative_bound_is_refused() -> None:
     with pytest.raises(ValueError, match="keep_idle"):
         SharedSagaLogs(keep_idle=-1)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A loopback TCP port that accepts connections and never says a word: a PostgreSQL
+    URL to it opens only when its connect timeout runs out."""
+    psycopg = pytest.importorskip("psycopg")
+    del psycopg
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    yield f"postgresql://nobody@127.0.0.1:{port}/nothing?connect_timeout=2"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_a_url_slow_to_open_holds_up_no_other_url(
+    logs: SharedSagaLogs, tmp_path: Path, silent_server: str
+) -> None:
+    failures: list[BaseException] = []
+
+    def open_silent() -> None:
+        try:
+            logs.acquire(silent_server)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            failures.append(exc)
+
+    stuck = threading.Thread(target=open_silent)
+    stuck.start()
+    try:
+        time.sleep(0.2)  # the stuck open has begun
+        with logs.lease(url_of(tmp_path / "sagas.db")) as log:
+            run_saga(log, "not-held-up")
+        assert stuck.is_alive(), "the SQLite log waited for the PostgreSQL one"
+    finally:
+        stuck.join()
+    assert [type(exc) for exc in failures] == [SagaLogUnavailable]
+    assert saga_ids_in(tmp_path / "sagas.db") == {"not-held-up"}
+
+
+def test_sagas_waiting_on_an_open_that_fails_each_get_the_error_and_nothing_is_kept(
+    logs: SharedSagaLogs, silent_server: str
+) -> None:
+    failures: list[BaseException] = []
+
+    def open_silent() -> None:
+        try:
+            logs.acquire(silent_server)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_silent) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [type(exc) for exc in failures] == [SagaLogUnavailable, SagaLogUnavailable]
+    assert logs.open_count() == 0
