@@ -254,18 +254,19 @@ def silent_server() -> Iterator[str]:
     listener.close()
 
 
+def acquire_into(logs: SharedSagaLogs, url: str, failures: list[BaseException]) -> None:
+    """Acquire ``url``'s log (a thread's target), keeping the error it raises."""
+    try:
+        logs.acquire(url)
+    except BaseException as exc:  # noqa: BLE001 - the caller checks it
+        failures.append(exc)
+
+
 def test_a_url_slow_to_open_holds_up_no_other_url(
     logs: SharedSagaLogs, tmp_path: Path, silent_server: str
 ) -> None:
     failures: list[BaseException] = []
-
-    def open_silent() -> None:
-        try:
-            logs.acquire(silent_server)
-        except BaseException as exc:  # noqa: BLE001 - checked below
-            failures.append(exc)
-
-    stuck = threading.Thread(target=open_silent)
+    stuck = threading.Thread(target=acquire_into, args=(logs, silent_server, failures))
     stuck.start()
     try:
         time.sleep(0.2)  # the stuck open has begun
@@ -282,14 +283,10 @@ def test_sagas_waiting_on_an_open_that_fails_each_get_the_error_and_nothing_is_k
     logs: SharedSagaLogs, silent_server: str
 ) -> None:
     failures: list[BaseException] = []
-
-    def open_silent() -> None:
-        try:
-            logs.acquire(silent_server)
-        except BaseException as exc:  # noqa: BLE001 - checked below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=open_silent) for _ in range(2)]
+    threads = [
+        threading.Thread(target=acquire_into, args=(logs, silent_server, failures))
+        for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
