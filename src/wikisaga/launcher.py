@@ -16,15 +16,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from types import FrameType, TracebackType
+from typing import IO, Any, Self
 
 import httpx
 
-__all__ = ["ServiceProcess", "ServiceStartError", "free_port"]
+__all__ = ["ServiceProcess", "ServiceStartError", "free_port", "signals_held"]
 
 _LOG_TAIL_BYTES = 4000
 
@@ -39,6 +40,41 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class ServiceStartError(RuntimeError):
     """A service process exited or did not become healthy in time."""
+
+
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold off SIGINT and SIGTERM for the block, then deliver any that came, once each.
+
+    Their Python handlers (the default ``KeyboardInterrupt`` included) run in the main
+    thread between two bytecodes, wherever it is; for the block each is only noted, and
+    after it each signal noted is raised again, to the handler the caller had. Handlers
+    run only in the main thread, so elsewhere this holds nothing and needs to hold
+    nothing; signals left to the system (default or ignored) are not touched.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+
+    def note(signum: int, _frame: FrameType | None) -> None:
+        if signum not in noted:
+            noted.append(signum)
+
+    previous: dict[signal.Signals, Any] = {}
+    for held in _HELD_SIGNALS:
+        if callable(signal.getsignal(held)):
+            previous[held] = signal.signal(held, note)
+    try:
+        yield
+    finally:
+        for held, handler in previous.items():
+            signal.signal(held, handler)
+        for signum in noted:
+            signal.raise_signal(signum)
 
 
 class ServiceProcess:
@@ -121,8 +157,9 @@ class ServiceProcess:
     def spawn(self) -> None:
         """Start the process, without waiting for it (:meth:`start` is both halves).
 
-        A caller whose signal handlers raise should hold them off for this call: an
-        exception raised while ``Popen`` runs leaves a child that nothing knows of.
+        Ctrl-C or SIGTERM arriving meanwhile takes effect once the process is recorded
+        (:func:`signals_held`): raised inside ``Popen``, it would leave a child that
+        nothing knows of, so that nothing stops.
         """
         if self.alive:
             raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
@@ -130,14 +167,15 @@ class ServiceProcess:
         self._close_log()
         self._log = self.log_path.open("ab")
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-        self._process = subprocess.Popen(
-            self.command(),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with signals_held():
+            self._process = subprocess.Popen(
+                self.command(),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait_started(self) -> None:
         """Wait until the spawned process is healthy; kill it and raise if it is not (or

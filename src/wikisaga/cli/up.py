@@ -71,38 +71,14 @@ def check_ports(ports: dict[str, int], host: str = HOST) -> None:
         raise PortTaken("; ".join(taken))
 
 
-class _Signals:
-    """SIGINT and SIGTERM raise :class:`_Stop`, except inside :meth:`held`, where the stop
-    waits for the block to end: a signal that raised inside ``Popen`` would leave a child
-    started but never recorded, so never stopped."""
-
-    def __init__(self) -> None:
-        self._holding = 0
-        self._pending: int | None = None
-
-    def handler(self, signum: int, _frame: FrameType | None) -> None:
-        if self._holding:
-            self._pending = signum
-            return
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    def handler(signum: int, _frame: FrameType | None) -> None:
         raise _Stop(signum)
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        self._holding += 1
-        try:
-            yield
-        finally:
-            self._holding -= 1
-        if not self._holding and self._pending is not None:
-            raise _Stop(self._pending)
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[_Signals]:
-    signals = _Signals()
-    previous = {sig: signal.signal(sig, signals.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield signals
+        yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -143,13 +119,11 @@ def _run(services: list[ServiceProcess]) -> int:
     status = 0
     started: list[ServiceProcess] = []
     try:
-        with _stop_on_signals() as signals:
+        with _stop_on_signals():
             try:
                 for service in services:
                     started.append(service)
-                    with signals.held():
-                        service.spawn()
-                    service.wait_started()
+                    service.start()
                     _say(
                         f"{service.name:<13} listening on {service.url}  "
                         f"(pid {service.pid}, log {service.log_path})"

@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-from wikisaga.cli.up import OFFSETS, _Stop, _stop_on_signals, orchestrator_available
+from wikisaga.cli.up import OFFSETS, orchestrator_available
 
 LINE = re.compile(r"^(\w+)\s+listening on (http://\S+)\s+\(pid (\d+), log ")
 
@@ -175,29 +174,6 @@ def test_ctrl_c_during_startup_leaves_nothing_behind(tmp_path: Path) -> None:
     assert not any(alive(pid) for pid in pids)
     # The service that was starting when the signal came, whose pid was never printed.
     assert processes_serving(data_dir) == []
-
-
-def test_a_stop_signal_while_a_service_is_spawned_waits_for_the_spawn() -> None:
-    done: list[str] = []
-
-    def signalled(signum: int) -> None:
-        os.kill(os.getpid(), signum)
-        time.sleep(0.5)  # the handler runs at once; this is never slept out if it raises
-        done.append("slept")
-
-    with _stop_on_signals() as signals:
-
-        def spawn_while_signalled() -> None:
-            with signals.held():
-                signalled(signal.SIGINT)
-                done.append("spawned")
-
-        with pytest.raises(_Stop):
-            spawn_while_signalled()
-        assert done == ["slept", "spawned"]
-        with pytest.raises(_Stop):
-            signalled(signal.SIGTERM)  # outside held(): raised where it lands
-        assert done == ["slept", "spawned"]
 
 
 def test_a_service_that_dies_stops_the_others_and_exits_1(tmp_path: Path) -> None:
