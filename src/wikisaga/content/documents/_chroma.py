@@ -35,6 +35,7 @@ leaves the store as an interrupted write would.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections import Counter
@@ -63,6 +64,17 @@ __all__ = [
     "FaultHook",
     "client_settings",
 ]
+
+CLIENTS = threading.Lock()
+"""Held while a Chroma client of this process is opened or closed.
+
+Chroma shares one engine between the clients of a process that name the same directory
+or server, counting them, and neither opening nor closing is safe against the other: a
+client opened while another closes can find the engine stopped ("Could not connect to
+tenant") or gone (``KeyError``). The backend opens a store per request and per job, from
+several threads, so every store here opens and closes its client holding this lock (the
+work in between does not need it: the engine stays up while a client counts on it)."""
+
 
 DEFAULT_PREFIX = "wikisaga"
 MAX_IDS_PER_CALL = 1000
@@ -377,7 +389,8 @@ class ChromaStore(DocumentStore):
         if self._closed:
             return
         self._closed = True
-        self._close_client()
+        with CLIENTS:
+            self._close_client()
 
     def _close_client(self) -> None:
         cast(Any, self._client).close()

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import chromadb
 
-from wikisaga.content.documents._chroma import ChromaStore, client_settings
+from wikisaga.content.documents._chroma import CLIENTS, ChromaStore, client_settings
 from wikisaga.errors import DocumentStoreUnavailable
 
 __all__ = ["EmbeddedDocumentStore"]
@@ -25,14 +25,16 @@ class EmbeddedDocumentStore(ChromaStore):
         url = directory.as_uri()
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(
-                path=str(directory),
-                settings=client_settings(),
-            )
+            with CLIENTS:  # see CLIENTS: opening races another thread's close
+                client = chromadb.PersistentClient(
+                    path=str(directory),
+                    settings=client_settings(),
+                )
         except (OSError, ValueError, RuntimeError) as exc:
             raise DocumentStoreUnavailable(f"document store {url} cannot be opened: {exc}") from exc
         try:
             super().__init__(client, url=url, **options)
         except BaseException:
-            cast(Any, client).close()
+            with CLIENTS:
+                cast(Any, client).close()
             raise

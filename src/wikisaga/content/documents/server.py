@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import chromadb
 import httpx
 
-from wikisaga.content.documents._chroma import ChromaStore, client_settings
+from wikisaga.content.documents._chroma import CLIENTS, ChromaStore, client_settings
 from wikisaga.errors import DocumentStoreUnavailable
 
 __all__ = ["DEFAULT_PORT", "ServerDocumentStore"]
@@ -46,12 +46,13 @@ class ServerDocumentStore(ChromaStore):
         port = parts.port or DEFAULT_PORT
         clean = f"{parts.scheme}://{parts.hostname}:{port}"
         try:
-            client = chromadb.HttpClient(
-                host=parts.hostname,
-                port=port,
-                ssl=parts.scheme == "https",
-                settings=client_settings(),
-            )
+            with CLIENTS:  # see CLIENTS: opening races another thread's close
+                client = chromadb.HttpClient(
+                    host=parts.hostname,
+                    port=port,
+                    ssl=parts.scheme == "https",
+                    settings=client_settings(),
+                )
         except (ValueError, httpx.HTTPError) as exc:
             # Chroma says "Could not connect to a Chroma server" as a ValueError.
             raise DocumentStoreUnavailable(f"document store {clean} is unavailable: {exc}") from exc
@@ -61,7 +62,8 @@ class ServerDocumentStore(ChromaStore):
         try:
             super().__init__(client, url=clean, **options)
         except BaseException:
-            self._close_client_of(client)
+            with CLIENTS:
+                self._close_client_of(client)
             raise
 
     def _close_client_of(self, client: Any) -> None:
