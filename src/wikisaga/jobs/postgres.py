@@ -14,9 +14,10 @@ Frozen peers
     a transaction that long, rolling it back and releasing its locks. A store whose
     session was ended (or whose connection broke) connects again on its next call; a
     call whose statements failed on a lost connection was not committed and runs once
-    more on the new one. A connection lost during the ``COMMIT`` itself leaves the
-    outcome unknown: that call raises :class:`~wikisaga.errors.JobStoreError`, and is
-    not repeated.
+    more on the new one, and so does one whose ``COMMIT`` found its session ended for
+    idling (the server rolled it back: a frozen process woken up). A connection lost
+    during the ``COMMIT`` for any other reason leaves the outcome unknown: that call
+    raises :class:`~wikisaga.errors.JobStoreError`, and is not repeated.
 """
 
 from __future__ import annotations
@@ -139,18 +140,24 @@ class PostgresJobStore(SqlJobStore):
                         self._rollback(conn)
                     if not isinstance(exc, psycopg.Error) or self._is_unique_violation(exc):
                         raise
-                    if lost and committing:
+                    if lost and committing and not self._ended_idle(exc):
                         raise JobStoreError(
                             f"job store {self.url} lost its connection while committing; "
                             f"whether the change was stored is unknown: {exc}"
                         ) from exc
                     if lost and not retried:
-                        # Lost before the COMMIT was sent: nothing was stored, so the
-                        # work runs again, once, on a new session.
+                        # Lost before the COMMIT was sent, or ended by the server for
+                        # idling in the transaction: nothing was stored, so the work runs
+                        # again, once, on a new session.
                         retried = True
                         continue
                     raise JobStoreError(f"job store {self.url} failed: {exc}") from exc
                 return result
+
+    def _ended_idle(self, exc: BaseException) -> bool:
+        """Whether the server ended the session for idling in its transaction, which it
+        then rolled back: a frozen process's COMMIT fails with this, certainly unstored."""
+        return isinstance(exc, self._psycopg.errors.IdleInTransactionSessionTimeout)
 
     def _rollback(self, conn: Any) -> None:
         """Roll back after a failure; a connection that fails even that is closed (the

@@ -51,7 +51,8 @@ def hold(cur):
         (f"|child-{attempts[-1]}", job_id),
     )
     if len(attempts) == 1:
-        print("frozen", flush=True)
+        cur.execute("SELECT pg_backend_pid()")
+        print("frozen", cur.fetchone()[0], flush=True)
         os.kill(os.getpid(), signal.SIGSTOP)
         if then == "statement":
             cur.execute("SELECT 1")
@@ -73,8 +74,9 @@ print(json.dumps(outcome), flush=True)
 
 def start_frozen_child(
     url: str, schema: str, job_id: str, *, timeout: float, then: str
-) -> subprocess.Popen[str]:
-    """A child holding ``job_id``'s row in an open transaction, stopped (SIGSTOP).
+) -> tuple[subprocess.Popen[str], int]:
+    """A child holding ``job_id``'s row in an open transaction, stopped (SIGSTOP), and
+    the process id of its server session.
 
     Woken up, it returns from the transaction's work (``then="commit"``) or runs one more
     statement in it (``then="statement"``), then reads the job, and prints what happened
@@ -93,7 +95,7 @@ def start_frozen_child(
     )
     assert child.stdout is not None
     line = child.stdout.readline()
-    if line.strip() != "frozen":
+    if line.split()[:1] != ["frozen"]:
         child.kill()
         _, err = child.communicate(timeout=30)
         pytest.fail(f"the child did not reach its transaction: {line!r}\n{err}")
@@ -104,7 +106,7 @@ def start_frozen_child(
             child.communicate(timeout=30)
             pytest.fail("the child did not stop")
         time.sleep(0.01)
-    return child
+    return child, int(line.split()[1])
 
 
 def _state(pid: int) -> str:
@@ -150,13 +152,13 @@ def test_a_store_frozen_inside_a_transaction_does_not_block_another(
     postgres_url: str, postgres_schema: str, then: str
 ) -> None:
     """Another store fails the job the frozen child holds; it finishes once the server has
-    ended the child's idle transaction. Woken, the child's COMMIT finds its session ended
-    (``commit``: the outcome is reported unknown, not retried) or its next statement does
-    (``statement``: nothing was committed, so the work runs again on a new session); its
-    first attempt's update is never stored, and its next call works."""
+    ended the child's idle transaction. Woken, the child's COMMIT (``commit``) or its next
+    statement (``statement``) finds its session ended for idling, which the server rolled
+    back: the work runs again on a new session. Its first attempt's update is never
+    stored, and its next call works."""
     with PostgresJobStore(postgres_url, schema=postgres_schema) as store:
         job_id = running_job(store)
-        child = start_frozen_child(postgres_url, postgres_schema, job_id, timeout=1.0, then=then)
+        child, _ = start_frozen_child(postgres_url, postgres_schema, job_id, timeout=1.0, then=then)
         try:
             thread, box = in_thread(lambda: store.finish(job_id, JobStatus.FAILED, error="parent"))
             thread.join(JOIN_TIMEOUT)
@@ -168,16 +170,37 @@ def test_a_store_frozen_inside_a_transaction_does_not_block_another(
             out, err = resume(child)
         assert child.returncode == 0, err
         outcome = json.loads(out.splitlines()[-1])
-        if then == "commit":
-            assert outcome["attempts"] == 1
-            assert "unknown" in outcome["run"]
-            expected = "parent"
-        else:
-            assert outcome["attempts"] == 2
-            assert outcome["run"] == "committed"
-            expected = "parent|child-2"
-        assert outcome["read"] == ["failed", expected]
-        assert store.get(job_id).error == expected
+        assert (outcome["attempts"], outcome["run"]) == (2, "committed")
+        assert outcome["read"] == ["failed", "parent|child-2"]
+        assert store.get(job_id).error == "parent|child-2"
+
+
+@pytest.mark.postgres
+def test_a_session_lost_at_its_commit_for_another_reason_is_an_unknown_outcome(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    """The frozen child's session is ended by an administrator, not for idling: its COMMIT
+    then cannot tell whether the server committed, so the store says so and does not run
+    the work again; its next call works on a new session."""
+    import psycopg  # noqa: PLC0415 - only PostgreSQL tests need the driver
+
+    with PostgresJobStore(postgres_url, schema=postgres_schema) as store:
+        job_id = running_job(store)
+        child, session = start_frozen_child(
+            postgres_url, postgres_schema, job_id, timeout=3600.0, then="commit"
+        )
+        try:
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                query = "SELECT pg_terminate_backend(%s, 5000)"
+                row = admin.execute(query, (session,)).fetchone()
+                assert row == (True,)
+        finally:
+            out, err = resume(child)
+        assert child.returncode == 0, err
+        outcome = json.loads(out.splitlines()[-1])
+        assert outcome["attempts"] == 1
+        assert "whether the change was stored is unknown" in outcome["run"]
+        assert outcome["read"] == ["running", None]
 
 
 @pytest.mark.postgres
@@ -188,7 +211,7 @@ def test_without_the_timeout_the_frozen_process_blocks_the_row(
     waits on the row for as long as the child is frozen, and goes on once it is killed."""
     with PostgresJobStore(postgres_url, schema=postgres_schema) as store:
         job_id = running_job(store)
-        child = start_frozen_child(
+        child, _ = start_frozen_child(
             postgres_url, postgres_schema, job_id, timeout=3600.0, then="commit"
         )
         try:
