@@ -19,7 +19,8 @@ result or its own exception, all or nothing per write, as if each had run alone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -40,6 +41,12 @@ class Write(Generic[_R]):
     """Whether the batch gave this write its result or its error."""
     done: bool = field(default=False, init=False)
     """Whether its batch is over (its writer may return)."""
+    wake: threading.Lock | None = field(default=None, init=False, repr=False)
+    """Held while its writer waits; released to wake it (to return, or to lead)."""
+    leads: bool = field(default=False, init=False, repr=False)
+    """Whether it was chosen to lead the next batch."""
+    handed: list[Write[_R]] | None = field(default=None, init=False, repr=False)
+    """When it was chosen to lead: the batch before, whose writers it wakes."""
 
     def succeed(self, result: _R) -> None:
         """Record the write's result."""
@@ -56,6 +63,10 @@ class GroupCommit(Generic[_R]):
     ``run_batch(writes)`` runs and commits ``writes`` (one or more), setting each one's
     result or error; an exception it raises itself fails every write of the batch that has
     neither. ``max_batch`` bounds how many writes one commit carries.
+
+    A writer that has to wait sleeps on a lock of its own: a batch that ends wakes its
+    own writers and, when writes queued meanwhile, the one that leads them next, and no
+    other thread.
     """
 
     def __init__(
@@ -65,8 +76,8 @@ class GroupCommit(Generic[_R]):
             raise ValueError(f"max_batch must be at least 1, not {max_batch}")
         self._run_batch = run_batch
         self._max_batch = max_batch
-        self._cond = threading.Condition(threading.Lock())
-        self._queue: list[Write[_R]] = []
+        self._lock = threading.Lock()
+        self._queue: deque[Write[_R]] = deque()
         self._leading = False
         self.batches = 0
         """Batches run so far (for tests and benchmarks)."""
@@ -76,33 +87,94 @@ class GroupCommit(Generic[_R]):
     @property
     def waiting(self) -> int:
         """Writes queued for the next batch (not yet taken by a leader)."""
-        with self._cond:
+        with self._lock:
             return len(self._queue)
 
     def submit(self, query: str, params: Sequence[Any]) -> _R:
         """Run the write, committed (alone or with others); its result, or raise its error."""
         write: Write[_R] = Write(query, params)
-        with self._cond:
-            self._queue.append(write)
-            while self._leading:
-                self._cond.wait()
-                if write.done:
-                    return self._outcome(write)
-            self._leading = True
-            self._queue.remove(write)
-            batch = [write, *self._queue[: self._max_batch - 1]]
-            del self._queue[: self._max_batch - 1]
+        with self._lock:
+            if not self._leading:
+                self._leading = True
+                batch = [write]
+            else:
+                wake = write.wake = threading.Lock()
+                wake.acquire()
+                self._queue.append(write)
+                batch = None
+        if batch is None:
+            try:
+                wake.acquire()  # released when its batch is over, or when it is to lead
+            except BaseException:  # KeyboardInterrupt, in the main thread
+                self._abandon(write)
+                raise
+            if write.done:
+                return self._outcome(write)
+            with self._lock:
+                batch = self._take(write)
+            # The last batch's writers are woken only now: this thread holds the GIL
+            # until its batch is on the wire, instead of queueing for it behind them.
+            self._wake(write.handed or ())
         try:
             self._run(batch)
         finally:
-            with self._cond:
-                self._leading = False
-                self.batches += 1
-                self.writes += len(batch)
-                for item in batch:
-                    item.done = True
-                self._cond.notify_all()
+            self._hand_over(batch)
         return self._outcome(write)
+
+    def _hand_over(self, batch: list[Write[_R]]) -> None:
+        """End ``batch``: wake the next leader, if writes queued meanwhile, else its writers."""
+        with self._lock:
+            self.batches += 1
+            self.writes += len(batch)
+            for item in batch:
+                item.done = True
+            successor = self._next_leader(batch)
+        self._pass_on(successor, batch)
+
+    def _abandon(self, write: Write[_R]) -> None:
+        """``write``'s thread gave up waiting: it leaves the queue, or the lead it was given."""
+        with self._lock:
+            if not write.leads:
+                if write in self._queue:
+                    self._queue.remove(write)
+                return  # else it is in a batch under way, which settles it anyway
+            handed = write.handed or []
+            successor = self._next_leader(handed)
+        self._pass_on(successor, handed)
+
+    def _next_leader(self, batch: list[Write[_R]]) -> Write[_R] | None:
+        """The oldest queued write, chosen to lead and to wake ``batch`` (lock held).
+
+        It takes its own batch when it wakes, with whatever queued up until then. None
+        when nothing is queued: no batch is under way then.
+        """
+        if not self._queue:
+            self._leading = False
+            return None
+        successor = self._queue.popleft()
+        successor.leads, successor.handed = True, batch
+        return successor
+
+    def _pass_on(self, successor: Write[_R] | None, batch: list[Write[_R]]) -> None:
+        if successor is None:
+            self._wake(batch)
+        else:
+            assert successor.wake is not None
+            successor.wake.release()
+
+    @staticmethod
+    def _wake(batch: Iterable[Write[_R]]) -> None:
+        for item in batch:
+            if item.wake is not None:
+                item.wake.release()
+
+    def _take(self, leader: Write[_R]) -> list[Write[_R]]:
+        """``leader`` and the writes queued behind it, up to ``max_batch`` (lock held)."""
+        batch = [leader]
+        queue = self._queue
+        while queue and len(batch) < self._max_batch:
+            batch.append(queue.popleft())
+        return batch
 
     def _run(self, batch: list[Write[_R]]) -> None:
         try:

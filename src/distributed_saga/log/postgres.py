@@ -20,7 +20,9 @@ Round trips
 Group commit
     Threads sharing one opened log write through a :class:`~._group_commit.GroupCommit`:
     a write made while another batch is on its way waits for it, then goes with every
-    write queued meanwhile, as one pipelined transaction (one round trip, one commit).
+    write queued meanwhile, as one transaction sent in one message (one round trip, one
+    commit): ``BEGIN``, an ``EXECUTE`` of each write's statement, prepared once per
+    connection, with its values bound by psycopg's client-side binding, then ``COMMIT``.
     Each caller returns only once its own write is committed, with its own result; a
     batch the server refuses (a deadlock, an error in one statement) is rolled back whole
     and each of its writes runs again on its own. A lone write runs at once, as before.
@@ -36,6 +38,7 @@ Group commit
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -156,6 +159,10 @@ _ONE_STATEMENT: dict[str, str] = {
         for state, allowed in _FINISH_FROM.items()
     },
 }
+_ONE_STATEMENT_WRITES = tuple(
+    name for name in _ONE_STATEMENT if name not in ("get_saga", "begin_recovery")
+)
+"""The one-statement writes, which go through group commit (the other two are reads)."""
 
 
 class PostgresSagaLog(_SqlSagaLog):
@@ -218,6 +225,12 @@ class PostgresSagaLog(_SqlSagaLog):
         self._group: GroupCommit[bool] | None = (
             GroupCommit(self._write_batch) if group_commit else None
         )
+        # Group commit's statements, prepared by name on each connection that runs a
+        # batch (its first batch prepares them).
+        self._batch_names = {
+            self._sql[f"pg_{name}"]: f"saga_log_{name}" for name in _ONE_STATEMENT_WRITES
+        }
+        self._prepared: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
         try:
             self._run(self._setup)
         except BaseException:
@@ -324,13 +337,13 @@ class PostgresSagaLog(_SqlSagaLog):
     def _write_batch(self, writes: list[Write[bool]]) -> None:
         """Run concurrent one-statement writes as one transaction (group commit).
 
-        The statements go in one pipeline: one round trip, one commit. They are
-        independent conditional writes (each fenced on its own saga), so the transaction's
-        outcome is each one's as if it had run alone. When the server refuses one (a
-        unique key, a deadlock), the transaction is rolled back, nothing of it is written,
-        and each write runs again on its own, getting its own result or error. A connection
-        lost on the way leaves the outcome unknown, as it would for a single write: every
-        write of the batch raises :class:`SagaLogUnavailable`.
+        The statements go in one message (:meth:`_run_prepared`): one round trip, one
+        commit. They are independent conditional writes (each fenced on its own saga), so
+        the transaction's outcome is each one's as if it had run alone. When the server
+        refuses one (a unique key, a deadlock), the transaction is rolled back, nothing of
+        it is written, and each write runs again on its own, getting its own result or
+        error. A connection lost on the way leaves the outcome unknown, as it would for a
+        single write: every write of the batch raises :class:`SagaLogUnavailable`.
         """
         if len(writes) == 1:
             self._settle_alone(writes[0])
@@ -338,29 +351,66 @@ class PostgresSagaLog(_SqlSagaLog):
         psycopg = self._psycopg
         counts: list[int] | None = None
         with self._connection() as conn:
-            cursors = [conn.cursor() for _ in writes]
             try:
-                # BEGIN and COMMIT as plain statements: the whole batch is sent at once
-                # and synced once (a transaction block would sync at its edges).
-                with conn.pipeline():
-                    conn.execute("BEGIN")
-                    for cur, write in zip(cursors, writes, strict=True):
-                        cur.execute(write.query, write.params)
-                    conn.execute("COMMIT")
-                counts = [cur.rowcount for cur in cursors]
-            except psycopg.Error:
+                counts = self._run_prepared(conn, writes)
+            except psycopg.Error as exc:
                 if conn.broken or conn.closed:
                     raise
+                if isinstance(exc, psycopg.errors.InvalidSqlStatementName):
+                    # Something ended the session's prepared statements (DISCARD ALL,
+                    # as a transaction pooler sends): prepared again on the next batch.
+                    with self._lock:
+                        self._prepared.pop(conn, None)
+                counts = None
                 conn.rollback()  # the server ended the block in error: nothing was written
-            finally:
-                for cur in cursors:
-                    cur.close()
         if counts is None:
             for write in writes:
                 self._settle_alone(write)
             return
         for write, count in zip(writes, counts, strict=True):
             write.succeed(count > 0)
+
+    def _run_prepared(self, conn: Any, writes: list[Write[bool]]) -> list[int]:
+        """Run ``writes`` as one simple query, ``BEGIN; EXECUTE ...; COMMIT``, of the
+        statements prepared on ``conn``; the rows each wrote.
+
+        One message carries the whole batch, its values bound on this side by psycopg's
+        client-side binding (its escaping), and the server runs each statement's prepared
+        plan. A pipeline sends the same batch one message per statement, each from
+        Python, and between two of them the leading thread may wait for the interpreter
+        behind every thread its last batch has just woken: under load that made a batch
+        take about twice as long."""
+        names = self._batch_names
+        with self._lock:
+            prepared = conn in self._prepared
+        if not prepared:
+            self._prepare(conn)
+        mogrify = self._psycopg.ClientCursor(conn).mogrify
+        calls = [
+            mogrify(f"EXECUTE {name}({', '.join(['%s'] * len(write.params))})", write.params)
+            if (name := names.get(write.query))
+            else mogrify(write.query, write.params)  # not one of the log's: sent as it is
+            for write in writes
+        ]
+        with conn.cursor() as cur:
+            cur.execute("BEGIN;" + ";".join(calls) + ";COMMIT")
+            counts = []
+            for _ in writes:
+                cur.nextset()  # past BEGIN, then past each write
+                counts.append(cur.rowcount)
+        return counts
+
+    def _prepare(self, conn: Any) -> None:
+        """Prepare on ``conn`` the batch statements it does not have yet."""
+        rows = conn.execute(
+            "SELECT name FROM pg_prepared_statements WHERE name LIKE 'saga\\_log\\_%'"
+        ).fetchall()
+        have = {row[0] for row in rows}
+        missing = [(q, n) for q, n in self._batch_names.items() if n not in have]
+        if missing:
+            conn.execute(";".join(f"PREPARE {n} AS {_numbered(q)}" for q, n in missing))
+        with self._lock:
+            self._prepared[conn] = True
 
     def _settle_alone(self, write: Write[bool]) -> None:
         try:
@@ -555,6 +605,14 @@ class PostgresSagaLog(_SqlSagaLog):
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _numbered(query: str) -> str:
+    """``query`` with its ``%s`` placeholders numbered ``$1``, ``$2``, ... (for PREPARE)."""
+    if "%%" in query or query.count("%") != query.count("%s"):
+        raise ValueError("a prepared statement takes plain %s placeholders only")
+    parts = query.split("%s")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], start=1)) + parts[-1]
 
 
 def _quote(identifier: str) -> str:

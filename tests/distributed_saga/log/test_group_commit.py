@@ -8,6 +8,7 @@ batch of several writes is certain, not a matter of timing.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -134,6 +135,36 @@ def test_a_batch_never_carries_more_than_its_limit() -> None:
     assert results == {i: f"w:{i}" for i in range(6)}
 
 
+def test_a_writer_interrupted_while_queued_leaves_the_queue_and_the_rest_go_on() -> None:
+    """Ctrl-C in the main thread while its write waits behind a batch: the write leaves
+    the queue unrun, and the writes queued behind it still run, led by the next one."""
+    gate = Gate(echo)
+    group: GroupCommit[str] = GroupCommit(gate)
+    results: dict[int, Any] = {}
+    threads = [start(lambda: group.submit("w", [0]), results, 0)]
+    wait_for(lambda: gate.sizes == [1], "the first batch")
+    main = threading.get_ident()
+
+    def queue_behind_then_interrupt() -> None:
+        wait_for(lambda: group.waiting == 1, "the main thread's write queued")
+        threads.extend(start(lambda i=i: group.submit("w", [i]), results, i) for i in (2, 3))
+        wait_for(lambda: group.waiting == 3, "two writes queued behind it")
+        signal.pthread_kill(main, signal.SIGINT)
+
+    helper = threading.Thread(target=queue_behind_then_interrupt)
+    helper.start()
+    with pytest.raises(KeyboardInterrupt):
+        group.submit("w", [1])
+    helper.join(WAIT)
+    assert group.waiting == 2
+    gate.opened.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert results == {0: "w:0", 2: "w:2", 3: "w:3"}
+    assert gate.sizes == [1, 2]
+    assert group.submit("w", [4]) == "w:4"  # and the group still works
+
+
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         GroupCommit(echo_batch, max_batch=0)
@@ -187,9 +218,13 @@ def two_steps(log: PostgresSagaLog, saga_id: str, lock_key: str | None = None) -
 
 
 def behind_a_waiting_batch(
-    log: PostgresSagaLog, postgres_url: str, schema: str, queued: list[Callable[[], Any]]
+    log: PostgresSagaLog,
+    postgres_url: str,
+    schema: str,
+    queued: list[Callable[[], Any]],
+    first: str = "first",
 ) -> dict[int, Any]:
-    """Run saga ``"first"`` until its creation waits in the server on a table lock, holding
+    """Run saga ``first`` until its creation waits in the server on a table lock, holding
     the group's batch; start ``queued``, each in a thread, and wait until all their writes
     are queued behind it; then let the server go. Each one's result or exception: 0 for
     ``first``, then 1, 2, ... for ``queued``."""
@@ -197,7 +232,7 @@ def behind_a_waiting_batch(
     assert group is not None
     results: dict[int, Any] = {}
     with TableLock(postgres_url, schema) as lock:
-        threads = [start(lambda: two_steps(log, "first"), results, 0)]
+        threads = [start(lambda: two_steps(log, first), results, 0)]
         wait_for(lambda: lock.waiters() == 1, "the first creation waiting in the server")
         threads += [start(write, results, i) for i, write in enumerate(queued, start=1)]
         wait_for(lambda: group.waiting == len(queued), "every write queued behind it")
@@ -294,3 +329,90 @@ def test_a_write_the_server_refuses_fails_alone_and_its_batch_mates_land_once(
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         rows = conn.execute(f'SELECT n FROM "{postgres_schema}".probe ORDER BY n').fetchall()
     assert rows == [(1,), (3,)]
+
+
+HOSTILE = [
+    "it's",
+    "back\\slash \\' and \\\\",
+    "'); DELETE FROM saga; --",
+    "$1 %s %% {now}",
+    "line\nbreak\ttab",
+    "ünïcødé ☃ 𝄞",
+    "E'\\x41'",
+]
+
+
+def hostile_saga(log: PostgresSagaLog, saga_id: str, text: str) -> None:
+    saga = DistributedSaga(saga_id=saga_id, user_id=text, log=log, metadata={"note": text})
+    saga.execute_step(
+        name=text, action=lambda: {"out": text}, rollback=Compensation(UNDO, {"t": text})
+    )
+    saga.execute_step(name="b", action=lambda: 2, rollback=Compensation(UNDO, {"t": [text]}))
+    saga.commit()
+
+
+@pytest.mark.postgres
+def test_values_bound_into_a_batch_come_back_exactly(
+    pg_log: PostgresSagaLog, postgres_url: str, postgres_schema: str
+) -> None:
+    """A batch is sent as one query text with its values bound on this side: quotes,
+    backslashes, placeholders and SQL in the values are stored as the values they are."""
+    results = behind_a_waiting_batch(
+        pg_log,
+        postgres_url,
+        postgres_schema,
+        [lambda i=i, t=t: hostile_saga(pg_log, f"h{i}", t) for i, t in enumerate(HOSTILE)],
+    )
+    group = pg_log.group_commit
+    assert group is not None
+    assert results == dict.fromkeys(range(len(HOSTILE) + 1))
+    assert group.batches < group.writes  # the writes did go in batches
+    for i, text in enumerate(HOSTILE):
+        record = pg_log.get_saga(f"h{i}")
+        assert record.state is SagaState.COMMITTED
+        assert (record.user_id, record.metadata) == (text, {"note": text})
+        assert [(s.name, s.compensation_args) for s in record.steps] == [
+            (text, {"t": text}),
+            ("b", {"t": [text]}),
+        ]
+
+
+def prepared_names(log: PostgresSagaLog) -> set[str]:
+    """The log's statements prepared on its (one) pooled connection."""
+    with log._connection() as conn:
+        rows = conn.execute("SELECT name FROM pg_prepared_statements").fetchall()
+    return {row[0] for row in rows if row[0].startswith("saga_log_")}
+
+
+@pytest.mark.postgres
+def test_a_batch_whose_statements_the_session_lost_lands_and_prepares_them_again(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    """Batches run prepared statements of their connection. One dropped from the session
+    (as a pooler's DISCARD would) fails its batch (the queued creations), which is rolled
+    back, and each of its writes runs alone, once; the next batch prepares it again."""
+    with PostgresSagaLog(postgres_url, schema=postgres_schema, pool_size=1) as log:
+        group = log.group_commit
+        assert group is not None
+
+        def sagas_behind(first: str, *saga_ids: str) -> dict[int, Any]:
+            queued = [lambda s=s: two_steps(log, s) for s in saga_ids]
+            return behind_a_waiting_batch(log, postgres_url, postgres_schema, queued, first)
+
+        assert prepared_names(log) == set()
+        sagas_behind("f1", "p1", "p2")
+        everything = prepared_names(log)
+        assert "saga_log_next_intent" in everything
+        assert "saga_log_create_with_intent" in everything
+        with log._connection() as conn:
+            conn.execute("DEALLOCATE saga_log_create_with_intent")
+        assert "saga_log_create_with_intent" not in prepared_names(log)
+        batches = group.batches
+        assert sagas_behind("f2", "q1", "q2", "q3") == dict.fromkeys(range(4))
+        assert group.batches - batches < 4 * 3
+        for saga_id in ["f1", "p1", "p2", "f2", "q1", "q2", "q3"]:
+            record = log.get_saga(saga_id)
+            assert record.state is SagaState.COMMITTED
+            assert [s.state.value for s in record.steps] == ["completed", "completed"]
+        sagas_behind("f3", "r1", "r2")
+        assert prepared_names(log) == everything
