@@ -29,6 +29,26 @@ Group commit
     Batched writes cost the server about half the CPU of the same writes one by one;
     ``group_commit=False`` turns it off. While a batch waits on a row lock in the server,
     the writes queued behind it wait too.
+
+Frozen processes
+    A call the shared SQL runs as a transaction of several statements (a write whose
+    one-statement form wrote nothing, a claim, a lease renewal, a prune) holds its rows'
+    locks from its first statement to its ``COMMIT``, several round trips apart. A
+    process frozen in between (a stopped process, a paused VM, a network partition) would
+    keep them for as long as it stays frozen: no other process sharing the database could
+    recover or claim those sagas (``claim_expired`` skips locked rows, ``claim_saga`` and
+    writes wait on them).
+    Log transactions take milliseconds, so every pooled session sets
+    ``idle_in_transaction_session_timeout`` (``idle_transaction_timeout``, 10 s by
+    default): the server ends a session idle inside a transaction that long, rolling the
+    transaction back and releasing its locks. Woken up, the process finds its next
+    statement or its ``COMMIT`` refused (SQLSTATE 25P03): the call raises
+    :class:`~distributed_saga.SagaLogUnavailable` saying the server ended the transaction
+    for idling and that it was not committed, and is not run again (the engine above
+    handles it as any unavailable log; another process may have claimed the saga
+    meanwhile, which its next fenced write tells it). The broken connection is closed,
+    never pooled again, and the next call opens a new one. One-statement writes and
+    group-commit batches leave no transaction open between round trips.
 """
 
 # Queries are assembled from the shared SQL's constants and enum values, never from caller
@@ -37,10 +57,12 @@ Group commit
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -86,6 +108,8 @@ _T = TypeVar("_T")
 _UNAVAILABLE_CLASSES = ("08", "53", "57")
 # Serialises schema creation between processes opening a new database at once.
 _SCHEMA_LOCK = 0x5A6A_5A6A
+# The largest idle_in_transaction_session_timeout the server takes, in milliseconds.
+_MAX_IDLE_TIMEOUT_MS = 2**31 - 1
 
 # One statement per write (see the module docstring). Each fenced UPDATE of the saga row
 # holds every condition of the write, and the step writes depend on its RETURNING, so a
@@ -172,6 +196,11 @@ class PostgresSagaLog(_SqlSagaLog):
     first on each connection's ``search_path``). Up to ``pool_size`` connections are
     opened, one per concurrent call; a connection that breaks is replaced on the next call.
     ``connect_timeout`` (seconds) applies unless ``conninfo`` sets its own.
+    ``idle_transaction_timeout`` (seconds, positive and finite) is how long the server
+    lets a session of this log sit idle inside a transaction before it ends the session,
+    rolling the transaction back: the bound on how long a frozen process's row locks can
+    block the others (module docstring, "Frozen processes"). Each pooled session sets it,
+    in whole milliseconds rounded up, at most the server's 2147483647.
     ``group_commit`` commits concurrent one-statement writes together (module docstring).
     """
 
@@ -188,8 +217,10 @@ class PostgresSagaLog(_SqlSagaLog):
         schema: str | None = None,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
+        idle_transaction_timeout: float = 10.0,
         group_commit: bool = True,
     ) -> None:
+        self._idle_timeout_ms = _idle_timeout_ms(idle_transaction_timeout)
         try:
             import psycopg  # noqa: PLC0415 - optional dependency, needed only here
             from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: PLC0415
@@ -259,10 +290,18 @@ class PostgresSagaLog(_SqlSagaLog):
 
     def _connect(self) -> psycopg.Connection[Any]:
         # Autocommit: a one-statement write is its own transaction; _run begins its own.
+        # The session's settings in one round trip: the idle timeout ends a transaction
+        # this process leaves open while frozen (module docstring), the schema first on
+        # the search path.
         conn = self._psycopg.connect(self._conninfo, autocommit=True)
+        settings = [("idle_in_transaction_session_timeout", str(self._idle_timeout_ms))]
+        if self._schema is not None:
+            settings.append(("search_path", self._schema))
         try:
-            if self._schema is not None:
-                conn.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
+            conn.execute(
+                "SELECT " + ", ".join(["set_config(%s, %s, false)"] * len(settings)),
+                [value for setting in settings for value in setting],
+            )
         except BaseException:
             conn.close()
             raise
@@ -273,7 +312,9 @@ class PostgresSagaLog(_SqlSagaLog):
         """A pooled connection, returned to the pool afterwards; driver errors translated.
 
         On an error, a transaction left open is rolled back (the connection is closed
-        when even that fails: its state is unknown, and the next call connects afresh)."""
+        when even that fails: its state is unknown, and the next call connects afresh).
+        A broken connection (lost, or its session ended by the server, as for idling in
+        a transaction) is closed by :meth:`_release`, never pooled again."""
         psycopg = self._psycopg
         self._slots.acquire()
         conn = None
@@ -592,6 +633,16 @@ class PostgresSagaLog(_SqlSagaLog):
             conn.close()
 
     def _translate(self, exc: psycopg.Error) -> SagaLogError:
+        if isinstance(exc, self._psycopg.errors.IdleInTransactionSessionTimeout):
+            # The server ended the session before it read the COMMIT (a process frozen
+            # or stalled inside _run), and rolled the transaction back: certainly not
+            # written. Not run again here: the engine decides, as for an unavailable log.
+            return SagaLogUnavailable(
+                f"saga log {self.url}: the server ended this session for idling in its "
+                f"transaction longer than idle_transaction_timeout "
+                f"({self._idle_timeout_ms} ms) and rolled the transaction back; "
+                f"it was not committed: {exc}"
+            )
         sqlstate = exc.sqlstate
         if isinstance(exc, self._psycopg.OperationalError) and (
             sqlstate is None or sqlstate[:2] in _UNAVAILABLE_CLASSES
@@ -605,6 +656,23 @@ class PostgresSagaLog(_SqlSagaLog):
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _idle_timeout_ms(seconds: float) -> int:
+    """``idle_transaction_timeout`` in whole milliseconds, rounded up and capped at the
+    server's maximum; refused unless a positive, finite number of seconds."""
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise ValueError(
+            "idle_transaction_timeout must be a positive, finite number of seconds, "
+            f"not {seconds!r}"
+        )
+    # Through the decimal text: 1.1 s is 1100 ms, not the 1101 of 1.1 * 1000 rounded up.
+    return min(math.ceil(Decimal(repr(seconds)) * 1000), _MAX_IDLE_TIMEOUT_MS)
 
 
 def _numbered(query: str) -> str:
