@@ -220,7 +220,7 @@ def generate_wiki(
     for document, analysis in zip(ordered, analyses, strict=True):
         kept = pool.get((analysis.doc_id, analysis.fingerprint))
         per_document.append(kept or document_relations(analysis, document.text))
-    graph = merge_relations(per_document)
+    graph = merge_relations(per_document, topics={a.title_key for a in analyses if a.title_key})
     plans = plan_pages(Corpus(analyses, per_document, graph), name)
 
     old_stamps: dict[str, str] = {}

@@ -7,15 +7,17 @@ that did not change keeps the relations it had: they come back with a generation
 :func:`merge_relations` then makes one graph of them the way the extractor merges a
 corpus: keys equal up to separators are one entity (the most mentioned key names it),
 the most frequent name and stated type win, and a ``related_to`` pair that a typed triple
-links is dropped. The merge depends on nothing but the set of per-document relations, so
-merging cached and fresh ones gives what merging fresh ones would.
+links is dropped, and a topic named with what it is ("the requests library", in a corpus
+with a document on requests) is the topic (:func:`~wikisaga.content.relations.named_topic`).
+The merge depends on nothing but the set of per-document relations and the documents'
+topics, so merging cached and fresh ones gives what merging fresh ones would.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,6 +29,8 @@ from wikisaga.content.relations import (
     ProseDocument,
     Triple,
     extract_relations,
+    identity_key,
+    named_topic,
 )
 
 __all__ = ["DocumentRelations", "Graph", "document_relations", "merge_relations"]
@@ -143,10 +147,11 @@ class _Tally:
     mentions: int = 0
 
 
-def _canonical(entities: Iterable[Entity]) -> dict[str, str]:
+def _canonical(documents: Sequence[DocumentRelations], topics: Collection[str]) -> dict[str, str]:
     mentions: Counter[str] = Counter()
-    for entity in entities:
-        mentions[entity.key] += entity.mentions
+    for document in documents:
+        for entity in document.entities:
+            mentions[entity.key] += entity.mentions
     groups: dict[str, list[str]] = {}
     for key in sorted(mentions):
         groups.setdefault(_SEPARATORS.sub("", key), []).append(key)
@@ -155,13 +160,28 @@ def _canonical(entities: Iterable[Entity]) -> dict[str, str]:
         best = min(members, key=lambda k: (-mentions[k], k))
         for key in members:
             canonical[key] = best
+    # A topic named with what it is ("the requests library") is the topic.
+    classes = {
+        identity_key(t.object)
+        for d in documents
+        for t in d.triples
+        if t.predicate is Predicate.IS_A
+    }
+    by_identity = {identity_key(key): key for key in sorted(mentions)}
+    for key in mentions:
+        topic = named_topic(identity_key(key), topics, classes)
+        if topic in by_identity:
+            canonical[key] = canonical[by_identity[topic]]
     return canonical
 
 
-def merge_relations(documents: Iterable[DocumentRelations]) -> Graph:
-    """One graph of every document's relations (see the module docstring)."""
+def merge_relations(
+    documents: Iterable[DocumentRelations], *, topics: Collection[str] = ()
+) -> Graph:
+    """One graph of every document's relations (see the module docstring); ``topics``
+    are the identity keys of what the documents are about (their titles)."""
     ordered = sorted(documents, key=lambda d: d.doc_id)
-    canonical = _canonical(e for d in ordered for e in d.entities)
+    canonical = _canonical(ordered, topics)
     tallies: dict[str, _Tally] = {}
     for document in ordered:
         for entity in document.entities:

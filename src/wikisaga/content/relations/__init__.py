@@ -12,7 +12,9 @@ download; the same documents always give the same entities and triples in the sa
   co-occurrence. Each triple carries its document, sentence, offsets, method and
   confidence.
 * :func:`normalise_key` is the rule that names an entity, :func:`identity_key` the rule
-  that makes two keys one entity (``pydantic-core`` = ``pydantic_core``);
+  that makes two keys one entity (``pydantic-core`` = ``pydantic_core``), and
+  :func:`named_topic` the one that makes a topic named with what it is the topic
+  ("the requests library" = requests, in a corpus with a document on requests);
   :func:`is_common_word` says whether the shipped word lists know a word as English
   ("build" is, "setuptools" is not).
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 from wikisaga.content.relations._extract import extract_relations, prose_document
 from wikisaga.content.relations._lexicon import is_common_word
 from wikisaga.content.relations._markup import SYNTAXES, Prose, strip_markup
-from wikisaga.content.relations._phrases import identity_key, normalise_key
+from wikisaga.content.relations._phrases import identity_key, named_topic, normalise_key
 from wikisaga.content.relations._records import (
     TYPED_PREDICATES,
     Entity,
@@ -53,6 +55,7 @@ __all__ = [
     "extract_relations",
     "identity_key",
     "is_common_word",
+    "named_topic",
     "normalise_key",
     "prose_document",
     "split_sentences",

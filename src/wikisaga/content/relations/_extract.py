@@ -22,13 +22,14 @@ from dataclasses import dataclass, field, replace
 from wikisaga.content.relations._cooccurrence import SentenceKeys, related
 from wikisaga.content.relations._markup import strip_markup
 from wikisaga.content.relations._patterns import Found, read_sentence
-from wikisaga.content.relations._phrases import identity_key
+from wikisaga.content.relations._phrases import identity_key, named_topic, normalise_key
 from wikisaga.content.relations._reader import Mention
 from wikisaga.content.relations._records import (
     Entity,
     EntityKind,
     Extraction,
     ExtractionOptions,
+    Predicate,
     ProseDocument,
     Sentence,
     Triple,
@@ -66,11 +67,15 @@ class _Corpus:
     tallies: dict[str, _Tally] = field(default_factory=dict)
     triples: list[Triple] = field(default_factory=list)
     sentences: list[SentenceKeys] = field(default_factory=list)
+    topics: set[str] = field(default_factory=set)
+    """The identity keys of what the documents are about (their topics)."""
 
     def tally(self, key: str) -> _Tally:
         return self.tallies.setdefault(key, _Tally())
 
     def read(self, document: ProseDocument) -> None:
+        if document.topic:
+            self.topics.add(identity_key(normalise_key(document.topic)))
         spans = document.sentences or split_sentences(document.text)
         previous: tuple[Mention, ...] | None = None  # the subjects an "it" may stand for
         for sentence in spans:
@@ -122,15 +127,22 @@ class _Corpus:
 
     def canonical_keys(self) -> dict[str, str]:
         """Each key's canonical form: of the keys equal up to separators, the most
-        mentioned (ties: the first in order)."""
+        mentioned (ties: the first in order); a topic named with what it is ("the
+        requests library") is the topic (:func:`named_topic`)."""
         groups: dict[str, list[str]] = {}
         for key in self.tallies:
             groups.setdefault(identity_key(key), []).append(key)
+        best = {
+            identity: min(members, key=lambda k: (-sum(self.tallies[k].surfaces.values()), k))
+            for identity, members in groups.items()
+        }
+        classes = {identity_key(t.object) for t in self.triples if t.predicate is Predicate.IS_A}
         canonical: dict[str, str] = {}
-        for members in groups.values():
-            best = min(members, key=lambda k: (-sum(self.tallies[k].surfaces.values()), k))
+        for identity, members in groups.items():
+            topic = named_topic(identity, self.topics, classes)
+            target = best[topic] if topic in best else best[identity]
             for key in members:
-                canonical[key] = best
+                canonical[key] = target
         return canonical
 
     def entities(self, canonical: dict[str, str]) -> tuple[Entity, ...]:

@@ -19,7 +19,7 @@ library``).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from wikisaga.content.relations._lexicon import lexicon, singular
@@ -300,6 +300,26 @@ def normalise_key(text: str) -> str:
 
 
 _SEPARATORS = re.compile(r"[\s._-]+")
+
+
+SELF_SUFFIXES = frozenset(
+    {"library", "package", "module", "project", "tool", "toolkit", "framework", "format"}
+)
+"""After a name, words that say what the named thing itself is ("the requests library" is
+requests), unlike "the pytest plugin" or "the GitHub API"."""
+
+
+def named_topic(identity: str, topics: Collection[str], classes: Collection[str]) -> str | None:
+    """The topic that the identity key ``identity`` names together with what it is:
+    ``requests library`` → ``requests`` when ``topics`` (identity keys of what documents
+    are about) has ``requests``; ``None`` otherwise, and when ``identity`` is one of
+    ``classes``, the kinds things are said to be ("Poetry is a build tool": a build tool is
+    not the build project). The phrase layer already does this for names it recognises
+    ("the Requests library"); a topic may be a common word ("requests") it cannot."""
+    name, _, kind = identity.rpartition(" ")
+    if kind in SELF_SUFFIXES and name in topics and identity not in classes:
+        return name
+    return None
 
 
 def identity_key(key: str) -> str:

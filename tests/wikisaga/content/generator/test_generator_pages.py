@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import generator_support
 from generator_support import (
     check_citations,
     check_front_matter,
@@ -134,3 +135,27 @@ def test_the_source_map_names_the_pages_of_each_document(
         assert set(page.sources) <= ids
     as_json = source_map.to_json()
     assert set(as_json["sources"]) == ids
+
+
+def test_a_topic_named_with_what_it_is_is_one_entity_of_the_wiki() -> None:
+    """ "twine uses the requests library", next to a document on requests: the wiki has one
+    requests, related to twine, and names "requests library" as another way to write it;
+    without the document on requests, "requests library" stays an entity of its own."""
+    twine = generator_support.document(
+        "docs/twine.md", "# twine\n\ntwine uses the requests library.\n"
+    )
+    requests = generator_support.document(
+        "docs/requests.md", "# requests\n\nrequests is an HTTP library.\n"
+    )
+    with_topic = generate_wiki([twine, requests]).graph
+    keys = {e.key for e in with_topic.entities}
+    assert "requests library" not in keys
+    assert ("twine", "uses", "requests") in {
+        (t.subject, t.predicate.value, t.object) for t in with_topic.triples
+    }
+    entity = next(e for e in with_topic.entities if e.key == "requests")
+    assert "requests library" in entity.aliases
+    alone = generate_wiki([twine]).graph
+    assert ("twine", "uses", "requests library") in {
+        (t.subject, t.predicate.value, t.object) for t in alone.triples
+    }

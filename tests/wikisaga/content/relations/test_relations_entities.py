@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from wikisaga.content.relations import (
+    Entity,
     EntityKind,
+    ExtractionOptions,
     ProseDocument,
     extract_relations,
     identity_key,
@@ -110,3 +112,59 @@ def test_entity_records_serialise_to_json() -> None:
 def test_identity_key_is_the_merging_rule() -> None:
     assert identity_key("pydantic-core") == identity_key("pydantic_core") == "pydantic core"
     assert identity_key("jsonschema") != identity_key("json schema")
+
+
+def _read(documents: dict[str, str]) -> tuple[dict[str, Entity], set[tuple[str, str, str]]]:
+    """Each ``topic: text`` a document on that topic, read in one extraction."""
+    extraction = extract_relations(
+        [
+            ProseDocument(topic, f"{topic}.md", text, topic=topic)
+            for topic, text in documents.items()
+        ],
+        ExtractionOptions(cooccurrence=False),
+    )
+    entities = {e.key: e for e in extraction.entities}
+    return entities, {(t.subject, t.predicate.value, t.object) for t in extraction.typed()}
+
+
+def test_a_topic_named_with_what_it_is_is_the_topic() -> None:
+    """ "the requests library" is requests when the corpus has a document on requests."""
+    entities, triples = _read(
+        {"requests": "requests is an HTTP library.", "twine": "twine uses the requests library."}
+    )
+    assert ("twine", "uses", "requests") in triples
+    assert "requests library" not in entities
+    assert "requests library" in entities["requests"].aliases
+    assert entities["requests"].type == "library"
+
+
+def test_a_name_with_what_it_is_stays_apart_without_a_document_on_it() -> None:
+    _, triples = _read({"twine": "twine uses the requests library."})
+    assert ("twine", "uses", "requests library") in triples
+
+
+@pytest.mark.parametrize(
+    ("documents", "triple"),
+    [
+        # A plugin for pytest is not pytest.
+        (
+            {"pytest": "pytest is a test framework.", "anyio": "anyio provides a pytest plugin."},
+            ("anyio", "provides", "pytest plugin"),
+        ),
+        # A word the corpus has, but no document is about: "the web framework" is not the web.
+        (
+            {"requests": "requests uses the web.", "twine": "twine uses the web framework."},
+            ("twine", "uses", "web framework"),
+        ),
+        # A class something is stays a class, even when its first word is a topic.
+        (
+            {"build": "build is a frontend.", "poetry": "Poetry is a build tool."},
+            ("poetry", "is_a", "build tool"),
+        ),
+    ],
+)
+def test_a_topic_with_another_word_after_it_is_not_always_the_topic(
+    documents: dict[str, str], triple: tuple[str, str, str]
+) -> None:
+    _, triples = _read(documents)
+    assert triple in triples
