@@ -176,6 +176,9 @@ def test_a_generation_commits_and_its_wiki_is_served(
     assert graph.status_code == 200
     assert "<svg" in graph.text
     assert "<line " in graph.text
+    # Relations read as the wiki's pages word them, their code kept in the title.
+    assert '<span class="tag" title="is_a">is a</span>' in graph.text
+    assert ">is_a<" not in graph.text
 
 
 def test_nothing_from_a_document_becomes_markup(

@@ -20,6 +20,7 @@ from wikisaga.content.generator._relations import DocumentRelations, Graph
 from wikisaga.content.generator._text import STOPWORDS, slugify, terms, unique_slugs, words
 from wikisaga.content.generator._topics import Topic, cluster, document_vectors, topic_count
 from wikisaga.content.relations import (
+    PREDICATE_WORDS,
     Entity,
     EntityKind,
     Predicate,
@@ -30,22 +31,6 @@ from wikisaga.content.relations import (
 
 __all__ = ["PREDICATE_WORDS", "Corpus", "Edge"]
 
-PREDICATE_WORDS = {
-    Predicate.IS_A: "is a",
-    Predicate.USES: "uses",
-    Predicate.DEPENDS_ON: "depends on",
-    Predicate.PART_OF: "is part of",
-    Predicate.PROVIDES: "provides",
-    Predicate.ALTERNATIVE_TO: "is an alternative to",
-    Predicate.EXTENDS: "extends",
-    Predicate.IMPLEMENTS: "implements",
-    Predicate.SUPPORTS: "supports",
-    Predicate.WRITTEN_IN: "is written in",
-    Predicate.CREATED_BY: "is made or maintained by",
-    Predicate.RELATED_TO: "is related to",
-}
-"""How each predicate reads between a subject and an object (``created_by`` covers
-"created", "written", "developed" and "maintained by" alike, so it claims no more)."""
 
 _SEPARATORS = re.compile(r"[\s._-]+")
 MAX_ENTITY_NAME_CHARS = 48

@@ -28,6 +28,7 @@ from wikisaga.content.relations._lexicon import is_common_word
 from wikisaga.content.relations._markup import SYNTAXES, Prose, strip_markup
 from wikisaga.content.relations._phrases import identity_key, named_topic, normalise_key
 from wikisaga.content.relations._records import (
+    PREDICATE_WORDS,
     TYPED_PREDICATES,
     Entity,
     EntityKind,
@@ -41,6 +42,7 @@ from wikisaga.content.relations._records import (
 from wikisaga.content.relations._sentences import split_sentences
 
 __all__ = [
+    "PREDICATE_WORDS",
     "SYNTAXES",
     "TYPED_PREDICATES",
     "Entity",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "PREDICATE_WORDS",
     "TYPED_PREDICATES",
     "Entity",
     "EntityKind",
@@ -53,6 +54,24 @@ class Predicate(enum.StrEnum):
 
 TYPED_PREDICATES = frozenset(p for p in Predicate if p is not Predicate.RELATED_TO)
 """Every predicate that comes from an explicit statement rather than co-occurrence."""
+
+PREDICATE_WORDS: dict[str, str] = {
+    Predicate.IS_A: "is a",
+    Predicate.USES: "uses",
+    Predicate.DEPENDS_ON: "depends on",
+    Predicate.PART_OF: "is part of",
+    Predicate.PROVIDES: "provides",
+    Predicate.ALTERNATIVE_TO: "is an alternative to",
+    Predicate.EXTENDS: "extends",
+    Predicate.IMPLEMENTS: "implements",
+    Predicate.SUPPORTS: "supports",
+    Predicate.WRITTEN_IN: "is written in",
+    Predicate.CREATED_BY: "is made or maintained by",
+    Predicate.RELATED_TO: "is related to",
+}
+"""How each predicate reads between a subject and an object, for people (``created_by``
+covers "created", "written", "developed" and "maintained by" alike, so it claims no
+more). Keyed by the predicates, which are their own strings: ``PREDICATE_WORDS["is_a"]``."""
 
 
 class EntityKind(enum.StrEnum):

@@ -31,6 +31,7 @@ from wikisaga.auth import get_internal_headers
 from wikisaga.clients import GitClient
 from wikisaga.content.documents import document_store_for
 from wikisaga.content.ingest import ingest
+from wikisaga.content.relations import PREDICATE_WORDS
 from wikisaga.errors import (
     IngestError,
     InvalidId,
@@ -663,6 +664,7 @@ def create_dashboard(runner: JobRunner) -> FastAPI:  # noqa: PLR0915 - one page 
             relations=sorted(relations, key=lambda r: (-r.weight, r.subject, r.object))[:300],
             total=len(relations),
             layout=layout,
+            words=PREDICATE_WORDS,
         )
 
     return app
