@@ -194,6 +194,23 @@ def test_a_generation_commits_live_and_its_wiki_links_and_citations_work(
     shots.take(page, "wiki-citation")
 
 
+_OVERLAPPING_LABELS = """() => {
+  const texts = [...document.querySelectorAll("svg#graph text")];
+  const boxes = texts.map((t) => t.getBBox());
+  const pairs = [];
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i], b = boxes[j];
+      const across = a.x < b.x + b.width && b.x < a.x + a.width;
+      if (across && a.y < b.y + b.height && b.y < a.y + a.height) {
+        pairs.push([texts[i].textContent, texts[j].textContent]);
+      }
+    }
+  }
+  return pairs;
+}"""
+
+
 def test_mermaid_diagrams_are_drawn_from_the_vendored_bundle(
     journey: dict[str, Any], shots: Shots
 ) -> None:
@@ -209,6 +226,9 @@ def test_mermaid_diagrams_are_drawn_from_the_vendored_bundle(
     page.goto(f"/ui/p/{project}/graph")
     page.wait_for_selector("svg#graph circle")
     assert page.locator("svg#graph circle").count() > 5
+    # No entity's label is drawn over another's (boxes as the browser lays the text out).
+    overlapping = page.evaluate(_OVERLAPPING_LABELS)
+    assert overlapping == [], overlapping
     shots.take(page, "graph")
 
 

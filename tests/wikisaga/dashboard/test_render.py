@@ -96,6 +96,28 @@ def test_the_graph_keeps_the_most_connected_entities() -> None:
     assert all(0 <= n.x <= layout.width and 0 <= n.y <= layout.height for n in layout.nodes)
 
 
+def test_labels_of_entities_drawn_close_together_do_not_cover_each_other() -> None:
+    """A star of long names: every label takes a spot (above, below, right or left of
+    its circle) that overlaps no other label and no circle, inside the picture."""
+    triples = [("hub", "uses", f"a rather long entity name {i}") for i in range(12)]
+    layout = layout_graph(triples)
+    boxes = []
+    for node in layout.nodes:
+        width = len(node.label) * 6.0  # the layout counts 0.6 of the 11-unit font a letter
+        left = {"middle": node.label_x - width / 2, "start": node.label_x}.get(
+            node.label_anchor, node.label_x - width
+        )
+        boxes.append((left, node.label_y - 10.45, left + width, node.label_y + 3.3))
+    for i, a in enumerate(boxes):
+        assert a[0] >= 0
+        assert a[1] >= 0
+        assert a[2] <= layout.width
+        assert a[3] <= layout.height
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    assert {n.label_anchor for n in layout.nodes} <= {"middle", "start", "end"}
+
+
 def test_a_source_pages_front_matter_names_its_document() -> None:
     text = (
         '---\ntitle: "a"\nkind: "source"\nsources:\n  - id: "doc-0123abcd"\n'

@@ -20,7 +20,7 @@ import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -258,10 +258,76 @@ class GraphNode:
     x: float
     y: float
     degree: int
+    label_x: float = 0.0
+    label_y: float = 0.0
+    label_anchor: str = "middle"
+    """Where its label goes (the text's anchor point and ``text-anchor``): above the
+    circle, or below, right or left of it when that is where it overlaps nothing."""
 
     @property
     def radius(self) -> int:
         return 5 + min(self.degree, 12)
+
+
+_LABEL_SIZE = 11.0
+"""The labels' font size in the picture's units (``svg#graph text`` in the stylesheet)."""
+_LABEL_CHAR = 0.6 * _LABEL_SIZE
+"""A generous average character width, so that an estimated box covers the drawn text."""
+
+_Box = tuple[float, float, float, float]
+
+
+def _label_spots(node: GraphNode) -> list[tuple[float, float, str, _Box]]:
+    """Where ``node``'s label may go, in order of preference: (x, y, anchor, box), ``y``
+    the text's baseline, the box reaching above it by the font's ascent and below by its
+    descent."""
+    width, gap = len(node.label) * _LABEL_CHAR, 4.0
+    ascent, descent = 0.95 * _LABEL_SIZE, 0.3 * _LABEL_SIZE
+    r = node.radius
+    above, below, side = node.y - r - gap - descent, node.y + r + gap + ascent, node.y + 4
+    right, left = node.x + r + gap, node.x - r - gap
+
+    def box(x0: float, baseline: float) -> _Box:
+        return (x0, baseline - ascent, x0 + width, baseline + descent)
+
+    return [
+        (node.x, above, "middle", box(node.x - width / 2, above)),
+        (node.x, below, "middle", box(node.x - width / 2, below)),
+        (right, side, "start", box(right, side)),
+        (left, side, "end", box(left - width, side)),
+    ]
+
+
+def _overlap(a: _Box, b: _Box) -> float:
+    dx = min(a[2], b[2]) - max(a[0], b[0])
+    dy = min(a[3], b[3]) - max(a[1], b[1])
+    return dx * dy if dx > 0 and dy > 0 else 0.0
+
+
+def _place_labels(nodes: list[GraphNode], size: float) -> list[GraphNode]:
+    """``nodes`` with their labels placed, the most connected first: each takes its first
+    spot that overlaps no label placed before it, no circle and stays inside the picture,
+    else the spot that overlaps least."""
+    circles = [(n.x - n.radius, n.y - n.radius, n.x + n.radius, n.y + n.radius) for n in nodes]
+    placed: list[_Box] = []
+    out: dict[str, GraphNode] = {}
+    for node in sorted(nodes, key=lambda n: (-n.degree, n.key)):
+        best: tuple[float, tuple[float, float, str, _Box]] | None = None
+        for spot in _label_spots(node):
+            box = spot[3]
+            outside = box[0] < 0 or box[1] < 0 or box[2] > size or box[3] > size
+            cost = sum(_overlap(box, other) for other in placed)
+            cost += sum(_overlap(box, circle) for circle in circles)
+            cost += 1e6 if outside else 0.0
+            if best is None or cost < best[0]:
+                best = (cost, spot)
+            if cost == 0:
+                break
+        assert best is not None
+        x, y, anchor, box = best[1]
+        placed.append(box)
+        out[node.key] = replace(node, label_x=round(x, 1), label_y=round(y, 1), label_anchor=anchor)
+    return [out[n.key] for n in nodes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,5 +440,6 @@ def layout_graph(
         )
         for key in kept
     }
+    nodes = {n.key: n for n in _place_labels(list(nodes.values()), float(size))}
     shown = [GraphEdge(nodes[s], nodes[o], p) for s, p, o in edges if s in nodes and o in nodes]
     return GraphLayout(size, size, list(nodes.values()), shown, len(ranked) - len(kept))
