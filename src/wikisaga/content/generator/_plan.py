@@ -35,7 +35,7 @@ from wikisaga.content.generator._model import (
     TopicBody,
 )
 from wikisaga.content.generator._text import plural, slugify, unique_slugs
-from wikisaga.content.relations import Predicate, identity_key
+from wikisaga.content.relations import Predicate, identity_key, normalise_key
 
 __all__ = ["plan_pages"]
 
@@ -464,9 +464,14 @@ class _Planner:
                     continue
                 score = 0.6 * corpus.similarity(sentence.terms, centre) + 0.4 * sentence.score
                 candidates.append((-round(score, 6), rank, doc_id, sentence.start, sentence))
+        # A topic named after what some of its documents are about ("venv") opens with
+        # them: a reader of the page titled venv reads first what venv is.
+        title_key = identity_key(normalise_key(self.topic_titles[number]))
+        named = {d for d in members if self._about.get(d) == title_key}
         overview: list[Statement] = []
         used: set[str] = set()
-        for *_, doc_id, _, sentence in sorted(candidates, key=lambda c: c[:4]):
+        ordered = sorted(candidates, key=lambda c: (c[2] not in named, *c[:4]))
+        for *_, doc_id, _, sentence in ordered:
             if doc_id not in used:
                 used.add(doc_id)
                 overview.append(corpus.statement(doc_id, sentence))

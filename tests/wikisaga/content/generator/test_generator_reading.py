@@ -196,3 +196,35 @@ def test_a_relation_is_cited_from_the_document_about_its_subject(wiki: dict[str,
     body = _body(wiki, "wiki/entities/build-backend.md")
     assert "setuptools is a build backend for Python projects." in body
     assert "setuptools is a build backend. " not in body
+
+
+def test_a_topic_named_after_a_document_opens_with_it(wiki: dict[str, str]) -> None:
+    """A topic page titled after what one of its documents is about ("venv") opened with
+    another document's sentence ("ensurepip is a module of the Python standard
+    library"): its overview now starts with that document."""
+    sources = {
+        split_page(text)[0]["title"]: path.removeprefix("wiki/")
+        for path, text in wiki.items()
+        if path.startswith("wiki/sources/")
+    }
+    named = 0
+    for path, text in wiki.items():
+        if not path.startswith("wiki/topics/"):
+            continue
+        meta, body = split_page(text)
+        if meta["title"] not in sources:
+            continue
+        named += 1
+        first = re.search(r"\]\(\.\./([^)#]+)#", _section(body, "Overview"))
+        assert first is not None, path
+        assert first.group(1) == sources[meta["title"]], (path, first.group(1))
+    assert named >= 2
+
+
+def test_the_requests_library_is_requests(wiki: dict[str, str]) -> None:
+    """ "twine uses the requests library" relates twine to requests, not to a second
+    entity "requests library" next to it."""
+    twine = _body(wiki, "wiki/entities/twine.md")
+    assert "| [twine](twine.md) | uses | [requests](requests.md) |" in twine
+    assert "requests library" not in _section(twine, "Relations")
+    assert "| requests | requests library |" in _body(wiki, "wiki/entities/requests.md")
