@@ -416,3 +416,36 @@ def test_a_batch_whose_statements_the_session_lost_lands_and_prepares_them_again
             assert [s.state.value for s in record.steps] == ["completed", "completed"]
         sagas_behind("f3", "r1", "r2")
         assert prepared_names(log) == everything
+
+
+@pytest.mark.postgres
+def test_each_write_of_a_batch_gets_whether_it_wrote(
+    pg_log: PostgresSagaLog, postgres_url: str, postgres_schema: str
+) -> None:
+    """A batch's writes learn each its own row count from the one query that carried them:
+    a write that matched nothing is told so (its caller then explains why), the others
+    that they wrote."""
+    import psycopg  # noqa: PLC0415
+
+    group = pg_log.group_commit
+    assert group is not None
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{postgres_schema}".counted (n INTEGER)')
+    table = f'"{postgres_schema}".counted'
+    batches = group.batches
+    results = behind_a_waiting_batch(
+        pg_log,
+        postgres_url,
+        postgres_schema,
+        [
+            lambda: group.submit(f"INSERT INTO {table} VALUES (%s)", [1]),
+            lambda: group.submit(f"UPDATE {table} SET n = n WHERE n = %s", [-1]),
+            lambda: group.submit(f"INSERT INTO {table} VALUES (%s), (%s)", [2, 3]),
+        ],
+    )
+    assert results == {0: None, 1: True, 2: False, 3: True}
+    # The first saga's three writes, then one batch for the three queued writes.
+    assert group.batches - batches <= 4
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        rows = conn.execute(f"SELECT n FROM {table} ORDER BY n").fetchall()
+    assert rows == [(1,), (2,), (3,)]
