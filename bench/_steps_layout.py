@@ -14,12 +14,15 @@ around them, in two layouts of the same data:
            row, and a ``saga_step`` row per step; the statements the log sends
 ``inline`` the steps as a JSON array in a column of the saga row (what a schema migration
            could make of them): one row written per commit, no ``saga_step`` pages
+``bare``   the log's two tables without a single secondary index (no listing order, no
+           unfinished-saga or per-user index): what the ``rows`` writes cost if indexes
+           cost nothing, a bound on what any index work could gain
 
 next to the floor (one small ``INSERT`` per commit). Each round plays every system once in
 a fresh random order; the figures are medians. WAL frames (pages) written per saga are
 counted on a separate pass with automatic checkpoints off. The last line is one JSON
-object: ``rows_vs_floor`` and ``inline_vs_floor`` (ms per saga over three floor commits)
-and ``inline_vs_rows``.
+object: ``rows_vs_floor``, ``inline_vs_floor`` and ``bare_vs_floor`` (ms per saga over
+three floor commits) and ``inline_vs_rows``.
 """
 
 from __future__ import annotations
@@ -133,6 +136,16 @@ def inline_saga(conn: sqlite3.Connection) -> None:
     _commit(conn, (q["finish"], (json.dumps([{**first, **done}, {**second, **done}]), s)))
 
 
+def bare_tables(rows_db: Path, bare: sqlite3.Connection) -> None:
+    """The tables of the log at ``rows_db``, made in ``bare`` without their indexes."""
+    with sqlite3.connect(rows_db) as source:
+        tables = source.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name LIKE 'saga%'"
+        ).fetchall()
+    for (sql,) in tables:
+        bare.execute(sql)
+
+
 def floor_commits(conn: sqlite3.Connection, commits: int) -> None:
     for _ in range(commits):
         conn.execute("BEGIN IMMEDIATE")
@@ -172,16 +185,20 @@ def main(argv: list[str] | None = None) -> int:
         rows = _connect(workdir / "rows.db")
         inline = _connect(workdir / "inline.db")
         inline.executescript(_INLINE_SCHEMA)
+        bare = _connect(workdir / "bare.db")
+        bare_tables(workdir / "rows.db", bare)
         floor = _connect(workdir / "floor.db")
         floor.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
         play = {
             "rows": lambda n: [rows_saga(rows) for _ in range(n)],
             "inline": lambda n: [inline_saga(inline) for _ in range(n)],
+            "bare": lambda n: [rows_saga(bare) for _ in range(n)],
             "floor": lambda n: floor_commits(floor, 3 * n),
         }
         frames = {
             "rows": wal_frames(rows, workdir / "rows.db", play["rows"], 50),
             "inline": wal_frames(inline, workdir / "inline.db", play["inline"], 50),
+            "bare": wal_frames(bare, workdir / "bare.db", play["bare"], 50),
             "floor": wal_frames(floor, workdir / "floor.db", play["floor"], 50),
         }
         for name, run in play.items():
@@ -192,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in order(number, list(play)):
                 seconds = _harness.timed(play[name], args.sagas)
                 samples.add(name, 1000 * seconds / args.sagas)
-        for conn in (rows, inline, floor):
+        for conn in (rows, inline, bare, floor):
             conn.close()
         ms = {name: samples.median(name) for name in play}
         table = [
@@ -208,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
             "wal_frames_per_saga": frames,
             "rows_vs_floor": ms["rows"] / ms["floor"],
             "inline_vs_floor": ms["inline"] / ms["floor"],
+            "bare_vs_floor": ms["bare"] / ms["floor"],
             "inline_vs_rows": ms["inline"] / ms["rows"],
             "rows_vs_floor_paired": samples.paired("rows", "floor"),
             "inline_vs_floor_paired": samples.paired("inline", "floor"),
+            "bare_vs_floor_paired": samples.paired("bare", "floor"),
         }
         print()
         _harness.print_headline(summary, {})
