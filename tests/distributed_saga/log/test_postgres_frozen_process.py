@@ -13,22 +13,19 @@ log, and its next call works on a new session. Real server, real processes.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import distributed_saga
+import frozen_support
 from distributed_saga import SagaRecord, SagaState
 from distributed_saga.log.postgres import PostgresSagaLog
+from frozen_support import in_thread, resume
 
 JOIN_TIMEOUT = 30.0
 """How long a blocked operation may take before the test calls it hung (the frozen
@@ -85,63 +82,7 @@ def start_frozen_child(
     Woken up, it returns from the transaction's work (``then="commit"``) or runs one more
     statement in it (``then="statement"``), then reads the saga on its next session, and
     prints what happened as one JSON line."""
-    src = str(Path(distributed_saga.__file__).resolve().parents[1])
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
-    }
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, url, schema, saga_id, str(timeout), then],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert child.stdout is not None
-    line = child.stdout.readline()
-    if line.split()[:1] != ["frozen"]:
-        child.kill()
-        _, err = child.communicate(timeout=30)
-        pytest.fail(f"the child did not reach its transaction: {line!r}\n{err}")
-    deadline = time.monotonic() + 10
-    while _state(child.pid) != "T":
-        if time.monotonic() > deadline:
-            child.kill()
-            child.communicate(timeout=30)
-            pytest.fail("the child did not stop")
-        time.sleep(0.01)
-    return child, int(line.split()[1])
-
-
-def _state(pid: int) -> str:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-def resume(child: subprocess.Popen[str]) -> tuple[str, str]:
-    """Wake the child and wait for it (killed if it does not end); its output."""
-    child.send_signal(signal.SIGCONT)  # a no-op once the child is reaped
-    try:
-        return child.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        return child.communicate(timeout=30)
-
-
-def in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    """``call()`` in a daemon thread (a hung one cannot hang the test run); its box gets
-    ``value`` or ``error``."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, box
+    return frozen_support.start_frozen_child(_CHILD, url, schema, saga_id, str(timeout), then)
 
 
 def abandoned_saga(log: PostgresSagaLog) -> str:
