@@ -17,12 +17,20 @@ around them, in two layouts of the same data:
 ``bare``   the log's two tables without a single secondary index (no listing order, no
            unfinished-saga or per-user index): what the ``rows`` writes cost if indexes
            cost nothing, a bound on what any index work could gain
+``journal`` the log's schema, untouched by the saga's own commits: each commit appends one
+           row (the commit's writes, as JSON) to an append-only ``saga_journal`` table after
+           reading the saga's row for the fence; every ``FOLD`` sagas one more commit plays
+           the journal's writes into the log's tables (the ``rows`` statements) and empties
+           it, and so does the end of every timed run (give ``--sagas 64`` for full folds).
+           A model of a log whose in-flight writes are folded into its indexed tables in
+           batches (as readers would have to, before reading); the fold is timed with the
+           sagas it folds
 
 next to the floor (one small ``INSERT`` per commit). Each round plays every system once in
 a fresh random order; the figures are medians. WAL frames (pages) written per saga are
 counted on a separate pass with automatic checkpoints off. The last line is one JSON
-object: ``rows_vs_floor``, ``inline_vs_floor`` and ``bare_vs_floor`` (ms per saga over
-three floor commits) and ``inline_vs_rows``.
+object: ``rows_vs_floor``, ``inline_vs_floor``, ``bare_vs_floor`` and ``journal_vs_floor``
+(ms per saga over three floor commits) and ``inline_vs_rows``.
 """
 
 from __future__ import annotations
@@ -136,6 +144,56 @@ def inline_saga(conn: sqlite3.Connection) -> None:
     _commit(conn, (q["finish"], (json.dumps([{**first, **done}, {**second, **done}]), s)))
 
 
+FOLD = 64  # sagas per fold of the journal model
+_JOURNAL_SCHEMA = "CREATE TABLE saga_journal (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)"
+_FENCE_READ = "SELECT owner, state FROM saga WHERE saga_id = ?"
+
+
+class Journal:
+    """The ``journal`` layout: one appended row per commit, folded every ``FOLD`` sagas."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        conn.execute(_JOURNAL_SCHEMA)
+        self.pending = 0  # sagas appended since the last fold
+
+    def _append(self, saga_id: str, *writes: tuple[str, tuple[Any, ...]]) -> None:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        owner = conn.execute(_FENCE_READ, (saga_id,)).fetchone()
+        if owner is not None:
+            raise SystemExit("the journal model found a folded saga still in flight")
+        body = json.dumps([[name, list(params)] for name, params in writes])
+        conn.execute("INSERT INTO saga_journal (body) VALUES (?)", (body,))
+        conn.execute("COMMIT")
+
+    def play(self, sagas: int) -> None:
+        for _ in range(sagas):
+            self.saga()
+        if self.pending:
+            self.fold()
+
+    def saga(self) -> None:
+        s = uuid.uuid4().hex
+        self._append(s, ("create", (s,)), ("first_step", (s,)))
+        self._append(s, ("touch", (s,)), ("result", (s, 0)), ("next_step", (s, s)))
+        self._append(s, ("finish", (s,)), ("result", (s, 1)))
+        self.pending += 1
+        if self.pending == FOLD:
+            self.fold()
+
+    def fold(self) -> None:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        for (body,) in conn.execute("SELECT body FROM saga_journal ORDER BY seq").fetchall():
+            for name, params in json.loads(body):
+                if conn.execute(_ROWS[name], params).rowcount != 1:
+                    raise SystemExit(f"a folded write matched no row: {name}")
+        conn.execute("DELETE FROM saga_journal")
+        conn.execute("COMMIT")
+        self.pending = 0
+
+
 def bare_tables(rows_db: Path, bare: sqlite3.Connection) -> None:
     """The tables of the log at ``rows_db``, made in ``bare`` without their indexes."""
     with sqlite3.connect(rows_db) as source:
@@ -187,18 +245,22 @@ def main(argv: list[str] | None = None) -> int:
         inline.executescript(_INLINE_SCHEMA)
         bare = _connect(workdir / "bare.db")
         bare_tables(workdir / "rows.db", bare)
+        SQLiteSagaLog(workdir / "journal.db").close()
+        journal = Journal(_connect(workdir / "journal.db"))
         floor = _connect(workdir / "floor.db")
         floor.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
         play = {
             "rows": lambda n: [rows_saga(rows) for _ in range(n)],
             "inline": lambda n: [inline_saga(inline) for _ in range(n)],
             "bare": lambda n: [rows_saga(bare) for _ in range(n)],
+            "journal": journal.play,
             "floor": lambda n: floor_commits(floor, 3 * n),
         }
         frames = {
             "rows": wal_frames(rows, workdir / "rows.db", play["rows"], 50),
             "inline": wal_frames(inline, workdir / "inline.db", play["inline"], 50),
             "bare": wal_frames(bare, workdir / "bare.db", play["bare"], 50),
+            "journal": wal_frames(journal.conn, workdir / "journal.db", play["journal"], 4 * FOLD),
             "floor": wal_frames(floor, workdir / "floor.db", play["floor"], 50),
         }
         for name, run in play.items():
@@ -209,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in order(number, list(play)):
                 seconds = _harness.timed(play[name], args.sagas)
                 samples.add(name, 1000 * seconds / args.sagas)
-        for conn in (rows, inline, bare, floor):
+        for conn in (rows, inline, bare, journal.conn, floor):
             conn.close()
         ms = {name: samples.median(name) for name in play}
         table = [
@@ -226,10 +288,12 @@ def main(argv: list[str] | None = None) -> int:
             "rows_vs_floor": ms["rows"] / ms["floor"],
             "inline_vs_floor": ms["inline"] / ms["floor"],
             "bare_vs_floor": ms["bare"] / ms["floor"],
+            "journal_vs_floor": ms["journal"] / ms["floor"],
             "inline_vs_rows": ms["inline"] / ms["rows"],
             "rows_vs_floor_paired": samples.paired("rows", "floor"),
             "inline_vs_floor_paired": samples.paired("inline", "floor"),
             "bare_vs_floor_paired": samples.paired("bare", "floor"),
+            "journal_vs_floor_paired": samples.paired("journal", "floor"),
         }
         print()
         _harness.print_headline(summary, {})
