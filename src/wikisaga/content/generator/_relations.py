@@ -5,7 +5,9 @@ typed triples, and ``related_to`` from co-occurrence within the document), so a 
 that did not change keeps the relations it had: they come back with a generation
 (:class:`DocumentRelations`, as JSON too) and are handed in with the next one.
 :func:`merge_relations` then makes one graph of them the way the extractor merges a
-corpus: keys equal up to separators are one entity (the most mentioned key names it),
+corpus: keys with one identity (:func:`~wikisaga.content.relations.identity_key`: equal
+once each run of separators is one space, so ``pydantic-core`` is ``pydantic_core`` but
+``jsonschema`` is not ``json schema``) are one entity (the most mentioned key names it),
 the most frequent name and stated type win, and a ``related_to`` pair that a typed triple
 links is dropped, and a topic named with what it is ("the requests library", in a corpus
 with a document on requests) is the topic (:func:`~wikisaga.content.relations.named_topic`).
@@ -15,7 +17,6 @@ topics, so merging cached and fresh ones gives what merging fresh ones would.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +36,6 @@ from wikisaga.content.relations import (
 
 __all__ = ["DocumentRelations", "Graph", "document_relations", "merge_relations"]
 
-_SEPARATORS = re.compile(r"[\s._-]+")
 _KIND_RANK = {EntityKind.CODE: 0, EntityKind.NAME: 1, EntityKind.PHRASE: 2}
 
 
@@ -154,7 +154,7 @@ def _canonical(documents: Sequence[DocumentRelations], topics: Collection[str]) 
             mentions[entity.key] += entity.mentions
     groups: dict[str, list[str]] = {}
     for key in sorted(mentions):
-        groups.setdefault(_SEPARATORS.sub("", key), []).append(key)
+        groups.setdefault(identity_key(key), []).append(key)
     canonical: dict[str, str] = {}
     for members in groups.values():
         best = min(members, key=lambda k: (-mentions[k], k))

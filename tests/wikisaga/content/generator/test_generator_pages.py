@@ -159,3 +159,26 @@ def test_a_topic_named_with_what_it_is_is_one_entity_of_the_wiki() -> None:
     assert ("twine", "uses", "requests library") in {
         (t.subject, t.predicate.value, t.object) for t in alone.triples
     }
+
+
+def test_the_wiki_merges_entity_keys_as_the_extractor_does() -> None:
+    """ "jsonschema implements JSON Schema": a library and the specification it implements
+    are two entities of the wiki, and the relation between them is kept, as the
+    extractor keeps them apart; keys that differ only in which separators they use
+    (``pydantic-core``, ``pydantic_core``) are still one."""
+    jsonschema = generator_support.document(
+        "docs/jsonschema.md",
+        "# jsonschema\n\njsonschema implements JSON Schema.\n\n"
+        "jsonschema is a library for Python.\n",
+    )
+    pydantic = generator_support.document(
+        "docs/pydantic.md",
+        "# pydantic\n\nPydantic uses pydantic-core.\n\npydantic_core is written in Rust.\n",
+    )
+    graph = generate_wiki([jsonschema, pydantic]).graph
+    keys = {e.key for e in graph.entities}
+    assert {"jsonschema", "json schema"} <= keys
+    assert ("jsonschema", "implements", "json schema") in {
+        (t.subject, t.predicate.value, t.object) for t in graph.triples
+    }
+    assert len({k for k in keys if k.replace("_", "-") == "pydantic-core"}) == 1
