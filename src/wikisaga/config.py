@@ -17,6 +17,7 @@ that know what they want); :meth:`Settings.from_env` is what a process starts fr
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -177,8 +178,12 @@ class Settings(BaseSettings):
         """Read the settings from ``environ`` (default: the process environment).
 
         Raises :class:`~wikisaga.errors.ConfigError` naming the first unusable variable.
+        Settings are read only from the ``WIKISAGA_<FIELD>`` variables, so the same values
+        give back the same (frozen) settings without validating them again: code that
+        builds a ``WikiGenerationSaga`` per publication reads them once per change.
         """
-        return cls._build({}, os.environ if environ is None else environ)
+        source = os.environ if environ is None else environ
+        return _settings_of(cls, tuple(source.get(name) for name in _env_names(cls)))
 
     @classmethod
     def _build(cls, values: Mapping[str, Any], environ: Mapping[str, str] | None) -> Settings:
@@ -208,6 +213,23 @@ class Settings(BaseSettings):
 
 
 _SECRET_FIELDS = frozenset({"internal_token", "neo4j_password", "dashboard_secret", "llm_api_key"})
+
+
+@functools.cache
+def _env_names(cls: type[Settings]) -> tuple[str, ...]:
+    """The variable each field of ``cls`` is read from, in field order."""
+    return tuple(ENV_PREFIX + name.upper() for name in cls.model_fields)
+
+
+@functools.lru_cache(maxsize=16)
+def _settings_of(cls: type[Settings], values: tuple[str | None, ...]) -> Settings:
+    """``cls`` read from an environment whose variables (``_env_names``) hold ``values``."""
+    environ = {
+        name: value
+        for name, value in zip(_env_names(cls), values, strict=True)
+        if value is not None
+    }
+    return cls._build({}, environ)
 
 
 def _config_error(exc: ValidationError, environ: Mapping[str, str] | None) -> ConfigError:

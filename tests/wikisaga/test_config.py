@@ -3,6 +3,7 @@ of every repr and error."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,34 @@ def test_with_changes_validates_and_keeps_the_rest() -> None:
     assert changed.git_timeout == 3.0
     with pytest.raises(ConfigError, match="WIKISAGA_GIT_TIMEOUT"):
         settings.with_changes(git_timeout=0)
+
+
+def test_the_same_environment_gives_the_same_settings_and_a_change_is_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``from_env`` validates an environment's values once: the same values give back the
+    same frozen settings, while any change of a ``WIKISAGA_`` variable is read anew, and
+    other variables are not looked at."""
+    for name in list(os.environ):
+        if name.startswith("WIKISAGA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("WIKISAGA_GIT_TIMEOUT", "4")
+    first = Settings.from_env()
+    assert Settings.from_env() is first
+    monkeypatch.setenv("UNRELATED_VARIABLE", "x")
+    assert Settings.from_env() is first
+    monkeypatch.setenv("WIKISAGA_GIT_TIMEOUT", "5")
+    assert Settings.from_env().git_timeout == 5.0
+    monkeypatch.delenv("WIKISAGA_GIT_TIMEOUT")
+    assert Settings.from_env().git_timeout == 15.0
+    monkeypatch.setenv("WIKISAGA_GIT_TIMEOUT", "4")
+    assert Settings.from_env() == first
+    # A mapping is read the same way as the process environment.
+    assert Settings.from_env({"WIKISAGA_GIT_TIMEOUT": "4"}) == first
+
+
+def test_an_unusable_value_is_refused_every_time() -> None:
+    """A refused environment is not remembered as if it had been read."""
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="WIKISAGA_GIT_TIMEOUT"):
+            Settings.from_env({"WIKISAGA_GIT_TIMEOUT": "soon"})
