@@ -87,21 +87,24 @@ class Bench:
     message: str = "Auto-generated wiki"
     saved: dict[str, str] = field(default_factory=dict)  # project -> its batch's key
     snapshot_ms: float = 0.0  # the last naive publish's snapshot request
+    headers: dict[str, str] = field(init=False)  # the internal headers, built once
     _counter: int = 0
 
     def __post_init__(self) -> None:
         self.fs_url = self.stack.filesystem.url
         self.git_url = self.stack.git.url
-        self.ours = FilesystemClient(self.fs_url, headers=self.stack.headers, timeout=TIMEOUT)
+        # Built once, as the guide's side's are (the stack makes them anew on every call).
+        self.headers = self.stack.headers
+        self.ours = FilesystemClient(self.fs_url, headers=self.headers, timeout=TIMEOUT)
         # The guide's side: one client, kept alive for the whole run, headers set once.
         self.naive_fs = httpx.Client(
             base_url=self.fs_url,
-            headers={**self.stack.headers, "X-User-ID": USER},
+            headers={**self.headers, "X-User-ID": USER},
             timeout=TIMEOUT,
         )
         self.naive_git = httpx.Client(
             base_url=self.git_url,
-            headers={**self.stack.headers, "X-User-ID": USER},
+            headers={**self.headers, "X-User-ID": USER},
             timeout=TIMEOUT,
         )
 
@@ -139,7 +142,7 @@ class Bench:
                 "idempotency_key": self.saved.pop(project),
                 "undo": True,
             },
-            headers=self.stack.headers,
+            headers=self.headers,
         )
 
     def ours_publish(self, project: str, files: list[dict[str, str]]) -> None:
@@ -148,7 +151,7 @@ class Bench:
             user_id=USER,
             filesystem_url=self.fs_url,
             git_url=self.git_url,
-            internal_headers=self.stack.headers,
+            internal_headers=self.headers,
             saga_log=self.log_url,
             filesystem_timeout=TIMEOUT,
             git_timeout=TIMEOUT,
