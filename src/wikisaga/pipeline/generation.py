@@ -521,7 +521,11 @@ def _relations_step(
 
 
 def _extract(documents: Sequence[Document]) -> Mapping[str, Any]:
-    from wikisaga.content.relations import extract_relations, prose_document  # noqa: PLC0415
+    from wikisaga.content.relations import (  # noqa: PLC0415
+        extract_relations,
+        prose_document,
+        title_topic,
+    )
 
     syntaxes = {"markdown", "rst", "html"}
     prose = [
@@ -530,6 +534,7 @@ def _extract(documents: Sequence[Document]) -> Mapping[str, Any]:
             doc_id=d.doc_id,
             source_path=d.source_path,
             syntax=d.format if d.format in syntaxes else "markdown",
+            topic=title_topic(d.title),
         )
         for d in documents
     ]

@@ -11,7 +11,10 @@ import pytest
 from generation_support import USER, ingest_documents, read_everything, settings_for
 
 from wikisaga.config import Settings
+from wikisaga.content.documents import document_store_for
+from wikisaga.content.ingest import ingest
 from wikisaga.errors import GenerationFailed, GenerationRefused
+from wikisaga.graph import open_graph_store
 from wikisaga.pipeline.generation import STEPS, GeneratedPages, local_pages
 from wikisaga.services.backend.app import _run_wiki_generation_task
 from wikisaga.testing.stack import ServiceStack
@@ -102,6 +105,42 @@ def test_failed_relation_extraction_still_publishes_the_wiki(
     assert result["relationships_extracted"] == 0
     assert any("relation extraction failed" in warning for warning in result["warnings"])
     assert read_everything(stack, settings, project_id).graph_current == result["saga_id"]
+
+
+def test_relations_extracted_for_a_page_source_without_them_know_the_documents_topics(
+    stack: ServiceStack, settings: Settings, project_id: str, tmp_path: Path
+) -> None:
+    """A page source that gives no relations: the pipeline extracts them itself, and
+    reads each document as the page generator does, its title the topic. "This
+    library" and a leading "It" in the document titled twine are twine, and "the
+    requests library", next to a document on requests, is requests."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "twine.md").write_text(
+        "# twine\n\nThis library depends on readme_renderer.\n\n"
+        "It is maintained by the Python Packaging Authority.\n\n"
+        "twine uses the requests library.\n",
+        encoding="utf-8",
+    )
+    (folder / "requests.md").write_text(
+        "# requests\n\nrequests is an HTTP library for Python.\n", encoding="utf-8"
+    )
+    with document_store_for(settings) as store:
+        ingest(store, project_id=project_id, user_id=USER, paths=[folder], prune=True)
+
+    def without_relations(project: str, user: str, documents: Any) -> GeneratedPages:
+        return GeneratedPages(files=local_pages(project, user, documents).files)
+
+    result = _run_wiki_generation_task(project_id, USER, settings=settings, pages=without_relations)
+    assert result["relationships_extracted"] > 0
+    with open_graph_store(settings=settings) as graph:
+        relations = {(r.subject, r.predicate, r.object) for r in graph.relations(project_id)}
+        keys = {entity.key for entity in graph.entities(project_id)}
+    assert ("twine", "uses", "requests") in relations
+    assert "requests library" not in keys
+    assert "this library" not in keys
+    assert ("twine", "depends_on", "readme_renderer") in relations
+    assert ("twine", "created_by", "python packaging authority") in relations
 
 
 def test_unreadable_documents_or_pages_fail_before_anything_changes(

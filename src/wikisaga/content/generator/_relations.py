@@ -32,6 +32,7 @@ from wikisaga.content.relations import (
     extract_relations,
     identity_key,
     named_topic,
+    title_topic,
 )
 
 __all__ = ["DocumentRelations", "Graph", "document_relations", "merge_relations"]
@@ -96,15 +97,6 @@ def _triple(data: Mapping[str, Any]) -> Triple:
     )
 
 
-def _topic(title: str) -> str | None:
-    """The name "this library" or a leading "it" stands for: the title, when it is one
-    name (``FastAPI``, ``httpx``) rather than a phrase (``Getting started``)."""
-    name = title.strip()
-    if not name or " " in name or len(name) > 40 or not any(c.isalpha() for c in name):
-        return None
-    return name
-
-
 def document_relations(analysis: DocumentAnalysis, text: str) -> DocumentRelations:
     """Extract the relations of one document, read as the analysis split it."""
     prose = ProseDocument(
@@ -112,7 +104,7 @@ def document_relations(analysis: DocumentAnalysis, text: str) -> DocumentRelatio
         source_path=analysis.source_path,
         text=text,
         sentences=analysis.sentences,
-        topic=_topic(analysis.title),
+        topic=title_topic(analysis.title),
     )
     extraction = extract_relations([prose])
     return DocumentRelations(

@@ -5,7 +5,8 @@ download; the same documents always give the same entities and triples in the sa
 
 * :func:`strip_markup` blanks code, URLs and markup out of Markdown, reStructuredText or
   HTML at the same offsets; :func:`split_sentences` gives sentences with their offsets;
-  :func:`prose_document` does both for one raw document.
+  :func:`prose_document` does both for one raw document, and :func:`title_topic` says
+  what its ``topic`` is, from the document's title.
 * :func:`extract_relations` reads :class:`ProseDocument` s and returns an
   :class:`Extraction`: merged :class:`Entity` records and :class:`Triple` s, typed ones
   from explicit statements (the :class:`Predicate` vocabulary) and ``related_to`` from
@@ -23,7 +24,7 @@ download; the same documents always give the same entities and triples in the sa
 
 from __future__ import annotations
 
-from wikisaga.content.relations._extract import extract_relations, prose_document
+from wikisaga.content.relations._extract import extract_relations, prose_document, title_topic
 from wikisaga.content.relations._lexicon import is_common_word
 from wikisaga.content.relations._markup import SYNTAXES, Prose, strip_markup
 from wikisaga.content.relations._phrases import identity_key, named_topic, normalise_key
@@ -62,4 +63,5 @@ __all__ = [
     "prose_document",
     "split_sentences",
     "strip_markup",
+    "title_topic",
 ]

@@ -209,6 +209,17 @@ def extract_relations(
     )
 
 
+def title_topic(title: str) -> str | None:
+    """The name "this library" or a leading "it" stands for in a document titled
+    ``title``: the title, when it is one name (``FastAPI``, ``httpx``) rather than a
+    phrase (``Getting started``); ``None`` otherwise. What to give as
+    :func:`prose_document`'s ``topic``."""
+    name = title.strip()
+    if not name or " " in name or len(name) > 40 or not any(c.isalpha() for c in name):
+        return None
+    return name
+
+
 def prose_document(
     text: str,
     *,
