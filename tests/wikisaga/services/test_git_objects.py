@@ -8,8 +8,10 @@ must compute the same index for the pack written here.
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,47 @@ def test_a_snapshot_is_one_pack_with_the_index_git_computes(tmp_path: Path) -> N
     assert bare(repo, "show", f"{snapshot.commit}:wiki/section-2/page-07.md") == (
         files["wiki/section-2/page-07.md"].decode().rstrip("\n")
     )
+
+
+def test_a_large_snapshot_compressed_in_shares_is_the_pack_git_indexes(tmp_path: Path) -> None:
+    """A snapshot of 1.5 MB of pages is compressed in shares by several threads on a
+    machine with more than one CPU; its pack is still the one git indexes byte for byte,
+    every page reads back through git, and the same pages make the same pack."""
+    rng = random.Random(11)
+    words = [b"saga", b"wiki", b"commit", b"compensation", b"graph", b"page", b"log"]
+    files = {
+        f"wiki/part-{i % 9}/page-{i:03d}.md": b" ".join(
+            rng.choices(words, k=rng.randint(300, 1400))
+        )
+        for i in range(300)
+    }
+    assert sum(map(len, files.values())) > 1_000_000
+    names = []
+    for number in range(2):
+        repositories = ProjectRepositories(tmp_path / f"git-{number}")
+        snapshot, _ = repositories.create_snapshot("p", "u", "s", "m", files, now=NOW)
+        repo = repositories.path("p")
+        [pack] = packs(repo)
+        names.append(pack.name)
+        rebuilt = tmp_path / f"rebuilt-{number}.idx"
+        git("index-pack", "-o", rebuilt, pack)
+        assert rebuilt.read_bytes() == pack.with_suffix(".idx").read_bytes()
+        bare(repo, "fsck", "--full", "--strict")
+        for path in (
+            "wiki/part-0/page-000.md",
+            "wiki/part-4/page-157.md",
+            "wiki/part-2/page-299.md",
+        ):
+            shown = subprocess.run(
+                ["git", "--git-dir", str(repo), "cat-file", "blob", f"{snapshot.commit}:{path}"],
+                env=git_env(),
+                check=True,
+                capture_output=True,
+            ).stdout
+            assert shown == files[path], path
+    assert names[0] == names[1]
+    helpers = [t for t in threading.enumerate() if t.name.startswith("pack-deflate")]
+    assert bool(helpers) == ((os.cpu_count() or 1) > 1)
 
 
 def test_every_blob_size_reads_back_through_git_with_a_window_sized_to_it(
