@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from wikisaga.content.generator._analysis import needs_context
+from wikisaga.content.generator._analysis import ProseSentence, needs_context
 from wikisaga.content.generator._corpus import PREDICATE_WORDS, Corpus, Edge
 from wikisaga.content.generator._mermaid import Diagram
 from wikisaga.content.generator._model import (
@@ -595,14 +595,23 @@ class _Planner:
                     + 0.3 * defines
                 )
                 candidates.append((-round(score, 6), rank, analysis.doc_id, sentence))
-        about: list[Statement] = []
+        chosen: list[tuple[str, ProseSentence]] = []
         used: set[str] = set()
         for _, _, doc_id, sentence in sorted(candidates, key=lambda c: c[:3]):
             if doc_id not in used:
                 used.add(doc_id)
-                about.append(corpus.statement(doc_id, sentence))
-            if len(about) == 3:
+                chosen.append((doc_id, sentence))
+            if len(chosen) == 3:
                 break
+        # Read in the order of what they define: the corpus's most central entity first
+        # (a newcomer meets the subject before its parts), sentences defining none last.
+        defined = {(s.citation.doc_id, s.text): key for key, s in self.definitions.items()}
+
+        def reading_order(item: tuple[str, ProseSentence]) -> int:
+            key = defined.get((item[0], item[1].text))
+            return key_rank.get(key, len(key_rank)) if key is not None else len(key_rank) + 1
+
+        about = [corpus.statement(d, s) for d, s in sorted(chosen, key=reading_order)]
         topics = tuple((self.topic_link(n), len(t.members)) for n, t in enumerate(corpus.topics))
         quoted = {(s.citation.doc_id, s.text) for s in about}
         entities = []

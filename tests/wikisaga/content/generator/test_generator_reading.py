@@ -191,6 +191,25 @@ def test_the_index_says_what_the_corpus_is_about_with_its_key_entities(
     assert len(defining) >= 2, (about, keys)
 
 
+def test_the_about_paragraph_opens_with_the_corpus_s_most_central_entity(
+    wiki: dict[str, str],
+) -> None:
+    """A newcomer meets the subject before its parts: the About paragraph reads its
+    definitions in the order of the key entities they define, so it opens with the
+    first one, the Python Packaging Authority ("setuptools is a build backend" came
+    first, the highest score of the three)."""
+    body = _body(wiki, "wiki/index.md")
+    about = [text for text, _ in page_statements(_section(body, "About"))]
+    keys = re.findall(r"^- \[([^\]]+)\]\(entities/", _section(body, "Key entities"), re.M)
+    defined = [
+        next(i for i, k in enumerate(keys) if t.removeprefix("The ").startswith(k))
+        for t in about
+        if any(t.removeprefix("The ").startswith(k) for k in keys)
+    ]
+    assert about[0].startswith("The Python Packaging Authority is"), about
+    assert defined == sorted(defined), (about, keys)
+
+
 def test_a_relation_is_cited_from_the_document_about_its_subject(wiki: dict[str, str]) -> None:
     """PEP 517 lists setuptools among build backends; setuptools.md says what it is."""
     body = _body(wiki, "wiki/entities/build-backend.md")
