@@ -33,6 +33,7 @@ from wikisaga.content.generator._relations import (
 )
 from wikisaga.content.generator._render import render_page
 from wikisaga.content.records import Document
+from wikisaga.content.relations import EXTRACTOR_VERSION
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -197,18 +198,18 @@ def generate_wiki(
 
     ``previous`` is the last generation (in process) or its source map (from a caller that
     kept it); ``relations`` are per-document relations kept from before, used for each
-    document whose fingerprint they carry. ``project`` names the wiki (default: the
-    documents' project id). Raises :class:`InvalidDocuments` (a ``ValueError``) when there
-    is no document, a document is given twice, or the documents belong to several
-    projects.
+    document whose fingerprint they carry when the same extraction rules made them
+    (:data:`~wikisaga.content.relations.EXTRACTOR_VERSION`). ``project`` names the wiki
+    (default: the documents' project id). Raises :class:`InvalidDocuments` (a
+    ``ValueError``) when there is no document, a document is given twice, or the
+    documents belong to several projects.
     """
     ordered = _checked(documents)
     name = project or _project(ordered)
     previous_map = previous.source_map if isinstance(previous, Generation) else previous
     known = dict(previous.analyses) if isinstance(previous, Generation) else {}
-    pool = {(r.doc_id, r.fingerprint): r for r in relations}
-    if isinstance(previous, Generation):
-        pool.update({(r.doc_id, r.fingerprint): r for r in previous.relations})
+    offered = [*relations, *(previous.relations if isinstance(previous, Generation) else ())]
+    pool = {(r.doc_id, r.fingerprint): r for r in offered if r.extractor == EXTRACTOR_VERSION}
 
     analyses = []
     for document in ordered:

@@ -24,6 +24,7 @@ from typing import Any
 
 from wikisaga.content.generator._analysis import DocumentAnalysis
 from wikisaga.content.relations import (
+    EXTRACTOR_VERSION,
     Entity,
     EntityKind,
     Predicate,
@@ -42,17 +43,22 @@ _KIND_RANK = {EntityKind.CODE: 0, EntityKind.NAME: 1, EntityKind.PHRASE: 2}
 
 @dataclass(frozen=True, slots=True)
 class DocumentRelations:
-    """The entities and triples of one document version (its :attr:`fingerprint`)."""
+    """The entities and triples of one document version (its :attr:`fingerprint`), as
+    the extraction rules :attr:`extractor` names found them."""
 
     doc_id: str
     fingerprint: str
     entities: tuple[Entity, ...]
     triples: tuple[Triple, ...]
+    extractor: str = EXTRACTOR_VERSION
+    """The :data:`~wikisaga.content.relations.EXTRACTOR_VERSION` of the extraction; a
+    record of another one (or of none: written before versions were kept) is not reused."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "doc_id": self.doc_id,
             "fingerprint": self.fingerprint,
+            "extractor": self.extractor,
             "entities": [entity.to_json() for entity in self.entities],
             "triples": [triple.to_json() for triple in self.triples],
         }
@@ -66,6 +72,7 @@ class DocumentRelations:
             fingerprint=str(data["fingerprint"]),
             entities=tuple(_entity(item) for item in data["entities"]),
             triples=tuple(_triple(item) for item in data["triples"]),
+            extractor=str(data.get("extractor", "")),
         )
 
 
@@ -103,7 +110,9 @@ def document_relations(analysis: DocumentAnalysis, text: str) -> DocumentRelatio
         doc_id=analysis.doc_id,
         source_path=analysis.source_path,
         text=text,
-        sentences=analysis.sentences,
+        # A table row (the parsers join its cells with " | ") is not a sentence: the
+        # extractor's own reading of markup leaves tables out too.
+        sentences=tuple(s for s in analysis.sentences if " | " not in s.text),
         topic=title_topic(analysis.title),
     )
     extraction = extract_relations([prose])

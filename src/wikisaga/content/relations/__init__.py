@@ -18,6 +18,8 @@ download; the same documents always give the same entities and triples in the sa
   ("the requests library" = requests, in a corpus with a document on requests);
   :func:`is_common_word` says whether the shipped word lists know a word as English
   ("build" is, "setuptools" is not).
+* :data:`EXTRACTOR_VERSION` names the rules: relations kept from an extraction under
+  another version are extracted again.
 
 ``docs/relations.md`` describes the patterns and the measured precision and recall.
 """
@@ -29,6 +31,7 @@ from wikisaga.content.relations._lexicon import is_common_word
 from wikisaga.content.relations._markup import SYNTAXES, Prose, strip_markup
 from wikisaga.content.relations._phrases import identity_key, named_topic, normalise_key
 from wikisaga.content.relations._records import (
+    EXTRACTOR_VERSION,
     PREDICATE_WORDS,
     TYPED_PREDICATES,
     Entity,
@@ -43,6 +46,7 @@ from wikisaga.content.relations._records import (
 from wikisaga.content.relations._sentences import split_sentences
 
 __all__ = [
+    "EXTRACTOR_VERSION",
     "PREDICATE_WORDS",
     "SYNTAXES",
     "TYPED_PREDICATES",

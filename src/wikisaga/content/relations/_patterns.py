@@ -29,6 +29,8 @@ sentences with more function words of other languages than of English.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from wikisaga.content.relations._arguments import Arguments, objects, subjects
@@ -102,7 +104,30 @@ def read_sentence(
         if mention.type is not None:
             types.append((mention.key, mention.type))
     best = _best(found)
+    variables = _variables([*mentions, *(m for f in best for m in (f.subject, f.object))])
+    if variables:
+        mentions = [m for m in mentions if m.key not in variables]
+        best = tuple(
+            f for f in best if f.subject.key not in variables and f.object.key not in variables
+        )
+        types = [item for item in types if item[0] not in variables]
     return SentenceFindings(tuple(mentions), best, tuple(types), _subjects(reader, best))
+
+
+_VARIABLE = re.compile(r"[A-Z]s?")
+
+
+def _variables(mentions: Iterable[Mention]) -> set[str]:
+    """The keys of the placeholders a sentence states a rule with ("X uses Y and Z uses
+    W", "Ys such as X"): capital letters standing alone, when it names two or more of
+    them. One letter alone may be a name ("written in C")."""
+    letters: dict[str, set[str]] = {}
+    for mention in mentions:
+        if _VARIABLE.fullmatch(mention.name):
+            letters.setdefault(mention.name[0], set()).add(mention.key)
+    if len(letters) < 2:
+        return set()
+    return {key for keys in letters.values() for key in keys}
 
 
 def _subjects(reader: SentenceReader, found: tuple[Found, ...]) -> tuple[Mention, ...]:

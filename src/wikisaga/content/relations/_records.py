@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "EXTRACTOR_VERSION",
     "PREDICATE_WORDS",
     "TYPED_PREDICATES",
     "Entity",
@@ -19,6 +20,11 @@ __all__ = [
     "Sentence",
     "Triple",
 ]
+
+
+EXTRACTOR_VERSION = "wikisaga-relations/1"
+"""Changes whenever the same prose gives other entities or triples: relations kept from
+an earlier extraction (a wiki's per-document relations) are reused only when it matches."""
 
 
 class Predicate(enum.StrEnum):

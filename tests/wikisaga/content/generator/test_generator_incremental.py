@@ -18,7 +18,7 @@ from wikisaga.content.generator import (
     generate_wiki,
 )
 from wikisaga.content.records import Document
-from wikisaga.content.relations import Predicate, Triple
+from wikisaga.content.relations import EXTRACTOR_VERSION, Predicate, Triple
 
 
 def edited(documents: list[Document], index: int, extra: str) -> list[Document]:
@@ -132,6 +132,32 @@ def test_relations_of_unchanged_documents_are_reused_not_extracted(
     fresh = generate_wiki(sample, relations=[stale])
     assert marker not in fresh.graph.triples
     assert doc.doc_id in {r.doc_id for r in fresh.relations}
+
+
+def test_relations_kept_from_other_extraction_rules_are_extracted_again(
+    sample: list[Document], sample_generation: Generation
+) -> None:
+    """A kept record made by other extraction rules (another ``EXTRACTOR_VERSION``, or
+    none: written before the version was kept) is extracted again, so a wiki generated
+    after an upgrade is the one the new rules make, unchanged documents included."""
+    kept = sample_generation.relations[0]
+    assert kept.extractor == EXTRACTOR_VERSION
+    assert DocumentRelations.from_json(kept.to_json()) == kept
+    first = kept.triples[0]
+    marker = dataclasses.replace(first, predicate=Predicate.USES, object="marker entity")
+    doctored = dataclasses.replace(kept, triples=(*kept.triples, marker))
+    older = dataclasses.replace(doctored, extractor="wikisaga-relations/0")
+    assert marker not in generate_wiki(sample, relations=[older]).graph.triples
+    unversioned = doctored.to_json()
+    del unversioned["extractor"]
+    record = DocumentRelations.from_json(unversioned)
+    assert record.extractor == ""
+    again = generate_wiki(sample, relations=[record])
+    assert marker not in again.graph.triples
+    assert next(r for r in again.relations if r.doc_id == kept.doc_id).extractor == (
+        EXTRACTOR_VERSION
+    )
+    assert marker in generate_wiki(sample, relations=[doctored]).graph.triples
 
 
 def test_another_generator_version_regenerates_everything(

@@ -182,3 +182,19 @@ def test_the_wiki_merges_entity_keys_as_the_extractor_does() -> None:
         (t.subject, t.predicate.value, t.object) for t in graph.triples
     }
     assert len({k for k in keys if k.replace("_", "-") == "pydantic-core"}) == 1
+
+
+def test_a_table_row_is_not_read_for_relations() -> None:
+    """A Markdown table's rows reach the generator as prose, cells joined by " | "; they
+    are not sentences, and the extractor's own reading of markup leaves tables out: no
+    entity comes only from a table's cells, and no relation from a row."""
+    tools = generator_support.document(
+        "docs/tools.md",
+        "# tools\n\npip is a package installer.\n\n| Tool | Author |\n|---|---|\n"
+        "| Flask | Armin Ronacher |\n| Django | Adrian Holovaty |\n| Flask | Armin Ronacher |\n",
+    )
+    graph = generate_wiki([tools]).graph
+    keys = {e.key for e in graph.entities}
+    assert "pip" in keys
+    assert not keys & {"flask", "django", "armin ronacher", "adrian holovaty", "author"}
+    assert all("|" not in t.sentence for t in graph.triples)

@@ -168,3 +168,32 @@ def test_a_topic_with_another_word_after_it_is_not_always_the_topic(
 ) -> None:
     _, triples = _read(documents)
     assert triple in triples
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "X uses Y and Z uses W.",
+        "X, a Y, is described by the appositive rule.",
+        "X depends on Y when Ys such as Z are installed.",
+    ],
+)
+def test_capital_letters_a_sentence_states_a_rule_with_are_no_entities(text: str) -> None:
+    """Documentation states its rules with placeholders ("X uses Y"): two or more
+    capital letters standing alone in one sentence are variables, not things, and give
+    neither entities nor relations."""
+    extraction = extract_relations([ProseDocument("d", "d.md", text)])
+    keys = {e.key for e in extraction.entities}
+    assert not keys & {"x", "y", "z", "w", "ys"}, keys
+    assert not extraction.triples
+
+
+def test_a_capital_letter_alone_in_its_sentence_may_be_a_name() -> None:
+    """ "written in C": one letter standing alone is taken for what it names."""
+    extraction = extract_relations(
+        [ProseDocument("d", "d.md", "CPython is written in C. numpy is written in C and Fortran.")]
+    )
+    found = {(t.subject, t.predicate.value, t.object) for t in extraction.triples}
+    assert ("cpython", "written_in", "c") in found
+    assert ("numpy", "written_in", "c") in found
+    assert "c" in {e.key for e in extraction.entities}
