@@ -18,6 +18,7 @@ from wikisaga.clients.orchestrator import document_body
 from wikisaga.content.chunking import chunk_text
 from wikisaga.content.ingest import make_document
 from wikisaga.content.records import Document
+from wikisaga.content.relations import EXTRACTOR_VERSION
 from wikisaga.launcher import ServiceProcess
 
 SAMPLE = Path(__file__).parents[1] / "content" / "generator" / "sample"
@@ -180,6 +181,34 @@ def test_an_incremental_round_trip(http: httpx.Client, documents: list[Document]
     assert merged == {f["file_path"]: f["content"] for f in full["files"]}
     assert again["source_map"] == full["source_map"]
     assert again["relations"] == full["relations"]
+
+
+def test_relations_handed_back_are_reused_only_under_the_same_extraction_rules(
+    http: httpx.Client, documents: list[Document]
+) -> None:
+    """Each document's relations come with the version of the rules that found them;
+    handed back with it they are used as given (a marker triple added to one reaches the
+    merged graph), and under another version, or none, they are extracted again."""
+    first = http.post("/generate", json=body(documents)).json()
+    kept = first["relations"]["documents"]
+    assert {record["extractor"] for record in kept} == {EXTRACTOR_VERSION}
+    record = next(r for r in kept if r["triples"])
+    marker = {**record["triples"][0], "predicate": "uses", "object": "marker entity"}
+    record["triples"].append(marker)
+    record["entities"].append(
+        {"key": "marker entity", "name": "marker entity", "kind": "phrase", "mentions": 1}
+    )
+
+    def merged_objects(records: list[dict[str, Any]]) -> set[str]:
+        answer = http.post("/generate", json=body(documents, relations=records))
+        assert answer.status_code == 200, answer.text
+        return {t["object"] for t in answer.json()["relations"]["triples"]}
+
+    assert "marker entity" in merged_objects(kept)
+    record["extractor"] = "wikisaga-relations/0"
+    assert "marker entity" not in merged_objects(kept)
+    del record["extractor"]
+    assert "marker entity" not in merged_objects(kept)
 
 
 def test_the_client(orchestrator: ServiceProcess, documents: list[Document]) -> None:

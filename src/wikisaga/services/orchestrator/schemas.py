@@ -127,6 +127,11 @@ class DocumentRelationsBody(BaseModel):
 
     doc_id: str
     fingerprint: str
+    extractor: str = Field(
+        default="",
+        description="The version of the extraction rules that found them; relations of "
+        "another version (or of none) are extracted again.",
+    )
     entities: list[EntityBody]
     triples: list[TripleBody]
 
