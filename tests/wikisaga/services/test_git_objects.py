@@ -80,6 +80,16 @@ def fast_import_commit(repo: Path, files: dict[str, bytes], message: str, now: i
     return done.stdout.decode().split()[-1]
 
 
+def blob(repo: Path, name: str) -> bytes:
+    """The bytes of the blob ``name`` (``<commit>:<path>``), as git reads them."""
+    return subprocess.run(
+        ["git", "--git-dir", str(repo), "cat-file", "blob", name],
+        env=git_env(),
+        check=True,
+        capture_output=True,
+    ).stdout
+
+
 def packs(repo: Path) -> list[Path]:
     return sorted((repo / "objects" / "pack").glob("*.pack"))
 
@@ -164,13 +174,7 @@ def test_a_large_snapshot_compressed_in_shares_is_the_pack_git_indexes(tmp_path:
             "wiki/part-4/page-157.md",
             "wiki/part-2/page-299.md",
         ):
-            shown = subprocess.run(
-                ["git", "--git-dir", str(repo), "cat-file", "blob", f"{snapshot.commit}:{path}"],
-                env=git_env(),
-                check=True,
-                capture_output=True,
-            ).stdout
-            assert shown == files[path], path
+            assert blob(repo, f"{snapshot.commit}:{path}") == files[path], path
     assert names[0] == names[1]
     helpers = [t for t in threading.enumerate() if t.name.startswith("pack-deflate")]
     assert bool(helpers) == ((os.cpu_count() or 1) > 1)
@@ -191,13 +195,7 @@ def test_every_blob_size_reads_back_through_git_with_a_window_sized_to_it(
     repo = repositories.path("p")
     bare(repo, "fsck", "--full", "--strict")
     for name, data in files.items():
-        shown = subprocess.run(
-            ["git", "--git-dir", str(repo), "cat-file", "blob", f"{snapshot.commit}:{name}"],
-            env=git_env(),
-            check=True,
-            capture_output=True,
-        ).stdout
-        assert shown == data, name
+        assert blob(repo, f"{snapshot.commit}:{name}") == data, name
     [pack] = packs(repo)
     windows = {}
     for line in bare(repo, "verify-pack", "-v", str(pack.with_suffix(".idx"))).splitlines():
