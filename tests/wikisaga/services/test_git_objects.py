@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -178,6 +179,30 @@ def test_a_large_snapshot_compressed_in_shares_is_the_pack_git_indexes(tmp_path:
     assert names[0] == names[1]
     helpers = [t for t in threading.enumerate() if t.name.startswith("pack-deflate")]
     assert bool(helpers) == ((os.cpu_count() or 1) > 1)
+
+
+def test_a_forked_child_compresses_a_large_snapshot_with_helpers_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """A child forked after the parent made its helper threads has none of them: it makes
+    its own, instead of queueing its shares for threads that are not there and waiting
+    for ever (the child is given 60 s, then killed by its alarm)."""
+    rng = random.Random(5)
+    files = {f"page-{i:03d}.md": rng.randbytes(2_000).hex().encode() for i in range(100)}
+    ProjectRepositories(tmp_path / "parent").create_snapshot("p", "u", "s", "m", files)
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its snapshot is made
+        code = 1
+        try:
+            signal.alarm(60)
+            child = ProjectRepositories(tmp_path / "child")
+            child.create_snapshot("p", "u", "s", "m", files)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    bare(ProjectRepositories(tmp_path / "child").path("p"), "fsck", "--full", "--strict")
 
 
 def test_every_blob_size_reads_back_through_git_with_a_window_sized_to_it(

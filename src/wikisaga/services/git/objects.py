@@ -213,9 +213,11 @@ def _helper_pool() -> ThreadPoolExecutor:
 
 
 def _forget_helpers() -> None:
-    # A forked child has none of its parent's threads: it makes a pool of its own.
-    global _helpers  # noqa: PLW0603
+    # A forked child has none of its parent's threads: it makes a pool of its own, under a
+    # lock of its own (the parent's may have been held by a thread that is not there).
+    global _helpers, _helpers_lock  # noqa: PLW0603
     _helpers = None
+    _helpers_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_helpers)
