@@ -7,6 +7,7 @@ them, its noun phrases (never across a trigger), and the entities they name.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import KeysView, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,15 @@ _QUANTIFIERS = frozenset(
 )
 """Words that make a phrase stand for an unnamed number of things: "used by every
 library", "integrates with many frameworks", "works with other tools" name no entity."""
+_UNITS = frozenset(
+    {
+        *("b", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "tib"),
+        *("ns", "µs", "us", "ms", "s", "sec", "min", "h"),
+        *("hz", "khz", "mhz", "ghz", "px", "dpi"),
+    }
+)
+"""Units of measure: after a number they make a quantity ("3 MB", "5 ms"), or a thing
+measured by one ("a 3 MB request"), and name no entity."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +79,19 @@ def _triggers_by_first_word() -> dict[str, list[Trigger]]:
 
 def _vague(key: str, phrase: Phrase) -> bool:
     """Whether a phrase names no entity of its own: a generic noun ("features"), alone or
-    with common modifiers ("performance improvements", "breaking changes"), or a
-    quantified one ("used by every library", "many frameworks")."""
+    with common modifiers ("performance improvements", "breaking changes"), a
+    quantified one ("used by every library", "many frameworks"), or a measure ("1–3 KB",
+    "a 3 MB request")."""
     lex = lexicon()
     *modifiers, head = key.split()
     if head in lex.generic_nouns and all(lex.is_common_word(word) for word in modifiers):
         return True
-    return phrase.words[0].lower in _QUANTIFIERS
+    words = phrase.words
+    if any(
+        word.tag is Tag.NUM and after.lower in _UNITS for word, after in itertools.pairwise(words)
+    ):
+        return True
+    return words[0].lower in _QUANTIFIERS
 
 
 class SentenceReader:

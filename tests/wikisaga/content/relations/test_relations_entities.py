@@ -197,3 +197,28 @@ def test_a_capital_letter_alone_in_its_sentence_may_be_a_name() -> None:
     assert ("cpython", "written_in", "c") in found
     assert ("numpy", "written_in", "c") in found
     assert "c" in {e.key for e in extraction.entities}
+
+
+@pytest.mark.parametrize(
+    ("text", "measures"),
+    [
+        ("The 1,000 documents of 1–3 KB are a 3 MB request.", {"kb", "mb request", "mb"}),
+        ("It takes 3 GB of RAM.", {"gb"}),
+        ("The limit is 1 MiB per file.", {"mib"}),
+        ("The server answers in 5 ms.", {"ms"}),
+    ],
+)
+def test_a_measure_is_no_entity(text: str, measures: set[str]) -> None:
+    """A unit after a number is a quantity ("3 GB"), or what one measures ("a 3 MB
+    request"): no entity, and no relation ("KB is a MB request")."""
+    extraction = extract_relations([ProseDocument("d", "d.md", text)])
+    assert not {e.key for e in extraction.entities} & measures
+    assert not any({t.subject, t.object} & measures for t in extraction.triples)
+
+
+def test_a_number_after_a_name_keeps_the_name() -> None:
+    """ "Django 4" is Django (a version), not a measure."""
+    extraction = extract_relations([ProseDocument("d", "d.md", "Django 4 uses asgiref.")])
+    assert ("django", "uses", "asgiref") in {
+        (t.subject, t.predicate.value, t.object) for t in extraction.triples
+    }
