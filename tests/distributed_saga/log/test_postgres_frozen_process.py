@@ -109,6 +109,17 @@ def child_outcome(child: subprocess.Popen[str], out: str, err: str) -> dict[str,
     return outcome
 
 
+def rolled_back_outcome(child: subprocess.Popen[str], out: str, err: str) -> dict[str, Any]:
+    """The woken child's outcome, checked to say what every frozen transaction's end
+    says: its write was not committed, and it reads the saga as the recoverer left it."""
+    outcome = child_outcome(child, out, err)
+    print(json.dumps(outcome))
+    assert outcome["run"] == "SagaLogUnavailable", outcome
+    assert "not committed" in outcome["message"]
+    assert outcome["read"] == [RECOVERER, None]
+    return outcome
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("then", ["commit", "statement"])
 def test_a_log_frozen_inside_a_transaction_does_not_block_a_claim(
@@ -133,12 +144,8 @@ def test_a_log_frozen_inside_a_transaction_does_not_block_a_claim(
             assert (claimed.owner, claimed.error) == (RECOVERER, None)
         finally:
             out, err = resume(child)
-        outcome = child_outcome(child, out, err)
-        print(json.dumps(outcome))
-        assert outcome["run"] == "SagaLogUnavailable", outcome
+        outcome = rolled_back_outcome(child, out, err)
         assert "ended this session for idling" in outcome["message"]
-        assert "not committed" in outcome["message"]
-        assert outcome["read"] == [RECOVERER, None]
         next_session, next_timeout = outcome["next_session"]
         assert next_session != frozen_session
         assert next_timeout == "1s"
@@ -165,11 +172,7 @@ def test_a_recoverer_claims_the_frozen_process_s_saga_after_the_timeout(
             assert claimed == [saga_id]
         finally:
             out, err = resume(child)
-        outcome = child_outcome(child, out, err)
-        print(json.dumps(outcome))
-        assert outcome["run"] == "SagaLogUnavailable", outcome
-        assert "not committed" in outcome["message"]
-        assert outcome["read"] == [RECOVERER, None]
+        rolled_back_outcome(child, out, err)
 
 
 @pytest.mark.postgres
