@@ -86,6 +86,7 @@ def read_sentence(
 ) -> SentenceFindings:
     """Named mentions, typed relations and stated types of one tokenised sentence;
     ``previous`` is the subjects of the sentence before (``None`` if there is none)."""
+    tokens = _unquoted(tokens, topic)
     if not tokens:
         return SentenceFindings()
     reader = SentenceReader(tokens, topic, previous)
@@ -112,6 +113,79 @@ def read_sentence(
         )
         types = [item for item in types if item[0] not in variables]
     return SentenceFindings(tuple(mentions), best, tuple(types), _subjects(reader, best))
+
+
+def _unquoted(tokens: tuple[Token, ...], topic: str | None) -> tuple[Token, ...]:
+    """``tokens`` without the sentences they quote.
+
+    A span in quotation marks that states a relation of its own is an example the
+    sentence mentions, not something it says: the type rule "the most often stated of
+    "X is a library/database/…"", or "("Open Collective is a funding platform. It
+    provides …" is about Open Collective)". Quoted names and terms (the term "saga")
+    stay. A quotation the sentence splitter cut in two runs to the end of the first part
+    (an opening mark left open) and from the start of the second (a closing mark
+    without its opening one).
+    """
+    spans = _quoted_spans(tokens)
+    if not spans:
+        return tokens
+    dropped: set[int] = set()
+    for start, end in spans:
+        inner = tokens[start:end]
+        if len(inner) >= _MIN_QUOTED_CLAUSE and _states_relation(inner, topic):
+            dropped.update(range(max(start - 1, 0), min(end + 1, len(tokens))))
+    if not dropped:
+        return tokens
+    return tuple(token for index, token in enumerate(tokens) if index not in dropped)
+
+
+_MIN_QUOTED_CLAUSE = 3  # "X uses Y": the fewest tokens a quoted relation takes
+_OPENING, _CLOSING, _STRAIGHT = "“", "”", '"'
+_BRACKETS = frozenset("([{")  # what an opening mark may follow without closing anything
+
+
+def _quoted_spans(tokens: tuple[Token, ...]) -> list[tuple[int, int]]:
+    """The ``[start, end)`` token ranges inside quotation marks (the marks excluded).
+
+    A straight mark opens when it is attached to the word after it and not to the one
+    before (an opening bracket is no word), and closes when attached to the word before
+    only; one attached to both or neither closes an open quotation, else it is no
+    quotation mark (a stray one)."""
+    spans: list[tuple[int, int]] = []
+    opened: int | None = None
+    last = len(tokens) - 1
+    for index, token in enumerate(tokens):
+        if token.text not in (_OPENING, _CLOSING, _STRAIGHT):
+            continue
+        before = (
+            index > 0
+            and tokens[index - 1].end == token.start
+            and tokens[index - 1].text not in _BRACKETS
+        )
+        after = index < last and tokens[index + 1].start == token.end
+        if token.text != _STRAIGHT:
+            closes = token.text == _CLOSING
+        elif before != after:
+            closes = before
+        elif opened is not None:
+            closes = True
+        else:
+            continue
+        if not closes:
+            opened = index + 1
+        elif opened is not None:
+            spans.append((opened, index))
+            opened = None
+        elif not spans:
+            spans.append((0, index))  # the end of a quotation begun in the sentence before
+    if opened is not None:
+        spans.append((opened, len(tokens)))  # the quotation goes on in the next sentence
+    return spans
+
+
+def _states_relation(tokens: tuple[Token, ...], topic: str | None) -> bool:
+    reader = SentenceReader(tokens, topic, None)
+    return bool(reader.hits) or any(reader.copula_at(i) for i in range(len(tokens)))
 
 
 _VARIABLE = re.compile(r"[A-Z]s?")

@@ -204,6 +204,39 @@ def test_not_only_is_no_negation() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        'Its type is the commonest of "Flask is a library/framework/…" or of its alias.',
+        "The “Typer uses Click” rule is an example.",
+        # Cut in two by the sentence splitter: the end of the first part, the start of the
+        # second.
+        '("Open Collective is a funding platform. It provides grants" is about it), or not.',
+    ],
+)
+def test_a_quoted_sentence_is_an_example_not_a_statement(text: str) -> None:
+    assert typed(text) == set()
+
+
+def test_a_statement_beside_a_quoted_example_still_counts() -> None:
+    text = 'A rule reads "Typer uses Click" and Flask uses Werkzeug. Django uses Python.'
+    assert typed(text) == {("flask", "uses", "werkzeug"), ("django", "uses", "python")}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ('pip is a "package installer".', ("pip", "is_a", "package installer")),
+        ('Flask uses "Werkzeug".', ("flask", "uses", "werkzeug")),
+        ("Flask is a “web framework”.", ("flask", "is_a", "web framework")),
+        # A stray mark quotes nothing.
+        ('" Schemathesis is a tool for fuzz testing.', ("schemathesis", "is_a", "tool")),
+    ],
+)
+def test_quoted_names_and_stray_marks_are_read_as_usual(sentence: str, expected: Triple) -> None:
+    assert expected in typed(sentence)
+
+
+@pytest.mark.parametrize(
     "sentence",
     [
         "Typer may use Rich.",
