@@ -198,3 +198,37 @@ def test_a_table_row_is_not_read_for_relations() -> None:
     assert "pip" in keys
     assert not keys & {"flask", "django", "armin ronacher", "adrian holovaty", "author"}
     assert all("|" not in t.sentence for t in graph.triples)
+
+
+def test_an_entity_known_only_by_its_neighbours_is_shown_in_their_sentences() -> None:
+    """``node.dev`` is in no relation of its own, only named with ``node.optional`` and
+    ``node.peer``: its page quotes the sentences that name it with them, instead of
+    listing its neighbours with nothing said of it."""
+    text = (
+        "# arborist\n\nArborist is a library that manages node_modules trees.\n\n"
+        "If both `node.dev` and `node.optional` are set, the node is an optional dependency"
+        " of a dev dependency.\n\n"
+        "When `node.dev` is set and `node.optional` is not, the node is needed only in"
+        " development.\n\n"
+        "When `node.dev` and `node.peer` are both set, the node is a peer of a dev"
+        " dependency.\n\n"
+        "Arborist prunes a `node.peer` whose `node.dev` is set when it installs for"
+        " production.\n\n"
+        "Arborist uses Pacote to fetch packages.\n\nArborist supports workspaces.\n\n"
+        "The reify step writes the tree to disk.\n\n"
+        "The loadActual step reads the tree from disk.\n\n"
+        "The buildIdealTree step computes the tree that should be installed.\n\n"
+        "Lockfiles record the resolved versions.\n"
+    )
+    document = generator_support.document("docs/arborist.md", text)
+    files = generator_support.files_of(generate_wiki([document]))
+    _, body = generator_support.split_page(files["wiki/entities/node-dev.md"])
+    assert "## Definition" not in body
+    assert "## In the sources" in body
+    section = body.split("## In the sources\n", 1)[1].split("\n## ", 1)[0]
+    quoted = [text for text, _ in generator_support.page_statements(section)]
+    assert quoted == [
+        "If both node.dev and node.optional are set, the node is an optional dependency of a"
+        " dev dependency.",
+        "When node.dev and node.peer are both set, the node is a peer of a dev dependency.",
+    ]
