@@ -179,11 +179,26 @@ def _relative(reader: SentenceReader, pronoun: int, args: Arguments) -> None:
     if k >= 0 and reader.tokens[k].lower == ",":
         k -= 1
     antecedent = reader.ending_at.get(k + 1)
+    if antecedent is not None and _passive_participle(antecedent):
+        return  # "a saga ... is rolled back, which is the only outcome": the clause
     if antecedent is not None and not _governed(reader, antecedent):
         # "a solution in Python's stdlib that relies on": which one relies is unclear
         args.factor *= 0.9
         args.how = "relative"
         _resolve(reader, antecedent, args)
+
+
+def _passive_participle(phrase: Phrase) -> bool:
+    """Whether ``phrase`` is no noun phrase but the participle of a passive right after
+    "is"/"was"/"been" ("is rolled back", "was deprecated"): lower case, its first word
+    ending in "-ed"."""
+    first = phrase.words[0]
+    return (
+        phrase.start > 0
+        and phrase.tokens[phrase.start - 1].tag is Tag.AUX
+        and first.tag is Tag.NOUN
+        and first.lower.endswith("ed")
+    )
 
 
 def _add_topic(reader: SentenceReader, args: Arguments, factor: float) -> None:

@@ -174,6 +174,13 @@ def test_a_relative_clause_takes_its_antecedent_or_the_copula_subject() -> None:
     )
 
 
+def test_which_after_a_passive_is_about_the_clause_not_the_participle() -> None:
+    # "which" stands for the whole clause: "rolled back" is no thing that is an outcome.
+    sentence = "A saga that did not commit is rolled back, which is the only safe outcome."
+    assert typed(sentence) == set()
+    assert typed("The package is deprecated, which means it gets no fixes.") == set()
+
+
 def test_a_reduced_relative_clause_takes_the_copula_subject() -> None:
     found = typed("FastAPI is a modern web framework built on top of Starlette and Pydantic.")
     assert found == {
