@@ -140,6 +140,17 @@ def needs_context(text: str) -> bool:
     return bool(first) and first[0] in _CONTEXT_OPENERS
 
 
+_POINTERS = frozenset({"see", "refer", "visit", "consult"})
+_POINTER_PHRASES = (("for", "more"), ("for", "details"), ("check", "out"), ("more", "information"))
+
+
+def points_elsewhere(text: str) -> bool:
+    """Whether a sentence only sends the reader elsewhere ("See the Collaborator Guide:
+    Landing pull requests.", "For more details, read ..."): a poor summary of anything."""
+    first = words(text[:60].lower())[:2]
+    return bool(first) and (first[0] in _POINTERS or tuple(first) in _POINTER_PHRASES)
+
+
 def _is_statement(text: str) -> bool:
     """Whether a sentence is complete and quotable: it ends as a statement (not a
     question, not a colon introducing a list), has enough words and is not too long."""
@@ -215,6 +226,8 @@ def _score(
         score *= 0.7
     if needs_context(text):
         score *= 0.5  # "It uses ..." needs the sentence before it; a page lacks that
+    if points_elsewhere(text):
+        score *= 0.3  # "See the guide: ..." says where to read, not what
     return round(score, 6)
 
 

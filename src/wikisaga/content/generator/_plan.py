@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from wikisaga.content.generator._analysis import ProseSentence, needs_context
+from wikisaga.content.generator._analysis import ProseSentence, needs_context, points_elsewhere
 from wikisaga.content.generator._corpus import PREDICATE_WORDS, Corpus, Edge
 from wikisaga.content.generator._mermaid import Diagram
 from wikisaga.content.generator._model import (
@@ -590,7 +590,7 @@ class _Planner:
                 if index >= len(analysis.prose):
                     continue
                 sentence = analysis.prose[index]
-                if needs_context(sentence.text):
+                if needs_context(sentence.text) or points_elsewhere(sentence.text):
                     continue
                 defines = defining.get((analysis.doc_id, sentence.text), 0.0)
                 score = (

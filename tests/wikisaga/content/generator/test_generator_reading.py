@@ -247,3 +247,23 @@ def test_the_requests_library_is_requests(wiki: dict[str, str]) -> None:
     assert "| [twine](twine.md) | uses | [requests](requests.md) |" in twine
     assert "requests library" not in _section(twine, "Relations")
     assert "| requests | requests library |" in _body(wiki, "wiki/entities/requests.md")
+
+
+def test_a_sentence_that_sends_the_reader_elsewhere_summarises_nothing() -> None:
+    """ "See the Collaborator Guide: Landing pull requests." shares the most words with
+    its document, yet says only where to read: neither a source page's summary nor the
+    index's About quotes it while the document says something itself."""
+    text = (
+        "# Onboarding\n\n"
+        "See the Collaborator Guide: Landing pull requests and reviewing pull requests.\n\n"
+        "A new Collaborator lands pull requests after two reviews.\n\n"
+        "Collaborators review pull requests from contributors.\n\n"
+        "For more details, read the guide on landing pull requests.\n"
+    )
+    onboarding = document("docs/onboarding.md", text)
+    files = files_of(generate_wiki([onboarding]))
+    summary = _section(_body(files, "wiki/sources/docs-onboarding.md"), "Summary")
+    about = _section(_body(files, "wiki/index.md"), "About")
+    quoted = [t for t, _ in page_statements(summary)] + [t for t, _ in page_statements(about)]
+    assert quoted, (summary, about)
+    assert not [t for t in quoted if t.startswith(("See ", "For more"))], quoted
