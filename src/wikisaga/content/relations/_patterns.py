@@ -94,7 +94,8 @@ def read_sentence(
     types: list[tuple[str, str]] = []
     if tokens[-1].lower != "?" and _english(tokens):
         for hit in reader.hits:
-            found.extend(_trigger(reader, hit))
+            if hit.trigger.frame != "verb" or not _inside_noun_phrase(reader, hit):
+                found.extend(_trigger(reader, hit))
         for index in range(len(tokens)):
             if reader.copula_at(index):
                 found.extend(_copula(reader, index, types))
@@ -293,6 +294,23 @@ def _trigger(reader: SentenceReader, hit: Hit) -> list[Found]:
     if hit.trigger.words in _RUNS_ON and right.predicate is None:
         return _runs_on(left, right, base)
     return _pairs(left, right, predicate, frame, base)
+
+
+def _inside_noun_phrase(reader: SentenceReader, hit: Hit) -> bool:
+    """Whether a verb's bare form is a noun in a compound: "a tier-based support system"
+    (one thing, after "a", cannot "support"; "a few packages support" and "a client and a
+    server support" can)."""
+    if reader.tokens[hit.start].lower.endswith("s"):
+        return False
+    phrase = reader.ending_at.get(hit.start)
+    if phrase is None or phrase.head.lower.endswith("s") or phrase.words[0].lower not in _A:
+        return False
+    # "a client and a server support": the last of several.
+    return phrase.start == 0 or reader.tokens[phrase.start - 1].lower not in _JOINS
+
+
+_A = frozenset({"a", "an"})
+_JOINS = frozenset({"and", "or", "nor", ",", "&"})
 
 
 def _runs_on(left: Arguments, right: Arguments, base: float) -> list[Found]:

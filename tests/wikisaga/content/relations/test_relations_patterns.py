@@ -174,6 +174,17 @@ def test_a_relative_clause_takes_its_antecedent_or_the_copula_subject() -> None:
     )
 
 
+def test_a_bare_verb_in_a_compound_after_a_is_a_noun() -> None:
+    # One thing, after "a", cannot "support": "support system" is a compound.
+    assert typed("Node.js maintains a tier-based support system for platforms.") == set()
+    # Several things can.
+    assert ("package", "supports", "pypy") in typed("A few packages support PyPy.")
+    assert typed("A client and a server support HTTP/2.") == {
+        ("client", "supports", "http/2"),
+        ("server", "supports", "http/2"),
+    }
+
+
 def test_which_after_a_passive_is_about_the_clause_not_the_participle() -> None:
     # "which" stands for the whole clause: "rolled back" is no thing that is an outcome.
     sentence = "A saga that did not commit is rolled back, which is the only safe outcome."
