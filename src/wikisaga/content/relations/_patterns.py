@@ -231,11 +231,12 @@ def _english(tokens: tuple[Token, ...]) -> bool:
 
 
 def _best(found: list[Found]) -> tuple[Found, ...]:
-    """One finding per (subject, predicate, object): the most confident, then the first."""
+    """One finding per (subject, predicate, object): the most confident, then the first;
+    none from a thing to itself, in the singular or the plural."""
     kept: dict[tuple[str, Predicate, str], Found] = {}
     for item in found:
-        if item.subject.key == item.object.key:
-            continue
+        if singular(item.subject.key) == singular(item.object.key):
+            continue  # "vulnerabilities" is no kind of "vulnerability": one thing
         key = (item.subject.key, item.predicate, item.object.key)
         if key not in kept or item.confidence > kept[key].confidence:
             kept[key] = item

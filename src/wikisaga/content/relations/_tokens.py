@@ -66,6 +66,8 @@ class Token:
 _TOKEN = re.compile(
     r"""
       `[^`\n]{1,80}`                                      # a backticked name
+    | [A-Za-z][A-Za-z0-9+.-]*://[^\s<>"'`()\[\]]+          # a URL
+    | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                          # an e-mail address
     | (?<![\w-])--?[A-Za-z][\w-]*                        # a command-line flag
     | (?:[^\W\d_]\.){2,}(?![^\W\d_])                      # e.g. i.e. U.S.
     | \d+(?:[.,:/]\d+)*[^\W\d_%+]*[%+]?                    # 3, 1.2.3, 3.11+, 2x, 100%
@@ -74,6 +76,7 @@ _TOKEN = re.compile(
     """,
     re.X,
 )
+_ADDRESS = re.compile(r"://|@")
 _POSSESSIVE = re.compile(r"(?i)(.+?)(['’]s)$")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2,}[a-z]{2,}")
 _SNAKE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]|^_")
@@ -190,6 +193,11 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
     first_word = initial
     for text, start, end in _raw_tokens(sentence, offset):
         word = _lower(text)
+        if _ADDRESS.search(text) and not text.startswith("`"):
+            # An address names no entity, and no part of it does ("outlook.com").
+            tokens.append(Token(text, start, end, word, Tag.PUNCT))
+            first_word = False
+            continue
         if not (text[0].isalnum() or text[0] in "`_" or (len(text) > 1 and text[0] == "-")):
             tag = Tag.POSS if word in ("'s",) else Tag.PUNCT
             if tag is Tag.POSS and tokens and tokens[-1].tag is Tag.PRON:

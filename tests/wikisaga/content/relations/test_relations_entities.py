@@ -222,3 +222,26 @@ def test_a_number_after_a_name_keeps_the_name() -> None:
     assert ("django", "uses", "asgiref") in {
         (t.subject, t.predicate.value, t.object) for t in extraction.triples
     }
+
+
+def test_an_address_names_no_entity_and_no_part_of_it_does() -> None:
+    # A list of maintainers with their e-mail addresses, and a link written out.
+    found = _entities(
+        "Feng Yu <F3n67u@outlook.com> maintains the docs with Josh Gavant"
+        " <josh.gavant@outlook.com>.",
+        "Node.js downloads are at https://nodejs.org/en/download/ for every platform.",
+    )
+    assert not [key for key in found if "outlook" in key or "nodejs.org" in key or "@" in key]
+    assert {"feng yu", "josh gavant", "node.js"} <= set(found)
+
+
+def test_nothing_is_a_kind_of_itself_in_the_plural() -> None:
+    # "it" is the vulnerabilities of the sentence before: no kind of a vulnerability.
+    text = "Vulnerabilities are out of scope. For one to count, it must be a vulnerability."
+    document = ProseDocument("doc", "doc.md", text)
+    options = ExtractionOptions(cooccurrence=False)
+    assert extract_relations([document], options).typed() == ()
+    other = ProseDocument("doc", "doc.md", "A vulnerability is a bug.")
+    assert [(t.subject, t.object) for t in extract_relations([other], options).typed()] == [
+        ("vulnerability", "bug")
+    ]
