@@ -87,7 +87,7 @@ def read_sentence(
     """Named mentions, typed relations and stated types of one tokenised sentence;
     ``previous`` is the subjects of the sentence before (``None`` if there is none)."""
     tokens = _unquoted(tokens, topic)
-    if not tokens:
+    if not tokens or _title_cased(tokens):
         return SentenceFindings()
     reader = SentenceReader(tokens, topic, previous)
     found: list[Found] = []
@@ -114,6 +114,32 @@ def read_sentence(
         )
         types = [item for item in types if item[0] not in variables]
     return SentenceFindings(tuple(mentions), best, tuple(types), _subjects(reader, best))
+
+
+_FUNCTION_TAGS = frozenset(
+    {Tag.DET, Tag.PREP, Tag.CONJ, Tag.AUX, Tag.MODAL, Tag.PRON, Tag.REL, Tag.NEG, Tag.POSS}
+)
+_MIN_TITLE_WORDS = 3
+
+
+def _title_cased(tokens: tuple[Token, ...]) -> bool:
+    """Whether the text is a title with every word capitalised ("External Control of
+    System or Configuration Setting (CWE-15)", a heading): its capitals say nothing of
+    which words are names, and it states nothing. A sentence ends as one ("PEP 517 is a
+    Python Enhancement Proposal.")."""
+    words = [
+        t
+        for t in tokens
+        if t.tag not in _FUNCTION_TAGS and t.tag is not Tag.PUNCT and t.text[0].isalpha()
+    ]
+    return (
+        tokens[-1].text not in _SENTENCE_ENDS
+        and len(words) >= _MIN_TITLE_WORDS
+        and all(t.text[0].isupper() for t in words)
+    )
+
+
+_SENTENCE_ENDS = frozenset({".", "!", "?", "…"})
 
 
 def _unquoted(tokens: tuple[Token, ...], topic: str | None) -> tuple[Token, ...]:

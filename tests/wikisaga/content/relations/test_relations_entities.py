@@ -245,3 +245,14 @@ def test_nothing_is_a_kind_of_itself_in_the_plural() -> None:
     assert [(t.subject, t.object) for t in extract_relations([other], options).typed()] == [
         ("vulnerability", "bug")
     ]
+
+
+def test_a_title_with_every_word_capitalised_names_nothing_by_its_capitals() -> None:
+    """A heading in title case capitalises every word, so its capitals do not say which
+    words are names: "External Control of System or Configuration Setting (CWE-15)" is
+    no mention of "External Control", "System" and "Configuration Setting". A heading in
+    sentence case still names what it names."""
+    assert _entities("External Control of System or Configuration Setting (CWE-15)") == {}
+    assert set(_entities("Installing Flask with pip")) == {"flask"}
+    # A sentence of names ends as a sentence does.
+    assert "python enhancement proposal" in _entities("PEP 517 is a Python Enhancement Proposal.")
