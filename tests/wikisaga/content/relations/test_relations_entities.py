@@ -256,3 +256,12 @@ def test_a_title_with_every_word_capitalised_names_nothing_by_its_capitals() -> 
     assert set(_entities("Installing Flask with pip")) == {"flask"}
     # A sentence of names ends as a sentence does.
     assert "python enhancement proposal" in _entities("PEP 517 is a Python Enhancement Proposal.")
+
+
+def test_or_higher_after_a_version_names_no_kind() -> None:
+    # "GCC 8.1 or higher, such as Debian 10": no Debian is a "higher".
+    text = "It needs a compiler supporting GCC 8.1 or higher, such as Debian 10 and RHEL 8."
+    found = _entities(text, "Python 3.8 or later is required.")
+    assert not {"higher", "later"} & set(found)
+    document = ProseDocument("d", "d.md", text)
+    assert not [t for t in extract_relations([document]).typed() if t.object == "higher"]
