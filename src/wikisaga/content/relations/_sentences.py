@@ -2,13 +2,15 @@
 
 A sentence ends at ``.``, ``!`` or ``?`` (and the CJK full stops) followed by white space
 and something that can start a sentence, at a blank line, at a list marker that opens a
-line, and at every ``break`` the caller gives (headings, list items, table rows). A period
-does not end a sentence after a listed abbreviation (``e.g.``, ``Dr.``, ``vs.``), after a
-single letter (an initial), or when it is inside a token (``1.2.3``, ``numpy.linalg``,
-``Node.js``). A lower-case word after the period starts a new sentence (package names are
-written in lower case: "... the event loop. uvloop is ..."), also after a file name or a
-number ("reads pyproject.toml. build calls ...", "by PEP 632. distutils was ..."), but not
-after an abbreviation, a dotted one (``e.g.``, ``U.S.``) or a single digit.
+line, at a line of one repeated mark (a plain-text heading's ``=====`` underline, a
+``-----`` rule), and at every ``break`` the caller gives (headings, list items, table
+rows). A period does not end a sentence after a listed abbreviation (``e.g.``, ``Dr.``,
+``vs.``), after a single letter (an initial), or when it is inside a token (``1.2.3``,
+``numpy.linalg``, ``Node.js``). A lower-case word after the period starts a new sentence
+(package names are written in lower case: "... the event loop. uvloop is ..."), also
+after a file name or a number ("reads pyproject.toml. build calls ...", "by PEP 632.
+distutils was ..."), but not after an abbreviation, a dotted one (``e.g.``, ``U.S.``) or a
+single digit.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from wikisaga.content.relations._records import Sentence
 
 __all__ = ["split_sentences"]
 
-_BLOCK_BREAK = re.compile(r"\n[ \t]*\n|\n(?=[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t])")
+_BLOCK_BREAK = re.compile(
+    r"\n[ \t]*\n|\n(?=[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t])"
+    # A line of one repeated mark: a plain-text heading's underline, or a rule.
+    r"|\n[ \t]*([=\-~*#_^+])\1{2,}[ \t]*(?=\n|\Z)"
+)
 _END = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?=\s|\Z)|[。！？]+")
 _WORD_BEFORE = re.compile(r"([\w.]+)\.?$")
 _STARTS = re.compile(r"""\s*[\"'“‘(\[`]*([^\s\"'“‘(\[`])""")

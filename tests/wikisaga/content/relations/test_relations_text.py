@@ -161,6 +161,20 @@ def test_an_unknown_markup_is_refused() -> None:
         strip_markup("x", "latex")
 
 
+def test_a_plain_text_heading_s_underline_and_a_rule_end_sentences() -> None:
+    text = (
+        "Widevine Extension\n==================\nWidevine is a non-free library.\n\n"
+        "Debugging\n---------\nRun it with -v.\n~~~~\nA - B is no rule."
+    )
+    assert _texts(text) == [
+        "Widevine Extension",
+        "Widevine is a non-free library.",
+        "Debugging",
+        "Run it with -v.",
+        "A - B is no rule.",
+    ]
+
+
 def test_given_sentences_are_used_as_they_are() -> None:
     text = "Ignored uses Nothing. FastAPI uses Starlette."
     start = text.index("FastAPI")
