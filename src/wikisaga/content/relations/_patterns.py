@@ -419,10 +419,25 @@ def _copula_object(reader: SentenceReader, index: int) -> tuple[Phrase, float] |
     if hit is not None and hit.trigger.frame == "noun":
         return None  # "X is a wrapper around Y": the relational noun speaks
     if phrase.determiner == "the":
-        if reader.words_at(phrase.end, ("of",)):
-            return None  # "X is the core of Y", "the beneficiary of": a role, not a kind
+        # "X is the core of Y", "the beneficiary of": a role, not a kind; "SASL is the
+        # Simple Authentication and Security Layer": what it stands for.
+        if reader.words_at(phrase.end, ("of",)) or _spelt_out_name(tokens, j + 1):
+            return None
         base -= 0.05
     return phrase, base
+
+
+def _spelt_out_name(tokens: tuple[Token, ...], start: int) -> bool:
+    """Whether the words from ``start`` to the clause's next mark are one proper name of
+    two words or more ("the Simple Authentication and Security Layer"): what the subject
+    stands for, not a kind of thing it is."""
+    words = []
+    for token in tokens[start:]:
+        if token.tag is Tag.PUNCT:
+            break
+        if token.tag not in _FUNCTION_TAGS:
+            words.append(token)
+    return len(words) >= 2 and all(t.text[0].isupper() for t in words)
 
 
 def _copula(reader: SentenceReader, index: int, types: list[tuple[str, str]]) -> list[Found]:

@@ -174,6 +174,13 @@ def test_a_relative_clause_takes_its_antecedent_or_the_copula_subject() -> None:
     )
 
 
+def test_the_name_an_acronym_stands_for_is_no_kind() -> None:
+    # "is the <Proper Name>" spells the subject out; it says no kind of thing it is.
+    assert typed("SASL is the Simple Authentication and Security Layer.") == set()
+    assert typed("PyPA is the Python Packaging Authority.") == set()
+    assert typed("Flask is the most popular framework.") == {("flask", "is_a", "framework")}
+
+
 def test_a_bare_verb_in_a_compound_after_a_is_a_noun() -> None:
     # One thing, after "a", cannot "support": "support system" is a compound.
     assert typed("Node.js maintains a tier-based support system for platforms.") == set()
