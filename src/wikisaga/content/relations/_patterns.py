@@ -30,7 +30,7 @@ sentences with more function words of other languages than of English.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
 from wikisaga.content.relations._arguments import Arguments, objects, subjects
@@ -86,6 +86,7 @@ def read_sentence(
 ) -> SentenceFindings:
     """Named mentions, typed relations and stated types of one tokenised sentence;
     ``previous`` is the subjects of the sentence before (``None`` if there is none)."""
+    letters = {t.text[0] for t in tokens if _VARIABLE.fullmatch(t.text)}
     tokens = _unquoted(tokens, topic)
     if not tokens or _title_cased(tokens):
         return SentenceFindings()
@@ -106,7 +107,9 @@ def read_sentence(
         if mention.type is not None:
             types.append((mention.key, mention.type))
     best = _best(found)
-    variables = _variables([*mentions, *(m for f in best for m in (f.subject, f.object))])
+    variables = _variables(
+        [*mentions, *(m for f in best for m in (f.subject, f.object))], quoted=letters
+    )
     if variables:
         mentions = [m for m in mentions if m.key not in variables]
         best = tuple(
@@ -218,15 +221,16 @@ def _states_relation(tokens: tuple[Token, ...], topic: str | None) -> bool:
 _VARIABLE = re.compile(r"[A-Z]s?")
 
 
-def _variables(mentions: Iterable[Mention]) -> set[str]:
+def _variables(mentions: Iterable[Mention], *, quoted: Collection[str] = ()) -> set[str]:
     """The keys of the placeholders a sentence states a rule with ("X uses Y and Z uses
     W", "Ys such as X"): capital letters standing alone, when it names two or more of
-    them. One letter alone may be a name ("written in C")."""
+    them, counting those of its quoted examples (``quoted``: where "X is the Y" is a
+    proper name). One letter alone may be a name ("written in C")."""
     letters: dict[str, set[str]] = {}
     for mention in mentions:
         if _VARIABLE.fullmatch(mention.name):
             letters.setdefault(mention.name[0], set()).add(mention.key)
-    if len(letters) < 2:
+    if len(letters.keys() | set(quoted)) < 2:
         return set()
     return {key for keys in letters.values() for key in keys}
 

@@ -242,6 +242,12 @@ def test_a_quoted_sentence_is_an_example_not_a_statement(text: str) -> None:
     assert typed(text) == set()
 
 
+def test_a_placeholder_outside_its_quoted_example_is_still_a_placeholder() -> None:
+    # X is only in the quotation, Y also outside it: both letters are the rule's.
+    text = 'A rule: "X is the Y" where Y is a proper name says what X stands for.'
+    assert typed(text) == set()
+
+
 def test_a_statement_beside_a_quoted_example_still_counts() -> None:
     text = 'A rule reads "Typer uses Click" and Flask uses Werkzeug. Django uses Python.'
     assert typed(text) == {("flask", "uses", "werkzeug"), ("django", "uses", "python")}
