@@ -151,10 +151,26 @@ def points_elsewhere(text: str) -> bool:
     return bool(first) and (first[0] in _POINTERS or tuple(first) in _POINTER_PHRASES)
 
 
+_BRACES = frozenset("{}[]")
+_MARKS = frozenset("();")
+_MAX_MARKS = 0.05
+
+
+def _reads_as_code(text: str) -> bool:
+    """Whether a "sentence" is mostly notation: a Cypher pattern, a call with its
+    arguments, a record written out ("(:GraphProject {project_id, current}) holds the
+    pointer; (:Entity {...})-[:RELATES {...}]->(:Entity)"). Braces and brackets count
+    twice, being rare in prose; "(DESIGN §1, step 1)" and "PUT /projects/{id}" are
+    prose."""
+    weight = sum(2 if c in _BRACES else 1 for c in text if c in _BRACES or c in _MARKS)
+    return weight > _MAX_MARKS * len(text)
+
+
 def _is_statement(text: str) -> bool:
     """Whether a sentence is complete and quotable: it ends as a statement (not a
-    question, not a colon introducing a list), has enough words and is not too long."""
-    if len(text) > MAX_SENTENCE_CHARS:
+    question, not a colon introducing a list), has enough words, is not too long and
+    is prose rather than notation."""
+    if len(text) > MAX_SENTENCE_CHARS or _reads_as_code(text):
         return False
     bare = text.rstrip(_CLOSERS)
     if not bare.endswith(_TERMINALS):

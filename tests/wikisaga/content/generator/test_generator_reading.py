@@ -267,3 +267,18 @@ def test_a_sentence_that_sends_the_reader_elsewhere_summarises_nothing() -> None
     quoted = [t for t, _ in page_statements(summary)] + [t for t, _ in page_statements(about)]
     assert quoted, (summary, about)
     assert not [t for t in quoted if t.startswith(("See ", "For more"))], quoted
+
+
+def test_a_sentence_of_notation_is_never_quoted() -> None:
+    """A Cypher pattern written out in the text reads as no sentence to a newcomer: no
+    page quotes it, while the prose around it, with its own parentheses, is quoted."""
+    notation = (
+        "(:GraphProject {project_id, current}) holds the pointer; (:Entity {project_id,"
+        " key, name})-[:RELATES {predicate, weight}]->(:Entity) holds each relation."
+    )
+    prose = "The graph store keeps one generation per project (DESIGN §6, the storage)."
+    text = f"# The graph\n\n{prose}\n\n{notation}\n\nEach project has one current generation.\n"
+    files = files_of(generate_wiki([document("docs/graph.md", text)]))
+    quoted = {t for body in files.values() for t, _ in page_statements(split_page(body)[1])}
+    assert prose in quoted
+    assert not [t for t in quoted if "GraphProject" in t or "RELATES" in t], quoted
