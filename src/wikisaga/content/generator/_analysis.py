@@ -45,6 +45,8 @@ _CONTEXT_OPENERS = frozenset(
     (
         *("it", "its", "this", "these", "those", "they", "them", "that", "such", "he", "she"),
         *("here", "there", "also", "then", "however", "but", "and", "or", "so"),
+        *("thus", "therefore", "hence", "moreover", "furthermore", "consequently"),
+        *("otherwise", "instead", "likewise", "similarly", "nevertheless", "nonetheless"),
     )
 )
 

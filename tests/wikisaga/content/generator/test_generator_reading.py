@@ -282,3 +282,16 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
     quoted = {t for body in files.values() for t, _ in page_statements(split_page(body)[1])}
     assert prose in quoted
     assert not [t for t in quoted if "GraphProject" in t or "RELATES" in t], quoted
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Thus, no files on a system should be owned by this user.",
+        "Therefore the package declares a dependency.",
+        "Moreover, the build is reproducible.",
+        "Consequently the tests run twice.",
+    ],
+)
+def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: str) -> None:
+    assert needs_context(sentence)

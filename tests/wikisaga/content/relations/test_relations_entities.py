@@ -265,3 +265,13 @@ def test_or_higher_after_a_version_names_no_kind() -> None:
     assert not {"higher", "later"} & set(found)
     document = ProseDocument("d", "d.md", text)
     assert not [t for t in extract_relations([document]).typed() if t.object == "higher"]
+
+
+def test_a_version_with_a_placeholder_letter_is_one_number() -> None:
+    # "2.Y" is a version, not the number 2 and a name "Y"; "3.x" likewise.
+    found = _entities(
+        "Modules go in /usr/lib/python2.Y/dist-packages, where 2.Y is the Python 2 version.",
+        "Python 3.x and Python 3.Y.Z are versions of Python.",
+    )
+    assert not {"y", "z", "x"} & set(found)
+    assert "python" in found
