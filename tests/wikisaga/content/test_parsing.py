@@ -214,6 +214,24 @@ def test_html_drops_scripts_styles_templates_comments_and_every_attribute() -> N
         assert hidden not in document.text
 
 
+def test_html_drops_navigation_and_keeps_links_in_prose() -> None:
+    """A site's and a manual's navigation is no text of the page: ``nav``,
+    ``role="navigation"``, breadcrumbs, and a Texinfo bar of next/previous/up links."""
+    source = (
+        "<html><body><nav><a href='/'>Home</a> <a href='/docs'>Docs</a></nav>"
+        "<div class='header'><p>Next: <a href='b.html' rel='next'>Closure Example</a>, "
+        "Previous: <a href='a.html' rel='prev'>Multiple ABIs</a>, Up: <a href='u.html'"
+        " rel='up'>Using libffi</a> &nbsp; [<a href='i.html' rel='index'>Index</a>]</p></div>"
+        "<ol class='breadcrumb'><li>Manual</li><li>API</li></ol>"
+        "<div role='navigation'>Jump to content</div>"
+        "<p>libffi provides closures. Read the <a rel='next' href='b.html'>next chapter</a>"
+        " for an example.</p></body></html>"
+    )
+    document = parsed(source, "html")
+
+    assert document.text == ("libffi provides closures. Read the next chapter for an example.")
+
+
 def test_html_with_an_unclosed_head_still_reads_the_body() -> None:
     document = parsed("<html><head><title>T</title><body><p>Body text</p>", "html")
 

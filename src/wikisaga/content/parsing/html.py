@@ -4,14 +4,18 @@ Kept: the ``<title>``, headings ``h1``-``h6`` (the outline), the text of block e
 paragraphs (a table row as its cells joined by ``|``), and ``<pre>`` as code, its language
 taken from a ``language-*`` or ``lang-*`` class on the ``pre`` or its ``code``. Dropped, with
 everything inside them: ``script``, ``style``, ``template``, ``noscript``, ``svg``, ``math``,
-``iframe``, ``object``, ``canvas``, ``select``, ``button``; comments, processing instructions
-and every attribute (so an event handler such as ``onclick`` can never reach the text).
+``iframe``, ``object``, ``canvas``, ``select``, ``button``, and navigation (``nav``,
+``role="navigation"``, navigation classes, and a block of nothing but links with ``rel``
+next/prev/up/index and their labels: "Next: …, Previous: …, Up: … [Index]"); comments,
+processing instructions and every attribute (so an event handler such as ``onclick`` can
+never reach the text).
 Character references are decoded. Malformed markup is read as a browser would, as far as the
 tokenizer goes: unclosed elements end where their parent does, or at the end.
 """
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from wikisaga.content.parsing._blocks import TextBuilder, choose_title
@@ -42,6 +46,48 @@ _VOID = frozenset(
 )  # fmt: skip
 
 
+_NAVIGATION_CLASSES = frozenset(
+    {"nav-panel", "navheader", "navfooter", "navigation", "breadcrumb", "breadcrumbs"}
+)
+_NAVIGATION_RELS = frozenset({"next", "prev", "previous", "up", "index", "contents", "start"})
+
+
+def _navigation(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether the element is a site's or a manual's navigation, not its text: ``nav``,
+    ``role="navigation"``, or a navigation class (DocBook's ``navheader``, Texinfo's
+    ``nav-panel``, breadcrumbs)."""
+    if tag == "nav":
+        return True
+    for name, value in attrs:
+        if not value:
+            continue
+        if name == "role" and value.strip().lower() == "navigation":
+            return True
+        if name == "class" and _NAVIGATION_CLASSES.intersection(value.lower().split()):
+            return True
+    return False
+
+
+def _navigation_link(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether the element is a link to the next, previous, up or index page."""
+    return tag == "a" and any(
+        name == "rel" and value and _NAVIGATION_RELS.intersection(value.lower().split())
+        for name, value in attrs
+    )
+
+
+_NAVIGATION_LABELS = frozenset({"next", "previous", "prev", "up", "index", "contents", "top"})
+
+
+def _navigation_labels(text: str, linked: list[str]) -> bool:
+    """Whether a block is a navigation bar: without the text of its links to the next,
+    previous, up or index page (``linked``), only labels and marks are left ("Next:
+    Closure Example, Previous: Multiple ABIs, Up: Using libffi [Index]")."""
+    for part in linked:
+        text = text.replace(part, " ", 1)
+    return all(word in _NAVIGATION_LABELS for word in re.findall(r"\w+", text.lower()))
+
+
 def _language(attrs: list[tuple[str, str | None]]) -> str:
     for name, value in attrs:
         if name == "class" and value:
@@ -63,6 +109,8 @@ class HtmlText(HTMLParser):
         self._dropping = 0  # how many of the open elements are dropped ones
         self._in_title = False
         self._inline: list[str] = []
+        self._nav_links = 0  # links to the next, previous, up or index page open now
+        self._linked: list[str] = []  # the text of such links in the block so far
         self._heading: int | None = None
         self._pre: list[str] | None = None
         self._pre_language = ""
@@ -89,7 +137,7 @@ class HtmlText(HTMLParser):
                     self._flush()
             return
         self._open.append(tag)
-        if tag in _DROPPED or self._dropping:
+        if tag in _DROPPED or self._dropping or _navigation(tag, attrs):
             self._dropping += 1  # counts every element open inside the outermost dropped one
             return
         if tag == "pre":
@@ -108,6 +156,7 @@ class HtmlText(HTMLParser):
             self._cell = []
         elif tag in _BLOCKS:
             self._flush()
+        self._nav_links += _navigation_link(tag, attrs)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _VOID:
@@ -145,6 +194,8 @@ class HtmlText(HTMLParser):
         if self._dropping:
             self._dropping -= 1
             return
+        if name == "a" and self._nav_links:
+            self._nav_links -= 1  # links do not nest: this is the one that opened
         if name == "pre" and self._pre is not None:
             self.builder.code("".join(self._pre).strip("\n"), self._pre_language)
             self._pre = None
@@ -171,13 +222,18 @@ class HtmlText(HTMLParser):
             self._cell.append(data)
         elif self._row is None:
             self._inline.append(data)
+            if self._nav_links:
+                self._linked.append(data)
 
     def _flush(self) -> None:
         if self._heading is not None:
             return  # a block inside a heading: the heading ends it
         if self._inline:
-            self.builder.paragraph("".join(self._inline))
+            text = "".join(self._inline)
+            if not (self._linked and _navigation_labels(text, self._linked)):
+                self.builder.paragraph(text)
             self._inline = []
+        self._linked = []
 
 
 def parse_html(source: str, *, fallback_title: str) -> ParsedDocument:
