@@ -47,6 +47,7 @@ _CONTEXT_OPENERS = frozenset(
         *("here", "there", "also", "then", "however", "but", "and", "or", "so"),
         *("thus", "therefore", "hence", "moreover", "furthermore", "consequently"),
         *("otherwise", "instead", "likewise", "similarly", "nevertheless", "nonetheless"),
+        *("below", "above"),  # "Below are common questions ...": the page around it
     )
 )
 

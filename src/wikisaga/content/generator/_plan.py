@@ -398,7 +398,8 @@ class _Planner:
         if definition is None and not statements:
             # Nothing said of it in a relation of its own: what the sentences naming it
             # with its neighbours say of it.
-            statements = _distinct((corpus.triple_statement(e.cited) for e in related), 2)
+            told = (corpus.triple_statement(e.cited) for e in related)
+            statements = _distinct((s for s in told if s and not points_elsewhere(s.text)), 2)
         mentioned = sorted(
             corpus.mentioned_in[key],
             key=lambda d: (-corpus.importance[d], corpus.by_id[d].title, d),

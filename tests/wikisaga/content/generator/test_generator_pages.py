@@ -232,3 +232,31 @@ def test_an_entity_known_only_by_its_neighbours_is_shown_in_their_sentences() ->
         " dev dependency.",
         "When node.dev and node.peer are both set, the node is a peer of a dev dependency.",
     ]
+
+
+def test_a_pointer_sentence_says_nothing_of_an_entity_known_by_its_neighbours() -> None:
+    """The first sentence naming ``node.dev`` with ``node.optional`` only sends the reader
+    elsewhere: the page quotes what the other sentence says instead."""
+    text = (
+        "# arborist\n\nArborist is a library that manages node_modules trees.\n\n"
+        "For more details on `node.dev` and `node.optional`, see the guide to flags.\n\n"
+        "When `node.dev` is set and `node.optional` is not, the node is needed only in"
+        " development.\n\n"
+        "When `node.dev` and `node.peer` are both set, the node is a peer of a dev"
+        " dependency.\n\n"
+        "Arborist prunes a `node.peer` whose `node.dev` is set when it installs for"
+        " production.\n\n"
+        "Arborist uses Pacote to fetch packages.\n\nArborist supports workspaces.\n\n"
+        "The reify step writes the tree to disk.\n\n"
+        "The loadActual step reads the tree from disk.\n\n"
+        "The buildIdealTree step computes the tree that should be installed.\n\n"
+        "Lockfiles record the resolved versions.\n"
+    )
+    document = generator_support.document("docs/arborist.md", text)
+    files = generator_support.files_of(generate_wiki([document]))
+    _, body = generator_support.split_page(files["wiki/entities/node-dev.md"])
+    section = body.split("## In the sources\n", 1)[1].split("\n## ", 1)[0]
+    quoted = [text for text, _ in generator_support.page_statements(section)]
+    assert quoted == [
+        "When node.dev and node.peer are both set, the node is a peer of a dev dependency."
+    ]

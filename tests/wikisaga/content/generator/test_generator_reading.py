@@ -291,6 +291,7 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
         "Therefore the package declares a dependency.",
         "Moreover, the build is reproducible.",
         "Consequently the tests run twice.",
+        "Below are common questions regarding the use of Amazon S3 in the AWS CLI.",
     ],
 )
 def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: str) -> None:

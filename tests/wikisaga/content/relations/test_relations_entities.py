@@ -275,3 +275,9 @@ def test_a_version_with_a_placeholder_letter_is_one_number() -> None:
     )
     assert not {"y", "z", "x"} & set(found)
     assert "python" in found
+
+
+def test_subsequent_describes_and_names_nothing() -> None:
+    found = _entities("Subsequent AWS CLI commands use the cached temporary credentials.")
+    assert "aws cli command" in found
+    assert not [key for key in found if key.startswith("subsequent")]
