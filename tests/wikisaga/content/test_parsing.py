@@ -308,3 +308,16 @@ def test_a_document_of_only_code_is_kept() -> None:
 )
 def test_formats_follow_the_file_name_suffix(name: str, kind: str | None) -> None:
     assert format_of(name) == kind
+
+
+def test_rst_sphinx_roles_read_as_the_text_sphinx_shows() -> None:
+    source = (
+        "Email\n=====\n\nThe model is the :class:`~email.message.Message` class; call"
+        " :func:`parse <email.parser.parse>` or :py:meth:`!Message.walk`, as :pep:`8`"
+        " says.\n"
+    )
+    document = parsed(source, "rst")
+
+    assert document.text == (
+        "Email\n\nThe model is the Message class; call parse or Message.walk, as PEP 8 says."
+    )

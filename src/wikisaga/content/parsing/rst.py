@@ -4,7 +4,9 @@ Kept: the document title (docutils promotes a lone top section title to it) and 
 titles as the outline, their level the depth of the section; paragraphs, list items,
 definitions, field lists and table rows (cells joined by ``|``) as prose; literal blocks,
 ``code``/``code-block`` directives and doctest blocks as code, the language from the
-directive. Dropped: comments, substitution definitions, targets, the messages docutils
+directive. Sphinx's roles, unknown to docutils, read as the text Sphinx shows
+(``:class:`~email.message.Message``` is "Message", ``:doc:`the guide <guide>``` "the
+guide"). Dropped: comments, substitution definitions, targets, the messages docutils
 writes about errors in the source, and ``raw`` content.
 
 The parser runs with docutils' file access off (``include`` and ``raw :file:`` do nothing,
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 from functools import cache
 from typing import Any
 
@@ -117,6 +120,34 @@ class _Walker:
             self.visit(child, inner)
 
 
+_ROLE = re.compile(r":[A-Za-z][\w.+:-]*:`(?P<content>[^`]+)`_?$")
+_TARGETED = re.compile(r"(?P<title>.+?)\s*<[^<>]+>$")
+
+
+def _shown(content: str) -> str:
+    """What Sphinx shows of a cross-reference's content: its title, else the target
+    (``~a.b.C`` its last part, ``!x`` without the mark)."""
+    content = " ".join(content.split())
+    targeted = _TARGETED.match(content)
+    if targeted:
+        return targeted.group("title")
+    if content.startswith("!"):
+        content = content[1:]
+    if content.startswith("~"):
+        content = content[1:].rsplit(".", 1)[-1]
+    return content
+
+
+def _show_unknown_roles(tree: nodes.document) -> None:
+    """Sphinx's roles (``:class:`~email.message.Message```, ``:func:`parse <p.parse>```),
+    unknown to docutils, come out as the text Sphinx would show ("Message", "parse"),
+    not as their markup."""
+    for node in list(tree.findall(nodes.problematic)):
+        role = _ROLE.match(node.rawsource.strip())
+        if role is not None:
+            node.replace_self(nodes.literal(node.rawsource, _shown(role.group("content"))))
+
+
 def parse_rst(source: str, *, fallback_title: str) -> ParsedDocument:
     """The document in reStructuredText ``source``, titled by its document title, else its
     first section title, else ``fallback_title``."""
@@ -126,6 +157,7 @@ def parse_rst(source: str, *, fallback_title: str) -> ParsedDocument:
         builder = TextBuilder()
         builder.paragraph(source, keep_lines=True)
         return builder.build(fallback_title)
+    _show_unknown_roles(tree)
     declared = str(tree.get("title", ""))
     builder = TextBuilder()
     # With a document title, top-level sections are level 2; without, level 1.
