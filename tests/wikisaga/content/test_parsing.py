@@ -232,6 +232,14 @@ def test_html_drops_navigation_and_keeps_links_in_prose() -> None:
     assert document.text == ("libffi provides closures. Read the next chapter for an example.")
 
 
+def test_html_a_navigation_link_in_a_heading_leaves_the_next_block_alone() -> None:
+    # The heading's link is no part of the paragraph after it.
+    source = "<h2>Setup, then <a rel='next' href='b.html'>usage</a></h2>Contents"
+    document = parsed(source, "html")
+
+    assert document.text == "Setup, then usage\n\nContents"
+
+
 def test_html_with_an_unclosed_head_still_reads_the_body() -> None:
     document = parsed("<html><head><title>T</title><body><p>Body text</p>", "html")
 

@@ -202,7 +202,7 @@ class HtmlText(HTMLParser):
             self._pre_language = ""
         elif name in _HEADINGS and self._heading is not None:
             self.builder.heading("".join(self._inline), self._heading)
-            self._inline = []
+            self._inline, self._linked = [], []
             self._heading = None
         elif name in _CELLS and self._cell is not None and self._row is not None:
             self._row.append(" ".join("".join(self._cell).split()))
