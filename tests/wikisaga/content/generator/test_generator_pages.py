@@ -200,14 +200,12 @@ def test_a_table_row_is_not_read_for_relations() -> None:
     assert all("|" not in t.sentence for t in graph.triples)
 
 
-def test_an_entity_known_only_by_its_neighbours_is_shown_in_their_sentences() -> None:
-    """``node.dev`` is in no relation of its own, only named with ``node.optional`` and
-    ``node.peer``: its page quotes the sentences that name it with them, instead of
-    listing its neighbours with nothing said of it."""
+def _arborist_node_dev(first: str) -> tuple[str, list[str]]:
+    """The ``node.dev`` page of a README where ``first`` is the first sentence naming
+    ``node.dev`` with ``node.optional``: its body, and what it quotes under "In the
+    sources" (``node.dev`` is in no relation of its own, only named with neighbours)."""
     text = (
-        "# arborist\n\nArborist is a library that manages node_modules trees.\n\n"
-        "If both `node.dev` and `node.optional` are set, the node is an optional dependency"
-        " of a dev dependency.\n\n"
+        f"# arborist\n\nArborist is a library that manages node_modules trees.\n\n{first}\n\n"
         "When `node.dev` is set and `node.optional` is not, the node is needed only in"
         " development.\n\n"
         "When `node.dev` and `node.peer` are both set, the node is a peer of a dev"
@@ -223,10 +221,19 @@ def test_an_entity_known_only_by_its_neighbours_is_shown_in_their_sentences() ->
     document = generator_support.document("docs/arborist.md", text)
     files = generator_support.files_of(generate_wiki([document]))
     _, body = generator_support.split_page(files["wiki/entities/node-dev.md"])
-    assert "## Definition" not in body
     assert "## In the sources" in body
     section = body.split("## In the sources\n", 1)[1].split("\n## ", 1)[0]
-    quoted = [text for text, _ in generator_support.page_statements(section)]
+    return body, [text for text, _ in generator_support.page_statements(section)]
+
+
+def test_an_entity_known_only_by_its_neighbours_is_shown_in_their_sentences() -> None:
+    """Its page quotes the sentences that name it with its neighbours, instead of listing
+    them with nothing said of it."""
+    body, quoted = _arborist_node_dev(
+        "If both `node.dev` and `node.optional` are set, the node is an optional dependency"
+        " of a dev dependency."
+    )
+    assert "## Definition" not in body
     assert quoted == [
         "If both node.dev and node.optional are set, the node is an optional dependency of a"
         " dev dependency.",
@@ -237,26 +244,9 @@ def test_an_entity_known_only_by_its_neighbours_is_shown_in_their_sentences() ->
 def test_a_pointer_sentence_says_nothing_of_an_entity_known_by_its_neighbours() -> None:
     """The first sentence naming ``node.dev`` with ``node.optional`` only sends the reader
     elsewhere: the page quotes what the other sentence says instead."""
-    text = (
-        "# arborist\n\nArborist is a library that manages node_modules trees.\n\n"
-        "For more details on `node.dev` and `node.optional`, see the guide to flags.\n\n"
-        "When `node.dev` is set and `node.optional` is not, the node is needed only in"
-        " development.\n\n"
-        "When `node.dev` and `node.peer` are both set, the node is a peer of a dev"
-        " dependency.\n\n"
-        "Arborist prunes a `node.peer` whose `node.dev` is set when it installs for"
-        " production.\n\n"
-        "Arborist uses Pacote to fetch packages.\n\nArborist supports workspaces.\n\n"
-        "The reify step writes the tree to disk.\n\n"
-        "The loadActual step reads the tree from disk.\n\n"
-        "The buildIdealTree step computes the tree that should be installed.\n\n"
-        "Lockfiles record the resolved versions.\n"
+    _, quoted = _arborist_node_dev(
+        "For more details on `node.dev` and `node.optional`, see the guide to flags."
     )
-    document = generator_support.document("docs/arborist.md", text)
-    files = generator_support.files_of(generate_wiki([document]))
-    _, body = generator_support.split_page(files["wiki/entities/node-dev.md"])
-    section = body.split("## In the sources\n", 1)[1].split("\n## ", 1)[0]
-    quoted = [text for text, _ in generator_support.page_statements(section)]
     assert quoted == [
         "When node.dev and node.peer are both set, the node is a peer of a dev dependency."
     ]
