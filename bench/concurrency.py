@@ -43,7 +43,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import statistics
 import sys
+import threading
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,6 +223,35 @@ def explain(
     return found
 
 
+def thread_wakeup_us(exchanges: int = 4000, repeats: int = 5) -> float:
+    """Microseconds for one thread to wake another here (median of ``repeats``).
+
+    Two threads hand a pair of locks back and forth, each sleeping until the other wakes
+    it; an exchange is two wake-ups. Every write a waiting thread hands to group commit
+    costs at least one such wake-up (and often a second, for the interpreter lock), so
+    this machine's figure bounds how many writes a batch cycle can turn around."""
+    ping, pong = threading.Lock(), threading.Lock()
+    ping.acquire()
+    pong.acquire()
+
+    def answer() -> None:
+        for _ in range(exchanges * repeats):
+            ping.acquire()
+            pong.release()
+
+    other = threading.Thread(target=answer, daemon=True)
+    other.start()
+    figures = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(exchanges):
+            ping.release()
+            pong.acquire()
+        figures.append((time.perf_counter() - started) / (2 * exchanges) * 1e6)
+    other.join()
+    return statistics.median(figures)
+
+
 def _median(samples: _harness.Samples, key: str) -> float | None:
     return samples.median(key) if key in samples else None
 
@@ -240,6 +272,7 @@ def report(
     waits: dict[str, dict[str, Any]],
     args: argparse.Namespace,
     server: _postgres.Server | None,
+    wakeup_us: float,
 ) -> dict[str, Any]:
     cpus = os.cpu_count() or 1
 
@@ -289,6 +322,7 @@ def report(
     for name, entry in waits.items():
         if entry.get("writes_per_commit"):
             print(f"  {name}: {entry['writes_per_commit']:.1f} writes per commit (group commit)")
+    print(f"  one thread waking another here: {wakeup_us:.1f} us (lock hand-off, median)")
     print()
 
     ratios: dict[str, float | None] = {}
@@ -313,6 +347,7 @@ def report(
         "warmup": args.warmup,
         "sagas_per_s": {name: samples.median(name) for name in loads},
         "stops_growing_at": growth,
+        "thread_wakeup_us": wakeup_us,
         "server": None
         if server is None
         else {"throwaway_cluster": server.owned, **server.settings()},
@@ -384,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for load in loads.values():
                 load.close()
-        return report(loads, samples, waits, args, server)
+        return report(loads, samples, waits, args, server, thread_wakeup_us())
 
     return _harness.run(args, "concurrency-bench-", scenario)
 

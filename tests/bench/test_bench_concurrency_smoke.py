@@ -67,6 +67,8 @@ def test_sqlite_quick_run_prints_a_json_summary_last(tmp_path: Path) -> None:
     assert summary["server"] is None
     # Threads sharing one log report how long they waited for it.
     assert summary["systems"]["sqlite-t4"]["waiting_for_log"] is not None
+    # And the machine's thread wake-up, which bounds how fast threads can take turns.
+    assert _positive(summary["thread_wakeup_us"])
 
 
 @pytest.mark.postgres
