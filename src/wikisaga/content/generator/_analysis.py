@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -136,11 +137,17 @@ def fingerprint(document: Document) -> str:
     return digest.hexdigest()
 
 
+_BACK_REFERENCE = re.compile(r"\bthe (?:latter|former)\b", re.IGNORECASE)
+
+
 def needs_context(text: str) -> bool:
     """Whether a sentence leans on the one before it ("It was created by ...", "This
-    makes ...", "However, ..."): quoted anywhere but after that sentence, it dangles."""
+    makes ...", "However, ...", "... the latter encodes ..."): quoted anywhere but after
+    that sentence, it dangles."""
     first = words(text[:40].lower())[:1]
-    return bool(first) and first[0] in _CONTEXT_OPENERS
+    if bool(first) and first[0] in _CONTEXT_OPENERS:
+        return True
+    return _BACK_REFERENCE.search(text) is not None
 
 
 _POINTERS = frozenset({"see", "refer", "visit", "consult"})
@@ -154,6 +161,8 @@ def points_elsewhere(text: str) -> bool:
     return bool(first) and (first[0] in _POINTERS or tuple(first) in _POINTER_PHRASES)
 
 
+_TABLE_CELLS = " | "
+"""How the parsers join the cells of a table's row (Markdown, HTML, reStructuredText)."""
 _BRACES = frozenset("{}[]")
 _MARKS = frozenset("();")
 _MAX_MARKS = 0.05
@@ -172,9 +181,11 @@ def _reads_as_code(text: str) -> bool:
 def _is_statement(text: str) -> bool:
     """Whether a sentence is complete and quotable: it ends as a statement (not a
     question, not a colon introducing a list), has enough words, is not too long and
-    is prose rather than notation."""
+    is prose rather than notation or a table's row."""
     if len(text) > MAX_SENTENCE_CHARS or _reads_as_code(text):
         return False
+    if _TABLE_CELLS in text:
+        return False  # a table's row, its cells joined: no sentence, whatever its end
     bare = text.rstrip(_CLOSERS)
     if not bare.endswith(_TERMINALS):
         return False

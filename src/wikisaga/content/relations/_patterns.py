@@ -414,8 +414,8 @@ def _copula_object(reader: SentenceReader, index: int) -> tuple[Phrase, float] |
     base = 0.9
     if reader.words_at(j, ("one", "of")):
         j, base = j + 2, 0.8
-    elif tokens[j].lower not in ("a", "an", "the"):
-        return None
+    elif tokens[j].lower not in ("a", "an", "the") or _degree(tokens, j + 1):
+        return None  # and "is a bit confused", "a little slower": how much, not what
     phrase = reader.starting_at.get(j)
     if phrase is None:
         return None
@@ -429,6 +429,19 @@ def _copula_object(reader: SentenceReader, index: int) -> tuple[Phrase, float] |
             return None
         base -= 0.05
     return phrase, base
+
+
+_DEGREE_NOUNS = frozenset({"bit", "little", "lot", "tad"})
+
+
+def _degree(tokens: tuple[Token, ...], at: int) -> bool:
+    """Whether the words at ``at`` say a degree ("bit confused", "little slower", "lot
+    more"): such a word before an adjective, an adverb or a participle, not before the
+    noun it describes ("a little library", "a bit mask")."""
+    if at + 1 >= len(tokens) or tokens[at].lower not in _DEGREE_NOUNS:
+        return False
+    after = tokens[at + 1]
+    return after.tag in (Tag.ADJ, Tag.ADV) or after.lower.endswith("ed")
 
 
 def _spelt_out_name(tokens: tuple[Token, ...], start: int) -> bool:

@@ -282,6 +282,7 @@ def _settle_nominal_verbs(tokens: list[Token]) -> None:
             tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
 
 
+_REQUESTING = frozenset({"please", "kindly"})
 _SINGULAR_VERBS = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "hasn't", "doesn't"})
 
 
@@ -292,6 +293,8 @@ def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
     if first is None or first + 1 >= len(tokens) or not tokens[first].capitalised:
         return
     token, nxt = tokens[first], tokens[first + 1]
+    if token.lower in _REQUESTING:
+        return  # "Please never use dup()" asks; nobody is called Please
     verb_follows = nxt.tag in (Tag.AUX, Tag.MODAL, Tag.NEG) or (
         nxt.lower in lex.all_verb_forms and nxt.lower.endswith("s")
     )

@@ -296,3 +296,31 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
 )
 def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: str) -> None:
     assert needs_context(sentence)
+
+
+def test_a_table_row_is_never_quoted_as_a_sentence() -> None:
+    """A Markdown table's rows are read for their relations, but a row is cells, not a
+    sentence: "1000…60000 | Regular users | Distributions | /etc/passwd + LDAP/NIS/…"
+    summarises nothing, even when its last cell ends as a sentence does."""
+    rows = "\n".join(
+        (
+            "| UID/GID | Purpose | Defined By | Listed in |",
+            "|---|---|---|---|",
+            "| 0 | `root` user | Linux | `/etc/passwd` + `nss-systemd` |",
+            "| 1000…60000 | Regular users | Distributions | `/etc/passwd` + LDAP/NIS/… |",
+            "| 65534 | `nobody` user | Linux | covered by the kernel's own mapping. |",
+        )
+    )
+    prose = "Regular users are resolved during late boot by the user database."
+    text = f"# Users and groups\n\n## Summary\n\n{rows}\n\n{prose}\n"
+    files = files_of(generate_wiki([document("docs/uids.md", text)]))
+    quoted = {t for body in files.values() for t, _ in page_statements(split_page(body)[1])}
+    assert prose in quoted
+    assert not [t for t in quoted if "|" in t], quoted
+
+
+def test_a_sentence_naming_the_latter_leans_on_the_one_before() -> None:
+    # "the latter" is the second of two things the sentence before named.
+    assert needs_context("(Note that the latter encodes the maximum UID base.)")
+    assert needs_context("The former is kept for compatibility, as the manual says.")
+    assert not needs_context("The journal keeps the logs of every service.")

@@ -281,3 +281,59 @@ def test_subsequent_describes_and_names_nothing() -> None:
     found = _entities("Subsequent AWS CLI commands use the cached temporary credentials.")
     assert "aws cli command" in found
     assert not [key for key in found if key.startswith("subsequent")]
+
+
+def test_please_asks_and_names_nothing() -> None:
+    # A style guide's requests: nobody called "Please" uses the functions it names.
+    texts = (
+        "Please use htobe32() and htobe16() instead, it's much more descriptive.",
+        "To determine the length of a constant string, please use strlen() instead.",
+        "- Please never use dup(). Use fcntl() instead.",
+    )
+    assert "please" not in _entities(*texts)
+    documents = [ProseDocument(f"d{i}", f"d{i}.md", text) for i, text in enumerate(texts)]
+    assert not [t for t in extract_relations(documents).triples if "please" in t.subject]
+    # What a request goes on to state is still read.
+    note = ProseDocument("n", "n.md", "Please note that systemd uses D-Bus.")
+    assert [(t.subject, t.object) for t in extract_relations([note]).triples] == [
+        ("systemd", "d-bus")
+    ]
+
+
+def test_what_a_check_ensures_is_no_statement_of_fact() -> None:
+    # The checks require the ESP path to be a FAT file system; the sentence does not say
+    # that it is one (and the checks are turned off).
+    text = (
+        "Specifically, validation checks that ensure the specified ESP path is a FAT file"
+        " system are turned off."
+    )
+    options = ExtractionOptions(cooccurrence=False)
+    assert extract_relations([ProseDocument("d", "d.md", text)], options).typed() == ()
+    stated = ProseDocument("s", "s.md", "The ESP is a FAT file system.")
+    assert [(t.subject, t.object) for t in extract_relations([stated], options).typed()] == [
+        ("esp", "fat file system")
+    ]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Because Fedora is a bit confused the nobody user is called nfsnobody there.",
+        "The build is a little slower on ARM.",
+        "The new parser is a lot faster.",
+    ],
+)
+def test_a_bit_before_an_adjective_is_a_degree_not_a_kind(sentence: str) -> None:
+    options = ExtractionOptions(cooccurrence=False)
+    found = extract_relations([ProseDocument("d", "d.md", sentence)], options)
+    assert found.typed() == (), found.typed()
+
+
+def test_information_is_too_vague_to_be_used() -> None:
+    text = (
+        "NSS and PAM modules can use this information to determine in which context they"
+        " are being called."
+    )
+    options = ExtractionOptions(cooccurrence=False)
+    found = extract_relations([ProseDocument("d", "d.md", text)], options)
+    assert not [t for t in found.triples if "information" in t.object], found.triples
