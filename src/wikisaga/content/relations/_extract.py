@@ -35,7 +35,7 @@ from wikisaga.content.relations._records import (
     Triple,
 )
 from wikisaga.content.relations._sentences import split_sentences
-from wikisaga.content.relations._tokens import tokenize
+from wikisaga.content.relations._tokens import as_names, lower_case_names, tokenize
 
 __all__ = ["extract_relations", "prose_document"]
 
@@ -77,12 +77,18 @@ class _Corpus:
         if document.topic:
             self.topics.add(identity_key(normalise_key(document.topic)))
         spans = document.sentences or split_sentences(document.text)
+        limit = self.options.max_sentence_chars
+        tokenized = [
+            tokenize(sentence.text, sentence.start) if len(sentence.text) <= limit else None
+            for sentence in spans
+        ]
+        names = lower_case_names(tokens for tokens in tokenized if tokens is not None)
         previous: tuple[Mention, ...] | None = None  # the subjects an "it" may stand for
-        for sentence in spans:
-            if len(sentence.text) > self.options.max_sentence_chars:
+        for sentence, read in zip(spans, tokenized, strict=True):
+            if read is None:
                 previous = ()
                 continue
-            tokens = tokenize(sentence.text, sentence.start)
+            tokens = as_names(read, names) if names else read
             findings = read_sentence(tokens, document.topic, previous)
             previous = findings.subjects
             keys: set[str] = set()

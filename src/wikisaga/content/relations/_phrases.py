@@ -300,6 +300,7 @@ def normalise_key(text: str) -> str:
 
 
 _SEPARATORS = re.compile(r"[\s._-]+")
+_SEPARATOR_CHARS = " \t\n\r._-"
 
 
 SELF_SUFFIXES = frozenset(
@@ -324,7 +325,13 @@ def named_topic(identity: str, topics: Collection[str], classes: Collection[str]
 
 def identity_key(key: str) -> str:
     """What two entity keys share when they name one entity: the key with every run of
-    separators (space, ``.``, ``_``, ``-``) made one space. ``pydantic-core``,
-    ``pydantic_core`` and ``pydantic core`` are one entity; ``jsonschema`` and
-    ``json schema`` are two."""
-    return _SEPARATORS.sub(" ", key).strip()
+    separators (space, ``.``, ``_``, ``-``) between two words made one space.
+    ``pydantic-core``, ``pydantic_core`` and ``pydantic core`` are one entity;
+    ``jsonschema`` and ``json schema`` are two. Separators opening a key are kept: the
+    flag ``--hash`` is not the word ``hash``, nor ``_private`` ``private``. Closing ones
+    are not (``Trio_``, a reStructuredText reference, is Trio)."""
+    core = key.lstrip(_SEPARATOR_CHARS)
+    if not core:
+        return key
+    opening = key[: len(key) - len(core)].strip()
+    return opening + _SEPARATORS.sub(" ", core).strip()

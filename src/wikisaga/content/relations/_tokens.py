@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from wikisaga.content.relations._lexicon import Lexicon, lexicon, singular
@@ -215,9 +215,82 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
             tokens[i] = Token(old.text, old.start, old.end, old.lower, Tag.ADJ)
     _settle_imperatives(tokens, lex)
     _settle_participles(tokens)
+    _settle_verbs_after_names(tokens, lex)
     if initial:
         _settle_initial(tokens, lex)
     return tuple(tokens)
+
+
+_BEFORE_A_BARE_NAME = frozenset({Tag.PUNCT, Tag.CONJ, Tag.PREP, Tag.REL, Tag.ADV})
+
+
+def lower_case_names(sentences: Iterable[Sequence[Token]]) -> frozenset[str]:
+    """The words written in lower case that a document uses as names: pip, npm, systemd.
+
+    Such a word is unknown to the word lists, and somewhere in the document it has, with
+    no article or modifier before it, a possessive ("pip's cache") or a verb that agrees
+    with it as a singular subject ("pip will reuse", "systemd defines", "setuptools is").
+    A common noun takes an article there ("the resolver backtracks"); a word the lists
+    miss ("boot", "range") is not made a name by being used bare."""
+    lex = lexicon()
+    found: set[str] = set()
+    for tokens in sentences:
+        for i, token in enumerate(tokens[:-1]):
+            word = token.lower
+            if (
+                token.tag is not Tag.NOUN
+                or word in found
+                or token.text != word
+                or not word.isalnum()
+                or not word[0].isalpha()
+                or len(word) < 2
+                or word.endswith(("ing", "ed"))
+                or lex.is_common_word(word)
+            ):
+                continue
+            if i > 0 and tokens[i - 1].tag not in _BEFORE_A_BARE_NAME:
+                continue
+            after = tokens[i + 1]
+            agrees = after.tag in (Tag.AUX, Tag.MODAL) and after.lower not in _PLURAL_AUX
+            if (
+                after.tag is Tag.POSS
+                or agrees
+                or (after.tag is Tag.VERB and after.lower.endswith("s"))
+            ):
+                found.add(word)
+    return frozenset(found)
+
+
+def as_names(tokens: Sequence[Token], names: Collection[str]) -> tuple[Token, ...]:
+    """``tokens`` with each lower-case word of ``names`` tagged a name."""
+    named = [
+        Token(t.text, t.start, t.end, t.lower, Tag.NAME)
+        if t.tag is Tag.NOUN and t.lower in names and t.text == t.lower
+        else t
+        for t in tokens
+    ]
+    _settle_verbs_after_names(named, lexicon())
+    return tuple(named)
+
+
+_VERB_OBJECTS = frozenset({Tag.DET, Tag.PRON, Tag.NAME, Tag.CODE, Tag.NUM})
+
+
+def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
+    """A verb form right after a name is the name's verb, not the end of a compound: in
+    -s before what it governs ("pip needs to work", "Django needs a backend"), in -ing
+    before a preposition ("an instance of systemd running in an image")."""
+    for i in range(1, len(tokens) - 1):
+        token, after = tokens[i], tokens[i + 1]
+        if token.tag is not Tag.NOUN or tokens[i - 1].tag not in (Tag.NAME, Tag.CODE):
+            continue
+        governs = after.tag in _VERB_OBJECTS or after.lower == "to"
+        finite = token.lower.endswith("s") and token.lower in lex.all_verb_forms and governs
+        if finite or (token.lower.endswith("ing") and after.tag is Tag.PREP):
+            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
+
+
+_PLURAL_AUX = frozenset({"are", "were", "have", "do", "aren't", "weren't", "haven't", "don't"})
 
 
 def _settle_imperatives(tokens: list[Token], lex: Lexicon) -> None:

@@ -112,6 +112,22 @@ def test_entity_records_serialise_to_json() -> None:
 def test_identity_key_is_the_merging_rule() -> None:
     assert identity_key("pydantic-core") == identity_key("pydantic_core") == "pydantic core"
     assert identity_key("jsonschema") != identity_key("json schema")
+    # A flag is not the word it spells; a reStructuredText reference is what it names.
+    assert identity_key("--hash") != identity_key("hash")
+    assert identity_key("_private") != identity_key("private")
+    assert identity_key("--find-links") == identity_key("--find_links") == "--find links"
+    assert identity_key("trio_") == identity_key("trio")
+
+
+def test_a_flag_stays_apart_from_the_word_it_spells() -> None:
+    # "--hash", named more often, used to take in "a hash": PyPI provided a flag.
+    documents = [
+        ProseDocument("a", "a.md", "PyPI provides a hash for each distribution."),
+        ProseDocument("b", "b.md", "Pin it with `--hash`. The `--hash` option takes digests."),
+    ]
+    found = extract_relations(documents, ExtractionOptions(cooccurrence=False))
+    assert [(t.subject, t.object) for t in found.triples] == [("pypi", "hash")]
+    assert "--hash" in {e.key for e in found.entities}
 
 
 def _read(documents: dict[str, str]) -> tuple[dict[str, Entity], set[tuple[str, str, str]]]:
@@ -337,3 +353,36 @@ def test_information_is_too_vague_to_be_used() -> None:
     options = ExtractionOptions(cooccurrence=False)
     found = extract_relations([ProseDocument("d", "d.md", text)], options)
     assert not [t for t in found.triples if "information" in t.object], found.triples
+
+
+def test_a_lower_case_name_is_a_name_where_its_document_uses_it_as_one() -> None:
+    """pip, npm and systemd are written in lower case, like common nouns. A document
+    that gives one a possessive or makes it the subject of a verb, with no article,
+    uses it as a name: each of its mentions there counts, as a capitalised name's would."""
+    text = (
+        "Wheels are kept in pip's cache. The cache is in a directory of its own. When a"
+        " user asks for a project, pip needs to work out its versions. Then pip downloads"
+        " them with Python 3."
+    )
+    found = _entities(text)
+    assert found["pip"].mentions == 3
+    assert "pip need" not in found  # "needs" is its verb, not a compound "pip needs"
+    # A common word missing from the word lists is not made a name by appearing bare.
+    plain = _entities("Regular users are resolved during late boot. Early boot needs Linux.")
+    assert "boot" not in plain
+    assert "linux" in plain
+
+
+def test_a_lower_case_word_without_such_use_stays_a_phrase() -> None:
+    # "the resolver" has its article: a common noun, however unknown the word.
+    found = _entities("The resolver backtracks over candidates with Python 3.")
+    assert "resolver" not in found
+
+
+def test_a_participle_after_a_name_is_its_verb_not_a_compound() -> None:
+    found = _entities(
+        "systemd defines the ranges. Attach a debugger to an instance of systemd running"
+        " in a mkosi image, or to Django running on Gunicorn."
+    )
+    assert {"systemd", "django", "gunicorn"} <= set(found)
+    assert not [key for key in found if key.endswith("running")], sorted(found)
