@@ -91,6 +91,71 @@ def test_markdown_front_matter_gives_the_title_and_is_not_prose() -> None:
     assert document.text == "Heading\n\nBody."
 
 
+def test_myst_roles_read_as_the_text_sphinx_shows() -> None:
+    """MyST Markdown (Sphinx's) writes roles as ``{ref}`text <target>```: what a reader
+    of the built docs sees is "text", not "{ref}text <target>"."""
+    source = (
+        "# Pins\n\nA requirements file can be generated using {ref}`pip freeze`. Install"
+        " with {ref}`--no-deps <install_--no-deps>`, as {pep}`517` and {rfc}`7230` say;"
+        " {pypi}`keyring` helps, {file}`/etc/pip.conf` holds it and {class}`~a.b.Cache`"
+        " keeps it. Money is {literally} `cash`.\n"
+    )
+    document = parsed(source, "markdown")
+    assert document.text == (
+        "Pins\n\nA requirements file can be generated using pip freeze. Install with"
+        " --no-deps, as PEP 517 and RFC 7230 say; keyring helps, /etc/pip.conf holds it and"
+        " Cache keeps it. Money is {literally} cash."
+    )
+
+
+def test_myst_directives_keep_their_prose_and_their_code() -> None:
+    """A MyST directive is a fence named in braces. An admonition's or a tab's body is
+    prose (with any code inside it apart), "versionchanged" reads as Sphinx shows it,
+    ``{code-block} python`` is Python code, and an unknown directive is code of no
+    language: nothing is called a language of "{caution}"."""
+    source = "\n".join(
+        (
+            "# Caching",
+            "",
+            "```{versionchanged} 20.0",
+            "pip now caches wheels built from a Git commit.",
+            "```",
+            "",
+            "```{caution}",
+            "The cache's layout is an implementation detail.",
+            "```",
+            "",
+            "````{tab} Linux",
+            "```",
+            "~/.cache/pip",
+            "```",
+            "",
+            "pip also respects `XDG_CACHE_HOME`.",
+            "````",
+            "",
+            "```{code-block} python",
+            "import pip",
+            "```",
+            "",
+            "```{pip-cli}",
+            "$ pip download sampleproject",
+            "```",
+            "",
+        )
+    )
+    document = parsed(source, "markdown")
+    assert document.text == (
+        "Caching\n\nChanged in version 20.0: pip now caches wheels built from a Git commit."
+        "\n\nThe cache's layout is an implementation detail.\n\npip also respects"
+        " XDG_CACHE_HOME."
+    )
+    assert [(c.text.strip(), c.language) for c in document.code_blocks] == [
+        ("~/.cache/pip", ""),
+        ("import pip", "python"),
+        ("$ pip download sampleproject", ""),
+    ]
+
+
 def test_markdown_without_headings_is_titled_from_the_file_name() -> None:
     assert parsed("just a paragraph", "markdown").title == "from the file name"
 

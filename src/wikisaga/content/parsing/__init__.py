@@ -28,7 +28,7 @@ from wikisaga.content.records import ParsedDocument
 
 __all__ = ["FORMATS", "PARSER_VERSION", "Unparseable", "decode", "format_of", "parse"]
 
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 """Changes whenever a parser's output for the same input changes, so stored documents made
 by an older parser are parsed again."""
 

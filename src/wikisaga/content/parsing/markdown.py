@@ -9,6 +9,12 @@ styles and attributes are dropped from Markdown as from HTML.
 
 A YAML front matter block (``---`` lines at the very top) is not prose: its ``title:`` is
 the document's title, the rest is dropped.
+
+MyST, the Markdown of Sphinx, reads as its built pages do (:mod:`._sphinx`): a role
+before inline code (``{ref}`text <target>```) is the text it shows, and a fence named
+in braces is a directive: a note's, a tab's or a version note's body is prose
+("Changed in version 20.0: ..."), a ``{code-block} python`` is Python code, any other
+directive code of no language.
 """
 
 from __future__ import annotations
@@ -21,6 +27,13 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.parsing._sphinx import (
+    CODE_DIRECTIVES,
+    PROSE_DIRECTIVES,
+    directive_body,
+    role_text,
+    version_note,
+)
 from wikisaga.content.parsing.html import HtmlText, html_text
 from wikisaga.content.records import ParsedDocument
 
@@ -29,6 +42,9 @@ __all__ = ["parse_markdown"]
 _MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _TITLE_LINE = re.compile(r"^title:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+# MyST: a role right before its inline code ("{ref}`text <target>`"), a directive's fence.
+_ROLE = re.compile(r"\{(?P<role>[A-Za-z][\w.+:-]*)\}$")
+_DIRECTIVE = re.compile(r"\{(?P<name>[A-Za-z][\w.+:-]*)\}[ \t]*(?P<argument>.*)$")
 
 
 def _front_matter(source: str) -> tuple[str, str]:
@@ -46,9 +62,20 @@ def _inline_text(token: Token) -> str:
     """The text of an ``inline`` token; with raw HTML in it, the HTML reader's text."""
     parts: list[str] = []
     has_html = False
-    for child in token.children or ():
+    children = token.children or []
+    role: re.Match[str] | None = None
+    for i, child in enumerate(children):
+        content = child.content
+        if child.type == "code_inline" and role is not None:
+            # "{ref}`pip freeze`": the role goes, its code shows as Sphinx shows it
+            content = role_text(role.group("role"), content)
+        role = None
+        before_code = i + 1 < len(children) and children[i + 1].type == "code_inline"
+        if child.type == "text" and before_code:
+            role = _ROLE.search(content)
+            content = content[: role.start()] if role else content
         if child.type in ("text", "code_inline"):
-            parts.append(html.escape(child.content, quote=False))
+            parts.append(html.escape(content, quote=False))
         elif child.type in ("softbreak", "hardbreak"):
             parts.append("\n")
         elif child.type == "image":
@@ -87,12 +114,34 @@ def _walk(tokens: Sequence[Token], builder: TextBuilder) -> None:
             else:
                 builder.paragraph(text)
         elif kind in ("fence", "code_block"):
-            language = token.info.split()[0] if token.info.strip() else ""
-            builder.code(token.content, language)
+            _fence(token, builder)
         elif kind == "html_block":
             reader = HtmlText(builder)
             reader.feed(token.content)
             reader.close()
+
+
+def _fence(token: Token, builder: TextBuilder) -> None:
+    """Code, in the language its info string names; or a MyST directive (a fence named in
+    braces): a note's or a tab's body is prose, read as Markdown, a ``code-block``'s is
+    code in the language it names, anything else code of no language."""
+    directive = _DIRECTIVE.match(token.info.strip())
+    if directive is None:
+        language = token.info.split(maxsplit=1)
+        builder.code(token.content, language[0] if language else "")
+        return
+    name, argument = directive.group("name").lower(), directive.group("argument")
+    body = directive_body(token.content)
+    if name in PROSE_DIRECTIVES:
+        note = version_note(name, argument)
+        if note is not None:  # "Changed in version 20.0: pip now caches ..."
+            body = f"{note}: {body.lstrip()}" if body.strip() else f"{note}."
+        _walk(_MARKDOWN.parse(body), builder)
+    elif name in CODE_DIRECTIVES:
+        language = argument.split(maxsplit=1)
+        builder.code(body, language[0] if language else "")
+    else:
+        builder.code(body, "")
 
 
 def parse_markdown(source: str, *, fallback_title: str) -> ParsedDocument:

@@ -30,6 +30,7 @@ from docutils.readers.standalone import Reader
 from docutils.utils import SystemMessage
 
 from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.parsing._sphinx import role_text
 from wikisaga.content.records import ParsedDocument
 
 __all__ = ["parse_rst"]
@@ -120,22 +121,7 @@ class _Walker:
             self.visit(child, inner)
 
 
-_ROLE = re.compile(r":[A-Za-z][\w.+:-]*:`(?P<content>[^`]+)`_?$")
-_TARGETED = re.compile(r"(?P<title>.+?)\s*<[^<>]+>$")
-
-
-def _shown(content: str) -> str:
-    """What Sphinx shows of a cross-reference's content: its title, else the target
-    (``~a.b.C`` its last part, ``!x`` without the mark)."""
-    content = " ".join(content.split())
-    targeted = _TARGETED.match(content)
-    if targeted:
-        return targeted.group("title")
-    if content.startswith("!"):
-        content = content[1:]
-    if content.startswith("~"):
-        content = content[1:].rsplit(".", 1)[-1]
-    return content
+_ROLE = re.compile(r":(?P<role>[A-Za-z][\w.+:-]*):`(?P<content>[^`]+)`_?$")
 
 
 def _show_unknown_roles(tree: nodes.document) -> None:
@@ -145,7 +131,8 @@ def _show_unknown_roles(tree: nodes.document) -> None:
     for node in list(tree.findall(nodes.problematic)):
         role = _ROLE.match(node.rawsource.strip())
         if role is not None:
-            node.replace_self(nodes.literal(node.rawsource, _shown(role.group("content"))))
+            shown = role_text(role.group("role"), role.group("content"))
+            node.replace_self(nodes.literal(node.rawsource, shown))
 
 
 def parse_rst(source: str, *, fallback_title: str) -> ParsedDocument:

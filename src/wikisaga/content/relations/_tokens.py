@@ -68,6 +68,8 @@ _TOKEN = re.compile(
       `[^`\n]{1,80}`                                      # a backticked name
     | [A-Za-z][A-Za-z0-9+.-]*://[^\s<>"'`()\[\]]+          # a URL
     | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                          # an e-mail address
+    | (?:[A-Za-z]:|%\w+%)(?:\\+\.?[\w$%~+-]+(?:\.[\w$%~+-]+)*)+  # C:\ProgramData\pip.ini
+    | (?:\$\w+|~)?(?:/\.?[\w$%~+-]+(?:\.[\w$%~+-]+)*){2,}/?   # /etc/pip.conf, ~/.cache/pip
     | (?<![\w-])--?[A-Za-z][\w-]*                        # a command-line flag
     | (?:[^\W\d_]\.){2,}(?![^\W\d_])                      # e.g. i.e. U.S.
     | \d+(?:[.,:/]\d+)*(?:\.[xyzXYZ*](?![\w*]))*[^\W\d_%+]*[%+]?  # 3, 1.2.3, 3.x, 3.11+, 2x
@@ -76,7 +78,7 @@ _TOKEN = re.compile(
     """,
     re.X,
 )
-_ADDRESS = re.compile(r"://|@")
+_ADDRESS = re.compile(r"://|@|^[A-Za-z]:\\|^%\w+%\\|^(?:\$\w+|~)?/.")
 _POSSESSIVE = re.compile(r"(?i)(.+?)(['’]s)$")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2,}[a-z]{2,}")
 _SNAKE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]|^_")
@@ -194,7 +196,8 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
     for text, start, end in _raw_tokens(sentence, offset):
         word = _lower(text)
         if _ADDRESS.search(text) and not text.startswith("`"):
-            # An address names no entity, and no part of it does ("outlook.com").
+            # An address or a file's path names no entity, and no part of it does
+            # ("outlook.com", the "C" of "C:\ProgramData\pip\pip.ini").
             tokens.append(Token(text, start, end, word, Tag.PUNCT))
             first_word = False
             continue

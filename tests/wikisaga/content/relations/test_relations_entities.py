@@ -386,3 +386,17 @@ def test_a_participle_after_a_name_is_its_verb_not_a_compound() -> None:
     )
     assert {"systemd", "django", "gunicorn"} <= set(found)
     assert not [key for key in found if key.endswith("running")], sorted(found)
+
+
+def test_a_file_path_names_no_entity_and_no_part_of_it_does() -> None:
+    # The "C" of a Windows path is no language named C.
+    found = _entities(
+        "On Windows, pip reads C:\\ProgramData\\pip\\pip.ini and %APPDATA%\\pip\\pip.ini.",
+        # Markdown's inline code keeps a path's backslashes as written, doubled or not.
+        "Before Windows 7 it read C:\\\\Documents\\\\pip\\\\pip.ini.",
+        "On Linux, pip reads /etc/pip.conf, ~/.config/pip/pip.conf and $HOME/.pip/pip.conf.",
+        "The site configuration is written in C. pip's cache grows.",
+    )
+    assert {"windows", "linux", "pip", "c"} <= set(found)
+    assert found["c"].mentions == 1
+    assert not [key for key in found if "pip.ini" in key or "pip.conf" in key or "/" in key]
