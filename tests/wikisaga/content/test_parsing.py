@@ -98,25 +98,29 @@ def test_myst_roles_read_as_the_text_sphinx_shows() -> None:
         "# Pins\n\nA requirements file can be generated using {ref}`pip freeze`. Install"
         " with {ref}`--no-deps <install_--no-deps>`, as {pep}`517` and {rfc}`7230` say;"
         " {pypi}`keyring` helps, {file}`/etc/pip.conf` holds it and {class}`~a.b.Cache`"
-        " keeps it. Money is {literally} `cash`.\n"
+        " keeps it. Money is {literally} `cash`. See the {doc}`../cli/pip_config` command.\n"
     )
     document = parsed(source, "markdown")
     assert document.text == (
         "Pins\n\nA requirements file can be generated using pip freeze. Install with"
         " --no-deps, as PEP 517 and RFC 7230 say; keyring helps, /etc/pip.conf holds it and"
-        " Cache keeps it. Money is {literally} cash."
+        " Cache keeps it. Money is {literally} cash. See the pip_config command."
     )
 
 
 def test_myst_directives_keep_their_prose_and_their_code() -> None:
     """A MyST directive is a fence named in braces. An admonition's or a tab's body is
-    prose (with any code inside it apart), "versionchanged" reads as Sphinx shows it,
+    prose (with any code inside it apart), "versionchanged" reads as Sphinx shows it, a
+    target line ("(caching)=") is no text,
     ``{code-block} python`` is Python code, and an unknown directive is code of no
     language: nothing is called a language of "{caution}"."""
     source = "\n".join(
         (
+            "(caching)=",
+            "",
             "# Caching",
             "",
+            "(what-is-cached)=",
             "```{versionchanged} 20.0",
             "pip now caches wheels built from a Git commit.",
             "```",

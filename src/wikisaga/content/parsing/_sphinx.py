@@ -14,6 +14,7 @@ import re
 __all__ = [
     "CODE_DIRECTIVES",
     "PROSE_DIRECTIVES",
+    "TARGET",
     "directive_body",
     "role_text",
     "shown_reference",
@@ -42,6 +43,8 @@ _VERSION_NOTES = {
     "deprecated": "Deprecated since version {}",
 }
 _NUMBERED_ROLES = {"pep": "PEP {}", "rfc": "RFC {}"}
+TARGET = re.compile(r"\(\s*[\w.:-]+\s*\)=")
+"""A MyST target, a label on a line of its own before what it names: ``(caching)=``."""
 _OPTION_LINE = re.compile(r"[ \t]*:[\w-]+:.*\n?")
 _OPTION_BLOCK = re.compile(r"\A[ \t]*---[ \t]*\n.*?\n[ \t]*---[ \t]*(?:\n|\Z)", re.DOTALL)
 
@@ -61,11 +64,17 @@ def shown_reference(content: str) -> str:
 
 
 def role_text(role: str, content: str) -> str:
-    """What Sphinx shows for ``role`` (``py:class``, ``ref``, ``pep``) around ``content``."""
-    numbered = _NUMBERED_ROLES.get(role.rsplit(":", 1)[-1].lower())
+    """What Sphinx shows for ``role`` (``py:class``, ``ref``, ``pep``) around ``content``:
+    for a ``doc`` without a title, the document's title, which only its own file knows;
+    its file name stands in (``../cli/pip_config`` is "pip_config")."""
+    name = role.rsplit(":", 1)[-1].lower()
+    numbered = _NUMBERED_ROLES.get(name)
     if numbered is not None:
         return numbered.format(" ".join(content.split()))
-    return shown_reference(content)
+    shown = shown_reference(content)
+    if name == "doc" and not _TARGETED.match(" ".join(content.split())):
+        return shown.rstrip("/").rsplit("/", 1)[-1]
+    return shown
 
 
 def version_note(name: str, argument: str) -> str | None:

@@ -11,7 +11,8 @@ A YAML front matter block (``---`` lines at the very top) is not prose: its ``ti
 the document's title, the rest is dropped.
 
 MyST, the Markdown of Sphinx, reads as its built pages do (:mod:`._sphinx`): a role
-before inline code (``{ref}`text <target>```) is the text it shows, and a fence named
+before inline code (``{ref}`text <target>```) is the text it shows, a target line
+(``(caching)=``) is no text, and a fence named
 in braces is a directive: a note's, a tab's or a version note's body is prose
 ("Changed in version 20.0: ..."), a ``{code-block} python`` is Python code, any other
 directive code of no language.
@@ -30,6 +31,7 @@ from wikisaga.content.parsing._blocks import TextBuilder, choose_title
 from wikisaga.content.parsing._sphinx import (
     CODE_DIRECTIVES,
     PROSE_DIRECTIVES,
+    TARGET,
     directive_body,
     role_text,
     version_note,
@@ -111,7 +113,7 @@ def _walk(tokens: Sequence[Token], builder: TextBuilder) -> None:
                 builder.heading(text, heading)
             elif row is not None:
                 row.append(" ".join(text.split()))
-            else:
+            elif not TARGET.fullmatch(text.strip()):  # "(caching)=" labels, shows nothing
                 builder.paragraph(text)
         elif kind in ("fence", "code_block"):
             _fence(token, builder)
