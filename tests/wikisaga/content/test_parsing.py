@@ -14,6 +14,11 @@ def parsed(text: str, kind: str) -> ParsedDocument:
     return parse(text, kind, fallback_title="from the file name")
 
 
+def code_of(document: ParsedDocument) -> list[tuple[str, str]]:
+    """Each code block's text, stripped, with its language."""
+    return [(c.text.strip(), c.language) for c in document.code_blocks]
+
+
 def assert_outline_points_at_headings(document: ParsedDocument) -> None:
     for heading in document.outline:
         assert document.text[heading.offset :].startswith(heading.text)
@@ -153,11 +158,71 @@ def test_myst_directives_keep_their_prose_and_their_code() -> None:
         "\n\nThe cache's layout is an implementation detail.\n\npip also respects"
         " XDG_CACHE_HOME."
     )
-    assert [(c.text.strip(), c.language) for c in document.code_blocks] == [
+    assert code_of(document) == [
         ("~/.cache/pip", ""),
         ("import pip", "python"),
         ("$ pip download sampleproject", ""),
     ]
+
+
+def test_static_site_templating_is_no_prose() -> None:
+    """Hugo's shortcodes and Liquid's tags, as Bootstrap's and many sites' docs write
+    them: an example's markup and a highlighted listing are code, a callout's body is
+    prose, and any other tag or expression shows nothing, while the same braces in code
+    stay as written."""
+    source = "\n".join(
+        (
+            "---",
+            "title: Badges",
+            "---",
+            "",
+            'Badges scale, see {{< docsref "/utilities" >}} in v{{< param version >}}.',
+            "",
+            "{{< example >}}",
+            '<h1>Example heading <span class="badge">New</span></h1>',
+            "{{< /example >}}",
+            "",
+            "{{< callout warning >}}",
+            "Badges may confuse screen readers.",
+            "{{< /callout >}}",
+            "",
+            "{% highlight js %}",
+            "$('.badge').show()",
+            "{% endhighlight %}",
+            "",
+            "{% include footer.html %}",
+            "A template writes `{{ .Title }}` for the title.",
+            "",
+            "```go",
+            "{{ range .Pages }}{{ .Title }}{{ end }}",
+            "```",
+            "",
+        )
+    )
+    document = parsed(source, "markdown")
+    assert document.title == "Badges"
+    assert document.text == (
+        "Badges scale, see in v.\n\nBadges may confuse screen readers.\n\nA template"
+        " writes {{ .Title }} for the title."
+    )
+    assert code_of(document) == [
+        ('<h1>Example heading <span class="badge">New</span></h1>', "html"),
+        ("$('.badge').show()", "js"),
+        ("{{ range .Pages }}{{ .Title }}{{ end }}", "go"),
+    ]
+
+
+def test_what_is_hidden_from_readers_is_no_text() -> None:
+    """A dialog shown only on demand (Bootstrap's modal demos, filled with placeholder
+    lyrics) and a decorative "×" are hidden from readers: no text of the document."""
+    source = (
+        "<h1>Modals</h1><p>Modals scroll independently of the page.</p>"
+        '<div class="modal" tabindex="-1" aria-hidden="true"><p>Heavy is the head that'
+        ' wears the crown.</p><span aria-hidden="true">&times;</span></div>'
+        '<p hidden>Not yet.</p><p aria-hidden="false">Shown to all.</p>'
+    )
+    document = parsed(source, "html")
+    assert document.text == "Modals\n\nModals scroll independently of the page.\n\nShown to all."
 
 
 def test_markdown_without_headings_is_titled_from_the_file_name() -> None:

@@ -6,7 +6,8 @@ taken from a ``language-*`` or ``lang-*`` class on the ``pre`` or its ``code``. 
 everything inside them: ``script``, ``style``, ``template``, ``noscript``, ``svg``, ``math``,
 ``iframe``, ``object``, ``canvas``, ``select``, ``button``, and navigation (``nav``,
 ``role="navigation"``, navigation classes, and a block of nothing but links with ``rel``
-next/prev/up/index and their labels: "Next: …, Previous: …, Up: … [Index]"); comments,
+next/prev/up/index and their labels: "Next: …, Previous: …, Up: … [Index]"), whatever is
+hidden from readers (``hidden``, ``aria-hidden="true"``); comments,
 processing instructions and every attribute (so an event handler such as ``onclick`` can
 never reach the text).
 Character references are decoded. Malformed markup is read as a browser would, as far as the
@@ -66,6 +67,15 @@ def _navigation(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
         if name == "class" and _NAVIGATION_CLASSES.intersection(value.lower().split()):
             return True
     return False
+
+
+def _hidden(attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether the element is hidden from its readers: ``hidden``, or ``aria-hidden="true"``
+    (a dialog shown only on demand, with its placeholder text; a decorative "×")."""
+    return any(
+        name == "hidden" or (name == "aria-hidden" and (value or "").strip().lower() == "true")
+        for name, value in attrs
+    )
 
 
 def _navigation_link(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
@@ -137,7 +147,7 @@ class HtmlText(HTMLParser):
                     self._flush()
             return
         self._open.append(tag)
-        if tag in _DROPPED or self._dropping or _navigation(tag, attrs):
+        if tag in _DROPPED or self._dropping or _navigation(tag, attrs) or _hidden(attrs):
             self._dropping += 1  # counts every element open inside the outermost dropped one
             return
         if tag == "pre":

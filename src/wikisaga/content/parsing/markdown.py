@@ -15,7 +15,9 @@ before inline code (``{ref}`text <target>```) is the text it shows, a target lin
 (``(caching)=``) is no text, and a fence named
 in braces is a directive: a note's, a tab's or a version note's body is prose
 ("Changed in version 20.0: ..."), a ``{code-block} python`` is Python code, any other
-directive code of no language.
+directive code of no language. Hugo's shortcodes and Liquid's tags (static sites'
+templating) are rewritten first (:mod:`._templates`): an example or a highlighted
+listing is code, a callout's body prose, any other tag nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from wikisaga.content.parsing._sphinx import (
     role_text,
     version_note,
 )
+from wikisaga.content.parsing._templates import without_templates
 from wikisaga.content.parsing.html import HtmlText, html_text
 from wikisaga.content.records import ParsedDocument
 
@@ -151,5 +154,5 @@ def parse_markdown(source: str, *, fallback_title: str) -> ParsedDocument:
     heading, else ``fallback_title``."""
     declared, body = _front_matter(source)
     builder = TextBuilder()
-    _walk(_MARKDOWN.parse(body), builder)
+    _walk(_MARKDOWN.parse(without_templates(body)), builder)
     return builder.build(choose_title(declared, builder.outline, fallback_title))

@@ -70,7 +70,7 @@ _TOKEN = re.compile(
     | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                          # an e-mail address
     | (?:[A-Za-z]:|%\w+%)(?:\\+\.?[\w$%~+-]+(?:\.[\w$%~+-]+)*)+  # C:\ProgramData\pip.ini
     | (?:\$\w+|~)?(?:/\.?[\w$%~+-]+(?:\.[\w$%~+-]+)*){2,}/?   # /etc/pip.conf, ~/.cache/pip
-    | (?<![\w-])--?[A-Za-z][\w-]*                        # a command-line flag
+    | (?<![^\s(\["'])--?[A-Za-z][\w-]*                    # a command-line flag
     | (?:[^\W\d_]\.){2,}(?![^\W\d_])                      # e.g. i.e. U.S.
     | \d+(?:[.,:/]\d+)*(?:\.[xyzXYZ*](?![\w*]))*[^\W\d_%+]*[%+]?  # 3, 1.2.3, 3.x, 3.11+, 2x
     | [^\W\d]\w*(?:[-.+/#'’&]\w+)*(?:\+\+|\#)?(?:\(\))?  # words, dotted, hyphenated, C++
@@ -376,7 +376,9 @@ def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
     )
     if not verb_follows:
         return
-    if token.tag in (Tag.ADJ, Tag.ADV, Tag.VERB):
+    if token.tag is Tag.VERB and token.lower.endswith("ed") and nxt.tag is Tag.AUX:
+        name = False  # "Included are the header and the body": they are included
+    elif token.tag in (Tag.ADJ, Tag.ADV, Tag.VERB):
         name = True
     elif token.tag is Tag.NOUN:
         common = singular(token.lower)  # "Users can ...": people, not a name

@@ -400,3 +400,29 @@ def test_a_file_path_names_no_entity_and_no_part_of_it_does() -> None:
     assert {"windows", "linux", "pip", "c"} <= set(found)
     assert found["c"].mentions == 1
     assert not [key for key in found if "pip.ini" in key or "pip.conf" in key or "/" in key]
+
+
+def test_a_participle_opening_a_copula_is_no_name() -> None:
+    # "Included is a nested map": a nested map is included; nothing is called Included.
+    text = "Included is a nested map for customizing each state's color and icon."
+    found = extract_relations([ProseDocument("d", "d.md", text)])
+    assert "included" not in {e.key for e in found.entities}
+    assert found.typed() == ()
+
+
+def test_class_suffixes_in_braces_are_no_flags() -> None:
+    # ".navbar-expand{-sm|-md|-lg|-xl}" lists class suffixes; "-lg" is no command-line flag.
+    found = _entities(
+        "Navbars require a wrapping .navbar with .navbar-expand{-sm|-md|-lg|-xl} classes.",
+        "Run pip install with --no-deps or -r requirements.txt.",
+    )
+    assert not {"-sm", "-md", "-lg", "-xl"} & set(found)
+    assert "--no-deps" in found
+
+
+def test_a_pronoun_with_a_contracted_verb_is_no_entity() -> None:
+    found = extract_relations(
+        [ProseDocument("d", "d.md", "Toasts are lightweight. They're built with flexbox.")]
+    )
+    assert not [e.key for e in found.entities if "they" in e.key]
+    assert not [t for t in found.triples if t.subject.startswith("they")]
