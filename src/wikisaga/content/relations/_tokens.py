@@ -281,13 +281,15 @@ _VERB_OBJECTS = frozenset({Tag.DET, Tag.PRON, Tag.NAME, Tag.CODE, Tag.NUM})
 
 def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
     """A verb form right after a name is the name's verb, not the end of a compound: in
-    -s before what it governs ("pip needs to work", "Django needs a backend"), in -ing
+    -s before what it governs ("pip needs to work", "Django needs a backend", "PyPI hosts
+    wheels"), in -ing
     before a preposition ("an instance of systemd running in an image")."""
     for i in range(1, len(tokens) - 1):
         token, after = tokens[i], tokens[i + 1]
         if token.tag is not Tag.NOUN or tokens[i - 1].tag not in (Tag.NAME, Tag.CODE):
             continue
-        governs = after.tag in _VERB_OBJECTS or after.lower == "to"
+        # "PyPI hosts wheels" too: a plural rarely modifies the noun after it
+        governs = after.tag in _VERB_OBJECTS or after.lower == "to" or after.tag is Tag.NOUN
         finite = token.lower.endswith("s") and token.lower in lex.all_verb_forms and governs
         if finite or (token.lower.endswith("ing") and after.tag is Tag.PREP):
             tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)

@@ -426,3 +426,10 @@ def test_a_pronoun_with_a_contracted_verb_is_no_entity() -> None:
     )
     assert not [e.key for e in found.entities if "they" in e.key]
     assert not [t for t in found.triples if t.subject.startswith("they")]
+
+
+def test_a_verb_in_s_between_a_name_and_a_plural_is_the_names_verb() -> None:
+    # "PyPI hosts wheels": PyPI, hosting; no entity "PyPI hosts wheels".
+    found = _entities("Wheels are uploaded to PyPI. PyPI hosts wheels for every platform.")
+    assert found["pypi"].mentions == 2
+    assert not [key for key in found if key.startswith("pypi ")], sorted(found)
