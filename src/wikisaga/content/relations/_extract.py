@@ -69,6 +69,8 @@ class _Corpus:
     sentences: list[SentenceKeys] = field(default_factory=list)
     topics: set[str] = field(default_factory=set)
     """The identity keys of what the documents are about (their topics)."""
+    abbreviations: set[tuple[str, str]] = field(default_factory=set)
+    """``(short, spelt out)`` keys the documents say name one entity."""
 
     def tally(self, key: str) -> _Tally:
         return self.tallies.setdefault(key, _Tally())
@@ -97,6 +99,7 @@ class _Corpus:
                 keys.add(mention.key)
             for key, type_word in findings.types:
                 self.tally(key).types[type_word] += 1
+            self.abbreviations.update(findings.abbreviations)
             for item in findings.found:
                 if item.confidence < self.options.min_confidence:
                     continue
@@ -149,6 +152,24 @@ class _Corpus:
             target = best[topic] if topic in best else best[identity]
             for key in members:
                 canonical[key] = target
+        return self._abbreviated(canonical)
+
+    def _abbreviated(self, canonical: dict[str, str]) -> dict[str, str]:
+        """``canonical`` with each short form and its spelt-out name made one entity, under
+        the key of the one mentioned more (the short form on a tie): "PyPI" and "the
+        Python Package Index", "npm" and "Node Package Manager"."""
+        mentions: Counter[str] = Counter()
+        for key, tally in self.tallies.items():
+            mentions[canonical[key]] += sum(tally.surfaces.values())
+        for short, spelt in sorted(self.abbreviations):
+            one, other = canonical.get(short), canonical.get(spelt)
+            if one is None or other is None or one == other:
+                continue
+            keep, merged = (one, other) if mentions[one] >= mentions[other] else (other, one)
+            for key, target in canonical.items():
+                if target == merged:
+                    canonical[key] = keep
+            mentions[keep] += mentions.pop(merged)
         return canonical
 
     def entities(self, canonical: dict[str, str]) -> tuple[Entity, ...]:

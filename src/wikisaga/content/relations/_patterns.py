@@ -30,7 +30,7 @@ sentences with more function words of other languages than of English.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from wikisaga.content.relations._arguments import Arguments, objects, subjects
@@ -79,6 +79,54 @@ class SentenceFindings:
     types: tuple[tuple[str, str], ...] = ()
     subjects: tuple[Mention, ...] = ()
     """The sentence's grammatical subjects, what an "it" in the next one may stand for."""
+    abbreviations: tuple[tuple[str, str], ...] = ()
+    """``(short, spelt out)`` keys of one entity written two ways: "the Python Package
+    Index (PyPI)", "PyPI is the Python Package Index"."""
+
+
+def _abbreviates(short: str, words: Sequence[Token]) -> bool:
+    """Whether ``short`` is made of the initials of ``words`` (their function words left
+    out): "PyPI" of "Python Package Index", "npm" of "Node Package Manager"."""
+    capitals = [c for c in short if c.isupper()]
+    letters = capitals if len(capitals) >= 2 else [c for c in short if c.isalpha()]
+    initials = [w.text[0] for w in words if w.tag not in _FUNCTION_TAGS and w.text[0].isalpha()]
+    return len(initials) >= 2 and [c.lower() for c in letters] == [c.lower() for c in initials]
+
+
+def _abbreviations(reader: SentenceReader) -> tuple[tuple[str, str], ...]:
+    """The short forms the sentence spells out (see :attr:`SentenceFindings.abbreviations`):
+    a name with its initials in brackets after it, or a copula between the two."""
+    found: list[tuple[str, str]] = []
+    for phrase in reader.phrases:
+        long = reader.mention(phrase)
+        if long is None or long.kind is EntityKind.PHRASE:
+            continue
+        for short in (_bracketed_after(reader, phrase), _copula_before(reader, phrase)):
+            if short is not None and _abbreviates(reader.tokens[short.start].text, phrase.words):
+                named = reader.mention(short)
+                if named is not None:
+                    found.append((named.key, long.key))
+    return tuple(found)
+
+
+def _bracketed_after(reader: SentenceReader, phrase: Phrase) -> Phrase | None:
+    """The one-word phrase in brackets right after ``phrase``: "the Python Package Index
+    (PyPI)"."""
+    tokens, after = reader.tokens, phrase.end
+    if after + 2 >= len(tokens) or tokens[after].lower != "(" or tokens[after + 2].lower != ")":
+        return None
+    short = reader.starting_at.get(after + 1)
+    return short if short is not None and short.end == after + 2 else None
+
+
+def _copula_before(reader: SentenceReader, phrase: Phrase) -> Phrase | None:
+    """The one-word subject of "is" right before ``phrase``: "PyPI is the Python Package
+    Index"."""
+    before = phrase.start - 1
+    if before < 1 or not reader.copula_at(before) or reader.tokens[before].lower != "is":
+        return None
+    subject = reader.ending_at.get(before)
+    return subject if subject is not None and subject.end - subject.start == 1 else None
 
 
 def read_sentence(
@@ -116,7 +164,9 @@ def read_sentence(
             f for f in best if f.subject.key not in variables and f.object.key not in variables
         )
         types = [item for item in types if item[0] not in variables]
-    return SentenceFindings(tuple(mentions), best, tuple(types), _subjects(reader, best))
+    return SentenceFindings(
+        tuple(mentions), best, tuple(types), _subjects(reader, best), _abbreviations(reader)
+    )
 
 
 _FUNCTION_TAGS = frozenset(

@@ -433,3 +433,23 @@ def test_a_verb_in_s_between_a_name_and_a_plural_is_the_names_verb() -> None:
     found = _entities("Wheels are uploaded to PyPI. PyPI hosts wheels for every platform.")
     assert found["pypi"].mentions == 2
     assert not [key for key in found if key.startswith("pypi ")], sorted(found)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ("Packages are uploaded to the Python Package Index (PyPI).", "PyPI hosts wheels."),
+        ("PyPI is the Python Package Index.", "Twine uploads packages to PyPI."),
+    ],
+)
+def test_a_short_form_and_its_spelt_out_name_are_one_entity(texts: tuple[str, ...]) -> None:
+    found = _entities(*texts)
+    assert "python package index" not in found
+    assert set(found["pypi"].aliases) == {"PyPI", "Python Package Index"}
+    assert found["pypi"].mentions == 3
+
+
+def test_a_name_in_brackets_that_is_not_its_initials_is_no_short_form() -> None:
+    # "(Warehouse)" does not abbreviate "the Python Package Index": two entities.
+    found = _entities("The Python Package Index (Warehouse) serves wheels. PyPI is fast.")
+    assert {"python package index", "warehouse", "pypi"} <= set(found)
