@@ -279,6 +279,17 @@ def as_names(tokens: Sequence[Token], names: Collection[str]) -> tuple[Token, ..
 _VERB_OBJECTS = frozenset({Tag.DET, Tag.PRON, Tag.NAME, Tag.CODE, Tag.NUM})
 
 
+def _after_a_name(tokens: Sequence[Token], i: int) -> bool:
+    """Whether a name ends right before ``i``, or before an aside in brackets that ends
+    there: "PyPI hosts", "the Python Software Foundation (PSF) runs"."""
+    j = i - 1
+    if tokens[j].lower == ")":
+        while j > 0 and tokens[j].lower != "(":
+            j -= 1
+        j -= 1
+    return j >= 0 and tokens[j].tag in (Tag.NAME, Tag.CODE)
+
+
 def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
     """A verb form right after a name is the name's verb, not the end of a compound: in
     -s before what it governs ("pip needs to work", "Django needs a backend", "PyPI hosts
@@ -286,7 +297,7 @@ def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
     before a preposition ("an instance of systemd running in an image")."""
     for i in range(1, len(tokens) - 1):
         token, after = tokens[i], tokens[i + 1]
-        if token.tag is not Tag.NOUN or tokens[i - 1].tag not in (Tag.NAME, Tag.CODE):
+        if token.tag is not Tag.NOUN or not _after_a_name(tokens, i):
             continue
         # "PyPI hosts wheels" too: a plural rarely modifies the noun after it
         governs = after.tag in _VERB_OBJECTS or after.lower == "to" or after.tag is Tag.NOUN

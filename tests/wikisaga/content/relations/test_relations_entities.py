@@ -433,6 +433,9 @@ def test_a_verb_in_s_between_a_name_and_a_plural_is_the_names_verb() -> None:
     found = _entities("Wheels are uploaded to PyPI. PyPI hosts wheels for every platform.")
     assert found["pypi"].mentions == 2
     assert not [key for key in found if key.startswith("pypi ")], sorted(found)
+    # Also past an aside in brackets after the name.
+    found = _entities("The Python Software Foundation (PSF) runs PyPI.")
+    assert set(found) == {"psf", "pypi"}
 
 
 @pytest.mark.parametrize(
