@@ -225,16 +225,19 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
 
 
 _BEFORE_A_BARE_NAME = frozenset({Tag.PUNCT, Tag.CONJ, Tag.PREP, Tag.REL, Tag.ADV})
+_PLURAL_AUX = frozenset({"are", "were", "have", "do", "aren't", "weren't", "haven't", "don't"})
 
 
 def lower_case_names(sentences: Iterable[Sequence[Token]]) -> frozenset[str]:
     """The words written in lower case that a document uses as names: pip, npm, systemd.
 
-    Such a word is unknown to the word lists, and somewhere in the document it has, with
-    no article or modifier before it, a possessive ("pip's cache") or a verb that agrees
-    with it as a singular subject ("pip will reuse", "systemd defines", "setuptools is").
-    A common noun takes an article there ("the resolver backtracks"); a word the lists
-    miss ("boot", "range") is not made a name by being used bare."""
+    Such a word is unknown to the word lists, and somewhere in the document it has a
+    possessive with no article or modifier before it ("pip's cache"), or it opens a
+    sentence, in lower case, with a verb that agrees with it as a singular subject ("pip
+    will reuse", "systemd defines", "setuptools is"). A common noun takes an article
+    ("the resolver backtracks"); a mass noun goes bare but not in lower case at the start
+    of a sentence ("because memory is cheap"); a word the lists miss ("boot", "range") is
+    not made a name by being used bare."""
     lex = lexicon()
     found: set[str] = set()
     for tokens in sentences:
@@ -254,12 +257,10 @@ def lower_case_names(sentences: Iterable[Sequence[Token]]) -> frozenset[str]:
             if i > 0 and tokens[i - 1].tag not in _BEFORE_A_BARE_NAME:
                 continue
             after = tokens[i + 1]
-            agrees = after.tag in (Tag.AUX, Tag.MODAL) and after.lower not in _PLURAL_AUX
-            if (
-                after.tag is Tag.POSS
-                or agrees
-                or (after.tag is Tag.VERB and after.lower.endswith("s"))
-            ):
+            agrees = (after.tag in (Tag.AUX, Tag.MODAL) and after.lower not in _PLURAL_AUX) or (
+                after.tag is Tag.VERB and after.lower.endswith("s")
+            )
+            if after.tag is Tag.POSS or (agrees and i == 0):
                 found.add(word)
     return frozenset(found)
 
@@ -293,8 +294,8 @@ def _after_a_name(tokens: Sequence[Token], i: int) -> bool:
 def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
     """A verb form right after a name is the name's verb, not the end of a compound: in
     -s before what it governs ("pip needs to work", "Django needs a backend", "PyPI hosts
-    wheels"), in -ing
-    before a preposition ("an instance of systemd running in an image")."""
+    wheels"), in -ing before a preposition ("an instance of systemd running in an
+    image")."""
     for i in range(1, len(tokens) - 1):
         token, after = tokens[i], tokens[i + 1]
         if token.tag is not Tag.NOUN or not _after_a_name(tokens, i):
@@ -304,9 +305,6 @@ def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
         finite = token.lower.endswith("s") and token.lower in lex.all_verb_forms and governs
         if finite or (token.lower.endswith("ing") and after.tag is Tag.PREP):
             tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
-
-
-_PLURAL_AUX = frozenset({"are", "were", "have", "do", "aren't", "weren't", "haven't", "don't"})
 
 
 def _settle_imperatives(tokens: list[Token], lex: Lexicon) -> None:
