@@ -12,12 +12,12 @@ the document's title, the rest is dropped.
 
 MyST, the Markdown of Sphinx, reads as its built pages do (:mod:`._sphinx`): a role
 before inline code (``{ref}`text <target>```) is the text it shows, a target line
-(``(caching)=``) is no text, and a fence named
-in braces is a directive: a note's, a tab's or a version note's body is prose
-("Changed in version 20.0: ..."), a ``{code-block} python`` is Python code, any other
-directive code of no language. Hugo's shortcodes and Liquid's tags (static sites'
-templating) are rewritten first (:mod:`._templates`): an example or a highlighted
-listing is code, a callout's body prose, any other tag nothing.
+(``(caching)=``) is no text, and a fence named in braces is a directive: a note's, a
+tab's or a version note's body is prose ("Changed in version 20.0: ..."), a
+``{code-block} python`` is Python code, any other directive code of no language.
+Hugo's shortcodes and Liquid's tags (static sites' templating) are rewritten first
+(:mod:`._templates`): an example or a highlighted listing is code, a callout's body
+prose, any other tag nothing.
 """
 
 from __future__ import annotations
