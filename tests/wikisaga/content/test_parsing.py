@@ -212,6 +212,14 @@ def test_static_site_templating_is_no_prose() -> None:
     ]
 
 
+@pytest.mark.timeout(60)
+def test_a_hostile_line_of_braces_is_read_in_linear_time() -> None:
+    """Template tags are short, and the rewriter never looks further for one's end: a
+    line of 200,000 "{{" (an unbounded search from each would take hours) is read."""
+    document = parsed("# Braces\n\n" + "{{" * 200_000 + "\n\nThe end is prose.\n", "markdown")
+    assert document.text.endswith("The end is prose.")
+
+
 def test_what_is_hidden_from_readers_is_no_text() -> None:
     """A dialog shown only on demand (Bootstrap's modal demos, filled with placeholder
     lyrics) and a decorative "×" are hidden from readers: no text of the document."""

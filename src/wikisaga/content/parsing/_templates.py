@@ -43,7 +43,11 @@ _LIQUID_TAG = re.compile(r"^\s*\{%-?\s*(?P<name>[\w-]+)(?P<args>.*?)-?%\}\s*$")
 _LIQUID_BLOCKS = frozenset({"highlight", "capture", "raw", "comment"})
 _FENCE = re.compile(r"^[ ]{0,3}(`{3,}|~{3,})")
 # Inside a line: inline code (kept as it is) or a template tag or expression (dropped).
-_INLINE = re.compile(r"(?P<code>(`+).*?(?<!`)\2(?!`))|\{\{[<%].*?[>%]\}\}|\{%.*?%\}|\{\{.*?\}\}")
+# Both are short; bounding them keeps a hostile line ("{{{{...") linear to read.
+_INLINE = re.compile(
+    r"(?P<code>(`{1,16})[^`\n]{0,500}\2(?!`))|\{\{[<%].{0,300}?[>%]\}\}|\{%.{0,300}?%\}"
+    r"|\{\{.{0,300}?\}\}"
+)
 
 
 @dataclass
