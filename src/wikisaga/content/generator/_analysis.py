@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from wikisaga.content.chunking import chunk_text
 from wikisaga.content.generator._text import terms, words
+from wikisaga.content.parsing import TABLE_CELLS
 from wikisaga.content.records import Chunk, Document
 from wikisaga.content.relations import Sentence, identity_key, normalise_key, split_sentences
 
@@ -34,6 +35,7 @@ __all__ = [
     "ProseSentence",
     "analyse",
     "fingerprint",
+    "is_table_row",
     "needs_context",
 ]
 
@@ -161,8 +163,12 @@ def points_elsewhere(text: str) -> bool:
     return bool(first) and (first[0] in _POINTERS or tuple(first) in _POINTER_PHRASES)
 
 
-_TABLE_CELLS = " | "
-"""How the parsers join the cells of a table's row (Markdown, HTML, reStructuredText)."""
+def is_table_row(text: str) -> bool:
+    """Whether a block of a document's text is a table's row (its cells, as the parsers
+    join them): no sentence, whatever its end, and no statement of relations."""
+    return TABLE_CELLS in text
+
+
 _BRACES = frozenset("{}[]")
 _MARKS = frozenset("();")
 _MAX_MARKS = 0.05
@@ -184,8 +190,8 @@ def _is_statement(text: str) -> bool:
     is prose rather than notation or a table's row."""
     if len(text) > MAX_SENTENCE_CHARS or _reads_as_code(text):
         return False
-    if _TABLE_CELLS in text:
-        return False  # a table's row, its cells joined: no sentence, whatever its end
+    if is_table_row(text):
+        return False
     bare = text.rstrip(_CLOSERS)
     if not bare.endswith(_TERMINALS):
         return False

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wikisaga.content.generator._analysis import DocumentAnalysis
+from wikisaga.content.generator._analysis import DocumentAnalysis, is_table_row
 from wikisaga.content.relations import (
     EXTRACTOR_VERSION,
     Entity,
@@ -110,9 +110,8 @@ def document_relations(analysis: DocumentAnalysis, text: str) -> DocumentRelatio
         doc_id=analysis.doc_id,
         source_path=analysis.source_path,
         text=text,
-        # A table row (the parsers join its cells with " | ") is not a sentence: the
-        # extractor's own reading of markup leaves tables out too.
-        sentences=tuple(s for s in analysis.sentences if " | " not in s.text),
+        # The extractor's own reading of markup leaves tables out too.
+        sentences=tuple(s for s in analysis.sentences if not is_table_row(s.text)),
         topic=title_topic(analysis.title),
     )
     extraction = extract_relations([prose])

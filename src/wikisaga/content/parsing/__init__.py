@@ -20,13 +20,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
+from wikisaga.content.parsing._blocks import TABLE_CELLS
 from wikisaga.content.parsing.html import parse_html
 from wikisaga.content.parsing.markdown import parse_markdown
 from wikisaga.content.parsing.rst import parse_rst
 from wikisaga.content.parsing.text import parse_text
 from wikisaga.content.records import ParsedDocument
 
-__all__ = ["FORMATS", "PARSER_VERSION", "Unparseable", "decode", "format_of", "parse"]
+__all__ = [
+    "FORMATS",
+    "PARSER_VERSION",
+    "TABLE_CELLS",
+    "Unparseable",
+    "decode",
+    "format_of",
+    "parse",
+]
 
 PARSER_VERSION = "3"
 """Changes whenever a parser's output for the same input changes, so stored documents made

@@ -12,9 +12,11 @@ import re
 
 from wikisaga.content.records import CodeBlock, Heading, ParsedDocument
 
-__all__ = ["BLOCK_SEPARATOR", "TextBuilder", "choose_title", "reflow"]
+__all__ = ["BLOCK_SEPARATOR", "TABLE_CELLS", "TextBuilder", "choose_title", "reflow"]
 
 BLOCK_SEPARATOR = "\n\n"
+TABLE_CELLS = " | "
+"""What joins the cells of a table's row into one block of the text, in every format."""
 
 _SPACES = re.compile(r"\s+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
@@ -78,6 +80,12 @@ class TextBuilder:
             block = "\n".join(lines).strip()
             if block:
                 self._block(block)
+
+    def row(self, cells: list[str]) -> None:
+        """A table's row: its non-empty cells, joined by :data:`TABLE_CELLS`."""
+        kept = [cell for cell in cells if cell]
+        if kept:
+            self.paragraph(TABLE_CELLS.join(kept))
 
     def code(self, text: str, language: str = "") -> None:
         """A code block, kept apart from the prose, at the current end of the prose; its text

@@ -218,10 +218,8 @@ class HtmlText(HTMLParser):
             self._row.append(" ".join("".join(self._cell).split()))
             self._cell = None
         elif name == "tr" and self._row is not None:
-            cells = [cell for cell in self._row if cell]
+            self.builder.row(self._row)
             self._row = None
-            if cells:
-                self.builder.paragraph(" | ".join(cells))
         elif name in _BLOCKS:
             self._flush()
 

@@ -106,9 +106,7 @@ def _walk(tokens: Sequence[Token], builder: TextBuilder) -> None:
         elif kind == "tr_open":
             row = []
         elif kind == "tr_close" and row is not None:
-            cells = [cell for cell in row if cell]
-            if cells:
-                builder.paragraph(" | ".join(cells))
+            builder.row(row)
             row = None
         elif kind == "inline":
             text = _inline_text(token)

@@ -108,10 +108,7 @@ class _Walker:
             self.builder.code(node.astext(), _language(node))
             return
         if isinstance(node, nodes.row):
-            cells = [" ".join(entry.astext().split()) for entry in node.children]
-            cells = [cell for cell in cells if cell]
-            if cells:
-                self.builder.paragraph(" | ".join(cells))
+            self.builder.row([" ".join(entry.astext().split()) for entry in node.children])
             return
         if isinstance(node, nodes.TextElement):
             self.builder.paragraph(node.astext())
