@@ -145,7 +145,12 @@ class _Found:
             return
         if format_of(source_path) is None:
             suffix = PurePosixPath(source_path).suffix
-            self.skipped.append(Skipped(source_path, f"unsupported format ({suffix})"))
+            reason = (
+                f"unsupported format ({suffix})"
+                if suffix
+                else "no file name suffix (read only for README, LICENSE, CHANGES and the like)"
+            )
+            self.skipped.append(Skipped(source_path, reason))
             return
         earlier = self.seen.get(source_path)
         if earlier is not None:
@@ -230,7 +235,12 @@ def _read(path: Path, max_bytes: int) -> bytes:
 
 
 def _fallback_title(source_path: str) -> str:
-    stem = PurePosixPath(source_path).stem or PurePosixPath(source_path).name
+    """A title made from the file name: its stem, words apart ("event-hooks" reads "event
+    hooks"); a folder's ``README`` or ``index`` is titled by the folder."""
+    path = PurePosixPath(source_path)
+    stem = path.stem or path.name
+    if stem.lower() in ("readme", "index") and path.parent.name:
+        stem = path.parent.name
     return stem.replace("_", " ").replace("-", " ").strip() or source_path
 
 

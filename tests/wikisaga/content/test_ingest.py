@@ -132,6 +132,8 @@ class IngestContract:
                 "big.md": "# Big\n\n" + "x" * 5000,
                 "script-only.html": "<script>alert(1)</script><style>p{}</style>",
                 "picture.png": b"\x89PNG\r\n",
+                "CNAME": "docs.example.org\n",
+                "theme/nav.html": '{% if nav %}<nav class="{{ c }}">{{ site }}</nav>{% endif %}',
                 ".hidden.md": "# Hidden\n\nleft out silently",
                 ".git/config.txt": "left out with its folder",
             },
@@ -146,6 +148,7 @@ class IngestContract:
 
         assert report.added == ("inside.md", "ok.md")
         assert reasons(report) == {
+            "CNAME": "no file name suffix (read only for README, LICENSE, CHANGES and the like)",
             "big.md": "too large (5007 bytes; the limit is 4096)",
             "binary.txt": "binary file",
             "blank.rst": "empty file",
@@ -157,6 +160,7 @@ class IngestContract:
             "picture.png": "unsupported format (.png)",
             "pipe.txt": "not a regular file",
             "script-only.html": "no text",
+            "theme/nav.html": "no text",
         }
         stored = [info.source_path for info in store.list_documents(project)]
         assert stored == ["inside.md", "ok.md"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from wikisaga.content.ingest import make_document
 from wikisaga.content.parsing import Unparseable, decode, format_of, parse
 from wikisaga.content.records import CodeBlock, Heading, ParsedDocument
 
@@ -234,7 +235,70 @@ def test_what_is_hidden_from_readers_is_no_text() -> None:
 
 
 def test_markdown_without_headings_is_titled_from_the_file_name() -> None:
-    assert parsed("just a paragraph", "markdown").title == "from the file name"
+    """The file name's words, with a capital, as a title reads."""
+    assert parsed("just a paragraph", "markdown").title == "From the file name"
+
+
+@pytest.mark.parametrize(
+    ("source", "title"),
+    [
+        # MkDocs pages start at "##" (the site's navigation titles them): the first of
+        # several sections is no title, the file name is.
+        ("Why.\n\n## Why use a Client?\n\nSpeed.\n\n## Usage\n\nUse it.\n", "Clients"),
+        # ... spelt as the page spells its words.
+        ("## Verification\n\nSSL is on.\n\n## Certificates\n\nSSL again, ssl.x.\n", "SSL"),
+        # One heading over the others is the page's title, whatever its level.
+        ("## Timeouts\n\nWait.\n\n### Connect\n\nA.\n\n### Read\n\nB.\n", "Timeouts"),
+        ("# Handbook\n\n## One\n\nA.\n\n## Two\n\nB.\n", "Handbook"),
+    ],
+)
+def test_a_page_of_sections_is_titled_by_its_file_name(source: str, title: str) -> None:
+    name = "ssl" if "SSL" in source else "clients"
+    assert parse(source, "markdown", fallback_title=name).title == title
+
+
+def test_a_folder_readme_is_titled_by_the_folder() -> None:
+    documents = {
+        "guides/advanced/README.md": "## Part one\n\nA.\n\n## Part two\n\nB.\n",
+        "event-hooks.md": "Hooks are called.\n",
+    }
+    titles = {
+        path: make_document("p", path, text.encode()).title for path, text in documents.items()
+    }
+    assert titles == {"guides/advanced/README.md": "Advanced", "event-hooks.md": "Event hooks"}
+
+
+def test_mkdocs_blocks_read_as_their_built_pages() -> None:
+    """An admonition's and a tab's body are prose and code of the page; the marker line
+    is not text (a quoted title is); an API stub, filled in by mkdocstrings, is nothing;
+    inside a fence, nothing is touched."""
+    source = (
+        "# API\n\n!!! note\n    Only use these functions in a console.\n\n"
+        "::: httpx.request\n    :docstring:\n\n"
+        '=== "Sync"\n\n    ```python\n    httpx.get(url)\n    ```\n\n'
+        '- Item.\n\n    ??? warning "Mind the pool"\n        Limits apply.\n\n'
+        "```\n!!! tip\n    kept as code\n```\n"
+    )
+    document = parsed(source, "markdown")
+    assert document.text == (
+        "API\n\nOnly use these functions in a console.\n\nSync\n\nItem.\n\n"
+        "Mind the pool\n\nLimits apply."
+    )
+    assert code_of(document) == [("httpx.get(url)", "python"), ("!!! tip\n    kept as code", "")]
+
+
+def test_an_html_template_is_no_document() -> None:
+    """A site's theme template kept among its documents: tags, expressions and comments
+    are no text outside code, so nothing is left of it."""
+    template = (
+        '{% import "partials/nav-item.html" as item %}\n{# the title #}\n'
+        '<nav class="{{ class }}"><label>{{ config.site_name }}</label>'
+        "{% for item in nav %}{{ item.render() }}{% endfor %}</nav>"
+    )
+    with pytest.raises(Unparseable, match="no text"):
+        parsed(template, "html")
+    page = parsed("<p>Write <code>{{ name }}</code>{% if x %} here{% endif %}.</p>", "html")
+    assert page.text == "Write {{ name }} here."
 
 
 # -- reStructuredText ----------------------------------------------------------------------
@@ -407,7 +471,7 @@ def test_text_keeps_its_lines_and_finds_underlined_headings() -> None:
 
 
 def test_text_whose_first_paragraph_is_long_is_titled_from_the_file_name() -> None:
-    assert parsed("a sentence\nover two lines\n\nbody", "text").title == "from the file name"
+    assert parsed("a sentence\nover two lines\n\nbody", "text").title == "From the file name"
 
 
 # -- decoding and formats -----------------------------------------------------------------
@@ -452,6 +516,13 @@ def test_a_document_of_only_code_is_kept() -> None:
         ("d.html", "html"),
         ("e.txt", "text"),
         ("README", "text"),
+        ("docs/CHANGES", "text"),
+        ("Code_Of_Conduct", "text"),
+        # Without a suffix, only the conventional names of prose are documents: a GitHub
+        # Pages domain, a build script or a version number is not one.
+        ("docs/CNAME", None),
+        ("Makefile", None),
+        ("VERSION", None),
         ("f.png", None),
         ("g.py", None),
     ],

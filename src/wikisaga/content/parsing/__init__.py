@@ -30,6 +30,7 @@ from wikisaga.content.records import ParsedDocument
 __all__ = [
     "FORMATS",
     "PARSER_VERSION",
+    "PROSE_NAMES",
     "TABLE_CELLS",
     "Unparseable",
     "decode",
@@ -37,7 +38,7 @@ __all__ = [
     "parse",
 ]
 
-PARSER_VERSION = "3"
+PARSER_VERSION = "4"
 """Changes whenever a parser's output for the same input changes, so stored documents made
 by an older parser are parsed again."""
 
@@ -52,9 +53,21 @@ FORMATS: dict[str, str] = {
     ".xhtml": "html",
     ".txt": "text",
     ".text": "text",
-    "": "text",
 }
 """The format of each file name suffix (lowercase)."""
+
+PROSE_NAMES = frozenset(
+    {
+        *("readme", "license", "licence", "copying", "copyright", "notice", "authors"),
+        *("contributors", "maintainers", "credits", "thanks", "changes", "changelog"),
+        *("history", "news", "releasenotes", "install", "upgrading", "contributing"),
+        *("hacking", "code_of_conduct", "governance", "security", "support", "faq"),
+        *("todo", "bugs", "usage"),
+    }
+)
+"""The names (lowercase) of the files without a suffix that are read, as text: the
+conventional names of a project's prose. Any other file without one (``CNAME``,
+``Makefile``, ``Dockerfile``, ``VERSION``) is not a document."""
 
 _PARSERS: dict[str, Callable[..., ParsedDocument]] = {
     "markdown": parse_markdown,
@@ -71,7 +84,10 @@ class Unparseable(ValueError):
 
 def format_of(name: str) -> str | None:
     """The format of a file called ``name``, or ``None`` if no parser reads it."""
-    return FORMATS.get(PurePosixPath(name).suffix.lower())
+    path = PurePosixPath(name)
+    if not path.suffix:
+        return "text" if path.name.lower() in PROSE_NAMES else None
+    return FORMATS.get(path.suffix.lower())
 
 
 def decode(data: bytes) -> str:

@@ -9,10 +9,11 @@ line, so offsets of headings and code are computed here, once, for every format.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from wikisaga.content.records import CodeBlock, Heading, ParsedDocument
 
-__all__ = ["BLOCK_SEPARATOR", "TABLE_CELLS", "TextBuilder", "choose_title", "reflow"]
+__all__ = ["BLOCK_SEPARATOR", "TABLE_CELLS", "Fences", "TextBuilder", "choose_title", "reflow"]
 
 BLOCK_SEPARATOR = "\n\n"
 TABLE_CELLS = " | "
@@ -22,23 +23,94 @@ _SPACES = re.compile(r"\s+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 
 
+class Fences:
+    """Which lines of a Markdown source are fenced code, the lines fed in order: what a
+    rewriter of the source leaves alone. ``indented`` counts a fence opened at any indent
+    (inside a list item or a block's body), not only at CommonMark's three spaces."""
+
+    def __init__(self, *, indented: bool = False) -> None:
+        self._opening = re.compile(r"^[ ]*(`{3,}|~{3,})" if indented else r"^[ ]{0,3}(`{3,}|~{3,})")
+        self.open: str | None = None
+        """The marker of the fence open before the next line, if one is."""
+
+    def code(self, line: str) -> bool:
+        """Whether ``line`` opens, is inside or closes a fence."""
+        if self.open is not None:
+            if line.lstrip().startswith(self.open) and not line.strip().strip(self.open[0]):
+                self.open = None
+            return True
+        opened = self._opening.match(line)
+        if opened is not None:
+            self.open = opened.group(1)
+            return True
+        return False
+
+
 def reflow(text: str) -> str:
     """``text`` on one line: every run of white space one space, none at either end."""
     return _SPACES.sub(" ", text).strip()
 
 
-def choose_title(declared: str, outline: tuple[Heading, ...], fallback: str) -> str:
+def choose_title(declared: str, outline: tuple[Heading, ...], fallback: str, text: str = "") -> str:
     """A document's title: the one it declares (front matter, ``<title>``, the document
-    title of reStructuredText), else its first level-1 heading, else its first heading,
-    else ``fallback`` (made from the file name)."""
+    title of reStructuredText), else its first level-1 heading, else the one heading at
+    the top of its outline (a title written ``## Timeouts`` over ``###`` sections), else
+    ``fallback`` (made from the file name), spelt as ``text`` spells its words, else its
+    first heading.
+
+    A document whose top level holds several headings (MkDocs pages, titled by the site's
+    navigation, start at ``##``) is not titled by the first of them: "Why use a Client?"
+    is a section of ``clients.md``, and its file name says what it is about."""
     if reflow(declared):
         return reflow(declared)
     for heading in outline:
         if heading.level == 1:
             return heading.text
     if outline:
-        return outline[0].text
-    return reflow(fallback)
+        top = min(heading.level for heading in outline)
+        tops = [heading for heading in outline if heading.level == top]
+        if len(tops) == 1:
+            return tops[0].text
+    named = _spelt_as_in(reflow(fallback), text)
+    if named:
+        return named
+    return outline[0].text if outline else ""
+
+
+_WORD = re.compile(r"\w+")
+_OPENS_SENTENCE = frozenset(".!?:;\n")
+
+
+def _spelt_as_in(name: str, text: str) -> str:
+    """``name`` (words of a file name), each word written in lower case spelt as ``text``
+    spells it most often ("ssl" as "SSL", "django" as "Django"; a tie keeps it as it is,
+    and a capital that opens a sentence counts for nothing), its first letter made a
+    capital."""
+    if not name:
+        return ""
+    lower = {word for word in _WORD.findall(name) if word.islower()}
+    spellings: dict[str, Counter[str]] = {word: Counter() for word in lower}
+    if lower and text:
+        for found in _WORD.finditer(text):
+            spelt = found.group()
+            if spelt.lower() not in spellings:
+                continue
+            start = found.start()
+            before = text[max(0, start - 16) : start].rstrip(" \t")
+            if spelt[1:].islower() and (not before or before[-1] in _OPENS_SENTENCE):
+                continue  # "Hooks are called": a capital that opens a sentence
+            spellings[spelt.lower()][spelt] += 1
+
+    def respell(match: re.Match[str]) -> str:
+        word = match.group()
+        counted = spellings.get(word)
+        if not counted:
+            return word
+        best, times = counted.most_common(1)[0]
+        return best if times > counted[word] else word
+
+    spelt_name = _WORD.sub(respell, name)
+    return spelt_name[0].upper() + spelt_name[1:]
 
 
 class TextBuilder:
@@ -97,6 +169,11 @@ class TextBuilder:
     @property
     def outline(self) -> tuple[Heading, ...]:
         return tuple(self._outline)
+
+    @property
+    def text(self) -> str:
+        """The text so far."""
+        return "".join(self._parts)
 
     def build(self, title: str) -> ParsedDocument:
         """The document, titled ``title`` (reflowed)."""

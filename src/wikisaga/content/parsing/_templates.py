@@ -16,6 +16,10 @@ source before it is parsed, outside fenced code and inline code:
 * any other tag or expression (``{{< docsref "/x" >}}``, ``{{< param version >}}``,
   ``{% include x.html %}``, ``{{ .Title }}``) is dropped: what it stands for is known only
   to the site that renders it.
+
+:func:`without_template_tags` drops every tag, expression and comment from a run of text:
+the HTML reader applies it to the prose of an HTML page (a site's theme template kept
+with its documents, ``{% if ... %}``, ``{{ config.site_name }}``), not to its code.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["without_templates"]
+from wikisaga.content.parsing._blocks import Fences
+
+__all__ = ["without_template_tags", "without_templates"]
 
 _PROSE = frozenset(
     {
@@ -41,13 +47,24 @@ _HUGO_TAG = re.compile(
 )
 _LIQUID_TAG = re.compile(r"^\s*\{%-?\s*(?P<name>[\w-]+)(?P<args>.*?)-?%\}\s*$")
 _LIQUID_BLOCKS = frozenset({"highlight", "capture", "raw", "comment"})
-_FENCE = re.compile(r"^[ ]{0,3}(`{3,}|~{3,})")
 # Inside a line: inline code (kept as it is) or a template tag or expression (dropped).
 # Both are short; bounding them keeps a hostile line ("{{{{...") linear to read.
 _INLINE = re.compile(
     r"(?P<code>(`{1,16})[^`\n]{0,500}\2(?!`))|\{\{[<%].{0,300}?[>%]\}\}|\{%.{0,300}?%\}"
     r"|\{\{.{0,300}?\}\}"
 )
+
+
+# Jinja's, Django's and Liquid's tags, expressions and comments (Hugo's shortcodes too),
+# across lines but bounded, so that a hostile run of text reads in linear time.
+_TEMPLATE_TAG = re.compile(r"\{\{.{0,300}?\}\}|\{%.{0,300}?%\}|\{#.{0,300}?#\}", re.DOTALL)
+
+
+def without_template_tags(text: str) -> str:
+    """``text`` with every template tag, expression and comment in it dropped."""
+    if "{" not in text:
+        return text
+    return _TEMPLATE_TAG.sub("", text)
 
 
 @dataclass
@@ -93,10 +110,10 @@ def _last_closings(lines: list[str]) -> dict[tuple[str, str], int]:
 
 def _rewrite(lines: list[str]) -> Iterator[str]:
     closings = _last_closings(lines)
-    fence: str | None = None
+    fences = Fences()
     block: _Block | None = None
     for number, line in enumerate(lines):
-        tag = _tag(line) if "{" in line and fence is None else None
+        tag = _tag(line) if "{" in line and fences.open is None else None
         if block is not None:
             if tag is not None and tag[3] and (tag[0], tag[1]) == block.closing:
                 yield from _close(block)
@@ -104,14 +121,7 @@ def _rewrite(lines: list[str]) -> Iterator[str]:
             else:
                 block.lines.append(line)
             continue
-        if fence is not None:
-            if line.lstrip().startswith(fence) and not line.strip().strip(fence[0]):
-                fence = None
-            yield line
-            continue
-        opened = _FENCE.match(line)
-        if opened is not None:
-            fence = opened.group(1)
+        if fences.code(line):
             yield line
             continue
         if tag is not None and not tag[3] and closings.get((tag[0], tag[1]), -1) > number:

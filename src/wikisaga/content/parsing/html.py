@@ -9,7 +9,8 @@ everything inside them: ``script``, ``style``, ``template``, ``noscript``, ``svg
 next/prev/up/index and their labels: "Next: …, Previous: …, Up: … [Index]"), whatever is
 hidden from readers (``hidden``, ``aria-hidden="true"``); comments,
 processing instructions and every attribute (so an event handler such as ``onclick`` can
-never reach the text).
+never reach the text); and, outside code, template tags and expressions (``{% if %}``,
+``{{ config.site_name }}``: a site's theme template is markup to fill in, not prose).
 Character references are decoded. Malformed markup is read as a browser would, as far as the
 tokenizer goes: unclosed elements end where their parent does, or at the end.
 """
@@ -20,6 +21,7 @@ import re
 from html.parser import HTMLParser
 
 from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.parsing._templates import without_template_tags
 from wikisaga.content.records import ParsedDocument
 
 __all__ = ["HtmlText", "html_text", "parse_html"]
@@ -226,7 +228,10 @@ class HtmlText(HTMLParser):
     def _text(self, data: str) -> None:
         if self._pre is not None:
             self._pre.append(data)
-        elif self._cell is not None:
+            return
+        if "code" not in self._open:
+            data = without_template_tags(data)
+        if self._cell is not None:
             self._cell.append(data)
         elif self._row is None:
             self._inline.append(data)
@@ -251,7 +256,7 @@ def parse_html(source: str, *, fallback_title: str) -> ParsedDocument:
     reader = HtmlText(builder)
     reader.feed(source)
     reader.close()
-    return builder.build(choose_title(reader.title, builder.outline, fallback_title))
+    return builder.build(choose_title(reader.title, builder.outline, fallback_title, builder.text))
 
 
 def html_text(fragment: str) -> str:

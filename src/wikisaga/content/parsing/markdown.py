@@ -17,7 +17,9 @@ tab's or a version note's body is prose ("Changed in version 20.0: ..."), a
 ``{code-block} python`` is Python code, any other directive code of no language.
 Hugo's shortcodes and Liquid's tags (static sites' templating) are rewritten first
 (:mod:`._templates`): an example or a highlighted listing is code, a callout's body
-prose, any other tag nothing.
+prose, any other tag nothing. So are MkDocs' blocks (:mod:`._mkdocs`): an admonition's
+or a tab's body is read as Markdown, its marker line is not text, an API stub
+(``::: package.name``) is nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.parsing._mkdocs import without_mkdocs
 from wikisaga.content.parsing._sphinx import (
     CODE_DIRECTIVES,
     PROSE_DIRECTIVES,
@@ -152,5 +155,5 @@ def parse_markdown(source: str, *, fallback_title: str) -> ParsedDocument:
     heading, else ``fallback_title``."""
     declared, body = _front_matter(source)
     builder = TextBuilder()
-    _walk(_MARKDOWN.parse(without_templates(body)), builder)
-    return builder.build(choose_title(declared, builder.outline, fallback_title))
+    _walk(_MARKDOWN.parse(without_mkdocs(without_templates(body))), builder)
+    return builder.build(choose_title(declared, builder.outline, fallback_title, builder.text))

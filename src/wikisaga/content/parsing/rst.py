@@ -148,4 +148,4 @@ def parse_rst(source: str, *, fallback_title: str) -> ParsedDocument:
     walker = _Walker(builder, title_level=1 if declared else 0)
     for child in tree.children:
         walker.visit(child, 0)
-    return builder.build(choose_title(declared, builder.outline, fallback_title))
+    return builder.build(choose_title(declared, builder.outline, fallback_title, builder.text))

@@ -41,4 +41,4 @@ def parse_text(source: str, *, fallback_title: str) -> ParsedDocument:
     short = "\n" not in title_line and len(title_line) <= _SHORT_TITLE
     has_level_one = any(heading.level == 1 for heading in outline)
     declared = title_line if short and not has_level_one else ""
-    return builder.build(choose_title(declared, outline, fallback_title))
+    return builder.build(choose_title(declared, outline, fallback_title, builder.text))

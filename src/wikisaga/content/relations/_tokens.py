@@ -159,10 +159,16 @@ def _open_class_tag(word: str, lex: Lexicon) -> Tag:
     return Tag.VERB if word in lex.verb_forms else Tag.NOUN
 
 
+# The literal values of programming languages, written as their languages write them:
+# "set trust_env to False", "raise_app_exceptions=False", "or None for no limits". A
+# value, like a number, not a name (but "None of them" opens a sentence as a word).
+_LITERALS = frozenset({"True", "False", "None", "NULL", "Null", "NaN", "nil"})
+
+
 def _word_tag(text: str, word: str, initial: bool, lex: Lexicon) -> Tag:
     if text.startswith(("`", "-")):
         return Tag.CODE
-    if text[0].isdigit() or _VERSION.fullmatch(word):
+    if text[0].isdigit() or _VERSION.fullmatch(word) or (text in _LITERALS and not initial):
         return Tag.NUM
     function = _function_tag(word, lex)
     if function is not None and (not text[0].isupper() or initial or len(word) <= 4):

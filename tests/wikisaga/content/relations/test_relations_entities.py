@@ -460,3 +460,18 @@ def test_a_name_in_brackets_that_is_not_its_initials_is_no_short_form() -> None:
     # "(Warehouse)" does not abbreviate "the Python Package Index": two entities.
     found = _entities("The Python Package Index (Warehouse) serves wheels. PyPI is fast.")
     assert {"python package index", "warehouse", "pypi"} <= set(found)
+
+
+def test_a_language_literal_is_a_value_not_a_name() -> None:
+    # API documentation sets options to literals; nothing called "False" is related to
+    # the options it is given to.
+    texts = (
+        "Inspect 500 error responses by setting raise_app_exceptions=False.",
+        "To ignore environment variables, trust_env has to be set False.",
+        "Pass None for no limits, or True to verify with the default CA bundle.",
+    )
+    found = _entities(*texts)
+    assert not {"false", "true", "none"} & set(found)
+    assert {"raise_app_exceptions", "trust_env"} <= set(found)
+    # At the start of a sentence the same words are words.
+    assert "trio" in _entities("None of the tests use Trio.")

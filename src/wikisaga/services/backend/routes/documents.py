@@ -154,7 +154,7 @@ class _Staged:
             raise Unprocessable(
                 f"{path!r}: unsupported format; the ingester reads Markdown (.md, .markdown, "
                 ".mdown), reStructuredText (.rst, .rest), HTML (.html, .htm, .xhtml) and text "
-                "(.txt, .text, no suffix)",
+                "(.txt, .text, and README, LICENSE, CHANGES and the like without a suffix)",
                 code="unsupported_format",
                 extra={"path": path},
             )
