@@ -51,7 +51,7 @@ def reflow(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def choose_title(declared: str, outline: tuple[Heading, ...], fallback: str, text: str = "") -> str:
+def choose_title(declared: str, outline: tuple[Heading, ...], fallback: str, text: str) -> str:
     """A document's title: the one it declares (front matter, ``<title>``, the document
     title of reStructuredText), else its first level-1 heading, else the one heading at
     the top of its outline (a title written ``## Timeouts`` over ``###`` sections), else
@@ -170,16 +170,20 @@ class TextBuilder:
     def outline(self) -> tuple[Heading, ...]:
         return tuple(self._outline)
 
-    @property
-    def text(self) -> str:
-        """The text so far."""
-        return "".join(self._parts)
+    def titled(self, declared: str, fallback: str) -> ParsedDocument:
+        """The document, titled as :func:`choose_title` chooses from ``declared``, the
+        outline, ``fallback`` and the text."""
+        text = "".join(self._parts)
+        return self._build(choose_title(declared, self.outline, fallback, text), text)
 
     def build(self, title: str) -> ParsedDocument:
         """The document, titled ``title`` (reflowed)."""
+        return self._build(title, "".join(self._parts))
+
+    def _build(self, title: str, text: str) -> ParsedDocument:
         return ParsedDocument(
             title=reflow(title),
-            text="".join(self._parts),
+            text=text,
             outline=tuple(self._outline),
             code_blocks=tuple(self._code),
         )

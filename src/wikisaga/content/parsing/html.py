@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.parsing._blocks import TextBuilder
 from wikisaga.content.parsing._templates import without_template_tags
 from wikisaga.content.records import ParsedDocument
 
@@ -256,7 +256,7 @@ def parse_html(source: str, *, fallback_title: str) -> ParsedDocument:
     reader = HtmlText(builder)
     reader.feed(source)
     reader.close()
-    return builder.build(choose_title(reader.title, builder.outline, fallback_title, builder.text))
+    return builder.titled(reader.title, fallback_title)
 
 
 def html_text(fragment: str) -> str:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.parsing._blocks import TextBuilder
 from wikisaga.content.parsing._mkdocs import without_mkdocs
 from wikisaga.content.parsing._sphinx import (
     CODE_DIRECTIVES,
@@ -156,4 +156,4 @@ def parse_markdown(source: str, *, fallback_title: str) -> ParsedDocument:
     declared, body = _front_matter(source)
     builder = TextBuilder()
     _walk(_MARKDOWN.parse(without_mkdocs(without_templates(body))), builder)
-    return builder.build(choose_title(declared, builder.outline, fallback_title, builder.text))
+    return builder.titled(declared, fallback_title)

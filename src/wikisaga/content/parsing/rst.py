@@ -29,7 +29,7 @@ from docutils.parsers.rst import Parser
 from docutils.readers.standalone import Reader
 from docutils.utils import SystemMessage
 
-from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.parsing._blocks import TextBuilder
 from wikisaga.content.parsing._sphinx import role_text
 from wikisaga.content.records import ParsedDocument
 
@@ -148,4 +148,4 @@ def parse_rst(source: str, *, fallback_title: str) -> ParsedDocument:
     walker = _Walker(builder, title_level=1 if declared else 0)
     for child in tree.children:
         walker.visit(child, 0)
-    return builder.build(choose_title(declared, builder.outline, fallback_title, builder.text))
+    return builder.titled(declared, fallback_title)

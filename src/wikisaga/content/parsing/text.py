@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from wikisaga.content.parsing._blocks import TextBuilder, choose_title
+from wikisaga.content.parsing._blocks import TextBuilder
 from wikisaga.content.records import ParsedDocument
 
 __all__ = ["parse_text"]
@@ -41,4 +41,4 @@ def parse_text(source: str, *, fallback_title: str) -> ParsedDocument:
     short = "\n" not in title_line and len(title_line) <= _SHORT_TITLE
     has_level_one = any(heading.level == 1 for heading in outline)
     declared = title_line if short and not has_level_one else ""
-    return builder.build(choose_title(declared, outline, fallback_title, builder.text))
+    return builder.titled(declared, fallback_title)
