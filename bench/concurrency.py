@@ -16,7 +16,8 @@ one opened log, ``<log>-p4`` on 4 processes with a log each, where ``<log>`` is
             pool of one connection each (``pool_size=N``), except ``pg-t16-pool4``, which
             keeps the engine's default pool of 4 for its 16 threads, and
             ``pg-t16-alone``, which turns group commit off (``group_commit=False``: every
-            write its own transaction, as before group commit)
+            write its own transaction, as before group commit), and ``pg-t16-b1``, which
+            sends one batch at a time (``batches_in_flight=1``) instead of the default two
 
 The saga is ``saga_engine.py``'s (two steps with durable compensations, then commit). Each
 round runs every system once, in a fresh random order (``--seed``), each doing ``--sagas``
@@ -35,7 +36,8 @@ writes each commit carried (group commit).
 The last line of standard output is one JSON object (progress goes to standard error):
 ``pg_16_vs_1`` is PostgreSQL's 16-thread throughput over its 1-thread throughput (group
 commit lets concurrent commits share a WAL flush), with the same ratios for SQLite, and
-``pg_16_group_vs_alone`` is 16 threads with group commit over 16 without.
+``pg_16_group_vs_alone`` is 16 threads with group commit over 16 without, and
+``pg_16_two_batches_vs_one`` two batches on their way at once over one at a time.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ RATIOS = {  # headline name: (numerator, denominator)
     "pg_p4_vs_1": ("pg-p4", "pg-t1"),
     "pg_16_pool4_vs_1": ("pg-t16-pool4", "pg-t1"),
     "pg_16_group_vs_alone": ("pg-t16", "pg-t16-alone"),
+    "pg_16_two_batches_vs_one": ("pg-t16", "pg-t16-b1"),
     "sqlite_16_vs_1": ("sqlite-t16", "sqlite-t1"),
     "sqlite_4_vs_1": ("sqlite-t4", "sqlite-t1"),
     "sqlite_p4_vs_1": ("sqlite-p4", "sqlite-t1"),
@@ -87,6 +90,9 @@ class Shape:
     """PostgreSQL threads: the log's pool (default: one connection per thread)."""
     group_commit: bool = True
     """PostgreSQL threads: whether concurrent writes are committed together."""
+    batches_in_flight: int | None = None
+    """PostgreSQL threads: how many group-commit batches may be on their way at once
+    (default: the log's, two)."""
 
 
 SHAPES = {
@@ -101,6 +107,7 @@ SHAPES = {
         Shape("pg-t16", "pg", 16),
         Shape("pg-t16-pool4", "pg", 16, pool_size=4),
         Shape("pg-t16-alone", "pg", 16, group_commit=False),
+        Shape("pg-t16-b1", "pg", 16, batches_in_flight=1),
         Shape("pg-p4", "pg", 4, processes=True),
     )
 }
@@ -122,6 +129,8 @@ class Load:
                 options = {**options, "pool_size": shape.pool_size or shape.workers}
                 if not shape.group_commit:
                     options["group_commit"] = False
+                if shape.batches_in_flight:
+                    options["batches_in_flight"] = shape.batches_in_flight
             self.log = open_saga_log(url, **options)
 
     def run(self, prefix: str, total: int) -> Round:

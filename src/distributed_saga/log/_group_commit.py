@@ -1,11 +1,19 @@
 """Group commit: the writes that threads make at the same time, committed together.
 
-Each thread that writes hands its write to a :class:`GroupCommit` and waits. The first
-thread to arrive while no batch is being written becomes the *leader*: it takes every
-write queued so far (its own among them), has them run and committed as one batch, hands
-each writer its own result, and lets the next leader take what queued up meanwhile. A
-writer returns only once its batch has committed (or has failed), so a write is exactly as
-durable as when it was committed alone.
+Each thread that writes hands its write to a :class:`GroupCommit` and waits. A thread
+that arrives while fewer than ``in_flight`` batches are being written becomes a *leader*:
+it has its write run and committed at once; otherwise its write queues. When a batch ends,
+the oldest queued write's thread leads the next one: it takes every write queued so far
+(its own first), has them run and committed as one batch, hands each writer its own
+result, and lets the next leader take what queued up meanwhile. A writer returns only once
+its batch has committed (or has failed), so a write is exactly as durable as when it was
+committed alone.
+
+With two batches in flight, one is executed by the server while the other waits for its
+commit to reach the disk: the server's CPU and its disk work at the same time, instead of
+in turn (``bench/concurrency.py``, ``pg_16_b2_vs_b1``). Each batch has a connection of its
+own, and the writes of one saga are never in two batches at once (its thread waits for
+each), so concurrent batches touch different sagas.
 
 Alone, a write is a batch of one: it runs at once, in the writer's own thread, with
 nothing added but an uncontended lock. Under concurrency, ``n`` writes cost one round trip
@@ -62,7 +70,8 @@ class GroupCommit(Generic[_R]):
 
     ``run_batch(writes)`` runs and commits ``writes`` (one or more), setting each one's
     result or error; an exception it raises itself fails every write of the batch that has
-    neither. ``max_batch`` bounds how many writes one commit carries.
+    neither, and it may be called from ``in_flight`` threads at once. ``max_batch`` bounds
+    how many writes one commit carries.
 
     A writer that has to wait sleeps on a lock of its own: a batch that ends wakes its
     own writers and, when writes queued meanwhile, the one that leads them next, and no
@@ -70,15 +79,23 @@ class GroupCommit(Generic[_R]):
     """
 
     def __init__(
-        self, run_batch: Callable[[list[Write[_R]]], None], *, max_batch: int = 64
+        self,
+        run_batch: Callable[[list[Write[_R]]], None],
+        *,
+        max_batch: int = 64,
+        in_flight: int = 1,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, not {max_batch}")
+        if in_flight < 1:
+            raise ValueError(f"in_flight must be at least 1, not {in_flight}")
         self._run_batch = run_batch
         self._max_batch = max_batch
+        self.in_flight = in_flight
+        """How many batches may be on their way at once, each led by its own writer."""
         self._lock = threading.Lock()
         self._queue: deque[Write[_R]] = deque()
-        self._leading = False
+        self._leaders = 0  # batches under way, or about to be (a chosen leader waking)
         self.batches = 0
         """Batches run so far (for tests and benchmarks)."""
         self.writes = 0
@@ -94,8 +111,8 @@ class GroupCommit(Generic[_R]):
         """Run the write, committed (alone or with others); its result, or raise its error."""
         write: Write[_R] = Write(query, params)
         with self._lock:
-            if not self._leading:
-                self._leading = True
+            if self._leaders < self.in_flight:
+                self._leaders += 1
                 batch = [write]
             else:
                 wake = write.wake = threading.Lock()
@@ -146,10 +163,10 @@ class GroupCommit(Generic[_R]):
         """The oldest queued write, chosen to lead and to wake ``batch`` (lock held).
 
         It takes its own batch when it wakes, with whatever queued up until then. None
-        when nothing is queued: no batch is under way then.
+        when nothing is queued: ``batch``'s place is free then.
         """
         if not self._queue:
-            self._leading = False
+            self._leaders -= 1
             return None
         successor = self._queue.popleft()
         successor.leads, successor.handed = True, batch

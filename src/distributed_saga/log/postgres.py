@@ -19,16 +19,20 @@ Round trips
 
 Group commit
     Threads sharing one opened log write through a :class:`~._group_commit.GroupCommit`:
-    a write made while another batch is on its way waits for it, then goes with every
-    write queued meanwhile, as one transaction sent in one message (one round trip, one
-    commit): ``BEGIN``, an ``EXECUTE`` of each write's statement, prepared once per
-    connection, with its values bound by psycopg's client-side binding, then ``COMMIT``.
-    Each caller returns only once its own write is committed, with its own result; a
-    batch the server refuses (a deadlock, an error in one statement) is rolled back whole
-    and each of its writes runs again on its own. A lone write runs at once, as before.
-    Batched writes cost the server about half the CPU of the same writes one by one;
-    ``group_commit=False`` turns it off. While a batch waits on a row lock in the server,
-    the writes queued behind it wait too.
+    a write made while two batches are on their way (``batches_in_flight``) waits for one
+    of them, then goes with every write queued meanwhile, as one transaction sent in one
+    message (one round trip, one commit): ``BEGIN``, an ``EXECUTE`` of each write's
+    statement, prepared once per connection, with its values bound by psycopg's
+    client-side binding, then ``COMMIT``. Each caller returns only once its own write is
+    committed, with its own result; a batch the server refuses (a deadlock, an error in
+    one statement) is rolled back whole and each of its writes runs again on its own. A
+    lone write runs at once, as before. Batched writes cost the server about half the CPU
+    of the same writes one by one. With two batches on their way, on two connections, the
+    server executes one while the other's commit is being synced: about a quarter more
+    sagas a second at 16 threads than one batch at a time (``bench/concurrency.py``);
+    ``batches_in_flight=1`` sends one at a time, ``group_commit=False`` turns batching
+    off. While both batches wait on row locks in the server, the writes queued behind
+    them wait too.
 
 Frozen processes
     A call the shared SQL runs as a transaction of several statements (a write whose
@@ -201,7 +205,8 @@ class PostgresSagaLog(_SqlSagaLog):
     rolling the transaction back: the bound on how long a frozen process's row locks can
     block the others (module docstring, "Frozen processes"). Each pooled session sets it,
     in whole milliseconds rounded up, at most the server's 2147483647.
-    ``group_commit`` commits concurrent one-statement writes together (module docstring).
+    ``group_commit`` commits concurrent one-statement writes together (module docstring),
+    up to ``batches_in_flight`` batches at a time (at most ``pool_size``; default 2).
     """
 
     _PARAM = "%s"
@@ -219,6 +224,7 @@ class PostgresSagaLog(_SqlSagaLog):
         connect_timeout: float = 10.0,
         idle_transaction_timeout: float = 10.0,
         group_commit: bool = True,
+        batches_in_flight: int = 2,
     ) -> None:
         self._idle_timeout_ms = _idle_timeout_ms(idle_transaction_timeout)
         try:
@@ -230,6 +236,8 @@ class PostgresSagaLog(_SqlSagaLog):
             ) from exc
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
+        if batches_in_flight < 1:
+            raise ValueError(f"batches_in_flight must be at least 1, not {batches_in_flight}")
         self._psycopg = psycopg
         try:
             params = conninfo_to_dict(conninfo)
@@ -254,7 +262,9 @@ class PostgresSagaLog(_SqlSagaLog):
         self._slots = threading.BoundedSemaphore(pool_size)
         self._closed = False
         self._group: GroupCommit[bool] | None = (
-            GroupCommit(self._write_batch) if group_commit else None
+            GroupCommit(self._write_batch, in_flight=min(batches_in_flight, pool_size))
+            if group_commit
+            else None
         )
         # Group commit's statements, prepared by name on each connection that runs a
         # batch (its first batch prepares them).

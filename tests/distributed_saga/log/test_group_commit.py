@@ -165,6 +165,49 @@ def test_a_writer_interrupted_while_queued_leaves_the_queue_and_the_rest_go_on()
     assert group.submit("w", [4]) == "w:4"  # and the group still works
 
 
+def test_two_batches_run_at_once_and_writes_queue_for_either() -> None:
+    """With two places, a second write runs beside the first batch instead of waiting for
+    it; writes arriving while both run queue, and go together in the next batch, as soon
+    as either place is free."""
+    inside = threading.Semaphore(0)
+    release = [threading.Event(), threading.Event()]
+    sizes: list[int] = []
+
+    def held(batch: list[Write[str]]) -> None:
+        call = len(sizes)
+        sizes.append(len(batch))
+        if call < 2:  # the first two batches wait for the test
+            inside.release()
+            release[call].wait(WAIT)
+        for write in batch:
+            echo(write)
+
+    group: GroupCommit[str] = GroupCommit(held, in_flight=2)
+    results: dict[int, Any] = {}
+    threads = [start(lambda: group.submit("w", [0]), results, 0)]
+    assert inside.acquire(timeout=WAIT)
+    threads.append(start(lambda: group.submit("w", [1]), results, 1))
+    assert inside.acquire(timeout=WAIT), "the second batch did not run beside the first"
+    threads += [start(lambda i=i: group.submit("w", [i]), results, i) for i in (2, 3)]
+    wait_for(lambda: group.waiting == 2, "two writes queued behind both batches")
+    assert sizes == [1, 1]
+    release[1].set()  # the second batch ends first: its place goes to the queued writes
+    wait_for(lambda: len(sizes) == 3, "the next batch")
+    for i in (1, 2, 3):
+        threads[i].join(WAIT)
+    assert results == {i: f"w:{i}" for i in (1, 2, 3)}  # while the first batch still runs
+    release[0].set()
+    threads[0].join(WAIT)
+    assert sizes == [1, 1, 2]
+    assert results[0] == "w:0"
+    assert (group.batches, group.writes) == (3, 4)
+
+
+def test_in_flight_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        GroupCommit(echo_batch, in_flight=0)
+
+
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         GroupCommit(echo_batch, max_batch=0)
@@ -225,19 +268,25 @@ def behind_a_waiting_batch(
     first: str = "first",
 ) -> dict[int, Any]:
     """Run saga ``first`` until its creation waits in the server on a table lock, holding
-    the group's batch; start ``queued``, each in a thread, and wait until all their writes
-    are queued behind it; then let the server go. Each one's result or exception: 0 for
-    ``first``, then 1, 2, ... for ``queued``."""
+    a batch's place, and as many more sagas (``first-1``, ...) as the group has other
+    places, each waiting too; start ``queued``, each in a thread, and wait until all their
+    writes are queued behind them; then let the server go. Each one's result or exception:
+    0 for ``first``, then 1, 2, ... for ``queued``. The other holders must commit."""
     group = log.group_commit
     assert group is not None
     results: dict[int, Any] = {}
+    holders: dict[int, Any] = {}
     with TableLock(postgres_url, schema) as lock:
         threads = [start(lambda: two_steps(log, first), results, 0)]
         wait_for(lambda: lock.waiters() == 1, "the first creation waiting in the server")
+        for n in range(1, group.in_flight):
+            threads.append(start(lambda n=n: two_steps(log, f"{first}-{n}"), holders, n))
+            wait_for(lambda n=n: lock.waiters() == n + 1, f"batch {n + 1} waiting too")
         threads += [start(write, results, i) for i, write in enumerate(queued, start=1)]
-        wait_for(lambda: group.waiting == len(queued), "every write queued behind it")
+        wait_for(lambda: group.waiting == len(queued), "every write queued behind them")
     for thread in threads:
         thread.join(WAIT)
+    assert holders == dict.fromkeys(range(1, group.in_flight))
     return results
 
 
@@ -254,7 +303,8 @@ def test_sagas_written_at_once_share_commits_and_each_is_whole(
     group = pg_log.group_commit
     assert group is not None
     assert results == dict.fromkeys(range(8))
-    assert group.writes == 8 * 3
+    assert group.in_flight == 2  # the default: a second batch held a place too
+    assert group.writes == (8 + 1) * 3
     assert group.batches < group.writes
     for saga_id in ["first", *(f"s{i}" for i in range(1, 8))]:
         record = pg_log.get_saga(saga_id)
@@ -290,6 +340,42 @@ def test_two_sagas_asking_for_one_lock_in_one_batch_one_gets_it(
 def first_step(log: PostgresSagaLog, saga_id: str, lock_key: str) -> None:
     saga = DistributedSaga(saga_id=saga_id, user_id="u", log=log, lock_key=lock_key)
     saga.execute_step(name="a", action=lambda: 1, rollback=Compensation(UNDO, {}))
+
+
+@pytest.mark.postgres
+def test_two_batches_wait_in_the_server_at_once(
+    pg_log: PostgresSagaLog, postgres_url: str, postgres_schema: str
+) -> None:
+    """By default two batches are on their way at once, each on its own connection: two
+    creations wait in the server on a lock, and the third saga's creation queues."""
+    group = pg_log.group_commit
+    assert group is not None
+    assert group.in_flight == 2
+    results: dict[int, Any] = {}
+    with TableLock(postgres_url, postgres_schema) as lock:
+        threads = [start(lambda i=i: two_steps(pg_log, f"at-once-{i}"), results, i) for i in (0, 1)]
+        wait_for(lambda: lock.waiters() == 2, "both creations waiting in the server")
+        threads.append(start(lambda: two_steps(pg_log, "at-once-2"), results, 2))
+        wait_for(lambda: group.waiting == 1, "the third creation queued")
+    for thread in threads:
+        thread.join(WAIT)
+    assert results == dict.fromkeys(range(3))
+    for i in range(3):
+        assert pg_log.get_saga(f"at-once-{i}").state is SagaState.COMMITTED
+
+
+@pytest.mark.postgres
+def test_batches_in_flight_is_bounded_by_the_pool(postgres_url: str, postgres_schema: str) -> None:
+    with pytest.raises(ValueError, match="batches_in_flight must be at least 1"):
+        PostgresSagaLog(postgres_url, schema=postgres_schema, batches_in_flight=0)
+    with PostgresSagaLog(postgres_url, schema=postgres_schema, pool_size=1) as log:
+        assert log.group_commit is not None
+        assert log.group_commit.in_flight == 1  # a batch needs a connection of its own
+    with PostgresSagaLog(postgres_url, schema=postgres_schema, batches_in_flight=1) as log:
+        assert log.group_commit is not None
+        assert log.group_commit.in_flight == 1
+        two_steps(log, "one-at-a-time")
+        assert log.get_saga("one-at-a-time").state is SagaState.COMMITTED
 
 
 @pytest.mark.postgres
@@ -444,8 +530,8 @@ def test_each_write_of_a_batch_gets_whether_it_wrote(
         ],
     )
     assert results == {0: None, 1: True, 2: False, 3: True}
-    # The first saga's three writes, then one batch for the three queued writes.
-    assert group.batches - batches <= 4
+    # The three writes of each saga holding a place, then one batch for the three queued.
+    assert group.batches - batches <= 3 * group.in_flight + 1
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         rows = conn.execute(f"SELECT n FROM {table} ORDER BY n").fetchall()
     assert rows == [(1,), (2,), (3,)]
