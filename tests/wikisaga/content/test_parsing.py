@@ -240,21 +240,44 @@ def test_markdown_without_headings_is_titled_from_the_file_name() -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "title"),
+    ("source", "name", "title"),
     [
         # MkDocs pages start at "##" (the site's navigation titles them): the first of
         # several sections is no title, the file name is.
-        ("Why.\n\n## Why use a Client?\n\nSpeed.\n\n## Usage\n\nUse it.\n", "Clients"),
+        ("Why.\n\n## Why use a Client?\n\nSpeed.\n\n## Usage\n\nUse it.\n", "clients", "Clients"),
         # ... spelt as the page spells its words.
-        ("## Verification\n\nSSL is on.\n\n## Certificates\n\nSSL again, ssl.x.\n", "SSL"),
+        ("## Verification\n\nSSL is on.\n\n## Certificates\n\nSSL again, ssl.x.\n", "ssl", "SSL"),
         # One heading over the others is the page's title, whatever its level.
-        ("## Timeouts\n\nWait.\n\n### Connect\n\nA.\n\n### Read\n\nB.\n", "Timeouts"),
-        ("# Handbook\n\n## One\n\nA.\n\n## Two\n\nB.\n", "Handbook"),
+        ("## Timeouts\n\nWait.\n\n### Connect\n\nA.\n\n### Read\n\nB.\n", "t", "Timeouts"),
+        ("# Handbook\n\n## One\n\nA.\n\n## Two\n\nB.\n", "clients", "Handbook"),
+        # ... but not when the page opens with text: the heading names a part of it.
+        (
+            "Starlette includes support for server push.\n\n"
+            "### `Request.send_push_promise`\n\nUsed to push.\n",
+            "server push",
+            "Server push",
+        ),
+        # ... nor when it comes after other headings: the page's last section.
+        (
+            "### Response\n\nA.\n\n### HTMLResponse\n\nB.\n\n## Third party responses\n\nC.\n",
+            "responses",
+            "Responses",
+        ),
     ],
 )
-def test_a_page_of_sections_is_titled_by_its_file_name(source: str, title: str) -> None:
-    name = "ssl" if "SSL" in source else "clients"
+def test_a_page_of_sections_is_titled_by_its_file_name(source: str, name: str, title: str) -> None:
     assert parse(source, "markdown", fallback_title=name).title == title
+
+
+def test_emoji_around_a_title_are_left_out() -> None:
+    def title(source: str) -> str:
+        return parse(source, "markdown", fallback_title="sponsorship").title
+
+    assert (
+        title("# ✨ Sponsor Starlette & Uvicorn ✨\n\nThanks.\n") == "Sponsor Starlette & Uvicorn"
+    )
+    assert title("# C++ ★\n\nA language.\n") == "C++"
+    assert title("# 🚀\n\nLaunch.\n") == "🚀"
 
 
 def test_a_folder_readme_is_titled_by_the_folder() -> None:

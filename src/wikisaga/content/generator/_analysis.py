@@ -50,6 +50,7 @@ _CONTEXT_OPENERS = frozenset(
         *("here", "there", "also", "then", "however", "but", "and", "or", "so"),
         *("thus", "therefore", "hence", "moreover", "furthermore", "consequently"),
         *("otherwise", "instead", "likewise", "similarly", "nevertheless", "nonetheless"),
+        *("conversely", "meanwhile", "accordingly", "alternatively", "additionally"),
         *("below", "above"),  # "Below are common questions ...": the page around it
     )
 )
@@ -163,6 +164,18 @@ def points_elsewhere(text: str) -> bool:
     return bool(first) and (first[0] in _POINTERS or tuple(first) in _POINTER_PHRASES)
 
 
+# A name, of at most three words, then a spaced dash: the item of a list of parameters or
+# options, "directory - A string or os.PathLike denoting a directory path."
+_GLOSS = re.compile(r"^\S+(?: \S+){0,2} [-\u2013\u2014] \S")
+
+
+def glosses_a_name(text: str) -> bool:
+    """Whether a sentence is an item of a list that glosses names one by one ("directory -
+    A string or os.PathLike denoting a directory path."): it defines one parameter or
+    option, and says little of the document it is in."""
+    return _GLOSS.match(text) is not None
+
+
 def is_table_row(text: str) -> bool:
     """Whether a block of a document's text is a table's row (its cells, as the parsers
     join them): no sentence, whatever its end, and no statement of relations."""
@@ -264,6 +277,8 @@ def _score(
         score *= 0.5  # "It uses ..." needs the sentence before it; a page lacks that
     if points_elsewhere(text):
         score *= 0.3  # "See the guide: ..." says where to read, not what
+    if glosses_a_name(text):
+        score *= 0.4  # "path - A string denoting ...": one parameter, not the document
     return round(score, 6)
 
 

@@ -38,7 +38,7 @@ __all__ = [
     "parse",
 ]
 
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 """Changes whenever a parser's output for the same input changes, so stored documents made
 by an older parser are parsed again."""
 

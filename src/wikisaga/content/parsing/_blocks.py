@@ -9,6 +9,7 @@ line, so offsets of headings and code are computed here, once, for every format.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 from wikisaga.content.records import CodeBlock, Heading, ParsedDocument
@@ -54,27 +55,52 @@ def reflow(text: str) -> str:
 def choose_title(declared: str, outline: tuple[Heading, ...], fallback: str, text: str) -> str:
     """A document's title: the one it declares (front matter, ``<title>``, the document
     title of reStructuredText), else its first level-1 heading, else the one heading at
-    the top of its outline (a title written ``## Timeouts`` over ``###`` sections), else
-    ``fallback`` (made from the file name), spelt as ``text`` spells its words, else its
-    first heading.
+    the top of its outline when the document opens with it (a title written
+    ``## Timeouts`` over ``###`` sections), else ``fallback`` (made from the file name),
+    spelt as ``text`` spells its words, else its first heading.
 
     A document whose top level holds several headings (MkDocs pages, titled by the site's
     navigation, start at ``##``) is not titled by the first of them: "Why use a Client?"
-    is a section of ``clients.md``, and its file name says what it is about."""
+    is a section of ``clients.md``, and its file name says what it is about. Nor is one
+    whose only top-level heading comes after text or after other headings: a page that
+    opens with a paragraph and then documents ``### Request.send_push_promise`` is about
+    server push, and ``## Third party responses`` at the end of ``responses.md`` is its
+    last section. Emoji around a title are left out."""
+    return _undecorated(_chosen_title(declared, outline, fallback, text))
+
+
+def _chosen_title(declared: str, outline: tuple[Heading, ...], fallback: str, text: str) -> str:
     if reflow(declared):
         return reflow(declared)
     for heading in outline:
         if heading.level == 1:
             return heading.text
     if outline:
+        first = outline[0]
         top = min(heading.level for heading in outline)
         tops = [heading for heading in outline if heading.level == top]
-        if len(tops) == 1:
-            return tops[0].text
+        if tops == [first] and not text[: first.offset].strip():
+            return first.text
     named = _spelt_as_in(reflow(fallback), text)
     if named:
         return named
     return outline[0].text if outline else ""
+
+
+def _is_ornament(char: str) -> bool:
+    """Emoji and pictographs ("✨"), their variation selectors and joiners, and spaces."""
+    return char.isspace() or unicodedata.category(char) in ("So", "Mn", "Cf")
+
+
+def _undecorated(title: str) -> str:
+    """``title`` without the ornaments around it: "✨ Sponsor Starlette ✨" is "Sponsor
+    Starlette"; a title of ornaments only is kept as it is."""
+    start, end = 0, len(title)
+    while start < end and _is_ornament(title[start]):
+        start += 1
+    while end > start and _is_ornament(title[end - 1]):
+        end -= 1
+    return title[start:end] or title
 
 
 _WORD = re.compile(r"\w+")

@@ -226,6 +226,7 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
     _settle_participles(tokens)
     _settle_verbs_after_names(tokens, lex)
     if initial:
+        _settle_opening_adverb(tokens, lex)
         _settle_initial(tokens, lex)
     return tuple(tokens)
 
@@ -373,6 +374,22 @@ def _settle_nominal_verbs(tokens: list[Token]) -> None:
             j -= 1  # "a new build", "a ground-up rewrite"
         if j >= 0 and tokens[j].tag is Tag.DET and tokens[j].lower in _ARTICLES:
             tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
+
+
+def _settle_opening_adverb(tokens: list[Token], lex: Lexicon) -> None:
+    """A capitalised "-ly" word that opens a sentence before a verb is an adverb, not a
+    name: "Officially support Python 3.12", "Properly handle errors" (a change log's
+    items). Before a noun it stays a name ("Early boot"), and one followed by a verb
+    that agrees with it is made a name again by :func:`_settle_initial` ("Plotly
+    supports Dash")."""
+    first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
+    if first is None or first + 1 >= len(tokens):
+        return
+    token, nxt = tokens[first], tokens[first + 1]
+    if token.tag is not Tag.NAME or not token.capitalised or not _is_adverb(token.lower, lex):
+        return
+    if nxt.tag is Tag.VERB or nxt.lower in lex.all_verb_forms:
+        tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.ADV)
 
 
 _REQUESTING = frozenset({"please", "kindly"})

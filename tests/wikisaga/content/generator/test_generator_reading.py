@@ -21,7 +21,7 @@ from generator_support import (
 )
 
 from wikisaga.content.generator import Generation, generate_wiki
-from wikisaga.content.generator._analysis import needs_context
+from wikisaga.content.generator._analysis import glosses_a_name, needs_context
 from wikisaga.content.records import Document
 
 PROJECT = "packaging"
@@ -269,6 +269,28 @@ def test_a_sentence_that_sends_the_reader_elsewhere_summarises_nothing() -> None
     assert not [t for t in quoted if t.startswith(("See ", "For more"))], quoted
 
 
+def test_a_list_of_parameters_summarises_nothing() -> None:
+    """ "directory - A string or os.PathLike denoting a directory path." glosses one
+    parameter of a list: neither a source page's summary nor a topic's overview quotes
+    such an item while the document says something itself."""
+    text = (
+        "Starlette also includes a StaticFiles class for serving files in a directory.\n\n"
+        "### StaticFiles\n\n"
+        "Signature: StaticFiles(directory=None, packages=None, html=False)\n\n"
+        "* directory - A string or os.PathLike denoting a directory path of static files.\n"
+        "* packages - A list of strings or tuples of strings of Python packages of files.\n"
+        "* html - Run in HTML mode. Automatically loads index.html for directories.\n\n"
+        "You can combine this ASGI application with routing to serve static files.\n"
+    )
+    files = files_of(generate_wiki([document("docs/staticfiles.md", text)]))
+    summary = _section(_body(files, "wiki/sources/docs-staticfiles.md"), "Summary")
+    quoted = [t for t, _ in page_statements(summary)]
+    assert quoted, summary
+    assert not [t for t in quoted if t.startswith(("directory -", "packages -", "html -"))]
+    assert glosses_a_name("path - A string denoting the path of the resource.")
+    assert not glosses_a_name("Flit builds pure Python packages - and only those.")
+
+
 def test_a_sentence_of_notation_is_never_quoted() -> None:
     """A Cypher pattern written out in the text reads as no sentence to a newcomer: no
     page quotes it, while the prose around it, with its own parentheses, is quoted."""
@@ -291,6 +313,8 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
         "Therefore the package declares a dependency.",
         "Moreover, the build is reproducible.",
         "Consequently the tests run twice.",
+        "Conversely, Starlette also provides a delete_cookie method to expire a cookie.",
+        "Additionally, the client keeps its connections open.",
         "Below are common questions regarding the use of Amazon S3 in the AWS CLI.",
     ],
 )

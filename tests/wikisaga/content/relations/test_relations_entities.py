@@ -475,3 +475,13 @@ def test_a_language_literal_is_a_value_not_a_name() -> None:
     assert {"raise_app_exceptions", "trust_env"} <= set(found)
     # At the start of a sentence the same words are words.
     assert "trio" in _entities("None of the tests use Trio.")
+
+
+def test_a_capitalised_imperative_that_opens_a_sentence_is_no_part_of_a_name() -> None:
+    # Lists of projects invite the reader to check them out: the project is the name.
+    found = _entities(
+        "Checkout MySimpleChat, a simple chat application built using channel-box.",
+        "Checkout nejma-chat, a simple chat application built using nejma.",
+    )
+    assert "mysimplechat" in found
+    assert not [key for key in found if key.startswith("checkout")]

@@ -325,3 +325,24 @@ def test_hearst_patterns_say_what_the_examples_are() -> None:
 
 def test_written_in_takes_only_a_language() -> None:
     assert typed("DBOS is implemented in a lightweight Postgres-backed library.") == set()
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # A change log's items open with an adverb: no subject, no relation of "Officially".
+        ("Officially support Python 3.12 #2214.", set()),
+        ("Properly support components.", set()),
+        # ... while a name spelt like one, followed by its verb, stays a name.
+        ("Plotly supports Dash.", {("plotly", "supports", "dash")}),
+        # "sure" describes; it is no part of the subject after it.
+        (
+            "Make sure `MutableHeaders._list` is actually a `list`.",
+            {("mutableheaders._list", "is_a", "list")},
+        ),
+    ],
+)
+def test_an_adverb_or_adjective_that_opens_a_sentence_is_no_subject(
+    sentence: str, expected: set[Triple]
+) -> None:
+    assert typed(sentence) == expected
