@@ -141,14 +141,24 @@ def fingerprint(document: Document) -> str:
 
 
 _BACK_REFERENCE = re.compile(r"\bthe (?:latter|former)\b", re.IGNORECASE)
+# Fragments whose subject is the heading above them, or that never reach a main clause:
+# "Used to add a single background task to a response." (under "### BackgroundTask"),
+# "If you want to use different routes for the same path based on the Host header."
+_SUBJECTLESS = re.compile(r"^[A-Z][a-z]+ed (?:to|by|for|when|if|as|with|in|on)\b[^,;]*$")
+_NO_MAIN_CLAUSE = re.compile(
+    r"^(?:If|When|Whenever) you(?: want| need| wish| would like|'d like| prefer)\b[^,;:]*$"
+)
 
 
 def needs_context(text: str) -> bool:
     """Whether a sentence leans on the one before it ("It was created by ...", "This
-    makes ...", "However, ...", "... the latter encodes ..."): quoted anywhere but after
-    that sentence, it dangles."""
+    makes ...", "However, ...", "... the latter encodes ...") or on the heading above it
+    ("Used to add a task to a response.", an "If ..." that never reaches its main
+    clause): quoted anywhere but after what it leans on, it dangles."""
     first = words(text[:40].lower())[:1]
     if bool(first) and first[0] in _CONTEXT_OPENERS:
+        return True
+    if _SUBJECTLESS.match(text) or _NO_MAIN_CLAUSE.match(text):
         return True
     return _BACK_REFERENCE.search(text) is not None
 

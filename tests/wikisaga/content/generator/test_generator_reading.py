@@ -315,11 +315,29 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
         "Consequently the tests run twice.",
         "Conversely, Starlette also provides a delete_cookie method to expire a cookie.",
         "Additionally, the client keeps its connections open.",
+        # ... or on the heading above it: no subject, or no main clause.
+        "Used to add a single background task to a response.",
+        "Called when the application starts up and before it serves requests.",
+        "If you want to use different routes for the same path based on the Host header.",
         "Below are common questions regarding the use of Amazon S3 in the AWS CLI.",
     ],
 )
 def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: str) -> None:
     assert needs_context(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "If you use a Client, connections are pooled.",
+        "Based on the Host header, the router picks a route.",
+        "When a request comes in the router matches its path.",
+        "Starlette is used by FastAPI.",
+        "Released versions are tagged on GitHub.",
+    ],
+)
+def test_a_whole_sentence_leans_on_nothing(sentence: str) -> None:
+    assert not needs_context(sentence)
 
 
 def test_a_table_row_is_never_quoted_as_a_sentence() -> None:
