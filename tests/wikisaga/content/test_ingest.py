@@ -134,6 +134,7 @@ class IngestContract:
                 "picture.png": b"\x89PNG\r\n",
                 "CNAME": "docs.example.org\n",
                 "theme/nav.html": '{% if nav %}<nav class="{{ c }}">{{ site }}</nav>{% endif %}',
+                "changes.md": "# Changes\n\n```{include} ../CHANGES.md\n```\n",
                 ".hidden.md": "# Hidden\n\nleft out silently",
                 ".git/config.txt": "left out with its folder",
             },
@@ -161,6 +162,7 @@ class IngestContract:
             "pipe.txt": "not a regular file",
             "script-only.html": "no text",
             "theme/nav.html": "no text",
+            "changes.md": "no text beyond its headings",
         }
         stored = [info.source_path for info in store.list_documents(project)]
         assert stored == ["inside.md", "ok.md"]

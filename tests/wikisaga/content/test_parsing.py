@@ -114,6 +114,65 @@ def test_myst_roles_read_as_the_text_sphinx_shows() -> None:
     )
 
 
+def test_myst_eval_rst_is_read_as_restructuredtext() -> None:
+    """Sphinx sites written in MyST keep much of their prose in ``{eval-rst}`` blocks:
+    their paragraphs, roles and code are the page's, in order; a table of contents, the
+    current module and an included file show nothing."""
+    source = "\n".join(
+        (
+            "# Quickstart",
+            "",
+            "```{currentmodule} click",
+            "```",
+            "",
+            "```{toctree}",
+            ":maxdepth: 2",
+            "",
+            "options",
+            "```",
+            "",
+            "A function becomes a command line tool by decorating it.",
+            "",
+            "```{eval-rst}",
+            "What happens is that the decorator converts the function into a",
+            ":class:`~click.Command`, which then can be invoked::",
+            "",
+            "    hello()",
+            "",
+            "Nested section",
+            "--------------",
+            "",
+            "Commands can be attached to groups.",
+            "```",
+            "",
+            "```{literalinclude} ../examples/hello.py",
+            "```",
+            "",
+            "That is all.",
+        )
+    )
+    document = parse(source, "markdown", fallback_title="quickstart")
+    assert document.text == (
+        "Quickstart\n\nA function becomes a command line tool by decorating it.\n\n"
+        "What happens is that the decorator converts the function into a Command, which"
+        " then can be invoked:\n\nNested section\n\nCommands can be attached to groups."
+        "\n\nThat is all."
+    )
+    assert [(h.text, h.level) for h in document.outline] == [
+        ("Quickstart", 1),
+        ("Nested section", 2),
+    ]
+    assert [(c.text, c.language) for c in document.code_blocks] == [("hello()", "")]
+
+
+def test_a_page_of_headings_only_has_no_text() -> None:
+    with pytest.raises(Unparseable, match="no text beyond its headings"):
+        parse("# Changes\n\n```{include} ../CHANGES.md\n```\n", "markdown", fallback_title="c")
+    with pytest.raises(Unparseable, match="no text beyond its headings"):
+        parse("# API\n\n## Commands\n", "markdown", fallback_title="api")
+    assert parse("# API\n\n## Commands\n\nSee below.\n", "markdown", fallback_title="a").text
+
+
 def test_myst_directives_keep_their_prose_and_their_code() -> None:
     """A MyST directive is a fence named in braces. An admonition's or a tab's body is
     prose (with any code inside it apart), "versionchanged" reads as Sphinx shows it, a
@@ -476,7 +535,7 @@ def test_html_with_an_unclosed_head_still_reads_the_body() -> None:
 
 
 def test_html_without_a_title_is_titled_by_its_first_heading() -> None:
-    assert parsed("<h2>Sub</h2><h1>Main</h1>", "html").title == "Main"
+    assert parsed("<h2>Sub</h2><p>A part.</p><h1>Main</h1><p>It.</p>", "html").title == "Main"
 
 
 # -- plain text ------------------------------------------------------------------------------

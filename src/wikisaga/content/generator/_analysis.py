@@ -174,15 +174,17 @@ def points_elsewhere(text: str) -> bool:
     return bool(first) and (first[0] in _POINTERS or tuple(first) in _POINTER_PHRASES)
 
 
-# A name, of at most three words, then a spaced dash: the item of a list of parameters or
-# options, "directory - A string or os.PathLike denoting a directory path."
-_GLOSS = re.compile(r"^\S+(?: \S+){0,2} [-\u2013\u2014] \S")
+# A name, of at most three words, then a spaced dash or colon: the item of a list of
+# parameters or options, "directory - A string or os.PathLike denoting a directory
+# path.", or of a definition list ("repo : An advanced example that ...").
+_GLOSS = re.compile(r"^\S+(?: \S+){0,2} [-\u2013\u2014:] \S")
 
 
 def glosses_a_name(text: str) -> bool:
     """Whether a sentence is an item of a list that glosses names one by one ("directory -
-    A string or os.PathLike denoting a directory path."): it defines one parameter or
-    option, and says little of the document it is in."""
+    A string or os.PathLike denoting a directory path.", "repo : An advanced example"):
+    it defines one parameter, option or example, and says little of the document it is
+    in."""
     return _GLOSS.match(text) is not None
 
 

@@ -38,7 +38,7 @@ __all__ = [
     "parse",
 ]
 
-PARSER_VERSION = "5"
+PARSER_VERSION = "6"
 """Changes whenever a parser's output for the same input changes, so stored documents made
 by an older parser are parsed again."""
 
@@ -113,12 +113,26 @@ def parse(text: str, format: str, *, fallback_title: str) -> ParsedDocument:
     """Parse decoded ``text`` as ``format`` (a value of :data:`FORMATS`).
 
     Raises :class:`Unparseable` when nothing is left, neither prose nor code (a page of
-    only scripts, say).
+    only scripts, say), or nothing but headings (a page that only includes another).
     """
     parser = _PARSERS.get(format)
     if parser is None:
         raise Unparseable(f"unsupported format {format!r}")
     document = parser(text, fallback_title=fallback_title)
-    if not document.text.strip() and not document.code_blocks:
+    if document.code_blocks:
+        return document
+    if not document.text.strip():
         raise Unparseable("no text")
+    if not _beyond_headings(document):
+        # A page that only pulls in others ("# Changes" over an include, a table of
+        # contents): nothing of its own to say.
+        raise Unparseable("no text beyond its headings")
     return document
+
+
+def _beyond_headings(document: ParsedDocument) -> bool:
+    """Whether ``document``'s text holds anything besides its headings."""
+    text = document.text
+    for heading in reversed(document.outline):
+        text = text[: heading.offset] + text[heading.offset + len(heading.text) :]
+    return bool(text.strip())

@@ -13,6 +13,7 @@ import re
 
 __all__ = [
     "CODE_DIRECTIVES",
+    "HIDDEN_DIRECTIVES",
     "PROSE_DIRECTIVES",
     "TARGET",
     "directive_body",
@@ -36,6 +37,15 @@ PROSE_DIRECTIVES = frozenset(
     }
 )
 """Directives whose body is more of the document's prose (a note, a tab, a card)."""
+
+HIDDEN_DIRECTIVES = frozenset(
+    {
+        *("toctree", "contents", "currentmodule", "module", "index", "meta", "highlight"),
+        *("include", "literalinclude", "image", "raw", "only-html"),
+    }
+)
+"""Directives that show no text of their own: a table of contents, the module the next
+names are in, another file pulled in (not read: it may lie outside the documents)."""
 
 _VERSION_NOTES = {
     "versionadded": "New in version {}",

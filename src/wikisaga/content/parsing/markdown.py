@@ -13,8 +13,10 @@ the document's title, the rest is dropped.
 MyST, the Markdown of Sphinx, reads as its built pages do (:mod:`._sphinx`): a role
 before inline code (``{ref}`text <target>```) is the text it shows, a target line
 (``(caching)=``) is no text, and a fence named in braces is a directive: a note's, a
-tab's or a version note's body is prose ("Changed in version 20.0: ..."), a
-``{code-block} python`` is Python code, any other directive code of no language.
+tab's or a version note's body is prose ("Changed in version 20.0: ..."), an
+``{eval-rst}`` block is read as reStructuredText, a ``{code-block} python`` is Python
+code, a table of contents or an included file (``{toctree}``, ``{include}``) is nothing,
+any other directive code of no language.
 Hugo's shortcodes and Liquid's tags (static sites' templating) are rewritten first
 (:mod:`._templates`): an example or a highlighted listing is code, a callout's body
 prose, any other tag nothing. So are MkDocs' blocks (:mod:`._mkdocs`): an admonition's
@@ -35,6 +37,7 @@ from wikisaga.content.parsing._blocks import TextBuilder
 from wikisaga.content.parsing._mkdocs import without_mkdocs
 from wikisaga.content.parsing._sphinx import (
     CODE_DIRECTIVES,
+    HIDDEN_DIRECTIVES,
     PROSE_DIRECTIVES,
     TARGET,
     directive_body,
@@ -43,6 +46,7 @@ from wikisaga.content.parsing._sphinx import (
 )
 from wikisaga.content.parsing._templates import without_templates
 from wikisaga.content.parsing.html import HtmlText, html_text
+from wikisaga.content.parsing.rst import read_rst_into
 from wikisaga.content.records import ParsedDocument
 
 __all__ = ["parse_markdown"]
@@ -129,8 +133,10 @@ def _walk(tokens: Sequence[Token], builder: TextBuilder) -> None:
 
 def _fence(token: Token, builder: TextBuilder) -> None:
     """Code, in the language its info string names; or a MyST directive (a fence named in
-    braces): a note's or a tab's body is prose, read as Markdown, a ``code-block``'s is
-    code in the language it names, anything else code of no language."""
+    braces): a note's or a tab's body is prose, read as Markdown, an ``eval-rst``'s is
+    read as reStructuredText, a ``code-block``'s is code in the language it names, a
+    table of contents or an included file is nothing, anything else code of no
+    language."""
     directive = _DIRECTIVE.match(token.info.strip())
     if directive is None:
         language = token.info.split(maxsplit=1)
@@ -138,6 +144,11 @@ def _fence(token: Token, builder: TextBuilder) -> None:
         return
     name, argument = directive.group("name").lower(), directive.group("argument")
     body = directive_body(token.content)
+    if name in HIDDEN_DIRECTIVES:
+        return
+    if name == "eval-rst":  # reStructuredText inside the page: its prose and code
+        read_rst_into(body, builder)
+        return
     if name in PROSE_DIRECTIVES:
         note = version_note(name, argument)
         if note is not None:  # "Changed in version 20.0: pip now caches ..."

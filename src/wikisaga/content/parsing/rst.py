@@ -33,7 +33,7 @@ from wikisaga.content.parsing._blocks import TextBuilder
 from wikisaga.content.parsing._sphinx import role_text
 from wikisaga.content.records import ParsedDocument
 
-__all__ = ["parse_rst"]
+__all__ = ["parse_rst", "read_rst_into"]
 
 _DROPPED = (
     nodes.comment,
@@ -130,6 +130,24 @@ def _show_unknown_roles(tree: nodes.document) -> None:
         if role is not None:
             shown = role_text(role.group("role"), role.group("content"))
             node.replace_self(nodes.literal(node.rawsource, shown))
+
+
+def read_rst_into(source: str, builder: TextBuilder) -> None:
+    """Read the reStructuredText fragment ``source`` into ``builder``, after what it holds:
+    the body of a MyST ``{eval-rst}`` block, part of a Markdown document. Its sections
+    are headings below the document's title (a section at its top is level 2); nothing
+    of it is promoted to a title."""
+    settings = _settings()
+    settings.doctitle_xform = False
+    try:
+        tree = publish_doctree(source, settings=settings)
+    except SystemMessage:  # as in parse_rst: read it as text
+        builder.paragraph(source, keep_lines=True)
+        return
+    _show_unknown_roles(tree)
+    walker = _Walker(builder, title_level=1)
+    for child in tree.children:
+        walker.visit(child, 0)
 
 
 def parse_rst(source: str, *, fallback_title: str) -> ParsedDocument:

@@ -288,6 +288,8 @@ def test_a_list_of_parameters_summarises_nothing() -> None:
     assert quoted, summary
     assert not [t for t in quoted if t.startswith(("directory -", "packages -", "html -"))]
     assert glosses_a_name("path - A string denoting the path of the resource.")
+    assert glosses_a_name("repo : An advanced example that implements a Git-like interface.")
+    assert not glosses_a_name("Note: the cache is shared.")
     assert not glosses_a_name("Flit builds pure Python packages - and only those.")
 
 
