@@ -377,9 +377,10 @@ def _settle_nominal_verbs(tokens: list[Token]) -> None:
 
 
 def _settle_opening_adverb(tokens: list[Token], lex: Lexicon) -> None:
-    """A capitalised "-ly" word that opens a sentence before a verb is an adverb, not a
-    name: "Officially support Python 3.12", "Properly handle errors" (a change log's
-    items). Before a noun it stays a name ("Early boot"), and one followed by a verb
+    """A capitalised "-ly" word that opens a sentence before a verb or an adjective is an
+    adverb, not a name: "Officially support Python 3.12", "Properly handle errors" (a
+    change log's items), "Notably absent is the context". Before a noun it stays a name
+    ("Early boot"), and one followed by a verb
     that agrees with it is made a name again by :func:`_settle_initial` ("Plotly
     supports Dash")."""
     first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
@@ -388,7 +389,7 @@ def _settle_opening_adverb(tokens: list[Token], lex: Lexicon) -> None:
     token, nxt = tokens[first], tokens[first + 1]
     if token.tag is not Tag.NAME or not token.capitalised or not _is_adverb(token.lower, lex):
         return
-    if nxt.tag is Tag.VERB or nxt.lower in lex.all_verb_forms:
+    if nxt.tag in (Tag.VERB, Tag.ADJ) or nxt.lower in lex.all_verb_forms:
         tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.ADV)
 
 

@@ -333,6 +333,7 @@ def test_written_in_takes_only_a_language() -> None:
         # A change log's items open with an adverb: no subject, no relation of "Officially".
         ("Officially support Python 3.12 #2214.", set()),
         ("Properly support components.", set()),
+        ("Notably absent is the context.", set()),
         # ... while a name spelt like one, followed by its verb, stays a name.
         ("Plotly supports Dash.", {("plotly", "supports", "dash")}),
         # "sure" describes; it is no part of the subject after it.
@@ -346,3 +347,15 @@ def test_an_adverb_or_adjective_that_opens_a_sentence_is_no_subject(
     sentence: str, expected: set[Triple]
 ) -> None:
     assert typed(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "When a default_map value is a string for a parameter, the string is split.",
+        "When Click needs a binary stream, it attempts to discover the stream.",
+        "Whenever Flask handles a request, it uses Werkzeug.",
+    ],
+)
+def test_what_holds_only_when_something_happens_is_not_stated(sentence: str) -> None:
+    assert typed(sentence) == set()
