@@ -176,8 +176,9 @@ def points_elsewhere(text: str) -> bool:
 
 # A name, of at most three words, then a spaced dash or colon: the item of a list of
 # parameters or options, "directory - A string or os.PathLike denoting a directory
-# path.", or of a definition list ("repo : An advanced example that ...").
-_GLOSS = re.compile(r"^\S+(?: \S+){0,2} [-\u2013\u2014:] \S")
+# path.", or of a definition list ("repo : An advanced example that ..."); or a name in
+# lower case and a colon before a capital: "help: Help text for the argument."
+_GLOSS = re.compile(r"^\S+(?: \S+){0,2} [-\u2013\u2014:] \S|^[a-z_][\w.-]*: [A-Z]")
 
 
 def glosses_a_name(text: str) -> bool:

@@ -34,7 +34,7 @@ from wikisaga.content.generator._model import (
     Statement,
     TopicBody,
 )
-from wikisaga.content.generator._text import plural, slugify, unique_slugs
+from wikisaga.content.generator._text import plural, slugify, unique_slugs, words
 from wikisaga.content.relations import Predicate, identity_key, normalise_key
 
 __all__ = ["plan_pages"]
@@ -92,6 +92,23 @@ def _summary(ranked: Sequence[int], leaning: Sequence[bool], wanted: int) -> lis
         chosen = [i for i in chosen if i not in dangling]
         spare = [i for i in ranked if i not in chosen and not leaning[i]]
         chosen += spare[: wanted - len(chosen)]
+
+
+_REPEAT_WORDS = 5
+
+
+def _repeats(text: str, chosen: Iterable[str]) -> bool:
+    """Whether ``text`` says again what a chosen sentence says: the words of one (five or
+    more) open the other. Two documents often share a sentence, one of them with a
+    clause more ("Click emulates output streams on Windows to support unicode ..."
+    in two pages); a paragraph quoting both says it twice."""
+    mine = words(text.lower())
+    for other in chosen:
+        theirs = words(other.lower())
+        shorter = min(len(mine), len(theirs))
+        if shorter >= _REPEAT_WORDS and mine[:shorter] == theirs[:shorter]:
+            return True
+    return False
 
 
 class _Planner:
@@ -477,7 +494,7 @@ class _Planner:
         used: set[str] = set()
         ordered = sorted(candidates, key=lambda c: (c[2] not in named, *c[:4]))
         for *_, doc_id, _, sentence in ordered:
-            if doc_id not in used:
+            if doc_id not in used and not _repeats(sentence.text, (s.text for s in overview)):
                 used.add(doc_id)
                 overview.append(corpus.statement(doc_id, sentence))
             if len(overview) == 3:
@@ -603,7 +620,7 @@ class _Planner:
         chosen: list[tuple[str, ProseSentence]] = []
         used: set[str] = set()
         for _, _, doc_id, sentence in sorted(candidates, key=lambda c: c[:3]):
-            if doc_id not in used:
+            if doc_id not in used and not _repeats(sentence.text, (s.text for _, s in chosen)):
                 used.add(doc_id)
                 chosen.append((doc_id, sentence))
             if len(chosen) == 3:

@@ -22,6 +22,7 @@ from generator_support import (
 
 from wikisaga.content.generator import Generation, generate_wiki
 from wikisaga.content.generator._analysis import glosses_a_name, needs_context
+from wikisaga.content.generator._plan import _repeats
 from wikisaga.content.records import Document
 
 PROJECT = "packaging"
@@ -289,8 +290,28 @@ def test_a_list_of_parameters_summarises_nothing() -> None:
     assert not [t for t in quoted if t.startswith(("directory -", "packages -", "html -"))]
     assert glosses_a_name("path - A string denoting the path of the resource.")
     assert glosses_a_name("repo : An advanced example that implements a Git-like interface.")
+    assert glosses_a_name("help: Help text for the argument.")
     assert not glosses_a_name("Note: the cache is shared.")
+    assert not glosses_a_name("Note: The cache is shared.")
     assert not glosses_a_name("Flit builds pure Python packages - and only those.")
+
+
+def test_a_paragraph_quotes_no_sentence_twice_in_other_words() -> None:
+    """Two documents share a sentence, one with a clause more: the index's About quotes
+    one of them, not both."""
+    shared = "Click emulates output streams on Windows to support unicode in the console"
+    documents = [
+        document("docs/wincmd.md", f"# Windows\n\n{shared} and decodes parameters.\n"),
+        document("docs/utils.md", f"# Utilities\n\n{shared}.\n"),
+        document("docs/intro.md", "# Click\n\nClick is a package for command line tools.\n"),
+    ]
+    about = _section(_body(files_of(generate_wiki(documents)), "wiki/index.md"), "About")
+    quoted = [t for t, _ in page_statements(about)]
+    assert len([t for t in quoted if t.startswith("Click emulates")]) == 1, quoted
+    assert _repeats(
+        "Click emulates output streams on Windows.", ["Click emulates output streams on"]
+    )
+    assert not _repeats("Click emulates streams.", ["Click emulates streams on Windows."])
 
 
 def test_a_sentence_of_notation_is_never_quoted() -> None:
