@@ -141,6 +141,9 @@ def fingerprint(document: Document) -> str:
 
 
 _BACK_REFERENCE = re.compile(r"\bthe (?:latter|former)\b", re.IGNORECASE)
+# "The other place is ...", "The same applies ...", "The following subclass adds ...":
+# what they point at is in the sentences around them.
+_POINTING_OPENER = re.compile(r"^the (?:other|same|following|previous|above)\b", re.IGNORECASE)
 # Fragments whose subject is the heading above them, or that never reach a main clause:
 # "Used to add a single background task to a response." (under "### BackgroundTask"),
 # "If you want to use different routes for the same path based on the Host header."
@@ -158,7 +161,7 @@ def needs_context(text: str) -> bool:
     first = words(text[:40].lower())[:1]
     if bool(first) and first[0] in _CONTEXT_OPENERS:
         return True
-    if _SUBJECTLESS.match(text) or _NO_MAIN_CLAUSE.match(text):
+    if _SUBJECTLESS.match(text) or _NO_MAIN_CLAUSE.match(text) or _POINTING_OPENER.match(text):
         return True
     return _BACK_REFERENCE.search(text) is not None
 

@@ -342,6 +342,9 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
         "Used to add a single background task to a response.",
         "Called when the application starts up and before it serves requests.",
         "If you want to use different routes for the same path based on the Host header.",
+        # ... or on the text around it.
+        "The other place is the Context.default_map (a dictionary) on the context.",
+        "The following Group subclass adds an attribute, lazy_subcommands.",
         "Below are common questions regarding the use of Amazon S3 in the AWS CLI.",
     ],
 )
@@ -357,6 +360,7 @@ def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: 
         "When a request comes in the router matches its path.",
         "Starlette is used by FastAPI.",
         "Released versions are tagged on GitHub.",
+        "The otherwise idle worker picks the job.",
     ],
 )
 def test_a_whole_sentence_leans_on_nothing(sentence: str) -> None:
