@@ -11,9 +11,9 @@ committed alone.
 
 With two batches in flight, one is executed by the server while the other waits for its
 commit to reach the disk: the server's CPU and its disk work at the same time, instead of
-in turn (``bench/concurrency.py``, ``pg_16_b2_vs_b1``). Each batch has a connection of its
-own, and the writes of one saga are never in two batches at once (its thread waits for
-each), so concurrent batches touch different sagas.
+in turn (``bench/concurrency.py``, ``pg_16_two_batches_vs_one``). Each batch has a
+connection of its own, and the writes of one saga are never in two batches at once (its
+thread waits for each), so concurrent batches touch different sagas.
 
 Alone, a write is a batch of one: it runs at once, in the writer's own thread, with
 nothing added but an uncontended lock. Under concurrency, ``n`` writes cost one round trip
