@@ -337,6 +337,7 @@ def test_emoji_around_a_title_are_left_out() -> None:
     )
     assert title("# C++ ★\n\nA language.\n") == "C++"
     assert title("# 🚀\n\nLaunch.\n") == "🚀"
+    assert title("# ⚠️ Cafe\u0301\n\nA place.\n") == "Cafe\u0301"  # its accent stays
 
 
 def test_a_folder_readme_is_titled_by_the_folder() -> None:

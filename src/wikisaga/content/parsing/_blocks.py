@@ -87,9 +87,13 @@ def _chosen_title(declared: str, outline: tuple[Heading, ...], fallback: str, te
     return outline[0].text if outline else ""
 
 
+_EMOJI_JOINERS = frozenset("\ufe0e\ufe0f\u200d\u20e3")  # variation selectors, ZWJ, keycap
+
+
 def _is_ornament(char: str) -> bool:
-    """Emoji and pictographs ("✨"), their variation selectors and joiners, and spaces."""
-    return char.isspace() or unicodedata.category(char) in ("So", "Mn", "Cf")
+    """Emoji and pictographs ("✨"), what joins them, and spaces; not the accents of a
+    word ("Café" written with a combining accent keeps it)."""
+    return char.isspace() or char in _EMOJI_JOINERS or unicodedata.category(char) == "So"
 
 
 def _undecorated(title: str) -> str:
