@@ -380,9 +380,8 @@ def _settle_opening_adverb(tokens: list[Token], lex: Lexicon) -> None:
     """A capitalised "-ly" word that opens a sentence before a verb or an adjective is an
     adverb, not a name: "Officially support Python 3.12", "Properly handle errors" (a
     change log's items), "Notably absent is the context". Before a noun it stays a name
-    ("Early boot"), and one followed by a verb
-    that agrees with it is made a name again by :func:`_settle_initial` ("Plotly
-    supports Dash")."""
+    ("Early boot"), and one followed by a verb that agrees with it is made a name again
+    by :func:`_settle_initial` ("Plotly supports Dash")."""
     first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
     if first is None or first + 1 >= len(tokens):
         return
