@@ -9,14 +9,21 @@ and that the plans read the log's indexes, not whole tables.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+
+from distributed_saga.log.sqlite import SQLiteSagaLog
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "saga_listing.py"
 SAGAS = 3000
@@ -115,3 +122,84 @@ def test_bad_options_are_refused(options: list[str], message: str) -> None:
     )
     assert completed.returncode == 2
     assert message in completed.stderr
+
+
+# -- prune_batch's check, while sagas come of age -----------------------------------------
+
+
+@pytest.fixture
+def listing(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The benchmark as a module, its sibling modules importable as when it runs."""
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    yield importlib.import_module("saga_listing")
+    for name in {path.stem for path in BENCH.parent.glob("*.py")}:
+        sys.modules.pop(name, None)
+
+
+class _Ageing:
+    """A log through which, after each ``prune_batch``, one more saga is just past the age.
+
+    That is what time does to the benchmark's sagas (one is created every SPAN / count
+    seconds); here it happens at once, not by chance. ``prunes`` is False for a log whose
+    ``prune_batch`` deletes nothing at all.
+    """
+
+    def __init__(self, log: SQLiteSagaLog, path: Path, age: float, *, prunes: bool) -> None:
+        self.log, self.path, self.age, self.prunes = log, path, age, prunes
+        self.aged = 0
+        self.batches: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.log, name)
+
+    def prune_batch(self, older_than_seconds: float, *, limit: int = 500) -> int:
+        pruned = self.log.prune_batch(older_than_seconds, limit=limit) if self.prunes else 0
+        self.aged += 1
+        updated = time.time() - self.age - 1.0
+        with sqlite3.connect(self.path) as conn:
+            conn.execute(
+                "INSERT INTO saga (saga_id, user_id, state, lease_seconds, created_at, updated_at,"
+                " metadata) VALUES (?, 'user-0', 'committed', 30.0, ?, ?, '{}')",
+                (f"aged-{self.aged}", updated - 2.5, updated),
+            )
+        conn.close()
+        self.batches.append(pruned)
+        return pruned
+
+
+def _ageing_log(listing: ModuleType, tmp_path: Path, *, prunes: bool) -> _Ageing:
+    path = tmp_path / "sagas.db"
+    SQLiteSagaLog(path).close()
+    listing.fill_sqlite(path, 2000, 1)
+    return _Ageing(SQLiteSagaLog(path), path, listing.PRUNE_AGE, prunes=prunes)
+
+
+def test_prune_batch_check_allows_a_saga_that_came_of_age_during_the_run(
+    listing: ModuleType, tmp_path: Path
+) -> None:
+    log = _ageing_log(listing, tmp_path, prunes=True)
+    prune = listing.operations(2000, 1, 1)["prune_batch"]
+    try:
+        # 2,020 sagas over 120 days: the first 1,515 are older than 30 days, and all but two
+        # of those (i = 7, 1007) finished. Each batch also takes the saga aged before it.
+        at: dict[str, Any] = {}
+        for _ in range(4):
+            prune(log, at)
+            assert at["timed"] > 0
+        # The last batch is short, and one more saga came of age after it.
+        assert log.batches == [500, 500, 500, 1513 + 3 - 1500]
+        assert log.log.count_sagas() == 2000 + listing.IN_FLIGHT + 4 - 1516
+    finally:
+        log.log.close()
+
+
+def test_prune_batch_check_refuses_a_short_batch_that_left_old_sagas(
+    listing: ModuleType, tmp_path: Path
+) -> None:
+    log = _ageing_log(listing, tmp_path, prunes=False)
+    prune = listing.operations(2000, 1, 1)["prune_batch"]
+    try:
+        with pytest.raises(listing.CheckFailed, match="deleted 0 and left old sagas"):
+            prune(log, {})
+    finally:
+        log.log.close()
