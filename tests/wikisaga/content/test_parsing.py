@@ -384,6 +384,29 @@ def test_an_html_template_is_no_document() -> None:
     assert page.text == "Write {{ name }} here."
 
 
+def test_a_theme_template_with_prose_is_no_document() -> None:
+    """A theme override that extends the site's base template (MkDocs' overrides/main.html)
+    or fills its blocks: its prose is a banner on every page, so it is no page itself.
+    Jinja shown as code on a page about templates does not count."""
+    override = (
+        '{% extends "base.html" %}\n\n{% block announce %}\n<style>div { color: #333; }</style>\n'
+        "If you're using uvicorn in production, please consider "
+        '<a href="/sponsorship">sponsoring the project</a>.\n{% endblock %}\n'
+    )
+    with pytest.raises(Unparseable, match="template"):
+        parsed(override, "html")
+    with pytest.raises(Unparseable, match="template"):
+        parsed("{%- block footer %}<p>Built by the docs team.</p>{%- endblock %}", "html")
+    shown = parsed(
+        "<h1>Inheritance</h1><p>A child template extends its parent:</p>"
+        '<pre>{% extends "base.html" %}\n{% block body %}Hi{% endblock %}</pre>'
+        "<p>Write <code>{% block title %}</code> to name a block.</p>",
+        "html",
+    )
+    assert shown.title == "Inheritance"
+    assert code_of(shown) == [('{% extends "base.html" %}\n{% block body %}Hi{% endblock %}', "")]
+
+
 # -- reStructuredText ----------------------------------------------------------------------
 
 RST = """\

@@ -14,6 +14,7 @@ A page or a section the data does not support is left out, never left empty.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -46,6 +47,10 @@ MAX_RELATION_ROWS = 150
 MAX_DIAGRAM_EDGES = 24
 MAX_OUTLINE = 100
 MAX_LISTED = 20
+KEY_ENTITIES = 10
+ABOUT_KEYS = 3
+"""The index's About may quote a definition of one of the first key entities from
+anywhere in a document, not only its opening or its best summary sentence."""
 _DEFINING = frozenset({"copula", "appositive"})
 """The methods whose sentence defines its subject (see docs/relations.md)."""
 
@@ -134,6 +139,13 @@ class _Planner:
             for key in corpus.entity_rank
             if key in self.definitions or len(corpus.neighbours.get(key, {})) >= 2
         ][:count]
+        # The index's key entities: connected, and across the corpus. Five packages a
+        # listing of third-party packages relates to the project are not key to it, a class
+        # named in eight documents is.
+        self.key_entities = sorted(
+            self.page_keys,
+            key=lambda k: -corpus.entity_score(k) * math.log1p(len(corpus.entities[k].doc_ids)),
+        )[:KEY_ENTITIES]
         slugs = unique_slugs(
             (key, slugify(corpus.entities[key].name, fallback="entity")) for key in self.page_keys
         )
@@ -597,14 +609,26 @@ class _Planner:
         corpus = self.corpus
         # A sentence that defines a key entity says what the corpus is about, the more
         # so the higher the entity ranks.
-        key_rank = {key: rank for rank, key in enumerate(self.page_keys[:10])}
+        key_rank = {key: rank for rank, key in enumerate(self.key_entities)}
         defining = {
-            (s.citation.doc_id, s.text): 1.0 - key_rank.get(key, 10) / 20
+            (s.citation.doc_id, s.text): 1.0 - key_rank.get(key, KEY_ENTITIES) / (2 * KEY_ENTITIES)
             for key, s in self.definitions.items()
+        }
+        key_defining = {
+            (s.citation.doc_id, s.text)
+            for key, s in self.definitions.items()
+            if key_rank.get(key, ABOUT_KEYS) < ABOUT_KEYS
         }
         candidates = []
         for analysis in corpus.analyses:
-            for rank, index in enumerate(dict.fromkeys([0, *analysis.summary[:1]])):
+            # A document's opening and its best summary sentence, and any sentence of it
+            # that defines one of the first key entities: "Uvicorn is an ASGI web server
+            # implementation for Python." after the tagline "An ASGI web server, for Python.".
+            defines_here = [
+                i for i, s in enumerate(analysis.prose) if (analysis.doc_id, s.text) in key_defining
+            ]
+            picks = dict.fromkeys([0, *analysis.summary[:1], *defines_here])
+            for rank, index in enumerate(picks):
                 if index >= len(analysis.prose):
                     continue
                 sentence = analysis.prose[index]
@@ -637,7 +661,7 @@ class _Planner:
         topics = tuple((self.topic_link(n), len(t.members)) for n, t in enumerate(corpus.topics))
         quoted = {(s.citation.doc_id, s.text) for s in about}
         entities = []
-        for key in self.page_keys[:10]:
+        for key in self.key_entities:
             definition = self.definitions.get(key)
             if definition is not None and (definition.citation.doc_id, definition.text) in quoted:
                 definition = None

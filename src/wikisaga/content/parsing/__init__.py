@@ -17,6 +17,7 @@ message is the reason a file is skipped (binary, not UTF-8, empty, no text).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
@@ -38,7 +39,7 @@ __all__ = [
     "parse",
 ]
 
-PARSER_VERSION = "6"
+PARSER_VERSION = "7"
 """Changes whenever a parser's output for the same input changes, so stored documents made
 by an older parser are parsed again."""
 
@@ -77,6 +78,11 @@ _PARSERS: dict[str, Callable[..., ParsedDocument]] = {
 }
 _SNIFF_BYTES = 8192
 
+# A theme's template: it extends another or defines blocks for others to fill ("{%
+# extends "base.html" %}", "{%- block announce %}"), outside any code shown on the page.
+_THEME_TAG = re.compile(r"\{%-?\s*(?:extends|block)\b")
+_SHOWN_CODE = re.compile(r"<(pre|code|textarea)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
 
 class Unparseable(ValueError):
     """A file's bytes cannot be made into a document; the message is the reason."""
@@ -113,11 +119,17 @@ def parse(text: str, format: str, *, fallback_title: str) -> ParsedDocument:
     """Parse decoded ``text`` as ``format`` (a value of :data:`FORMATS`).
 
     Raises :class:`Unparseable` when nothing is left, neither prose nor code (a page of
-    only scripts, say), or nothing but headings (a page that only includes another).
+    only scripts, say), or nothing but headings (a page that only includes another), and
+    for an HTML template of a site's theme.
     """
     parser = _PARSERS.get(format)
     if parser is None:
         raise Unparseable(f"unsupported format {format!r}")
+    if format == "html" and _THEME_TAG.search(_SHOWN_CODE.sub("", text)):
+        # A site's theme kept with its documents (MkDocs' overrides/main.html, Sphinx's
+        # _templates/layout.html): what prose it holds is a banner or a footer, on every
+        # page of the site and the subject of none.
+        raise Unparseable("a site theme's template ({% extends %}, {% block %}), not a page")
     document = parser(text, fallback_title=fallback_title)
     if document.code_blocks:
         return document

@@ -4,6 +4,7 @@ links, Mermaid, determinism."""
 from __future__ import annotations
 
 import random
+import re
 
 import generator_support
 from generator_support import (
@@ -250,3 +251,61 @@ def test_a_pointer_sentence_says_nothing_of_an_entity_known_by_its_neighbours() 
     assert quoted == [
         "When node.dev and node.peer are both set, the node is a peer of a dev dependency."
     ]
+
+
+def test_the_about_paragraph_quotes_a_definition_that_follows_a_tagline() -> None:
+    """A site's front page opens with its tagline, "An ASGI web server, for Python.", and
+    defines its subject in the next sentence: the index's About quotes the definition,
+    though it is neither the page's first sentence nor its best summary."""
+    front = generator_support.document(
+        "docs/index.md",
+        "<p><em>An ASGI web server, for Python.</em></p>\n\n# Introduction\n\n"
+        "Uvicorn is an ASGI web server implementation for Python. Uvicorn currently supports"
+        " HTTP/1.1 and WebSockets.\n",
+    )
+    others = [
+        generator_support.document(
+            f"docs/{name}.md",
+            f"# {name.title()}\n\nUvicorn {what}. Run Uvicorn with --{name} to {why}.\n",
+        )
+        for name, what, why in (
+            ("reload", "watches your files", "restart on changes"),
+            ("workers", "can run several processes", "use every CPU"),
+            ("proxy", "reads proxy headers", "see the client's address"),
+        )
+    ]
+    files = generator_support.files_of(generate_wiki([front, *others]))
+    body = generator_support.split_page(files["wiki/index.md"])[1]
+    about = body.split("## About\n\n", 1)[1].split("\n\n## ", 1)[0]
+    assert about.startswith("Uvicorn is an ASGI web server implementation for Python. ["), about
+
+
+def test_key_entities_are_the_ones_across_the_corpus_not_one_listings() -> None:
+    """A page listing third-party plugins relates each to three things; a class the
+    project's own documents name relates to two, in two documents. The index lists the
+    class among the key entities before the plugins, though the plugins have more
+    relations (they did: Alpha, Beta and Gamma came right after Widget)."""
+    plugins = "\n\n".join(
+        f"{name} is a plugin for Widget that {does}. {name} depends on {needs} and supports"
+        f" {framework}."
+        for name, does, needs, framework in (
+            ("Alpha", "renders forms with Bootstrap", "Jinja", "Django"),
+            ("Beta", "stores forms in Redis", "Mako", "Flask"),
+            ("Gamma", "signs forms with JWT", "PyJWT", "Pyramid"),
+        )
+    )
+    documents = [
+        generator_support.document(f"docs/{path}", text)
+        for path, text in (
+            ("index.md", "# Widget\n\nWidget is a toolkit for building web forms in Python.\n"),
+            ("third-party.md", f"# Third-party packages\n\n{plugins}\n"),
+            ("routing.md", "# Routing\n\nRouter depends on Widget. Each URL leads to a form.\n"),
+            ("forms.md", "# Forms\n\nRouter uses Jinja to render each form of the site.\n"),
+        )
+    ]
+    files = generator_support.files_of(generate_wiki(documents))
+    body = generator_support.split_page(files["wiki/index.md"])[1]
+    keys = body.split("## Key entities\n\n", 1)[1].split("\n\n## ", 1)[0]
+    listed = re.findall(r"^- \[([^\]]+)\]", keys, re.M)
+    assert listed[0] == "Widget", listed
+    assert listed.index("Router") < min(listed.index(p) for p in ("Alpha", "Beta", "Gamma"))
