@@ -285,6 +285,7 @@ def as_names(tokens: Sequence[Token], names: Collection[str]) -> tuple[Token, ..
 
 
 _VERB_OBJECTS = frozenset({Tag.DET, Tag.PRON, Tag.NAME, Tag.CODE, Tag.NUM})
+_NOUN_VERB_OBJECTS = frozenset({Tag.DET, Tag.PRON})
 
 
 def _after_a_name(tokens: Sequence[Token], i: int) -> bool:
@@ -305,8 +306,15 @@ def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
     image")."""
     for i in range(1, len(tokens) - 1):
         token, after = tokens[i], tokens[i + 1]
-        if token.tag is not Tag.NOUN or not _after_a_name(tokens, i):
+        if token.tag is not Tag.NOUN:
             continue
+        if not _after_a_name(tokens, i):
+            # After a common noun, only before an article or a pronoun: "the Router class
+            # maps a URL", "the client sends them" (but "the asyncio streams API" and
+            # "the data types `int` and `str`" keep their nouns).
+            after_noun = tokens[i - 1].tag is Tag.NOUN and after.tag in _NOUN_VERB_OBJECTS
+            if not (after_noun and token.lower.endswith("s") and token.lower in lex.all_verb_forms):
+                continue
         # "PyPI hosts wheels" too: a plural rarely modifies the noun after it
         governs = after.tag in _VERB_OBJECTS or after.lower == "to" or after.tag is Tag.NOUN
         finite = token.lower.endswith("s") and token.lower in lex.all_verb_forms and governs

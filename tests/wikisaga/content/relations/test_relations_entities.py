@@ -442,6 +442,19 @@ def test_a_verb_in_s_between_a_name_and_a_plural_is_the_names_verb() -> None:
     assert set(found) == {"psf", "pypi"}
 
 
+def test_a_verb_in_s_between_a_noun_and_an_article_is_the_nouns_verb() -> None:
+    # "The Router class maps a URL to a form": Router class and URL, no "router class map"
+    # (nor "asgi application reject" of "an ASGI application rejects the connection").
+    found = _entities("The Router class maps a URL to a form.")
+    assert {"router class", "url"} <= set(found)
+    assert not [key for key in found if key.endswith(" map")], sorted(found)
+    found = _entities("An ASGI application rejects the connection before it opens.")
+    assert "asgi application" in found, sorted(found)
+    # Before a name, an -s word after a noun stays the noun's: "the asyncio streams API".
+    found = _entities("Uvicorn switched to the asyncio streams API.")
+    assert "asyncio streams api" in found, sorted(found)
+
+
 @pytest.mark.parametrize(
     "texts",
     [
