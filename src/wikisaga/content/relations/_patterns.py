@@ -18,7 +18,8 @@ the reader's argument finding (:class:`~._reader.SentenceReader`): lists give on
 per item (×0.95), a relative clause or a reduced one ("a library written in Rust") takes
 the subject of the copula it hangs from, "this library" stands for the document's topic
 (×0.9) and a clause-initial "it" for the previous sentence's one subject, else the topic
-(×0.8). "includes"/"contains" give ``provides`` at half the confidence, under the default
+(×0.8; nothing after several subjects, or after several names and no subject).
+"includes"/"contains" give ``provides`` at half the confidence, under the default
 threshold. A negation between subject and predicate, or
 right after it ("X does not use Y", "X never uses Y", "X no longer depends on Y", "X
 requires no Y"), gives nothing. A hedge anywhere before the predicate ("may", "might",
@@ -35,7 +36,7 @@ from dataclasses import dataclass, replace
 
 from wikisaga.content.relations._arguments import Arguments, objects, subjects
 from wikisaga.content.relations._lexicon import lexicon, singular
-from wikisaga.content.relations._phrases import Phrase
+from wikisaga.content.relations._phrases import Phrase, normalise_key
 from wikisaga.content.relations._reader import Hit, Mention, SentenceReader
 from wikisaga.content.relations._records import EntityKind, Predicate
 from wikisaga.content.relations._tokens import Tag, Token
@@ -164,9 +165,20 @@ def read_sentence(
             f for f in best if f.subject.key not in variables and f.object.key not in variables
         )
         types = [item for item in types if item[0] not in variables]
-    return SentenceFindings(
-        tuple(mentions), best, tuple(types), _subjects(reader, best), _abbreviations(reader)
-    )
+    subjects = _subjects(reader, best)
+    named = {m.key: m for m in mentions if m.key != _topic_key(topic)}
+    if not subjects and len(named) > 1 and tokens[0].tag is not Tag.VERB:
+        # No subject found, but several names ("The first ASGI server implementation,
+        # originally developed to power Django Channels, is the Daphne webserver."): the
+        # "it" after it is one of them, which no reading here can tell, and not the
+        # document's topic. Given them all, an "it" stands for nothing. (An instruction,
+        # "Install it from PyPI with pip.", has no subject to name: the topic stays.)
+        subjects = tuple(named.values())
+    return SentenceFindings(tuple(mentions), best, tuple(types), subjects, _abbreviations(reader))
+
+
+def _topic_key(topic: str | None) -> str:
+    return normalise_key(topic) if topic else ""
 
 
 _FUNCTION_TAGS = frozenset(

@@ -68,6 +68,21 @@ def test_it_stays_the_topic_after_a_sentence_about_the_topic_or_without_a_subjec
     assert ("typer", "extends", "click") in typed("It is based on Click.", topic="Typer")
 
 
+def test_it_after_a_sentence_naming_several_things_but_no_subject_gives_nothing() -> None:
+    """Uvicorn's ASGI page: the server the "It" stands for is named, but as no subject,
+    beside another name; the document's topic, ASGI, supports none of these."""
+    text = (
+        "The first ASGI server implementation, originally developed to power Django"
+        " Channels, is the Daphne webserver. It is run widely in production, and supports"
+        " HTTP/1.1, HTTP/2, and WebSockets."
+    )
+    assert not any(p == "supports" for _, p, _ in typed(text, topic="ASGI"))
+    # An instruction has no subject to name, whatever it names: the topic stays.
+    assert ("typer", "extends", "click") in typed(
+        "Install it from PyPI with pip. It is based on Click.", topic="Typer"
+    )
+
+
 # -- "when" makes a condition; "every/each/any" names no entity ------------------------
 
 
