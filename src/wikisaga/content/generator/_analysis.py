@@ -21,12 +21,13 @@ import hashlib
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wikisaga.content.chunking import chunk_text
 from wikisaga.content.generator._text import terms, words
 from wikisaga.content.parsing import TABLE_CELLS
-from wikisaga.content.records import Chunk, Document
+from wikisaga.content.records import Chunk, Document, Heading
 from wikisaga.content.relations import Sentence, identity_key, normalise_key, split_sentences
 
 __all__ = [
@@ -42,6 +43,10 @@ __all__ = [
 SUMMARY_CANDIDATES = 12
 MAX_SENTENCE_CHARS = 600
 MAX_SENTENCE_WORDS = 80
+SECTION_LEAD = 0.6
+"""The place score of the first sentence of a section (the document's first is 1.0)."""
+SUBSECTION_LEAD = 0.45
+"""... and of a subsection (a heading below the level of the document's sections)."""
 _TERMINALS = (".", "!", "。", "！", "…")
 _CLOSERS = "\"'”’)]"
 _CONTEXT_OPENERS = frozenset(
@@ -140,7 +145,12 @@ def fingerprint(document: Document) -> str:
     return digest.hexdigest()
 
 
-_BACK_REFERENCE = re.compile(r"\bthe (?:latter|former)\b", re.IGNORECASE)
+# "... the latter encodes ...", and "above" or "below" with nothing after them, pointing
+# at the page around them ("Note that I used single quotes above, so ...", "as shown
+# below."), not comparing ("values above 100").
+_BACK_REFERENCE = re.compile(
+    r"\bthe (?:latter|former)\b|\b(?:above|below)(?=\s*(?:[,.;:!?)]|$))", re.IGNORECASE
+)
 # "The other place is ...", "The same applies ...", "The following subclass adds ...":
 # what they point at is in the sentences around them.
 _POINTING_OPENER = re.compile(r"^the (?:other|same|following|previous|above)\b", re.IGNORECASE)
@@ -180,8 +190,9 @@ def points_elsewhere(text: str) -> bool:
 # A name, of at most three words, then a spaced dash or colon: the item of a list of
 # parameters or options, "directory - A string or os.PathLike denoting a directory
 # path.", or of a definition list ("repo : An advanced example that ..."); or a name in
-# lower case and a colon before a capital: "help: Help text for the argument."
-_GLOSS = re.compile(r"^\S+(?: \S+){0,2} [-\u2013\u2014:] \S|^[a-z_][\w.-]*: [A-Z]")
+# lower case (or several, "str / click.STRING") and a colon before a capital: "help: Help
+# text for the argument."
+_GLOSS = re.compile(r"^\S+(?: \S+){0,2} [-\u2013\u2014:] \S|^[a-z_][\w.-]*(?: / [\w.-]+)*: [A-Z]")
 
 
 def glosses_a_name(text: str) -> bool:
@@ -268,7 +279,7 @@ def _score(
     sentence_terms: set[str],
     text: str,
     position: int,
-    lead: bool,
+    lead: float,
     tf: Counter[str],
     norm: float,
     title_terms: set[str],
@@ -280,7 +291,7 @@ def _score(
     if position == 0:
         place = 1.0
     elif lead:
-        place = 0.6
+        place = lead
     else:
         place = max(0.0, 0.4 - 0.02 * position)
     score = 0.5 * centrality + 0.3 * place + 0.2 * _coverage(text, title_terms)
@@ -296,6 +307,19 @@ def _score(
     if glosses_a_name(text):
         score *= 0.4  # "path - A string denoting ...": one parameter, not the document
     return round(score, 6)
+
+
+def _section_level(headings: Sequence[Heading]) -> int:
+    """The level of a document's sections: its highest heading level, or the next one
+    when a single heading of the highest level opens the document (its title)."""
+    levels = [h.level for h in headings]
+    if not levels:
+        return 1
+    top = min(levels)
+    below = [level for level in levels if level > top]
+    if levels.count(top) == 1 and levels[0] == top and below:
+        return min(below)
+    return top
 
 
 def analyse(document: Document) -> DocumentAnalysis:
@@ -315,7 +339,11 @@ def analyse(document: Document) -> DocumentAnalysis:
         section = headings[before].text if before >= 0 else ""
         passages.append(Passage(chunk.index + 1, chunk.start, chunk.end, section))
 
-    candidates: list[tuple[Sentence, int, bool]] = []
+    # A subsection's lead is about the subsection ("### BlackSheep" under "## ASGI
+    # frameworks": "BlackSheep is a web framework ..."): it leads less of the document
+    # than a section's does.
+    sections = _section_level(headings)
+    candidates: list[tuple[Sentence, int, float]] = []
     led_sections: set[int] = set()
     for sentence in sentences:
         if sentence.start in heading_at or not _is_statement(sentence.text):
@@ -324,7 +352,10 @@ def analyse(document: Document) -> DocumentAnalysis:
         if passage is None:
             continue
         under = bisect.bisect_right(heading_starts, sentence.start) - 1
-        lead = under not in led_sections
+        lead = 0.0
+        if under not in led_sections:
+            deep = under >= 0 and headings[under].level > sections
+            lead = SUBSECTION_LEAD if deep else SECTION_LEAD
         led_sections.add(under)
         candidates.append((sentence, passage, lead))
 

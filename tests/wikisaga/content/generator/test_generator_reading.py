@@ -21,7 +21,7 @@ from generator_support import (
 )
 
 from wikisaga.content.generator import Generation, generate_wiki
-from wikisaga.content.generator._analysis import glosses_a_name, needs_context
+from wikisaga.content.generator._analysis import analyse, glosses_a_name, needs_context
 from wikisaga.content.generator._plan import _repeats
 from wikisaga.content.records import Document
 
@@ -291,6 +291,7 @@ def test_a_list_of_parameters_summarises_nothing() -> None:
     assert glosses_a_name("path - A string denoting the path of the resource.")
     assert glosses_a_name("repo : An advanced example that implements a Git-like interface.")
     assert glosses_a_name("help: Help text for the argument.")
+    assert glosses_a_name("str / click.STRING: The default parameter type for strings.")
     assert not glosses_a_name("Note: the cache is shared.")
     assert not glosses_a_name("Note: The cache is shared.")
     assert not glosses_a_name("Flit builds pure Python packages - and only those.")
@@ -346,6 +347,8 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
         "The other place is the Context.default_map (a dictionary) on the context.",
         "The following Group subclass adds an attribute, lazy_subcommands.",
         "Below are common questions regarding the use of Amazon S3 in the AWS CLI.",
+        "Note that I used single quotes above, so my shell is not expanding the variable.",
+        "Run the command as shown below.",
     ],
 )
 def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: str) -> None:
@@ -361,6 +364,7 @@ def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: 
         "Starlette is used by FastAPI.",
         "Released versions are tagged on GitHub.",
         "The otherwise idle worker picks the job.",
+        "Values above 100 are refused, and so are values below the floor.",
     ],
 )
 def test_a_whole_sentence_leans_on_nothing(sentence: str) -> None:
@@ -393,3 +397,25 @@ def test_a_sentence_naming_the_latter_leans_on_the_one_before() -> None:
     assert needs_context("(Note that the latter encodes the maximum UID base.)")
     assert needs_context("The former is kept for compatibility, as the manual says.")
     assert not needs_context("The journal keeps the logs of every service.")
+
+
+def test_a_subsections_lead_is_about_the_subsection_not_the_document() -> None:
+    """Uvicorn's ASGI page lists frameworks, each under a heading of its own below "## ASGI
+    frameworks": "BlackSheep is a web framework based on ASGI" leads its subsection and
+    was the page's second summary sentence, before what the page says of ASGI itself."""
+    text = (
+        "## ASGI\n\nUvicorn uses the ASGI specification for interacting with an application."
+        " The application should expose an async callable which takes three arguments.\n\n"
+        "## Why ASGI?\n\nMost well established Python Web frameworks started out as"
+        " WSGI-based frameworks. WSGI applications are a single, synchronous callable that"
+        " takes a request and returns a response. A strength of the ASGI protocol is that it"
+        " decouples the server implementation from the application framework.\n\n"
+        "## ASGI frameworks\n\nYou can use Uvicorn, Daphne, or Hypercorn to run any ASGI"
+        " framework.\n\n### Quart\n\nQuart is a Flask-like ASGI web framework.\n\n"
+        "### BlackSheep\n\nBlackSheep is a web framework based on ASGI, inspired by Flask and"
+        " ASP.NET Core.\n\n### Muffin\n\nMuffin is a fast, lightweight and asynchronous ASGI"
+        " web-framework for Python 3.\n"
+    )
+    analysis = analyse(document("docs/asgi.md", text))
+    summary = [analysis.prose[i].text for i in analysis.summary[:2]]
+    assert not [t for t in summary if t.startswith(("BlackSheep", "Quart", "Muffin"))], summary
