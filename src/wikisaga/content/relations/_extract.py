@@ -57,6 +57,13 @@ class _Tally:
         self.doc_ids.add(doc_id)
 
 
+def _prefix(surface: str) -> bool:
+    """Whether a surface is the prefix of other identifiers rather than a way to write a
+    name: "`UVICORN_*` prefixed settings" do not spell Uvicorn, though the key of
+    "UVICORN_" is Uvicorn's (``__init__`` is a name)."""
+    return surface.endswith(("_", "-")) and not surface.startswith("__")
+
+
 def _display(sentence: Sentence) -> str:
     return " ".join(sentence.text.replace("`", "").split())
 
@@ -185,7 +192,8 @@ class _Corpus:
             tally = merged[key]
             if not tally.surfaces:
                 continue
-            name = min(tally.surfaces, key=lambda s: (-tally.surfaces[s], s))
+            spellings = [s for s in tally.surfaces if not _prefix(s)] or list(tally.surfaces)
+            name = min(spellings, key=lambda s: (-tally.surfaces[s], s))
             kind = min(tally.kinds, key=lambda k: (-tally.kinds[k], _KIND_RANK[k]))
             kind_word = (
                 min(tally.types, key=lambda t: (-tally.types[t], t)) if tally.types else None
@@ -197,7 +205,7 @@ class _Corpus:
                     kind=kind,
                     type=kind_word,
                     mentions=sum(tally.surfaces.values()),
-                    aliases=tuple(sorted(tally.surfaces)),
+                    aliases=tuple(sorted(spellings)),
                     doc_ids=tuple(sorted(tally.doc_ids)),
                 )
             )

@@ -15,6 +15,7 @@ parsers of ``wikisaga.content`` are the authority on a document's structure.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from dataclasses import dataclass
@@ -40,6 +41,13 @@ class _Blanker:
         self.source = text
         self.chars = list(text)
         self.breaks: set[int] = set()
+        self.code: list[tuple[int, int]] = []
+        """The spans of the inline code kept (backticks included), sorted."""
+
+    def in_code(self, at: int) -> bool:
+        """Whether offset ``at`` is inside inline code that was kept."""
+        index = bisect.bisect_right(self.code, (at, len(self.chars))) - 1
+        return index >= 0 and self.code[index][0] <= at < self.code[index][1]
 
     def blank(self, start: int, end: int) -> None:
         for i in range(start, end):
@@ -110,6 +118,7 @@ def _inline_code(doc: _Blanker, pattern: re.Pattern[str]) -> None:
             doc.chars[match.end("code")] = "`"
             for i, char in enumerate(inner):
                 doc.chars[at + i] = char
+            bisect.insort(doc.code, (at - 1, match.end("code") + 1))
         else:
             doc.blank(start, end)
 
@@ -156,7 +165,8 @@ def _markdown(doc: _Blanker) -> None:
             if pattern is _MD_HEADING:  # a heading ends with its line
                 doc.breaks.add(_line_end(doc.source, match.start()))
     for match in _MD_EMPHASIS.finditer(doc.current()):
-        doc.blank_match(match)
+        if not doc.in_code(match.start()):  # `__init__`, `UVICORN_` keep theirs
+            doc.blank_match(match)
 
 
 def _line_end(text: str, at: int) -> int:

@@ -165,10 +165,17 @@ def _open_class_tag(word: str, lex: Lexicon) -> Tag:
 _LITERALS = frozenset({"True", "False", "None", "NULL", "Null", "NaN", "nil"})
 
 
+# Numbers written as words, which count what follows them as digits do ("two hooks").
+# Not "one": "one of", "the one", "no one" read as a pronoun.
+_CARDINALS = frozenset({"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"})
+
+
 def _word_tag(text: str, word: str, initial: bool, lex: Lexicon) -> Tag:
     if text.startswith(("`", "-")):
         return Tag.CODE
-    if text[0].isdigit() or _VERSION.fullmatch(word) or (text in _LITERALS and not initial):
+    # A number, a version, a literal value, or a count in words ("provides two hooks").
+    literal = text in _LITERALS and not initial
+    if text[0].isdigit() or _VERSION.fullmatch(word) or literal or word in _CARDINALS:
         return Tag.NUM
     function = _function_tag(word, lex)
     if function is not None and (not text[0].isupper() or initial or len(word) <= 4):

@@ -197,6 +197,16 @@ def test_a_named_object_beside_a_quantified_one_still_counts() -> None:
     )
 
 
+def test_a_count_in_words_is_no_part_of_what_it_counts() -> None:
+    # "two hooks" are hooks, as "2 hooks" would be; "two versions" are versions, a noun
+    # too generic to be an entity (Uvicorn's docs had "uvicorn supports two version").
+    assert typed("pytest-timeout provides two hooks for extending the tool.") == {
+        ("pytest-timeout", "provides", "hooks")
+    }
+    assert typed("Jinja provides three keywords.") == {("jinja", "provides", "keywords")}
+    assert not typed("Uvicorn supports two versions of auto-reloading behavior.")
+
+
 def test_what_happens_eventually_is_hedged() -> None:
     assert not typed("Ruff eventually replaces Flake8.")
     assert typed("Ruff eventually replaces Flake8.", min_confidence=0) == {

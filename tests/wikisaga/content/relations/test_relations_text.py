@@ -123,6 +123,33 @@ def test_markdown_prose_keeps_offsets_and_loses_code_urls_and_markup() -> None:
     assert triple.sentence == "FastAPI uses Starlette and pydantic.BaseModel."
 
 
+def test_inline_code_keeps_its_underscores_where_emphasis_loses_them() -> None:
+    """`__init__` and `UVICORN_` are names as written, not emphasis markers: they were
+    read as "  init  " and "UVICORN ", and the prefix of Uvicorn's environment variables
+    became a spelling of Uvicorn on its page ("Also written: UVICORN_")."""
+    text = "Call `__init__`, set `UVICORN_` or `_private`, and _mind_ **this**."
+    assert strip_markup(text, "markdown").text == (
+        "Call `__init__`, set `UVICORN_` or `_private`, and  mind    this  ."
+    )
+    document = prose_document(
+        "Uvicorn is an ASGI server. Use environment variables with the prefix `UVICORN_`.",
+        doc_id="d",
+        source_path="d.md",
+    )
+    entities = {e.key: e for e in extract_relations([document]).entities}
+    assert entities["uvicorn"].aliases == ("Uvicorn",)
+    assert entities["prefix uvicorn_"].name == "prefix UVICORN_"
+    # In plain text (what the wiki reads), "UVICORN_*" is Uvicorn's key, but no spelling.
+    document = prose_document(
+        "Uvicorn is an ASGI server. UVICORN_* prefixed settings are read from the shell.",
+        doc_id="d",
+        source_path="d.txt",
+        syntax="text",
+    )
+    (uvicorn,) = [e for e in extract_relations([document]).entities if e.key == "uvicorn"]
+    assert (uvicorn.name, uvicorn.aliases, uvicorn.mentions) == ("Uvicorn", ("Uvicorn",), 2)
+
+
 def test_restructuredtext_prose_loses_directives_literals_and_roles() -> None:
     rst = (
         "Title\n=====\n\n"
