@@ -15,6 +15,7 @@ A page or a section the data does not support is left out, never left empty.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -51,6 +52,11 @@ KEY_ENTITIES = 10
 ABOUT_KEYS = 3
 """The index's About may quote a definition of one of the first key entities from
 anywhere in a document, not only its opening or its best summary sentence."""
+_MAY_BE = re.compile(
+    r"\b(?:can|could|may|might|should|would|must)(?: not| also| often| sometimes)? be\b",
+    re.IGNORECASE,
+)
+"""A copula behind a modal: what a thing can be says what it is good for, not what it is."""
 _DEFINING = frozenset({"copula", "appositive"})
 """The methods whose sentence defines its subject (see docs/relations.md)."""
 
@@ -248,6 +254,8 @@ class _Planner:
             statement = corpus.triple_statement(triple)
             if statement is None or needs_context(statement.text):
                 continue
+            if _MAY_BE.search(statement.text):
+                continue  # "CDNs can also be a low-effort way to ...": a use, not what it is
             own = identity_key(triple.subject) == self._about.get(triple.doc_id)
             rank = (not own, -strength[edge], triple.source_path, triple.start)
             if triple.subject not in found or rank < found[triple.subject][0]:

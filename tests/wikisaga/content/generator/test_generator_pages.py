@@ -309,3 +309,19 @@ def test_key_entities_are_the_ones_across_the_corpus_not_one_listings() -> None:
     listed = re.findall(r"^- \[([^\]]+)\]", keys, re.M)
     assert listed[0] == "Widget", listed
     assert listed.index("Router") < min(listed.index(p) for p in ("Alpha", "Beta", "Gamma"))
+
+
+def test_what_a_thing_can_be_is_no_definition_of_it() -> None:
+    """ "Content Delivery Networks can also be a low-effort way to provide HTTPS
+    termination" (Uvicorn's deployment page) says what a CDN is good for: the glossary
+    did define CDNs by it. "Uvicorn is an ASGI web server" defines Uvicorn."""
+    text = (
+        "# Deployment\n\nUvicorn is an ASGI web server for Python. Content Delivery Networks"
+        " can also be a low-effort way to provide HTTPS termination.\n"
+    )
+    files = generator_support.files_of(
+        generate_wiki([generator_support.document("docs/deployment.md", text)])
+    )
+    glossary = generator_support.split_page(files["wiki/glossary.md"])[1]
+    assert "Uvicorn is an ASGI web server for Python." in glossary
+    assert "Content Delivery Networks" not in glossary
