@@ -28,7 +28,13 @@ from wikisaga.content.chunking import chunk_text
 from wikisaga.content.generator._text import terms, words
 from wikisaga.content.parsing import TABLE_CELLS
 from wikisaga.content.records import Chunk, Document, Heading
-from wikisaga.content.relations import Sentence, identity_key, normalise_key, split_sentences
+from wikisaga.content.relations import (
+    Sentence,
+    identity_key,
+    normalise_key,
+    split_sentences,
+    titled_name,
+)
 
 __all__ = [
     "DocumentAnalysis",
@@ -403,5 +409,7 @@ def analyse(document: Document) -> DocumentAnalysis:
         summary=tuple(ranked[:SUMMARY_CANDIDATES]),
         code_languages=tuple(block.language for block in document.code_blocks),
         words=len(text.split()),
-        title_key=identity_key(normalise_key(document.title)) if document.title.strip() else "",
+        title_key=identity_key(normalise_key(titled_name(document.title)))
+        if document.title.strip()
+        else "",
     )

@@ -26,7 +26,12 @@ download; the same documents always give the same entities and triples in the sa
 
 from __future__ import annotations
 
-from wikisaga.content.relations._extract import extract_relations, prose_document, title_topic
+from wikisaga.content.relations._extract import (
+    extract_relations,
+    prose_document,
+    title_topic,
+    titled_name,
+)
 from wikisaga.content.relations._lexicon import is_common_word
 from wikisaga.content.relations._markup import SYNTAXES, Prose, strip_markup
 from wikisaga.content.relations._phrases import identity_key, named_topic, normalise_key
@@ -68,4 +73,5 @@ __all__ = [
     "split_sentences",
     "strip_markup",
     "title_topic",
+    "titled_name",
 ]

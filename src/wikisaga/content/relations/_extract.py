@@ -15,6 +15,7 @@ every collection is sorted on explicit keys, and ties are broken by key.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -244,12 +245,26 @@ def extract_relations(
     )
 
 
+_TITLE_SUBTITLE = re.compile(r"^(\S+)(?::| [-\u2013\u2014]) \S")
+
+
+def titled_name(title: str) -> str:
+    """What a title names: the name before a subtitle ("attrs: Classes Without
+    Boilerplate", "Click — Command Line Interface Creation Kit" → ``attrs``, ``Click``),
+    else the whole title."""
+    name = title.strip()
+    match = _TITLE_SUBTITLE.match(name)
+    if match is not None and any(c.isalpha() for c in match.group(1)):
+        return match.group(1)
+    return name
+
+
 def title_topic(title: str) -> str | None:
     """The name "this library" or a leading "it" stands for in a document titled
-    ``title``: the title, when it is one name (``FastAPI``, ``httpx``) rather than a
-    phrase (``Getting started``); ``None`` otherwise. What to give as
-    :func:`prose_document`'s ``topic``."""
-    name = title.strip()
+    ``title``: the title, when it is one name (``FastAPI``, ``httpx``, ``attrs`` of
+    "attrs: Classes Without Boilerplate") rather than a phrase (``Getting started``);
+    ``None`` otherwise. What to give as :func:`prose_document`'s ``topic``."""
+    name = titled_name(title)
     if not name or " " in name or len(name) > 40 or not any(c.isalpha() for c in name):
         return None
     return name

@@ -20,6 +20,7 @@ from generator_support import (
 )
 
 from wikisaga.content.generator import GENERATOR_VERSION, Generation, generate_wiki
+from wikisaga.content.generator._analysis import analyse
 from wikisaga.content.records import Document
 
 
@@ -325,3 +326,22 @@ def test_what_a_thing_can_be_is_no_definition_of_it() -> None:
     glossary = generator_support.split_page(files["wiki/glossary.md"])[1]
     assert "Uvicorn is an ASGI web server for Python." in glossary
     assert "Content Delivery Networks" not in glossary
+
+
+def test_a_title_with_a_subtitle_names_what_it_is_about() -> None:
+    """ "attrs: Classes Without Boilerplate" is about attrs: the page's "It" is attrs,
+    and the wiki relates attrs, not "attrs classes without boilerplate"."""
+    documents = [
+        generator_support.document(
+            "docs/index.md",
+            "# attrs: Classes Without Boilerplate\n\nIt is a Python package that uses"
+            " Mypy to check your classes.\n",
+        ),
+        generator_support.document(
+            "docs/mypy.md", "# Mypy\n\nMypy is a static type checker for Python.\n"
+        ),
+    ]
+    generation = generate_wiki(documents)
+    triples = {(t.subject, t.predicate.value, t.object) for t in generation.graph.triples}
+    assert ("attrs", "uses", "mypy") in triples, sorted(triples)
+    assert analyse(documents[0]).title_key == "attrs"
