@@ -16,7 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -167,19 +168,25 @@ class _Ageing:
         return pruned
 
 
-def _ageing_log(listing: ModuleType, tmp_path: Path, *, prunes: bool) -> _Ageing:
+@contextmanager
+def _ageing_log(
+    listing: ModuleType, tmp_path: Path, *, prunes: bool
+) -> Iterator[tuple[_Ageing, Callable[..., Any]]]:
+    """A log of 2,000 sagas that ages one saga at each batch, and the prune operation."""
     path = tmp_path / "sagas.db"
     SQLiteSagaLog(path).close()
     listing.fill_sqlite(path, 2000, 1)
-    return _Ageing(SQLiteSagaLog(path), path, listing.PRUNE_AGE, prunes=prunes)
+    log = _Ageing(SQLiteSagaLog(path), path, listing.PRUNE_AGE, prunes=prunes)
+    try:
+        yield log, listing.operations(2000, 1, 1)["prune_batch"]
+    finally:
+        log.log.close()
 
 
 def test_prune_batch_check_allows_a_saga_that_came_of_age_during_the_run(
     listing: ModuleType, tmp_path: Path
 ) -> None:
-    log = _ageing_log(listing, tmp_path, prunes=True)
-    prune = listing.operations(2000, 1, 1)["prune_batch"]
-    try:
+    with _ageing_log(listing, tmp_path, prunes=True) as (log, prune):
         # 2,020 sagas over 120 days: the first 1,515 are older than 30 days, and all but two
         # of those (i = 7, 1007) finished. Each batch also takes the saga aged before it.
         at: dict[str, Any] = {}
@@ -189,17 +196,13 @@ def test_prune_batch_check_allows_a_saga_that_came_of_age_during_the_run(
         # The last batch is short, and one more saga came of age after it.
         assert log.batches == [500, 500, 500, 1513 + 3 - 1500]
         assert log.log.count_sagas() == 2000 + listing.IN_FLIGHT + 4 - 1516
-    finally:
-        log.log.close()
 
 
 def test_prune_batch_check_refuses_a_short_batch_that_left_old_sagas(
     listing: ModuleType, tmp_path: Path
 ) -> None:
-    log = _ageing_log(listing, tmp_path, prunes=False)
-    prune = listing.operations(2000, 1, 1)["prune_batch"]
-    try:
-        with pytest.raises(listing.CheckFailed, match="deleted 0 and left old sagas"):
-            prune(log, {})
-    finally:
-        log.log.close()
+    with (
+        _ageing_log(listing, tmp_path, prunes=False) as (log, prune),
+        pytest.raises(listing.CheckFailed, match="deleted 0 and left old sagas"),
+    ):
+        prune(log, {})
