@@ -53,10 +53,13 @@ ABOUT_KEYS = 3
 """The index's About may quote a definition of one of the first key entities from
 anywhere in a document, not only its opening or its best summary sentence."""
 _MAY_BE = re.compile(
+    r"^(?:(?!\b(?:is|are|was|were|that|which|who)\b)[^,;:])*?"
     r"\b(?:can|could|may|might|should|would|must)(?: not| also| often| sometimes)? be\b",
     re.IGNORECASE,
 )
-"""A copula behind a modal: what a thing can be says what it is good for, not what it is."""
+"""A sentence whose main verb is a copula behind a modal ("CDNs can also be a low-effort
+way to ..."): what a thing can be says what it is good for, not what it is. Not a modal
+in a clause after the definition ("pip is an installer that can be ...")."""
 _DEFINING = frozenset({"copula", "appositive"})
 """The methods whose sentence defines its subject (see docs/relations.md)."""
 
@@ -254,7 +257,7 @@ class _Planner:
             statement = corpus.triple_statement(triple)
             if statement is None or needs_context(statement.text):
                 continue
-            if _MAY_BE.search(statement.text):
+            if _MAY_BE.match(statement.text):
                 continue  # "CDNs can also be a low-effort way to ...": a use, not what it is
             own = identity_key(triple.subject) == self._about.get(triple.doc_id)
             rank = (not own, -strength[edge], triple.source_path, triple.start)
