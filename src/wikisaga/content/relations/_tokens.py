@@ -310,7 +310,8 @@ def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
     """A verb form right after a name is the name's verb, not the end of a compound: in
     -s before what it governs ("pip needs to work", "Django needs a backend", "PyPI hosts
     wheels"), in -ing before a preposition ("an instance of systemd running in an
-    image")."""
+    image"). After a common noun, a verb form in -s is the noun's verb only before an
+    article or a pronoun ("the Router class maps a URL")."""
     for i in range(1, len(tokens) - 1):
         token, after = tokens[i], tokens[i + 1]
         if token.tag is not Tag.NOUN:
