@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 
 from wikisaga.content.relations._arguments import Arguments, objects, subjects
 from wikisaga.content.relations._lexicon import lexicon, singular
-from wikisaga.content.relations._phrases import Phrase, normalise_key
+from wikisaga.content.relations._phrases import Phrase
 from wikisaga.content.relations._reader import Hit, Mention, SentenceReader
 from wikisaga.content.relations._records import EntityKind, Predicate
 from wikisaga.content.relations._tokens import Tag, Token
@@ -166,8 +166,10 @@ def read_sentence(
         )
         types = [item for item in types if item[0] not in variables]
     subjects = _subjects(reader, best)
-    named = {m.key: m for m in mentions if m.key != _topic_key(topic)}
-    if not subjects and len(named) > 1 and tokens[0].tag is not Tag.VERB:
+    topic_mention = reader.topic_mention() if not subjects and len(mentions) > 1 else None
+    topic_key = topic_mention.key if topic_mention is not None else ""
+    named = {m.key: m for m in mentions if m.key != topic_key} if not subjects else {}
+    if len(named) > 1 and tokens[0].tag is not Tag.VERB:
         # No subject found, but several names ("The first ASGI server implementation,
         # originally developed to power Django Channels, is the Daphne webserver."): the
         # "it" after it is one of them, which no reading here can tell, and not the
@@ -175,10 +177,6 @@ def read_sentence(
         # "Install it from PyPI with pip.", has no subject to name: the topic stays.)
         subjects = tuple(named.values())
     return SentenceFindings(tuple(mentions), best, tuple(types), subjects, _abbreviations(reader))
-
-
-def _topic_key(topic: str | None) -> str:
-    return normalise_key(topic) if topic else ""
 
 
 _FUNCTION_TAGS = frozenset(
