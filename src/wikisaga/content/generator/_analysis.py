@@ -31,6 +31,7 @@ from wikisaga.content.records import Chunk, Document, Heading
 from wikisaga.content.relations import (
     Sentence,
     identity_key,
+    is_shouted,
     normalise_key,
     split_sentences,
     titled_name,
@@ -233,10 +234,10 @@ def _reads_as_code(text: str) -> bool:
 def _is_statement(text: str) -> bool:
     """Whether a sentence is complete and quotable: it ends as a statement (not a
     question, not a colon introducing a list), has enough words, is not too long and
-    is prose rather than notation or a table's row."""
+    is prose rather than notation, a table's row or capitals (a licence's disclaimer)."""
     if len(text) > MAX_SENTENCE_CHARS or _reads_as_code(text):
         return False
-    if is_table_row(text):
+    if is_table_row(text) or is_shouted(text):
         return False
     bare = text.rstrip(_CLOSERS)
     if not bare.endswith(_TERMINALS):

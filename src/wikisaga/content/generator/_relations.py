@@ -33,6 +33,7 @@ from wikisaga.content.relations import (
     extract_relations,
     identity_key,
     named_topic,
+    plural_keys,
     title_topic,
 )
 
@@ -172,7 +173,13 @@ def _canonical(documents: Sequence[DocumentRelations], topics: Collection[str]) 
         topic = named_topic(identity_key(key), topics, classes)
         if topic in by_identity:
             canonical[key] = canonical[by_identity[topic]]
-    return canonical
+    # A plural used as a common noun ("the app and its blueprints") is its singular.
+    kinds: dict[str, Counter[EntityKind]] = {}
+    for document in documents:
+        for entity in document.entities:
+            kinds.setdefault(canonical[entity.key], Counter())[entity.kind] += entity.mentions
+    plurals = plural_keys(kinds)
+    return {key: plurals.get(target, target) for key, target in canonical.items()}
 
 
 def merge_relations(

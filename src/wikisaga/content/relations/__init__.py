@@ -6,7 +6,8 @@ download; the same documents always give the same entities and triples in the sa
 * :func:`strip_markup` blanks code, URLs and markup out of Markdown, reStructuredText or
   HTML at the same offsets; :func:`split_sentences` gives sentences with their offsets;
   :func:`prose_document` does both for one raw document, and :func:`title_topic` says
-  what its ``topic`` is, from the document's title.
+  what its ``topic`` is, from the document's title; :func:`is_shouted` says a sentence
+  is written in capitals (a licence's disclaimer), naming nothing.
 * :func:`extract_relations` reads :class:`ProseDocument` s and returns an
   :class:`Extraction`: merged :class:`Entity` records and :class:`Triple` s, typed ones
   from explicit statements (the :class:`Predicate` vocabulary) and ``related_to`` from
@@ -15,7 +16,9 @@ download; the same documents always give the same entities and triples in the sa
 * :func:`normalise_key` is the rule that names an entity, :func:`identity_key` the rule
   that makes two keys one entity (``pydantic-core`` = ``pydantic_core``), and
   :func:`named_topic` the one that makes a topic named with what it is the topic
-  ("the requests library" = requests, in a corpus with a document on requests);
+  ("the requests library" = requests, in a corpus with a document on requests), and
+  :func:`plural_keys` the one that makes a plural used as a common noun its singular
+  ("blueprints" = blueprint);
   :func:`is_common_word` says whether the shipped word lists know a word as English
   ("build" is, "setuptools" is not).
 * :data:`EXTRACTOR_VERSION` names the rules: relations kept from an extraction under
@@ -34,7 +37,12 @@ from wikisaga.content.relations._extract import (
 )
 from wikisaga.content.relations._lexicon import is_common_word
 from wikisaga.content.relations._markup import SYNTAXES, Prose, strip_markup
-from wikisaga.content.relations._phrases import identity_key, named_topic, normalise_key
+from wikisaga.content.relations._phrases import (
+    identity_key,
+    named_topic,
+    normalise_key,
+    plural_keys,
+)
 from wikisaga.content.relations._records import (
     EXTRACTOR_VERSION,
     PREDICATE_WORDS,
@@ -48,7 +56,7 @@ from wikisaga.content.relations._records import (
     Sentence,
     Triple,
 )
-from wikisaga.content.relations._sentences import split_sentences
+from wikisaga.content.relations._sentences import is_shouted, split_sentences
 
 __all__ = [
     "EXTRACTOR_VERSION",
@@ -67,8 +75,10 @@ __all__ = [
     "extract_relations",
     "identity_key",
     "is_common_word",
+    "is_shouted",
     "named_topic",
     "normalise_key",
+    "plural_keys",
     "prose_document",
     "split_sentences",
     "strip_markup",

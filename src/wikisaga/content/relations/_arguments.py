@@ -378,6 +378,8 @@ def objects(
         return args
     if j > 0 and tokens[j - 1].lower == "for" and _gerund(reader, j):
         return args  # "an extension for parsing files": a purpose, not an entity
+    if _quotation(reader, index, j):
+        return args  # 'errors such as "file not found"': words quoted, no entity
     phrase = _relational(reader, reader.starting_at.get(j), args, relations=relational)
     if phrase is None or _title_continues(reader, phrase):
         return args
@@ -389,6 +391,24 @@ def objects(
         if mention is not None:
             args.mentions.append(mention)
     return args
+
+
+_DOUBLE_QUOTES = ('"', "“", "”")
+
+
+def _quotation(reader: SentenceReader, index: int, j: int) -> bool:
+    """Whether the object at ``j`` opens a quotation of more than a name: a double quote
+    between ``index`` and ``j``, and the phrase at ``j`` not closed by the next one
+    ('such as "file not found"', but 'such as "greenlet"')."""
+    tokens = reader.tokens
+    if not any(tokens[k].lower in _DOUBLE_QUOTES for k in range(index, j)):
+        return False
+    phrase = reader.starting_at.get(j)
+    return (
+        phrase is None
+        or phrase.end >= len(tokens)
+        or tokens[phrase.end].lower not in _DOUBLE_QUOTES
+    )
 
 
 def _title_continues(reader: SentenceReader, phrase: Phrase) -> bool:

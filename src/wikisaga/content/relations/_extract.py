@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from wikisaga.content.relations._cooccurrence import SentenceKeys, related
 from wikisaga.content.relations._markup import strip_markup
 from wikisaga.content.relations._patterns import Found, read_sentence
-from wikisaga.content.relations._phrases import identity_key, named_topic, normalise_key
+from wikisaga.content.relations._phrases import (
+    identity_key,
+    named_topic,
+    normalise_key,
+    plural_keys,
+)
 from wikisaga.content.relations._reader import Mention
 from wikisaga.content.relations._records import (
     Entity,
@@ -35,8 +40,14 @@ from wikisaga.content.relations._records import (
     Sentence,
     Triple,
 )
-from wikisaga.content.relations._sentences import split_sentences
-from wikisaga.content.relations._tokens import as_names, lower_case_names, tokenize
+from wikisaga.content.relations._sentences import is_shouted, split_sentences
+from wikisaga.content.relations._tokens import (
+    as_common,
+    as_names,
+    common_plurals,
+    lower_case_names,
+    tokenize,
+)
 
 __all__ = ["extract_relations", "prose_document"]
 
@@ -89,16 +100,20 @@ class _Corpus:
         spans = document.sentences or split_sentences(document.text)
         limit = self.options.max_sentence_chars
         tokenized = [
-            tokenize(sentence.text, sentence.start) if len(sentence.text) <= limit else None
+            tokenize(sentence.text, sentence.start)
+            if len(sentence.text) <= limit and not is_shouted(sentence.text)
+            else None
             for sentence in spans
         ]
         names = lower_case_names(tokens for tokens in tokenized if tokens is not None)
+        plurals = common_plurals(tokens for tokens in tokenized if tokens is not None) - names
         previous: tuple[Mention, ...] | None = None  # the subjects an "it" may stand for
         for sentence, read in zip(spans, tokenized, strict=True):
             if read is None:
                 previous = ()
                 continue
             tokens = as_names(read, names) if names else read
+            tokens = as_common(tokens, plurals) if plurals else tokens
             findings = read_sentence(tokens, document.topic, previous)
             previous = findings.subjects
             keys: set[str] = set()
@@ -145,7 +160,8 @@ class _Corpus:
     def canonical_keys(self) -> dict[str, str]:
         """Each key's canonical form: of the keys equal up to separators, the most
         mentioned (ties: the first in order); a topic named with what it is ("the
-        requests library") is the topic (:func:`named_topic`)."""
+        requests library") is the topic (:func:`named_topic`); a plural used as a common
+        noun is its singular (:func:`plural_keys`)."""
         groups: dict[str, list[str]] = {}
         for key in self.tallies:
             groups.setdefault(identity_key(key), []).append(key)
@@ -160,7 +176,7 @@ class _Corpus:
             target = best[topic] if topic in best else best[identity]
             for key in members:
                 canonical[key] = target
-        return self._abbreviated(canonical)
+        return self._abbreviated(_singular_where_common(canonical, self.tallies))
 
     def _abbreviated(self, canonical: dict[str, str]) -> dict[str, str]:
         """``canonical`` with each short form and its spelt-out name made one entity, under
@@ -211,6 +227,17 @@ class _Corpus:
                 )
             )
         return tuple(entities)
+
+
+def _singular_where_common(
+    canonical: dict[str, str], tallies: Mapping[str, _Tally]
+) -> dict[str, str]:
+    """``canonical`` with each plural key used as a common noun made its singular's."""
+    kinds: dict[str, Counter[EntityKind]] = {}
+    for key, target in canonical.items():
+        kinds.setdefault(target, Counter()).update(tallies[key].kinds)
+    plurals = plural_keys(kinds)
+    return {key: plurals.get(target, target) for key, target in canonical.items()}
 
 
 def _unique(triples: Iterable[Triple]) -> list[Triple]:

@@ -19,7 +19,7 @@ library``).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from wikisaga.content.relations._lexicon import lexicon, singular
@@ -33,6 +33,7 @@ __all__ = [
     "normalise_key",
     "phrase_key",
     "phrase_kind",
+    "plural_keys",
     "surface",
 ]
 
@@ -335,3 +336,20 @@ def identity_key(key: str) -> str:
         return key
     opening = key[: len(key) - len(core)].strip()
     return opening + _SEPARATORS.sub(" ", core).strip()
+
+
+def plural_keys(kinds: Mapping[str, Mapping[EntityKind, int]]) -> dict[str, str]:
+    """The one-word keys that are the plural of another key, and that other key: a word
+    such as ``blueprints`` keeps its ``s`` in its key, as it may be a name (``requests``,
+    ``attrs``), but where its mentions are mostly a common noun's ("the app and its
+    blueprints") and ``blueprint`` is a key too, the two are one entity. ``kinds`` counts
+    each key's mentions by kind."""
+    found: dict[str, str] = {}
+    for key, counts in kinds.items():
+        one = singular(key)
+        if one == key or " " in key or one not in kinds:
+            continue
+        common = counts.get(EntityKind.PHRASE, 0)
+        if common > sum(counts.values()) - common:
+            found[key] = one
+    return found

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from wikisaga.content.relations._lexicon import lexicon
 from wikisaga.content.relations._records import Sentence
 
-__all__ = ["split_sentences"]
+__all__ = ["is_shouted", "split_sentences"]
 
 _BLOCK_BREAK = re.compile(
     r"\n[ \t]*\n|\n(?=[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t])"
@@ -100,3 +100,19 @@ def _add(sentences: list[Sentence], text: str, start: int, end: int) -> None:
     chunk = text[start:end]
     if any(char.isalnum() for char in chunk):
         sentences.append(Sentence(start, end, chunk))
+
+
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_SHOUTED_WORDS = 5
+_SHOUTED_SHARE = 0.75
+
+
+def is_shouted(text: str) -> bool:
+    """Whether a sentence is written in capitals: a licence's disclaimer ("THIS SOFTWARE
+    IS PROVIDED BY THE COPYRIGHT HOLDERS ..."), a warning banner. Its capitals mark no
+    names, and it is no sentence to quote. At least five words, three in four of them in
+    capitals; acronyms in a sentence of prose ("JSON, YAML and TOML over HTTP") are not
+    so many."""
+    found = _LETTERS.findall(text)
+    capitals = sum(1 for word in found if word.isupper())
+    return capitals >= _SHOUTED_WORDS and capitals >= _SHOUTED_SHARE * len(found)

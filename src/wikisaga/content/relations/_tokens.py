@@ -15,7 +15,17 @@ from dataclasses import dataclass
 
 from wikisaga.content.relations._lexicon import Lexicon, lexicon, singular
 
-__all__ = ["NOMINAL", "Tag", "Token", "is_code_shape", "tokenize"]
+__all__ = [
+    "NOMINAL",
+    "Tag",
+    "Token",
+    "as_common",
+    "as_names",
+    "common_plurals",
+    "is_code_shape",
+    "lower_case_names",
+    "tokenize",
+]
 
 
 class Tag(enum.Enum):
@@ -78,7 +88,10 @@ _TOKEN = re.compile(
     """,
     re.X,
 )
-_ADDRESS = re.compile(r"://|@|^[A-Za-z]:\\|^%\w+%\\|^(?:\$\w+|~)?/.")
+_ADDRESS = re.compile(
+    r"://|@|^[A-Za-z]:\\|^%\w+%\\|^(?:\$\w+|~)?/."
+    r"|^\w[\w.-]*(?:/[\w.-]+)+\.[A-Za-z]\w{0,4}$"  # a relative path to a file: docs/index.md
+)
 _POSSESSIVE = re.compile(r"(?i)(.+?)(['’]s)$")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2,}[a-z]{2,}")
 _SNAKE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]|^_")
@@ -235,6 +248,7 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
     if initial:
         _settle_opening_adverb(tokens, lex)
         _settle_initial(tokens, lex)
+    _settle_titles(tokens, lex, initial=initial)
     return tuple(tokens)
 
 
@@ -277,6 +291,41 @@ def lower_case_names(sentences: Iterable[Sequence[Token]]) -> frozenset[str]:
             if after.tag is Tag.POSS or (agrees and i == 0):
                 found.add(word)
     return frozenset(found)
+
+
+def common_plurals(sentences: Iterable[Sequence[Token]]) -> frozenset[str]:
+    """The plurals a document capitalises only where a sentence opens, or in a heading,
+    and writes in lower case inside sentences: common nouns ("Blueprints can greatly
+    simplify ..." and "register your blueprints"), though the lists do not know them. A
+    name is capitalised inside a sentence too ("use Requests to ...")."""
+    lex = lexicon()
+    lower: set[str] = set()
+    capitalised: set[str] = set()
+    for tokens in sentences:
+        heading = _title_case(tokens, lex)
+        first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
+        for i, token in enumerate(tokens):
+            word = token.lower
+            if not token.text.isalpha() or singular(word) == word:
+                continue
+            if token.tag is Tag.NOUN and token.text == word:
+                lower.add(word)
+            elif token.capitalised and i != first and not heading:
+                capitalised.add(word)
+    return frozenset(lower - capitalised)
+
+
+def as_common(tokens: Sequence[Token], plurals: Collection[str]) -> tuple[Token, ...]:
+    """``tokens`` with each of ``plurals`` (:func:`common_plurals`) made a common noun
+    where it opens the sentence, or anywhere in a heading."""
+    heading = _title_case(tokens, lexicon())
+    first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
+    return tuple(
+        Token(t.text, t.start, t.end, t.lower, Tag.NOUN)
+        if t.tag is Tag.NAME and t.lower in plurals and (heading or i == first)
+        else t
+        for i, t in enumerate(tokens)
+    )
 
 
 def as_names(tokens: Sequence[Token], names: Collection[str]) -> tuple[Token, ...]:
@@ -412,6 +461,26 @@ _REQUESTING = frozenset({"please", "kindly"})
 _SINGULAR_VERBS = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "hasn't", "doesn't"})
 
 
+def _plural_subject(tokens: Sequence[Token], first: int, lex: Lexicon) -> bool:
+    """Whether a capitalised word the lists do not know, opening a sentence, is a plural
+    common noun: it reads as a regular plural and its verb agrees with a plural
+    ("Blueprints support the errorhandler decorator", "Blueprints instead provide
+    separation"), so it is the blueprints of "the app and its blueprints", not a name
+    Blueprints. "Requests is an HTTP library" keeps its name."""
+    token = tokens[first]
+    word = token.lower
+    if token.tag is not Tag.NAME or token.text != word.capitalize() or singular(word) == word:
+        return False
+    j = first + 1
+    while j < len(tokens) and tokens[j].tag is Tag.ADV:
+        j += 1
+    if j >= len(tokens):
+        return False
+    verb = tokens[j].lower
+    base = verb in lex.all_verb_forms and not verb.endswith(("s", "ed", "ing"))
+    return verb in _PLURAL_AUX or base
+
+
 def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
     """A common word that opens a sentence and is followed by its verb is a name:
     "Rich is a library", "Requests is an HTTP library" (a plural with a singular verb)."""
@@ -419,6 +488,9 @@ def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
     if first is None or first + 1 >= len(tokens) or not tokens[first].capitalised:
         return
     token, nxt = tokens[first], tokens[first + 1]
+    if _plural_subject(tokens, first, lex):
+        tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
+        return
     if token.lower in _REQUESTING:
         return  # "Please never use dup()" asks; nobody is called Please
     verb_follows = nxt.tag in (Tag.AUX, Tag.MODAL, Tag.NEG) or (
@@ -442,6 +514,54 @@ def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
         name = False
     if name:
         tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.NAME)
+
+
+_TITLE_JOINS = frozenset({"the", "a", "an", "of"})
+
+
+def _title_case(tokens: Sequence[Token], lex: Lexicon) -> bool:
+    """Whether every word of a sentence but its function words is capitalised, as in a
+    heading ("Registering Blueprints", "Basics of Flask Routing")."""
+    content = [t for t in tokens if t.text.isalpha() and not lex.is_function_word(t.lower)]
+    return len(content) >= 2 and all(t.text[:1].isupper() for t in content)
+
+
+def _title_cased(token: Token) -> bool:
+    return token.text[:1].isupper() and not token.text.isupper() and token.text.isalpha()
+
+
+def _settle_titles(tokens: list[Token], lex: Lexicon, *, initial: bool) -> None:
+    """A name with an article or "of" inside is one name: "Read the Docs", "Keep a
+    Changelog", "Code of Conduct". Inside a sentence, two capitalised words either side
+    of the article make it one (not in a heading whose every word is capitalised); at
+    the start of one, where a verb might be bidding ("Run the Flask app"), only when the
+    whole is the subject of a verb that agrees with it ("Read the Docs supports
+    MkDocs")."""
+    heading = _title_case(tokens, lex)
+    first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
+    for i in range(1, len(tokens) - 1):
+        join, before, after = tokens[i], tokens[i - 1], tokens[i + 1]
+        if join.lower not in _TITLE_JOINS or join.text != join.lower:
+            continue
+        if not (_title_cased(before) and _title_cased(after) and after.tag is Tag.NAME):
+            continue
+        if initial and i - 1 == first:
+            end = i + 1
+            while end < len(tokens) and tokens[end].tag is Tag.NAME:
+                end += 1
+            verb = tokens[end] if end < len(tokens) else None
+            agrees = verb is not None and (
+                verb.lower in _SINGULAR_VERBS
+                or verb.tag is Tag.MODAL
+                or (verb.lower.endswith("s") and verb.lower in lex.all_verb_forms)
+            )
+            if not agrees:
+                continue
+        elif before.tag is not Tag.NAME or heading:
+            continue
+        for k in (i - 1, i):
+            old = tokens[k]
+            tokens[k] = Token(old.text, old.start, old.end, old.lower, Tag.NAME)
 
 
 def words(tokens: Sequence[Token]) -> str:

@@ -392,6 +392,29 @@ def test_a_table_row_is_never_quoted_as_a_sentence() -> None:
     assert not [t for t in quoted if "|" in t], quoted
 
 
+_DISCLAIMER = (
+    'THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND ANY '
+    "EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED WARRANTIES "
+    "OF MERCHANTABILITY ARE DISCLAIMED."
+)
+
+
+def test_a_licence_in_capitals_is_never_quoted_and_names_nothing() -> None:
+    """A licence's disclaimer shouts: its capitals mark no names ("SOFTWARE",
+    "COPYRIGHT HOLDERS"), and it is no sentence for a page to quote."""
+    prose = "MkDocs is a static site generator that builds project documentation."
+    short = "THE SOFTWARE IS PROVIDED AS IS, WITHOUT WARRANTY OF ANY KIND."
+    text = f"# License\n\n{prose}\n\n{short}\n\n{_DISCLAIMER}\n"
+    generation = generate_wiki([document("docs/license.md", text)])
+    files = files_of(generation)
+    quoted = {t for body in files.values() for t, _ in page_statements(split_page(body)[1])}
+    assert prose in quoted
+    assert not [t for t in quoted if "SOFTWARE" in t], quoted
+    names = {e.name for e in generation.graph.entities}
+    assert "MkDocs" in names
+    assert not [name for name in names if name.isupper()], names
+
+
 def test_a_sentence_naming_the_latter_leans_on_the_one_before() -> None:
     # "the latter" is the second of two things the sentence before named.
     assert needs_context("(Note that the latter encodes the maximum UID base.)")
@@ -419,3 +442,19 @@ def test_a_subsections_lead_is_about_the_subsection_not_the_document() -> None:
     analysis = analyse(document("docs/asgi.md", text))
     summary = [analysis.prose[i].text for i in analysis.summary[:2]]
     assert not [t for t in summary if t.startswith(("BlackSheep", "Quart", "Muffin"))], summary
+
+
+def test_a_plural_and_its_singular_are_one_entity_across_documents() -> None:
+    """Flask's wiki listed "Blueprints" and "Blueprint" as two key entities: one document
+    writes the common noun in the plural, another names one blueprint."""
+    views = (
+        "# Views\n\nBlueprints support the errorhandler decorator."
+        " The app and its blueprints provide decorators.\n"
+    )
+    hooks = "# Hooks\n\nA Blueprint can add handlers for these events. A Blueprint uses Werkzeug.\n"
+    generation = generate_wiki([document("docs/views.md", views), document("docs/hooks.md", hooks)])
+    keys = {e.key for e in generation.graph.entities}
+    assert "blueprint" in keys
+    assert "blueprints" not in keys
+    subjects = {t.subject for t in generation.graph.triples}
+    assert "blueprint" in subjects

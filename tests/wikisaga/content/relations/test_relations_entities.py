@@ -400,10 +400,14 @@ def test_a_file_path_names_no_entity_and_no_part_of_it_does() -> None:
         "Before Windows 7 it read C:\\\\Documents\\\\pip\\\\pip.ini.",
         "On Linux, pip reads /etc/pip.conf, ~/.config/pip/pip.conf and $HOME/.pip/pip.conf.",
         "The site configuration is written in C. pip's cache grows.",
+        # A relative path to a file, quoted as a message quotes it.
+        "A reference to 'foo/bar.md' is included in the 'nav' configuration.",
+        "Windows reads docs/index.md, and TCP/IP is a protocol suite.",
     )
-    assert {"windows", "linux", "pip", "c"} <= set(found)
+    assert {"windows", "linux", "pip", "c", "tcp/ip"} <= set(found)
     assert found["c"].mentions == 1
-    assert not [key for key in found if "pip.ini" in key or "pip.conf" in key or "/" in key]
+    paths = [key for key in found if "pip.ini" in key or "pip.conf" in key or "/" in key]
+    assert paths == ["tcp/ip"]
 
 
 def test_a_participle_opening_a_copula_is_no_name() -> None:
@@ -498,3 +502,44 @@ def test_a_capitalised_imperative_that_opens_a_sentence_is_no_part_of_a_name() -
     )
     assert "mysimplechat" in found
     assert not [key for key in found if key.startswith("checkout")]
+
+
+def test_a_plural_used_as_a_common_noun_is_its_singular() -> None:
+    # "blueprints" keeps its "s" in its key, as a name might; written as a common noun,
+    # and with "blueprint" named too, the two are one entity.
+    found = _entities(
+        "Blueprints support the errorhandler decorator. Blueprints instead provide separation.",
+        "The Flask app and its blueprints provide decorators. A Blueprint can add handlers.",
+    )
+    assert "blueprint" in found
+    assert "blueprints" not in found
+    assert found["blueprint"].mentions == 4
+
+
+def test_a_plural_name_with_a_singular_verb_stays_a_name() -> None:
+    found = _entities(
+        "Requests is an HTTP library. Requests supports proxies.",
+        "The request uses a session, and the requests use proxies.",
+    )
+    assert {"requests", "request"} <= set(found)
+
+
+def test_a_plural_capitalised_only_where_sentences_open_is_a_common_noun() -> None:
+    # Flask's "Blueprints can greatly simplify ..." and "Registering Blueprints" (a
+    # heading) capitalise what "register your blueprints" writes in lower case.
+    text = (
+        "Registering Blueprints\n\nBlueprints can provide resources as well. Flask lets"
+        " you register blueprints on an app. A Blueprint uses Werkzeug."
+    )
+    found = _entities(text)
+    assert "blueprints" not in found
+    typed = extract_relations([ProseDocument("d", "d.md", text)]).typed()
+    assert ("blueprint", "provides", "resources") in {
+        (t.subject, t.predicate.value, t.object) for t in typed
+    }
+    # A name is capitalised inside sentences too.
+    named = _entities(
+        "Requests can send proxies. You can use Requests with urllib3, and the requests"
+        " use a session."
+    )
+    assert "requests" in named

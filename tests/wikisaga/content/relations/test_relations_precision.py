@@ -104,9 +104,31 @@ def test_every_each_any_make_no_entity() -> None:
 # -- a title with an article inside is not cut short ----------------------------------
 
 
-def test_a_title_with_an_article_inside_gives_no_truncated_object() -> None:
-    assert not typed("The format is based on Keep a Changelog.")
-    assert not typed("The site uses Let the Sun Shine.")
+def test_a_title_with_an_article_inside_is_the_whole_object() -> None:
+    assert typed("The format is based on Keep a Changelog.") == {
+        ("format", "extends", "keep a changelog")
+    }
+    assert typed("The site uses Let the Sun Shine.") == {("site", "uses", "let the sun shine")}
+    assert typed("MkDocs supports the Read the Docs theme.") == {
+        ("mkdocs", "supports", "read the docs theme")
+    }
+
+
+def test_a_title_opening_a_sentence_is_one_name_before_its_verb() -> None:
+    assert typed("Read the Docs supports MkDocs out-of-the-box.") == {
+        ("read the docs", "supports", "mkdocs")
+    }
+    # A verb that bids, before an article and a name, opens no title.
+    assert typed("Run the Flask app with the CLI.") == set()
+    assert typed("Use the Django ORM for queries.") == set()
+
+
+def test_a_line_in_title_case_makes_no_title_of_its_words() -> None:
+    # Every word of it is capitalised, as in a heading: its "of" joins nothing.
+    text = "Add Support of Python 3.12, Django and Flask."
+    extraction = extract_relations([ProseDocument("doc", "doc.md", text)])
+    assert {"python", "django", "flask"} <= {e.key for e in extraction.entities}
+    assert "support of python" not in {e.key for e in extraction.entities}
 
 
 def test_a_name_before_a_lower_case_article_is_still_the_object() -> None:
@@ -305,4 +327,24 @@ def test_a_verb_with_its_own_object_ends_a_list_of_objects() -> None:
     assert typed("Flask provides a router and templates.") == {
         ("flask", "provides", "router"),
         ("flask", "provides", "template"),
+    }
+
+
+# -- what is quoted, and whether something is there, name no entity -----------------------
+
+
+def test_words_in_quotes_are_no_example_of_a_kind() -> None:
+    text = 'MkDocs shortened the messages of unexpected errors such as "file not found".'
+    assert typed(text) == set()
+    assert typed('It supports libraries such as "greenlet".') == {("greenlet", "is_a", "library")}
+
+
+def test_the_presence_or_absence_of_something_names_no_entity() -> None:
+    text = "MkDocs relies on the presence or absence of the delimiters to tell them apart."
+    assert typed(text) == set()
+    assert typed("Jinja relies on the existence of a loader.") == {
+        ("jinja", "depends_on", "loader")
+    }
+    assert typed("Click relies on the availability of setuptools.") == {
+        ("click", "depends_on", "setuptools")
     }
