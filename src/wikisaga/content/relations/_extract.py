@@ -273,13 +273,20 @@ def extract_relations(
 
 
 _TITLE_SUBTITLE = re.compile(r"^(\S+)(?::| [-\u2013\u2014]) \S")
+_WELCOME = re.compile(
+    r"^welcome to (?:the )?(.+?)(?:['’]s?)?(?: documentation| docs)?[!.]*$", re.IGNORECASE
+)
 
 
 def titled_name(title: str) -> str:
     """What a title names: the name before a subtitle ("attrs: Classes Without
     Boilerplate", "Click — Command Line Interface Creation Kit" → ``attrs``, ``Click``),
-    else the whole title."""
+    what a landing page welcomes to ("Welcome to Flask", "Welcome to MkDocs'
+    documentation!" → ``Flask``, ``MkDocs``), else the whole title."""
     name = title.strip()
+    welcome = _WELCOME.match(name)
+    if welcome is not None:
+        name = welcome.group(1).strip()
     match = _TITLE_SUBTITLE.match(name)
     if match is not None and any(c.isalpha() for c in match.group(1)):
         return match.group(1)

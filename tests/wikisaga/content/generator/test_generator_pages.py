@@ -347,3 +347,25 @@ def test_a_title_with_a_subtitle_names_what_it_is_about() -> None:
     triples = {(t.subject, t.predicate.value, t.object) for t in generation.graph.triples}
     assert ("attrs", "uses", "mypy") in triples, sorted(triples)
     assert analyse(documents[0]).title_key == "attrs"
+
+
+def test_a_landing_page_is_about_what_it_welcomes_to() -> None:
+    """Flask's wiki opened its About with "Flask is a WSGI application." from a page on
+    deployment; its landing page, "Welcome to Flask", is about Flask and defines it."""
+    documents = [
+        generator_support.document(
+            "docs/index.rst",
+            "Welcome to Flask\n================\n\nWelcome to Flask's documentation."
+            " Flask is a lightweight WSGI web application framework.\n",
+        ),
+        generator_support.document(
+            "docs/deploying/index.md",
+            "# Deploying to Production\n\nFlask is a WSGI application. Flask is a WSGI"
+            " application that a WSGI server runs. Gunicorn is a WSGI server.\n",
+        ),
+    ]
+    files = generator_support.files_of(generate_wiki(documents))
+    index = generator_support.split_page(files["wiki/index.md"])[1]
+    about = index.split("## About", 1)[1].split("##", 1)[0]
+    assert "Flask is a lightweight WSGI web application framework." in about, about
+    assert analyse(documents[0]).title_key == "flask"
