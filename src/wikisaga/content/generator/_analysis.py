@@ -168,17 +168,27 @@ _SUBJECTLESS = re.compile(r"^[A-Z][a-z]+ed (?:to|by|for|when|if|as|with|in|on)\b
 _NO_MAIN_CLAUSE = re.compile(
     r"^(?:If|When|Whenever) you(?: want| need| wish| would like|'d like| prefer)\b[^,;:]*$"
 )
+# An admonition's label, or "Note that": an aside to what is around it ("NOTE: The main
+# entry point to the API is through Events ...", "Warning: this deletes ...").
+_ASIDE = re.compile(
+    r"^(?:(?:note|notes|warning|tip|hint|important|caution|attention|danger)\s*[:!\u2014-]"
+    r"|note that\b)",
+    re.IGNORECASE,
+)
 
 
 def needs_context(text: str) -> bool:
     """Whether a sentence leans on the one before it ("It was created by ...", "This
-    makes ...", "However, ...", "... the latter encodes ...") or on the heading above it
+    makes ...", "However, ...", "... the latter encodes ...", "NOTE: ...", "Note that
+    ...") or on the heading above it
     ("Used to add a task to a response.", an "If ..." that never reaches its main
     clause): quoted anywhere but after what it leans on, it dangles."""
     first = words(text[:40].lower())[:1]
     if bool(first) and first[0] in _CONTEXT_OPENERS:
         return True
     if _SUBJECTLESS.match(text) or _NO_MAIN_CLAUSE.match(text) or _POINTING_OPENER.match(text):
+        return True
+    if _ASIDE.match(text):
         return True
     return _BACK_REFERENCE.search(text) is not None
 

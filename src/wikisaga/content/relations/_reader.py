@@ -213,7 +213,21 @@ class SentenceReader:
             return None
         if not vague and _vague(key, phrase):
             return None
+        if self._cut_by_aside(phrase):
+            return None
         return Mention(key, surface(phrase) or key, phrase_kind(phrase), kind_word)
+
+    def _cut_by_aside(self, phrase: Phrase) -> bool:
+        """Whether a lone common noun is the head of a name an aside in brackets cuts in
+        two: the "file" of "the Portable Object Template (pot) file", which is no file
+        of its own."""
+        words, tokens = phrase.words, self.tokens
+        if len(words) != 1 or words[0].tag is not Tag.NOUN or phrase.start < 1:
+            return False
+        if tokens[phrase.start - 1].lower != ")":
+            return False
+        opening = self.opening(phrase.start - 1)
+        return opening is not None and opening > 0 and tokens[opening - 1].tag is Tag.NAME
 
     def topic_mention(self) -> Mention | None:
         if not self.topic:

@@ -349,6 +349,10 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
         "Below are common questions regarding the use of Amazon S3 in the AWS CLI.",
         "Note that I used single quotes above, so my shell is not expanding the variable.",
         "Run the command as shown below.",
+        # ... or is an aside to it.
+        "NOTE: The main entry point to the API is through Events that are received by plugins.",
+        "Warning: the build directory is deleted before every build.",
+        "Note that the cache is shared between the two clients.",
     ],
 )
 def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: str) -> None:

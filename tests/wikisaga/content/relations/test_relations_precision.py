@@ -353,3 +353,10 @@ def test_a_verb_in_s_before_to_ends_a_list_of_objects() -> None:
     # "posts" is the button's verb, not a second thing it is part of.
     text = "The delete button is part of update.html and posts to the delete URL."
     assert typed(text) == {("delete button", "part_of", "update.html")}
+
+
+def test_the_head_of_a_name_cut_by_an_aside_is_no_entity() -> None:
+    # The "file" is the Portable Object Template's, not a file of its own.
+    text = "The Portable Object Template (pot) file created by the extract_messages command."
+    assert typed(text) == set()
+    assert typed("Flask (the framework) uses Werkzeug.") == {("flask", "uses", "werkzeug")}
