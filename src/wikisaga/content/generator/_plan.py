@@ -15,6 +15,7 @@ A page or a section the data does not support is left out, never left empty.
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -52,6 +53,8 @@ KEY_ENTITIES = 10
 ABOUT_KEYS = 3
 """The index's About may quote a definition of one of the first key entities from
 anywhere in a document, not only its opening or its best summary sentence."""
+_INDEX_STEMS = frozenset({"index", "readme", "_index"})
+"""Names of a folder's index document (``deploying/index.rst``, ``guide/README.md``)."""
 _MAY_BE = re.compile(
     r"^(?:(?!\b(?:is|are|was|were|that|which|who)\b)[^,;:])*?"
     r"\b(?:can|could|may|might|should|would|must)(?: not| also| often| sometimes)? be\b",
@@ -276,14 +279,34 @@ class _Planner:
     def _topic_title(self, number: int, taken: set[str]) -> str:
         """What a topic is about, as a phrase a reader can say: the kind of thing most of
         its documents are about ("Build backends", when at least half of its documents
-        are about one that the sources call a build backend), else its most distinctive
-        name (its weight for it less the other topics' mean), else its most distinctive
-        word. A label, not a claim: titles already taken are skipped."""
+        are about one that the sources call a build backend), else the title of the
+        section of the documentation it holds (:meth:`_topic_sections`), else its most
+        distinctive name (its weight for it less the other topics' mean), else its most
+        distinctive word. A label, not a claim: titles already taken are skipped."""
         kinds = [kind[:1].upper() + kind[1:] for kind in self._topic_kinds(number)]
-        for candidate in (*kinds, *self._topic_names(number)):
+        sections = self._topic_sections(number)
+        for candidate in (*kinds, *sections, *self._topic_names(number)):
             if candidate.casefold() not in taken:
                 return candidate  # a name as it is written: "pip", "setuptools"
         return f"Topic {number + 1}"
+
+    def _topic_sections(self, number: int) -> list[str]:
+        """The titles of the folders' index documents the topic holds ("Deploying to
+        Production" of ``deploying/index.rst``), where at least a third of its documents
+        are in that folder, the fuller first: the section of the documentation its
+        authors made of them. Not the top folder's, whose index is the whole
+        documentation's landing page."""
+        corpus = self.corpus
+        top = posixpath.commonpath([posixpath.dirname(a.source_path) for a in corpus.analyses])
+        members = [corpus.analyses[m] for m in corpus.topics[number].members]
+        folders = Counter(posixpath.dirname(a.source_path) for a in members)
+        found: list[tuple[int, str, str]] = []
+        for analysis in members:
+            folder, name = posixpath.split(analysis.source_path)
+            stem = posixpath.splitext(name)[0].casefold()
+            if folder != top and stem in _INDEX_STEMS and 3 * folders[folder] >= len(members):
+                found.append((-folders[folder], folder, analysis.title))
+        return [title for *_, title in sorted(found) if title]
 
     def _topic_kinds(self, number: int) -> list[str]:
         """Kinds (of more than one word) that at least half of the topic's documents are

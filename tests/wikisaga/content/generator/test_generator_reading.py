@@ -462,3 +462,35 @@ def test_a_plural_and_its_singular_are_one_entity_across_documents() -> None:
     assert "blueprints" not in keys
     subjects = {t.subject for t in generation.graph.triples}
     assert "blueprint" in subjects
+
+
+def test_a_topic_holding_a_folder_of_the_documentation_takes_its_index_title() -> None:
+    """Flask's deployment guides, in ``deploying/``, made a topic titled "apache-httpd"
+    after one of them: a topic holding a folder's index document, and a third of its
+    documents from that folder, is that section of the documentation."""
+    prod = (
+        "In production, Nginx forwards requests and headers to the app. The proxy sets"
+        " headers in production, and Gunicorn runs workers."
+    )
+    tmpl = (
+        "Jinja renders templates. Templates extend a base template and use blocks. Jinja"
+        " escapes templates, and Flask loads them."
+    )
+    documents = [
+        document("docs/deploying/index.md", f"# Deploying to Production\n\n{prod} Deploy it.\n"),
+        document("docs/deploying/proxies.md", f"# Proxy Fix\n\n{prod} The proxy trusts a hop.\n"),
+        document("docs/deploying/static.md", f"# Static Files\n\n{prod} Nginx serves files.\n"),
+        document("docs/deploying/workers.md", f"# Worker Counts\n\n{prod} Gunicorn scales.\n"),
+        document("docs/templates.md", f"# Templates\n\n{tmpl}\n"),
+        document("docs/views.md", f"# Views\n\n{tmpl} A view returns a template.\n"),
+        document("docs/blocks.md", f"# Blocks\n\n{tmpl} A block overrides a parent block.\n"),
+        # The top folder's index is the landing page of everything: no section's title.
+        document(
+            "docs/index.md",
+            "# Welcome to Flask\n\nFlask is a web framework. Flask uses Jinja templates.\n",
+        ),
+    ]
+    files = files_of(generate_wiki(documents))
+    titles = {split_page(b)[0]["title"] for p, b in files.items() if p.startswith("wiki/topics/")}
+    assert "Deploying to Production" in titles, titles
+    assert "Welcome to Flask" not in titles, titles
