@@ -165,7 +165,10 @@ def _inside(
     if token.lower == "-":
         return nominal_seen and nxt is not None and nxt.tag in NOMINAL  # "zic -compiled"
     if _participle(token):
-        return i > start and nxt is not None and nxt.tag in NOMINAL  # "a distributed queue"
+        # "a distributed queue", "Trio-like structured concurrency"; but a listed verb's
+        # past after a noun is that noun's verb: "Flask used Werkzeug"
+        verb = nominal_seen and token.lower in lexicon().all_verb_forms
+        return i > start and not verb and nxt is not None and nxt.tag in NOMINAL
     return (  # "a simple, yet elegant, HTTP library"
         token.lower in _ADJECTIVE_JOINS
         and not nominal_seen

@@ -156,8 +156,11 @@ def _is_adverb(word: str, lex: Lexicon) -> bool:
 
 def _hyphenated_adjective(word: str, lex: Lexicon) -> bool:
     """ "easy-to-read", "what-you-see-is-what-you-get", "up-to-date": a phrase made one
-    word is a modifier; "command-line" and "pydantic-core" are not."""
+    word is a modifier; "command-line" and "pydantic-core" are not. So is a word
+    hyphenated to an ending that makes modifiers: "Trio-like", "Blueprint-specific"."""
     parts = word.split("-")
+    if len(parts) > 1 and parts[0] and parts[-1] in _ADJECTIVE_ENDINGS:
+        return True
     return len(parts) > 2 and any(lex.is_function_word(part) for part in parts[1:-1])
 
 
@@ -180,6 +183,12 @@ _LITERALS = frozenset({"True", "False", "None", "NULL", "Null", "NaN", "nil"})
 _CARDINALS = frozenset({"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"})
 
 
+# What a name hyphenated to one of these makes: a modifier, not a name of its own.
+_ADJECTIVE_ENDINGS = frozenset(
+    {"like", "based", "style", "specific", "compatible", "friendly", "aware", "powered"}
+)
+
+
 def _word_tag(text: str, word: str, initial: bool, lex: Lexicon) -> Tag:
     if text.startswith(("`", "-")):
         return Tag.CODE
@@ -192,7 +201,8 @@ def _word_tag(text: str, word: str, initial: bool, lex: Lexicon) -> Tag:
         return function
     if is_code_shape(text.removesuffix("()")):
         return Tag.CODE
-    if text[0].isupper() and not (initial and lex.is_common_word(word)):
+    capital = text[0].isupper() and not (initial and lex.is_common_word(word))
+    if capital and not _hyphenated_adjective(word, lex):
         return Tag.NAME
     return function or _open_class_tag(word, lex)
 

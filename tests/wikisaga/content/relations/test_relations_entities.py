@@ -548,3 +548,10 @@ def test_a_plural_common_noun_is_not_an_acronym_in_the_singular() -> None:
     )
     assert {"post", "posts"} <= set(found)
     assert found["post"].name == "POST"
+
+
+def test_a_change_log_date_label_is_no_name() -> None:
+    # Django REST framework's release notes open 84 entries with "Date: ...".
+    found = _entities("Date: 22nd March 2024\n\nDate: 15th March 2024. Flask uses Werkzeug.")
+    assert "date" not in found
+    assert "werkzeug" in found

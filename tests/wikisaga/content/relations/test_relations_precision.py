@@ -360,3 +360,21 @@ def test_the_head_of_a_name_cut_by_an_aside_is_no_entity() -> None:
     text = "The Portable Object Template (pot) file created by the extract_messages command."
     assert typed(text) == set()
     assert typed("Flask (the framework) uses Werkzeug.") == {("flask", "uses", "werkzeug")}
+
+
+def test_a_past_tense_after_a_name_is_its_verb_not_a_modifier() -> None:
+    # "a distributed queue" holds a participle; "Flask used Werkzeug" is a clause.
+    text = "In 2010, Flask used Werkzeug. Celery is a distributed queue."
+    extraction = extract_relations([ProseDocument("doc", "doc.md", text)])
+    assert {"flask", "werkzeug", "celery"} <= {e.key for e in extraction.entities}
+    assert ("celery", "is_a", "distributed queue") in typed(text)
+
+
+def test_a_name_hyphenated_to_like_or_specific_is_a_modifier() -> None:
+    assert typed("AnyIO implements Trio-like structured concurrency.") == {
+        ("anyio", "implements", "structured concurrency")
+    }
+    # A name, modified, is still the name: the hyphenated word is no entity of its own.
+    text = "Flask supports Blueprint-specific error handlers. Blueprint-specific pages exist."
+    extraction = extract_relations([ProseDocument("doc", "doc.md", text)])
+    assert "blueprint-specific" not in {e.key for e in extraction.entities}
