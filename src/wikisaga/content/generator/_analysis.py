@@ -31,6 +31,7 @@ from wikisaga.content.records import Chunk, Document, Heading
 from wikisaga.content.relations import (
     Sentence,
     identity_key,
+    is_fragment,
     is_shouted,
     normalise_key,
     split_sentences,
@@ -180,7 +181,8 @@ _ASIDE = re.compile(
 def needs_context(text: str) -> bool:
     """Whether a sentence leans on the one before it ("It was created by ...", "This
     makes ...", "However, ...", "... the latter encodes ...", "NOTE: ...", "Note that
-    ...") or on the heading above it
+    ...") or on the heading above it (a noun phrase with no verb: "A mapping of Django
+    model fields to serializer fields.")
     ("Used to add a task to a response.", an "If ..." that never reaches its main
     clause): quoted anywhere but after what it leans on, it dangles."""
     first = words(text[:40].lower())[:1]
@@ -188,7 +190,7 @@ def needs_context(text: str) -> bool:
         return True
     if _SUBJECTLESS.match(text) or _NO_MAIN_CLAUSE.match(text) or _POINTING_OPENER.match(text):
         return True
-    if _ASIDE.match(text):
+    if _ASIDE.match(text) or is_fragment(text):
         return True
     return _BACK_REFERENCE.search(text) is not None
 

@@ -7,7 +7,8 @@ download; the same documents always give the same entities and triples in the sa
   HTML at the same offsets; :func:`split_sentences` gives sentences with their offsets;
   :func:`prose_document` does both for one raw document, and :func:`title_topic` says
   what its ``topic`` is, from the document's title; :func:`is_shouted` says a sentence
-  is written in capitals (a licence's disclaimer), naming nothing.
+  is written in capitals (a licence's disclaimer), naming nothing, and
+  :func:`is_fragment` that it is a noun phrase with no verb (a gloss of its heading).
 * :func:`extract_relations` reads :class:`ProseDocument` s and returns an
   :class:`Extraction`: merged :class:`Entity` records and :class:`Triple` s, typed ones
   from explicit statements (the :class:`Predicate` vocabulary) and ``related_to`` from
@@ -57,6 +58,7 @@ from wikisaga.content.relations._records import (
     Triple,
 )
 from wikisaga.content.relations._sentences import is_shouted, split_sentences
+from wikisaga.content.relations._tokens import is_fragment
 
 __all__ = [
     "EXTRACTOR_VERSION",
@@ -75,6 +77,7 @@ __all__ = [
     "extract_relations",
     "identity_key",
     "is_common_word",
+    "is_fragment",
     "is_shouted",
     "named_topic",
     "normalise_key",

@@ -23,6 +23,7 @@ __all__ = [
     "as_names",
     "common_plurals",
     "is_code_shape",
+    "is_fragment",
     "lower_case_names",
     "tokenize",
 ]
@@ -569,6 +570,34 @@ def _settle_titles(tokens: list[Token], lex: Lexicon, *, initial: bool) -> None:
         for k in (i - 1, i):
             old = tokens[k]
             tokens[k] = Token(old.text, old.start, old.end, old.lower, Tag.NAME)
+
+
+_CLAUSE_TAGS = frozenset({Tag.VERB, Tag.AUX, Tag.MODAL, Tag.NEG})
+_HEAD_TAGS = frozenset({Tag.ADJ, Tag.NOUN, Tag.NAME, Tag.CODE})
+_GLOSS_LINKS = frozenset({"of", "for", "used", "representing", "containing"})
+
+
+def is_fragment(text: str) -> bool:
+    """Whether a sentence is a noun phrase with no verb of its own, the gloss of the
+    heading above it: "A mapping of Django model fields to REST framework serializer
+    fields." An article, up to four words of a head, then "of", "for", "used",
+    "representing" or "containing", and no verb before the end or a relative pronoun (nor
+    a word that may be one: "support", "uses"). A relative clause right after the head
+    ("The class that should be used ...") is not read: a main verb may follow it."""
+    lex = lexicon()
+    tokens = tokenize(text)
+    if len(tokens) < 3 or tokens[0].lower not in ("a", "an", "the"):
+        return False
+    link = next((i for i, t in enumerate(tokens[1:6], 1) if t.tag not in _HEAD_TAGS), None)
+    if link is None or link == 1 or tokens[link].lower not in _GLOSS_LINKS:
+        return False
+    for token in tokens[link + 1 :]:
+        if token.tag is Tag.REL or token.lower in (";", ":"):
+            break
+        ambiguous = singular(token.lower) in lex.noun_verbs or token.lower in lex.noun_verbs
+        if token.tag in _CLAUSE_TAGS or ambiguous:
+            return False
+    return not any(singular(t.lower) in lex.noun_verbs for t in tokens[1:link])
 
 
 def words(tokens: Sequence[Token]) -> str:

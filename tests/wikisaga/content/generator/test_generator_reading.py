@@ -349,6 +349,9 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
         "Below are common questions regarding the use of Amazon S3 in the AWS CLI.",
         "Note that I used single quotes above, so my shell is not expanding the variable.",
         "Run the command as shown below.",
+        # ... or glosses the heading above it, a noun phrase with no verb.
+        "A mapping of Django model fields to REST framework serializer fields.",
+        "The version of Python that the wheel targets.",
         # ... or is an aside to it.
         "NOTE: The main entry point to the API is through Events that are received by plugins.",
         "Warning: the build directory is deleted before every build.",
@@ -369,6 +372,8 @@ def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: 
         "Released versions are tagged on GitHub.",
         "The otherwise idle worker picks the job.",
         "Values above 100 are refused, and so are values below the floor.",
+        "The name of the package is stored in the wheel.",
+        "A list of hosts supports wildcards.",
     ],
 )
 def test_a_whole_sentence_leans_on_nothing(sentence: str) -> None:
