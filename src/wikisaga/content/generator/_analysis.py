@@ -159,9 +159,15 @@ def fingerprint(document: Document) -> str:
 _BACK_REFERENCE = re.compile(
     r"\bthe (?:latter|former)\b|\b(?:above|below)(?=\s*(?:[,.;:!?)]|$))", re.IGNORECASE
 )
-# "The other place is ...", "The same applies ...", "The following subclass adds ...":
-# what they point at is in the sentences around them.
-_POINTING_OPENER = re.compile(r"^the (?:other|same|following|previous|above)\b", re.IGNORECASE)
+# "The other place is ...", "The same applies ...", "The following subclass adds ...",
+# "Despite this, ...": what they point at is in the sentences around them.
+_POINTING_OPENER = re.compile(
+    r"^the (?:other|same|following|previous|above)\b"
+    # "Despite this, test coverage is ...", "For this reason, ...", "In that case, ..."
+    r"|^(?:despite|because of|for|in|after|unlike|like|with|without|besides|given)"
+    r" (?:this|that|these|those)(?:\s*,| reasons?\b| cases?\b| way\b)",
+    re.IGNORECASE,
+)
 # Fragments whose subject is the heading above them, or that never reach a main clause:
 # "Used to add a single background task to a response." (under "### BackgroundTask"),
 # "If you want to use different routes for the same path based on the Host header."

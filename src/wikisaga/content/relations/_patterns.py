@@ -530,6 +530,8 @@ def _copula(reader: SentenceReader, index: int, types: list[tuple[str, str]]) ->
         return []  # "A topic's title is a name": a property of the topic, no entity
     if left.how == "topic" and reader.words_at(phrase.end, ("to",)):
         return []  # "It is an occasional request to support ...": "it" is no entity
+    if _after_restrictive_clause(reader, index):
+        return []  # "The system that enables a URL map is ...": the system is, not the map
     found = _pairs(left, objects(reader, phrase.start), Predicate.IS_A, "copula", base)
     # "Python 3.10 is the minimal supported Python version" says nothing of a kind
     found = [f for f in found if f.subject.key not in f.object.key.split()[:-1]]
@@ -538,6 +540,25 @@ def _copula(reader: SentenceReader, index: int, types: list[tuple[str, str]]) ->
         if head in lexicon().type_nouns:
             types.append((item.subject.key, head))
     return found
+
+
+def _after_restrictive_clause(reader: SentenceReader, index: int) -> bool:
+    """Whether the copula at ``index`` ends a relative clause with no comma ("The system
+    that enables having a central URL map is the add_url_rule function"): its subject is
+    the phrase before the relative pronoun, not the one right before the copula."""
+    tokens = reader.tokens
+    start = reader.clause_start(index)
+    for r in range(start + 1, index):
+        if tokens[r].tag is Tag.REL and tokens[r - 1].lower != ",":
+            inside = range(r + 1, index)
+            acts = any(tokens[k].tag in _VERBAL or k in reader.hit_at for k in inside) or (
+                tokens[r + 1].tag is Tag.PRON  # "the tool that you install is ..."
+            )
+            return acts and all(tokens[k].lower != "," for k in inside)
+    return False
+
+
+_VERBAL = frozenset({Tag.VERB, Tag.AUX, Tag.MODAL})
 
 
 def _definite_description(reader: SentenceReader, index: int) -> bool:

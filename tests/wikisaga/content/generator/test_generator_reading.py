@@ -346,6 +346,9 @@ def test_a_sentence_of_notation_is_never_quoted() -> None:
         # ... or on the text around it.
         "The other place is the Context.default_map (a dictionary) on the context.",
         "The following Group subclass adds an attribute, lazy_subcommands.",
+        "Despite this, test coverage is an important tool to use during development.",
+        "For this reason, Flask registers the blueprint once.",
+        "In that case the server keeps the connection open.",
         "Below are common questions regarding the use of Amazon S3 in the AWS CLI.",
         "Note that I used single quotes above, so my shell is not expanding the variable.",
         "Run the command as shown below.",
@@ -373,6 +376,7 @@ def test_a_sentence_opening_with_a_connective_leans_on_the_one_before(sentence: 
         "The otherwise idle worker picks the job.",
         "Values above 100 are refused, and so are values below the floor.",
         "The name of the package is stored in the wheel.",
+        "In this guide you deploy Flask behind Nginx.",
         "A list of hosts supports wildcards.",
     ],
 )

@@ -378,3 +378,13 @@ def test_a_name_hyphenated_to_like_or_specific_is_a_modifier() -> None:
     text = "Flask supports Blueprint-specific error handlers. Blueprint-specific pages exist."
     extraction = extract_relations([ProseDocument("doc", "doc.md", text)])
     assert "blueprint-specific" not in {e.key for e in extraction.entities}
+
+
+def test_a_copula_after_a_restrictive_clause_is_not_said_of_its_last_noun() -> None:
+    # The system is the add_url_rule function, not the URL map.
+    text = "The system that enables having a central URL map is the add_url_rule function."
+    assert typed(text) == set()
+    assert typed("The tool that you install is a wheel builder.") == set()
+    # A relative clause of its own copula, or between commas, still reads.
+    assert ("click", "is_a", "toolkit") in typed("Click is a package that is a toolkit.")
+    assert ("flask", "is_a", "framework") in typed("Flask, which uses Werkzeug, is a framework.")
