@@ -41,6 +41,7 @@ _MODIFIERS = frozenset({Tag.ADJ, Tag.NOUN, Tag.NAME, Tag.CODE, Tag.NUM, Tag.ADV}
 _ADJECTIVE_JOINS = frozenset({",", "and", "or", "yet", "but"})
 _INDEFINITE = frozenset({"a", "an", "another"})
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
+_ACRONYM = re.compile(r"[A-Z]{2,}")
 _QUOTES = frozenset({'"', "“", "”", "'", "‘", "’"})
 _NUMBERED_SERIES = frozenset(
     {"bep", "bip", "cve", "ecma", "fips", "iso", "jep", "jsr", "nep", "pep", "rfc", "spec"}
@@ -239,7 +240,9 @@ def _alias(words: list[Token], determiner: str | None) -> tuple[list[Token], str
         found = None
     elif name[-1].tag is Tag.CODE and singular(last.lower) in _CODE_SUFFIXES:
         found = (name, None)
-    elif last.lower in lex.alias_suffixes and named:
+    elif last.lower in lex.alias_suffixes and named and not _ACRONYM.fullmatch(name[-1].text):
+        # but "the Werkzeug WSGI toolkit", "Django REST framework": the acronym says what
+        # kind of toolkit, and "Werkzeug WSGI" or "Django REST" is no name of anything
         found = (name, last.lower)
     else:
         found = None

@@ -388,3 +388,14 @@ def test_a_copula_after_a_restrictive_clause_is_not_said_of_its_last_noun() -> N
     # A relative clause of its own copula, or between commas, still reads.
     assert ("click", "is_a", "toolkit") in typed("Click is a package that is a toolkit.")
     assert ("flask", "is_a", "framework") in typed("Flask, which uses Werkzeug, is a framework.")
+
+
+def test_an_acronym_before_a_kind_word_keeps_the_kind_in_the_name() -> None:
+    # "Django REST" and "Werkzeug WSGI" name nothing; "the Requests library" is Requests.
+    assert typed("Django REST framework is a powerful toolkit.") == {
+        ("django rest framework", "is_a", "toolkit")
+    }
+    assert typed("Flask depends on the Werkzeug WSGI toolkit.") == {
+        ("flask", "depends_on", "werkzeug wsgi toolkit")
+    }
+    assert typed("The Requests library uses urllib3.") == {("requests", "uses", "urllib3")}
