@@ -186,11 +186,11 @@ _ASIDE = re.compile(
 
 def needs_context(text: str) -> bool:
     """Whether a sentence leans on the one before it ("It was created by ...", "This
-    makes ...", "However, ...", "... the latter encodes ...", "NOTE: ...", "Note that
-    ...") or on the heading above it (a noun phrase with no verb: "A mapping of Django
-    model fields to serializer fields.")
-    ("Used to add a task to a response.", an "If ..." that never reaches its main
-    clause): quoted anywhere but after what it leans on, it dangles."""
+    makes ...", "However, ...", "Despite this, ...", "... the latter encodes ..."), is
+    an aside to it ("NOTE: ...", "Note that ..."), or leans on the heading above it
+    ("Used to add a task to a response.", a noun phrase with no verb such as "A mapping
+    of Django model fields to serializer fields.", an "If ..." that never reaches its
+    main clause): quoted anywhere but after what it leans on, it dangles."""
     first = words(text[:40].lower())[:1]
     if bool(first) and first[0] in _CONTEXT_OPENERS:
         return True

@@ -24,7 +24,7 @@ from wikisaga.content.relations._lexicon import lexicon, singular
 from wikisaga.content.relations._phrases import Phrase
 from wikisaga.content.relations._reader import CLAUSE_JOINS, Mention, SentenceReader
 from wikisaga.content.relations._records import EntityKind, Predicate
-from wikisaga.content.relations._tokens import Tag
+from wikisaga.content.relations._tokens import TITLE_JOINS, Tag
 
 __all__ = ["Arguments", "objects", "subjects"]
 
@@ -430,10 +430,7 @@ def _titled(phrase: Phrase) -> bool:
     were read whole: the statements they end are mostly a project's conventions ("The
     format is based on Keep a Changelog"), which the labelled examples count as none.
     As a subject it does ("Read the Docs supports MkDocs")."""
-    return any(w.tag is Tag.NAME and w.lower in _TITLE_WORDS for w in phrase.words)
-
-
-_TITLE_WORDS = frozenset({"the", "a", "an", "of"})
+    return any(w.tag is Tag.NAME and w.lower in TITLE_JOINS for w in phrase.words)
 
 
 def _gerund(reader: SentenceReader, index: int) -> bool:

@@ -17,6 +17,7 @@ from wikisaga.content.relations._lexicon import Lexicon, lexicon, singular
 
 __all__ = [
     "NOMINAL",
+    "TITLE_JOINS",
     "Tag",
     "Token",
     "as_common",
@@ -524,7 +525,8 @@ def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
         tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.NAME)
 
 
-_TITLE_JOINS = frozenset({"the", "a", "an", "of"})
+TITLE_JOINS = frozenset({"the", "a", "an", "of"})
+"""The words inside a title such as "Read the Docs" or "Code of Conduct"."""
 
 
 def _title_case(tokens: Sequence[Token], lex: Lexicon) -> bool:
@@ -549,7 +551,7 @@ def _settle_titles(tokens: list[Token], lex: Lexicon, *, initial: bool) -> None:
     first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
     for i in range(1, len(tokens) - 1):
         join, before, after = tokens[i], tokens[i - 1], tokens[i + 1]
-        if join.lower not in _TITLE_JOINS or join.text != join.lower:
+        if join.lower not in TITLE_JOINS or join.text != join.lower:
             continue
         if not (_title_cased(before) and _title_cased(after) and after.tag is Tag.NAME):
             continue
