@@ -439,15 +439,31 @@ _ARTICLES = frozenset({"a", "an", "the"})
 
 def _settle_nominal_verbs(tokens: list[Token]) -> None:
     """A verb's base form right after an article and its adjectives is a noun: "a
-    ground-up rewrite", "the initial build" (a verb never follows an article)."""
+    ground-up rewrite", "the initial build" (a verb never follows an article). So is one
+    between a name and a noun after "a" or "an": "a special Flask run configuration" (a
+    singular subject takes no base form)."""
     for i, token in enumerate(tokens):
         if token.tag is not Tag.VERB or token.lower.endswith(("s", "ed", "ing")):
             continue
         j = i - 1
         while j >= 0 and (tokens[j].tag is Tag.ADJ or "-" in tokens[j].lower[1:]):
             j -= 1  # "a new build", "a ground-up rewrite"
-        if j >= 0 and tokens[j].tag is Tag.DET and tokens[j].lower in _ARTICLES:
+        after_article = j >= 0 and tokens[j].tag is Tag.DET and tokens[j].lower in _ARTICLES
+        if after_article or _inside_a_name(tokens, i):
             tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
+
+
+def _inside_a_name(tokens: Sequence[Token], i: int) -> bool:
+    """Whether the verb at ``i`` stands between a name opened by "a"/"an" (and its
+    adjectives) and a noun: "a special Flask run configuration"."""
+    if i + 1 >= len(tokens) or tokens[i + 1].tag is not Tag.NOUN:
+        return False
+    j = i - 1
+    if j < 0 or tokens[j].tag is not Tag.NAME:
+        return False
+    while j >= 0 and tokens[j].tag in (Tag.NAME, Tag.ADJ):
+        j -= 1
+    return j >= 0 and tokens[j].lower in ("a", "an")
 
 
 def _settle_opening_adverb(tokens: list[Token], lex: Lexicon) -> None:

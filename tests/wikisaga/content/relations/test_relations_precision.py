@@ -399,3 +399,8 @@ def test_an_acronym_before_a_kind_word_keeps_the_kind_in_the_name() -> None:
         ("flask", "depends_on", "werkzeug wsgi toolkit")
     }
     assert typed("The Requests library uses urllib3.") == {("requests", "uses", "urllib3")}
+
+
+def test_a_base_form_between_a_name_and_a_noun_after_a_is_part_of_the_name() -> None:
+    text = "PyCharm Professional provides a special Flask run configuration."
+    assert typed(text) == {("pycharm professional", "provides", "flask run configuration")}
