@@ -180,8 +180,7 @@ def _canonical(documents: Sequence[DocumentRelations], topics: Collection[str]) 
         for entity in document.entities:
             kinds.setdefault(canonical[entity.key], Counter())[entity.kind] += entity.mentions
             names.setdefault(canonical[entity.key], Counter())[entity.name] += entity.mentions
-    acronyms = {k for k, n in names.items() if min(n, key=lambda x: (-n[x], x)).isupper()}
-    plurals = plural_keys(kinds, acronyms=acronyms)
+    plurals = plural_keys(kinds, names)
     return {key: plurals.get(target, target) for key, target in canonical.items()}
 
 

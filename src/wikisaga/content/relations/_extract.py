@@ -238,14 +238,8 @@ def _singular_where_common(
     for key, target in canonical.items():
         kinds.setdefault(target, Counter()).update(tallies[key].kinds)
         surfaces.setdefault(target, Counter()).update(tallies[key].surfaces)
-    acronyms = {k for k, names in surfaces.items() if names and _in_capitals(names)}
-    plurals = plural_keys(kinds, acronyms=acronyms)
+    plurals = plural_keys(kinds, surfaces)
     return {key: plurals.get(target, target) for key, target in canonical.items()}
-
-
-def _in_capitals(names: Counter[str]) -> bool:
-    """Whether the most frequent of ``names`` is written in capitals (``POST``)."""
-    return min(names, key=lambda n: (-names[n], n)).isupper()
 
 
 def _unique(triples: Iterable[Triple]) -> list[Triple]:

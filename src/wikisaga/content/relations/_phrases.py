@@ -345,20 +345,26 @@ def identity_key(key: str) -> str:
 
 
 def plural_keys(
-    kinds: Mapping[str, Mapping[EntityKind, int]], *, acronyms: Collection[str] = ()
+    kinds: Mapping[str, Mapping[EntityKind, int]], names: Mapping[str, Mapping[str, int]]
 ) -> dict[str, str]:
     """The one-word keys that are the plural of another key, and that other key: a word
     such as ``blueprints`` keeps its ``s`` in its key, as it may be a name (``requests``,
     ``attrs``), but where its mentions are mostly a common noun's ("the app and its
     blueprints") and ``blueprint`` is a key too, the two are one entity. ``kinds`` counts
-    each key's mentions by kind; ``acronyms`` are the keys named in capitals, which no
-    common noun is the plural of (blog posts are not the method ``POST``)."""
+    each key's mentions by kind, ``names`` by how they are written; a key most often
+    written in capitals is no common noun's singular (blog posts are not the method
+    ``POST``)."""
     found: dict[str, str] = {}
     for key, counts in kinds.items():
         one = singular(key)
-        if one == key or " " in key or one not in kinds or one in acronyms:
+        if one == key or " " in key or one not in kinds or _in_capitals(names.get(one, {})):
             continue
         common = counts.get(EntityKind.PHRASE, 0)
         if common > sum(counts.values()) - common:
             found[key] = one
     return found
+
+
+def _in_capitals(names: Mapping[str, int]) -> bool:
+    """Whether the most frequent of ``names`` is written in capitals (``POST``)."""
+    return bool(names) and min(names, key=lambda n: (-names[n], n)).isupper()

@@ -602,9 +602,11 @@ def is_fragment(text: str) -> bool:
     "representing" or "containing", and no verb before the end or a relative pronoun (nor
     a word that may be one: "support", "uses"). A relative clause right after the head
     ("The class that should be used ...") is not read: a main verb may follow it."""
+    if not text[:4].lower().startswith(("a ", "an ", "the ")):
+        return False  # most sentences: no need to read them
     lex = lexicon()
     tokens = tokenize(text)
-    if len(tokens) < 3 or tokens[0].lower not in ("a", "an", "the"):
+    if len(tokens) < 3:
         return False
     link = next((i for i, t in enumerate(tokens[1:6], 1) if t.tag not in _HEAD_TAGS), None)
     if link is None or link == 1 or tokens[link].lower not in _GLOSS_LINKS:
