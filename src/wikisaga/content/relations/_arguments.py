@@ -303,11 +303,7 @@ def _resolve(
                 args.how = args.how or "apposition"
             return
     mention = reader.mention(phrase)
-    if (
-        mention is not None
-        and mention.kind is EntityKind.PHRASE
-        and (phrase.determiner in _DEMONSTRATIVES)
-    ):
+    if mention is not None and _pointing(phrase, mention):
         return  # "This release adds support for ...": which release, the text before says
     if mention is not None:
         args.mentions.append(mention)
@@ -388,9 +384,15 @@ def objects(
         args.factor *= 0.95
     for item in items:
         mention = reader.mention(item)
-        if mention is not None:
-            args.mentions.append(mention)
+        if mention is None or _pointing(item, mention):
+            continue  # "implements this approach": which one, the text before says
+        args.mentions.append(mention)
     return args
+
+
+def _pointing(phrase: Phrase, mention: Mention) -> bool:
+    """Whether a common noun phrase points back with a demonstrative ("this approach")."""
+    return mention.kind is EntityKind.PHRASE and phrase.determiner in _DEMONSTRATIVES
 
 
 _DOUBLE_QUOTES = ('"', "“", "”")

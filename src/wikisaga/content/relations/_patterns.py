@@ -39,7 +39,7 @@ from wikisaga.content.relations._lexicon import lexicon, singular
 from wikisaga.content.relations._phrases import Phrase
 from wikisaga.content.relations._reader import Hit, Mention, SentenceReader
 from wikisaga.content.relations._records import EntityKind, Predicate
-from wikisaga.content.relations._tokens import Tag, Token
+from wikisaga.content.relations._tokens import NOMINAL, Tag, Token
 
 __all__ = ["Found", "SentenceFindings", "read_sentence"]
 
@@ -469,7 +469,14 @@ def _copula_object(reader: SentenceReader, index: int) -> tuple[Phrase, float] |
     j = index + 1
     while j < len(tokens) and tokens[j].tag is Tag.ADV:
         j += 1
-    if j >= len(tokens) or tokens[j].tag is Tag.NEG or j in reader.hit_at:
+    if (
+        j >= len(tokens)
+        or tokens[j].tag is Tag.NEG
+        or j in reader.hit_at
+        or (
+            _correlative(tokens, index)  # "the more public a library is the better ...": how much
+        )
+    ):
         return None
     base = 0.9
     if reader.words_at(j, ("one", "of")):
@@ -492,6 +499,18 @@ def _copula_object(reader: SentenceReader, index: int) -> tuple[Phrase, float] |
 
 
 _DEGREE_NOUNS = frozenset({"bit", "little", "lot", "tad"})
+
+
+_CORRELATIVES = frozenset({"more", "less", "fewer", "better", "worse", "sooner", "later"})
+
+
+def _correlative(tokens: tuple[Token, ...], copula: int) -> bool:
+    """Whether the copula at ``copula`` ends the first half of "the more ..., the more
+    ...": "the" and a comparative before it ("the more public a library is the better
+    ..."), where what follows the copula says how much, not what."""
+    return any(
+        tokens[k].lower == "the" and tokens[k + 1].lower in _CORRELATIVES for k in range(copula - 1)
+    )
 
 
 def _degree(tokens: tuple[Token, ...], at: int) -> bool:
@@ -664,6 +683,11 @@ def _such_as(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Found
         general = _general(reader, phrase, singular_too=loose)
         if general is None:
             continue
+        if start != phrase.end and _attached_below(tokens, phrase):
+            continue
+        quoted = start < len(tokens) and tokens[start].lower in ('"', "“")
+        if quoted and singular(phrase.head.lower) in _WORD_CLASSES:
+            continue
         if start != phrase.end:
             examples = objects(reader, start, clauses=False)
             named = any(e.kind is not EntityKind.PHRASE for e in examples.mentions)
@@ -682,6 +706,26 @@ def _such_as(reader: SentenceReader, types: list[tuple[str, str]]) -> list[Found
         if head in lex.type_nouns:
             types.append((item.subject.key, head))
     return found
+
+
+# Prepositions whose object rarely takes the examples: after "with", "to" or "in" they
+# are mostly the object's own ("clash with target labels, such as region").
+_ATTACHING = frozenset({"of", "on", "over"})
+# What "of" joins to the class it names: "types of applications, like a REST API".
+_KINDS_OF = frozenset({"type", "kind", "sort", "form", "variety", "category"})
+
+
+def _attached_below(tokens: tuple[Token, ...], phrase: Phrase) -> bool:
+    """Whether ", such as" after ``phrase`` may be said of a noun before it instead:
+    ``phrase`` is the object of a preposition after a noun, and a comma sets the
+    examples off ("arithmetic operations on histograms, such as addition")."""
+    if phrase.end >= len(tokens) or tokens[phrase.end].lower != ",":
+        return False
+    before = phrase.start - 1
+    if before < 1 or tokens[before].lower not in _ATTACHING:
+        return False
+    noun = tokens[before - 1]
+    return noun.tag in NOMINAL and singular(noun.lower) not in _KINDS_OF
 
 
 def _others(reader: SentenceReader, conj: int) -> list[Mention]:
@@ -703,12 +747,22 @@ def _others(reader: SentenceReader, conj: int) -> list[Mention]:
     return found
 
 
+# Heads of a Hearst pattern that say nothing of what the examples are: "things like
+# request durations".
+_NO_CLASS = frozenset({"thing", "stuff", "something"})
+# Heads that speak of words: before quoted examples ('substrings like "metric"') it is
+# the words that are meant, not the things they name.
+_WORD_CLASSES = frozenset({"word", "substring", "string", "term", "character", "spelling"})
+
+
 def _general(reader: SentenceReader, phrase: Phrase, *, singular_too: bool) -> Mention | None:
     """The class a Hearst pattern names: a plural common noun phrase (vague ones too:
     "features such as type inference" says what type inference is), or a singular one
     before "such as" ("an exception such as TypeError")."""
     head = phrase.head
     if head.tag is not Tag.NOUN or (singular(head.lower) == head.lower and not singular_too):
+        return None
+    if singular(head.lower) in _NO_CLASS:
         return None
     mention = reader.mention(phrase, vague=True)
     if mention is None or mention.kind is not EntityKind.PHRASE:

@@ -85,12 +85,17 @@ class Phrase:
 
 def _shared_head(tokens: tuple[Token, ...], start: int, join: int, blocked: frozenset[int]) -> bool:
     """Whether "a N1 and N2 N3" at ``join`` coordinates modifiers of one head: the phrase
-    opened with a determiner, holds one word so far (after adjectives), and two nominals
-    without a determiner follow the conjunction ("both sync and async APIs")."""
+    opened with a determiner, holds one word so far after adjectives (after common nouns
+    too when that word is a gerund: "an open-source systems monitoring and alerting
+    toolkit", but "a database abstraction layer and object relational mapper" is two),
+    and two nominals without a determiner follow the conjunction ("both sync and async
+    APIs")."""
     if tokens[start].tag is not Tag.DET or join - start < 2:
         return False
-    if tokens[join - 1].tag not in (Tag.NOUN, Tag.ADJ, Tag.NAME) or any(
-        t.tag not in (Tag.ADJ, Tag.ADV) for t in tokens[start + 1 : join - 1]
+    last = tokens[join - 1]
+    modifiers = {Tag.ADJ, Tag.ADV, Tag.NOUN} if last.lower.endswith("ing") else {Tag.ADJ, Tag.ADV}
+    if last.tag not in (Tag.NOUN, Tag.ADJ, Tag.NAME) or any(
+        t.tag not in modifiers for t in tokens[start + 1 : join - 1]
     ):
         return False
     after = [join + 1, join + 2]
@@ -167,8 +172,10 @@ def _inside(
         return nominal_seen and nxt is not None and nxt.tag in NOMINAL  # "zic -compiled"
     if _participle(token):
         # "a distributed queue", "Trio-like structured concurrency"; but a listed verb's
-        # past after a noun is that noun's verb: "Flask used Werkzeug"
-        verb = nominal_seen and token.lower in lexicon().all_verb_forms
+        # past after a noun is that noun's verb: "Flask used Werkzeug"; not after an
+        # adverb in a phrase an article opens: "the existing widely adopted format"
+        described = tokens[i - 1].tag is Tag.ADV and tokens[start].tag is Tag.DET
+        verb = nominal_seen and token.lower in lexicon().all_verb_forms and not described
         return i > start and not verb and nxt is not None and nxt.tag in NOMINAL
     return (  # "a simple, yet elegant, HTTP library"
         token.lower in _ADJECTIVE_JOINS
@@ -353,18 +360,32 @@ def plural_keys(
     blueprints") and ``blueprint`` is a key too, the two are one entity. ``kinds`` counts
     each key's mentions by kind, ``names`` by how they are written; a key most often
     written in capitals is no common noun's singular (blog posts are not the method
-    ``POST``)."""
+    ``POST``). Where a key is mostly written capitalised, a term of the corpus's own
+    ("a Histogram"), its plural mentioned less often is its plural too, however written
+    ("Summaries, Histograms and Counters")."""
     found: dict[str, str] = {}
     for key, counts in kinds.items():
         one = singular(key)
         if one == key or " " in key or one not in kinds or _in_capitals(names.get(one, {})):
             continue
         common = counts.get(EntityKind.PHRASE, 0)
-        if common > sum(counts.values()) - common:
+        mentions = sum(counts.values())
+        term = _capitalised(names.get(one, {})) and mentions < sum(kinds[one].values())
+        if common > mentions - common or term:
             found[key] = one
     return found
 
 
+def _capitalised(names: Mapping[str, int]) -> bool:
+    """Whether the most frequent of ``names`` is capitalised, not in capitals."""
+    top = _most_written(names) if names else ""
+    return top[:1].isupper() and not top.isupper()
+
+
 def _in_capitals(names: Mapping[str, int]) -> bool:
     """Whether the most frequent of ``names`` is written in capitals (``POST``)."""
-    return bool(names) and min(names, key=lambda n: (-names[n], n)).isupper()
+    return bool(names) and _most_written(names).isupper()
+
+
+def _most_written(names: Mapping[str, int]) -> str:
+    return min(names, key=lambda n: (-names[n], n))

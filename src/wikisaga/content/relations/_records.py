@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-EXTRACTOR_VERSION = "wikisaga-relations/8"
+EXTRACTOR_VERSION = "wikisaga-relations/9"
 """Changes whenever the same prose gives other entities or triples: relations kept from
 an earlier extraction (a wiki's per-document relations) are reused only when it matches."""
 

@@ -84,6 +84,7 @@ _TOKEN = re.compile(
     | (?:\$\w+|~)?(?:/\.?[\w$%~+-]+(?:\.[\w$%~+-]+)*){2,}/?   # /etc/pip.conf, ~/.cache/pip
     | (?<![^\s(\["'])--?[A-Za-z][\w-]*                    # a command-line flag
     | (?:[^\W\d_]\.){2,}(?![^\W\d_])                      # e.g. i.e. U.S.
+    | \[\^?[^\]\s]{0,40}?\w-\w[^\]\s]{0,40}\]             # a pattern's class: [a-zA-Z_:]
     | \d+(?:[.,:/]\d+)*(?:\.[xyzXYZ*](?![\w*]))*[^\W\d_%+]*[%+]?  # 3, 1.2.3, 3.x, 3.11+, 2x
     | [^\W\d]\w*(?:[-.+/#'’&]\w+)*(?:\+\+|\#)?(?:\(\))?  # words, dotted, hyphenated, C++
     | [^\w\s]
@@ -209,6 +210,20 @@ def _word_tag(text: str, word: str, initial: bool, lex: Lexicon) -> Tag:
     return function or _open_class_tag(word, lex)
 
 
+def _settle_relative_verbs(tokens: list[Token], lex: Lexicon) -> None:
+    """A verb form in -s right after a relative pronoun, before what it governs, is the
+    relative clause's verb: "a decorator that prefixes URLs", "a hook that starts the
+    server" (but "the files that tests use": a noun may follow a subject there)."""
+    for i in range(1, len(tokens) - 1):
+        token = tokens[i]
+        if tokens[i - 1].tag is not Tag.REL or token.tag is not Tag.NOUN:
+            continue
+        if not token.lower.endswith("s") or token.lower not in lex.all_verb_forms:
+            continue
+        if tokens[i + 1].tag in _VERB_OBJECTS:
+            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
+
+
 def _settle_that(tokens: list[Token]) -> None:
     """``that`` is a determiner before a noun ("that library") unless a noun precedes it
     ("a library that uses"); otherwise a relative pronoun or conjunction."""
@@ -247,6 +262,7 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
         first_word = False
     _settle_nominal_verbs(tokens)
     _settle_that(tokens)
+    _settle_relative_verbs(tokens, lex)
     for i in range(1, len(tokens)):
         if tokens[i].tag is Tag.DET and tokens[i - 1].tag is Tag.DET:
             old = tokens[i]  # "a few tricks", "all the libraries"
@@ -364,15 +380,41 @@ def _after_a_name(tokens: Sequence[Token], i: int) -> bool:
     return j >= 0 and tokens[j].tag in (Tag.NAME, Tag.CODE)
 
 
+# Conjunctions that open a clause of their own before the sentence's main one.
+_SUBORDINATORS = frozenset({"when", "whenever", "if", "once", "unless", "while", "until"})
+
+
+def _ends_a_subordinate_clause(tokens: Sequence[Token], i: int, lex: Lexicon) -> bool:
+    """Whether ``i``, a verb form in -s, ends a clause that a conjunction opens, with a
+    subject of its own before it: "When the server starts,", "If a counter resets,"."""
+    token = tokens[i]
+    if tokens[i + 1].lower != "," or not token.lower.endswith("s"):
+        return False
+    if token.lower not in lex.all_verb_forms or tokens[i - 1].tag not in NOMINAL:
+        return False
+    first = next((j for j, t in enumerate(tokens) if t.tag is not Tag.PUNCT), i)
+    if tokens[first].lower not in _SUBORDINATORS or first >= i - 1:
+        return False
+    return all(t.tag not in _CLAUSE_STARTERS for t in tokens[first + 1 : i])
+
+
+# What a clause's verb or punctuation puts between a conjunction and a later verb form.
+_CLAUSE_STARTERS = frozenset({Tag.VERB, Tag.AUX, Tag.MODAL, Tag.PUNCT, Tag.REL})
+
+
 def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
     """A verb form right after a name is the name's verb, not the end of a compound: in
     -s before what it governs ("pip needs to work", "Django needs a backend", "PyPI hosts
     wheels"), in -ing before a preposition ("an instance of systemd running in an
     image"). After a common noun, a verb form in -s is the noun's verb only before an
-    article or a pronoun ("the Router class maps a URL")."""
+    article or a pronoun ("the Router class maps a URL"). Either way it is the verb when
+    it ends a clause that a conjunction opens: "When the server starts, ..."."""
     for i in range(1, len(tokens) - 1):
         token, after = tokens[i], tokens[i + 1]
         if token.tag is not Tag.NOUN:
+            continue
+        if _ends_a_subordinate_clause(tokens, i, lex):
+            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
             continue
         if not _after_a_name(tokens, i):
             # After a common noun, only before an article or a pronoun: "the Router class
@@ -556,6 +598,11 @@ def _title_cased(token: Token) -> bool:
     return token.text[:1].isupper() and not token.text.isupper() and token.text.isalpha()
 
 
+# What a title opening a sentence may start with: "Read the Docs", "Code of Conduct",
+# "Django of Today"; never a conjunction, preposition or adverb ("If a Histogram ...").
+_TITLE_OPENERS = frozenset({Tag.NAME, Tag.VERB, Tag.NOUN, Tag.ADJ})
+
+
 def _settle_titles(tokens: list[Token], lex: Lexicon, *, initial: bool) -> None:
     """A name with an article or "of" inside is one name: "Read the Docs", "Keep a
     Changelog", "Code of Conduct". Inside a sentence, two capitalised words either side
@@ -572,6 +619,8 @@ def _settle_titles(tokens: list[Token], lex: Lexicon, *, initial: bool) -> None:
         if not (_title_cased(before) and _title_cased(after) and after.tag is Tag.NAME):
             continue
         if initial and i - 1 == first:
+            if before.tag not in _TITLE_OPENERS:
+                continue  # "If a Histogram has ...", "When the Server starts ..."
             end = i + 1
             while end < len(tokens) and tokens[end].tag is Tag.NAME:
                 end += 1

@@ -555,3 +555,20 @@ def test_a_change_log_date_label_is_no_name() -> None:
     found = _entities("Date: 22nd March 2024\n\nDate: 15th March 2024. Flask uses Werkzeug.")
     assert "date" not in found
     assert "werkzeug" in found
+
+
+def test_the_plural_of_a_capitalised_term_is_that_term() -> None:
+    # Prometheus' docs write their metric types as terms: "a Histogram", "Histograms".
+    found = _entities(
+        "A Histogram counts observations. The Histogram has buckets.",
+        "Go exposes a Histogram. Summaries, Histograms and Counters use suffixes.",
+        "Native histograms use an exponential schema.",
+    )
+    assert "histogram" in found
+    assert "histograms" not in found
+    assert found["histogram"].mentions == 5  # type: ignore[attr-defined]
+    # A plural name more often mentioned than its capitalised singular stays a name.
+    named = _entities(
+        "Requests is an HTTP library. Requests supports proxies. Requests sends a Request.",
+    )
+    assert {"requests", "request"} <= set(named)

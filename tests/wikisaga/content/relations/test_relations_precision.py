@@ -404,3 +404,83 @@ def test_an_acronym_before_a_kind_word_keeps_the_kind_in_the_name() -> None:
 def test_a_base_form_between_a_name_and_a_noun_after_a_is_part_of_the_name() -> None:
     text = "PyCharm Professional provides a special Flask run configuration."
     assert typed(text) == {("pycharm professional", "provides", "flask run configuration")}
+
+
+# -- read on Prometheus' docs ----------------------------------------------------------
+
+
+def test_a_conjunction_opens_no_title_and_its_clause_keeps_its_verb() -> None:
+    names = _keys("If a Histogram has no buckets, the Count is zero.")
+    assert "histogram" in names
+    assert "if a histogram" not in names
+    # The verb in -s that ends the conjunction's clause is no part of a name.
+    assert _keys("When the Server starts, Prometheus scrapes the targets.") == {
+        "server",
+        "prometheus",
+    }
+
+
+def test_a_pattern_s_character_class_names_nothing() -> None:
+    assert not _keys("Metric names MUST adhere to the regex [a-zA-Z_:]([a-zA-Z0-9_:])*.")
+    assert _keys("Label names match ^[a-zA-Z_][a-zA-Z0-9_]*$ in Prometheus.") == {"prometheus"}
+
+
+def test_an_empty_class_or_a_word_class_before_quoted_words_types_nothing() -> None:
+    text = "A summary samples observations (usually things like request durations)."
+    assert not any(o == "thing" for _, _, o in typed(text))
+    assert not typed('Avoid substrings like "metric", "timer" and "stats".')
+    # Unquoted examples of strings are still strings, and suffixes suffixes.
+    assert ("label name", "is_a", "string") in typed(
+        "Prometheus stores strings such as metric names and label names."
+    )
+    assert typed("Use suffixes such as _total for counters.") == {("_total", "is_a", "suffix")}
+
+
+def test_the_more_the_better_says_how_much_not_what() -> None:
+    text = "The more public a library is the better namespaced its metric names should be."
+    assert not typed(text)
+    assert typed("Flask is the more popular framework.") == {("flask", "is_a", "framework")}
+
+
+def test_an_adverb_and_a_participle_inside_a_phrase_an_article_opens() -> None:
+    text = "OpenMetrics builds on the existing widely adopted Prometheus text exposition format."
+    assert typed(text) == {("openmetrics", "extends", "prometheus text exposition format")}
+
+
+def test_a_sentence_adverb_before_its_comma_is_no_name() -> None:
+    assert _keys("Additionally, Flask uses Werkzeug.") == {"flask", "werkzeug"}
+    assert _keys("Firstly, deci is a SI prefix.") >= {"deci", "si prefix"}
+    assert typed("Firstly, deci is a SI prefix.") == {("deci", "is_a", "si prefix")}
+    # A name in -ly before a list's comma stays a name.
+    assert "plotly" in _keys("Plotly, Dash and Bokeh are libraries.")
+
+
+def _keys(text: str) -> set[str]:
+    extraction = extract_relations([ProseDocument("doc", "doc.md", text)])
+    return {e.key for e in extraction.entities}
+
+
+def test_common_nouns_before_and_share_the_head_after_it() -> None:
+    text = "Prometheus is an open-source systems monitoring and alerting toolkit."
+    assert typed(text) == {("prometheus", "is_a", "systems monitoring and alerting toolkit")}
+
+
+def test_an_object_pointing_back_with_a_demonstrative_is_no_entity() -> None:
+    assert not typed("Prometheus implements this approach in the form of a summary.")
+    assert not typed("Flask uses these tools.")
+    # A name after the demonstrative is still named.
+    assert typed("Flask uses this Werkzeug toolkit.") == {("flask", "uses", "werkzeug")}
+
+
+def test_examples_set_off_after_of_or_on_may_belong_to_the_noun_before() -> None:
+    # The additions are operations, not histograms; the states are no snapshot.
+    text = "Counts may hold results of arithmetic operations on histograms, such as addition."
+    assert not any(o == "histogram" for _, _, o in typed(text))
+    assert not typed("They are useful for snapshots of state, such as memory or temperature.")
+    # "Types of" names the class; after "with" the examples are its object's own.
+    assert ("rest api", "is_a", "application") in typed(
+        "Some extensions help build certain types of applications, like a REST API."
+    )
+    assert ("region", "is_a", "target label") in typed(
+        "Avoid names that clash with target labels, such as region and zone."
+    )
