@@ -20,7 +20,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from wikisaga.content.generator._analysis import ProseSentence, needs_context, points_elsewhere
+from wikisaga.content.generator._analysis import (
+    DocumentAnalysis,
+    ProseSentence,
+    needs_context,
+    points_elsewhere,
+)
 from wikisaga.content.generator._corpus import PREDICATE_WORDS, Corpus, Edge
 from wikisaga.content.generator._mermaid import Diagram
 from wikisaga.content.generator._model import (
@@ -55,6 +60,16 @@ ABOUT_KEYS = 3
 anywhere in a document, not only its opening or its best summary sentence."""
 _INDEX_STEMS = frozenset({"index", "readme", "_index"})
 """Names of a folder's index document (``deploying/index.rst``, ``guide/README.md``)."""
+
+
+def _is_index(analysis: DocumentAnalysis) -> bool:
+    """Whether the document is its folder's index (``deploying/index.rst``)."""
+    name = posixpath.basename(analysis.source_path)
+    return posixpath.splitext(name)[0].casefold() in _INDEX_STEMS
+
+
+_FOLDER_WORD = re.compile(r"[a-z]{4,}(?:-[a-z]{2,})*")
+"""A folder name that reads as a section's title: "guides", "getting-started"."""
 _MAY_BE = re.compile(
     r"^(?:(?!\b(?:is|are|was|were|that|which|who)\b)[^,;:])*?"
     r"\b(?:can|could|may|might|should|would|must)(?: not| also| often| sometimes)? be\b",
@@ -294,18 +309,27 @@ class _Planner:
         """The titles of the folders' index documents the topic holds ("Deploying to
         Production" of ``deploying/index.rst``), where at least a third of its documents
         are in that folder, the fuller first: the section of the documentation its
-        authors made of them. Not the top folder's, whose index is the whole
-        documentation's landing page."""
+        authors made of them; then the name of a folder holding half of them whose index
+        gives no title ("Guides" of ``guides/``, its index front matter alone). Not the
+        top folder's, whose index is the whole documentation's landing page."""
         corpus = self.corpus
         top = posixpath.commonpath([posixpath.dirname(a.source_path) for a in corpus.analyses])
         members = [corpus.analyses[m] for m in corpus.topics[number].members]
         folders = Counter(posixpath.dirname(a.source_path) for a in members)
         found: list[tuple[int, str, str]] = []
         for analysis in members:
-            folder, name = posixpath.split(analysis.source_path)
-            stem = posixpath.splitext(name)[0].casefold()
-            if folder != top and stem in _INDEX_STEMS and 3 * folders[folder] >= len(members):
+            folder = posixpath.dirname(analysis.source_path)
+            if folder != top and _is_index(analysis) and 3 * folders[folder] >= len(members):
                 found.append((-folders[folder], folder, analysis.title))
+        indexed = {posixpath.dirname(a.source_path) for a in corpus.analyses if _is_index(a)}
+        for folder, count in folders.items():
+            # A folder with no index of its own ("guides/index.md", front matter alone, is
+            # no document) holding half the topic: its name, when it is a word ("Guides").
+            word = posixpath.basename(folder)
+            if folder in indexed or folder == top or 2 * count < len(members):
+                continue
+            if _FOLDER_WORD.fullmatch(word):
+                found.append((-count, folder, word.replace("-", " ").capitalize()))
         return [title for *_, title in sorted(found) if title]
 
     def _topic_kinds(self, number: int) -> list[str]:

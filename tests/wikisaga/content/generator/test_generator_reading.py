@@ -503,3 +503,30 @@ def test_a_topic_holding_a_folder_of_the_documentation_takes_its_index_title() -
     titles = {split_page(b)[0]["title"] for p, b in files.items() if p.startswith("wiki/topics/")}
     assert "Deploying to Production" in titles, titles
     assert "Welcome to Flask" not in titles, titles
+
+
+def test_a_topic_holding_half_of_a_folder_with_no_index_takes_the_folder_s_name() -> None:
+    """Prometheus' guides, in ``guides/``, made a topic titled "Docker Swarm" after one of
+    them: their index is front matter alone, no document. A folder holding half the
+    topic's documents names it when its name is a word; a folder with an index of its
+    own is named by that index only."""
+    prod = (
+        "In production, Nginx forwards requests and headers to the app. The proxy sets"
+        " headers in production, and Gunicorn runs workers."
+    )
+    tmpl = (
+        "Jinja renders templates. Templates extend a base template and use blocks. Jinja"
+        " escapes templates, and Flask loads them."
+    )
+    documents = [
+        document("docs/guides/proxies.md", f"# Docker Swarm\n\n{prod} The proxy trusts a hop.\n"),
+        document("docs/guides/static.md", f"# Static Files\n\n{prod} Nginx serves files.\n"),
+        document("docs/guides/workers.md", f"# Worker Counts\n\n{prod} Gunicorn scales.\n"),
+        document("docs/templates.md", f"# Templates\n\n{tmpl}\n"),
+        document("docs/views.md", f"# Views\n\n{tmpl} A view returns a template.\n"),
+        document("docs/blocks.md", f"# Blocks\n\n{tmpl} A block overrides a parent block.\n"),
+    ]
+    files = files_of(generate_wiki(documents))
+    titles = {split_page(b)[0]["title"] for p, b in files.items() if p.startswith("wiki/topics/")}
+    assert "Guides" in titles, titles
+    assert "Docker Swarm" not in titles, titles
