@@ -473,26 +473,29 @@ def test_a_plural_and_its_singular_are_one_entity_across_documents() -> None:
     assert "blueprint" in subjects
 
 
+# Two kinds of page: deployment guides and template pages, each kind a topic.
+_PROD = (
+    "In production, Nginx forwards requests and headers to the app. The proxy sets"
+    " headers in production, and Gunicorn runs workers."
+)
+_TMPL = (
+    "Jinja renders templates. Templates extend a base template and use blocks. Jinja"
+    " escapes templates, and Flask loads them."
+)
+
+
 def test_a_topic_holding_a_folder_of_the_documentation_takes_its_index_title() -> None:
     """Flask's deployment guides, in ``deploying/``, made a topic titled "apache-httpd"
     after one of them: a topic holding a folder's index document, and a third of its
     documents from that folder, is that section of the documentation."""
-    prod = (
-        "In production, Nginx forwards requests and headers to the app. The proxy sets"
-        " headers in production, and Gunicorn runs workers."
-    )
-    tmpl = (
-        "Jinja renders templates. Templates extend a base template and use blocks. Jinja"
-        " escapes templates, and Flask loads them."
-    )
     documents = [
-        document("docs/deploying/index.md", f"# Deploying to Production\n\n{prod} Deploy it.\n"),
-        document("docs/deploying/proxies.md", f"# Proxy Fix\n\n{prod} The proxy trusts a hop.\n"),
-        document("docs/deploying/static.md", f"# Static Files\n\n{prod} Nginx serves files.\n"),
-        document("docs/deploying/workers.md", f"# Worker Counts\n\n{prod} Gunicorn scales.\n"),
-        document("docs/templates.md", f"# Templates\n\n{tmpl}\n"),
-        document("docs/views.md", f"# Views\n\n{tmpl} A view returns a template.\n"),
-        document("docs/blocks.md", f"# Blocks\n\n{tmpl} A block overrides a parent block.\n"),
+        document("docs/deploying/index.md", f"# Deploying to Production\n\n{_PROD} Deploy it.\n"),
+        document("docs/deploying/proxies.md", f"# Proxy Fix\n\n{_PROD} The proxy trusts a hop.\n"),
+        document("docs/deploying/static.md", f"# Static Files\n\n{_PROD} Nginx serves files.\n"),
+        document("docs/deploying/workers.md", f"# Worker Counts\n\n{_PROD} Gunicorn scales.\n"),
+        document("docs/templates.md", f"# Templates\n\n{_TMPL}\n"),
+        document("docs/views.md", f"# Views\n\n{_TMPL} A view returns a template.\n"),
+        document("docs/blocks.md", f"# Blocks\n\n{_TMPL} A block overrides a parent block.\n"),
         # The top folder's index is the landing page of everything: no section's title.
         document(
             "docs/index.md",
@@ -510,21 +513,13 @@ def test_a_topic_holding_half_of_a_folder_with_no_index_takes_the_folder_s_name(
     them: their index is front matter alone, no document. A folder holding half the
     topic's documents names it when its name is a word; a folder with an index of its
     own is named by that index only."""
-    prod = (
-        "In production, Nginx forwards requests and headers to the app. The proxy sets"
-        " headers in production, and Gunicorn runs workers."
-    )
-    tmpl = (
-        "Jinja renders templates. Templates extend a base template and use blocks. Jinja"
-        " escapes templates, and Flask loads them."
-    )
     documents = [
-        document("docs/guides/proxies.md", f"# Docker Swarm\n\n{prod} The proxy trusts a hop.\n"),
-        document("docs/guides/static.md", f"# Static Files\n\n{prod} Nginx serves files.\n"),
-        document("docs/guides/workers.md", f"# Worker Counts\n\n{prod} Gunicorn scales.\n"),
-        document("docs/templates.md", f"# Templates\n\n{tmpl}\n"),
-        document("docs/views.md", f"# Views\n\n{tmpl} A view returns a template.\n"),
-        document("docs/blocks.md", f"# Blocks\n\n{tmpl} A block overrides a parent block.\n"),
+        document("docs/guides/proxies.md", f"# Docker Swarm\n\n{_PROD} The proxy trusts a hop.\n"),
+        document("docs/guides/static.md", f"# Static Files\n\n{_PROD} Nginx serves files.\n"),
+        document("docs/guides/workers.md", f"# Worker Counts\n\n{_PROD} Gunicorn scales.\n"),
+        document("docs/templates.md", f"# Templates\n\n{_TMPL}\n"),
+        document("docs/views.md", f"# Views\n\n{_TMPL} A view returns a template.\n"),
+        document("docs/blocks.md", f"# Blocks\n\n{_TMPL} A block overrides a parent block.\n"),
     ]
     files = files_of(generate_wiki(documents))
     titles = {split_page(b)[0]["title"] for p, b in files.items() if p.startswith("wiki/topics/")}
