@@ -376,6 +376,8 @@ def objects(
         return args  # "an extension for parsing files": a purpose, not an entity
     if _quotation(reader, index, j):
         return args  # 'errors such as "file not found"': words quoted, no entity
+    if _activity(reader, j):
+        return args  # "supports searching files": something it does, not a thing
     phrase = _relational(reader, reader.starting_at.get(j), args, relations=relational)
     if phrase is None or _title_continues(reader, phrase) or _titled(phrase):
         return args
@@ -433,6 +435,16 @@ def _titled(phrase: Phrase) -> bool:
     format is based on Keep a Changelog"), which the labelled examples count as none.
     As a subject it does ("Read the Docs supports MkDocs")."""
     return any(w.tag is Tag.NAME and w.lower in TITLE_JOINS for w in phrase.words)
+
+
+def _activity(reader: SentenceReader, j: int) -> bool:
+    """Whether the object at ``j`` is a gerund of a listed verb with an object of its
+    own ("searching files", "calling ripgrep"), not a noun's modifier."""
+    tokens = reader.tokens
+    if j + 1 >= len(tokens) or not _gerund(reader, j):
+        return False
+    verb = tokens[j].lower in lexicon().all_verb_forms
+    return verb and tokens[j + 1].tag in (Tag.NOUN, Tag.NAME, Tag.CODE, Tag.DET)
 
 
 def _gerund(reader: SentenceReader, index: int) -> bool:

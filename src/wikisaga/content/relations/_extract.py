@@ -275,6 +275,8 @@ def extract_relations(
 
 
 _TITLE_SUBTITLE = re.compile(r"^(\S+)(?::| [-\u2013\u2014]) \S")
+# "ripgrep (rg)": a name with its short form, or its command, in brackets after it.
+_TITLE_ALIAS = re.compile(r"^(\S.*?\S)\s+\(([^()\s]{1,20})\)$")
 _WELCOME = re.compile(
     r"^welcome to (?:the )?(.+?)(?:['’]s?)?(?: documentation| docs)?[!.]*$", re.IGNORECASE
 )
@@ -284,11 +286,15 @@ def titled_name(title: str) -> str:
     """What a title names: the name before a subtitle ("attrs: Classes Without
     Boilerplate", "Click — Command Line Interface Creation Kit" → ``attrs``, ``Click``),
     what a landing page welcomes to ("Welcome to Flask", "Welcome to MkDocs'
-    documentation!" → ``Flask``, ``MkDocs``), else the whole title."""
+    documentation!" → ``Flask``, ``MkDocs``), the name before its short form in brackets
+    ("ripgrep (rg)" → ``ripgrep``), else the whole title."""
     name = title.strip()
     welcome = _WELCOME.match(name)
     if welcome is not None:
         name = welcome.group(1).strip()
+    alias = _TITLE_ALIAS.match(name)
+    if alias is not None and any(c.isalpha() for c in alias.group(2)):
+        name = alias.group(1)
     match = _TITLE_SUBTITLE.match(name)
     if match is not None and any(c.isalpha() for c in match.group(1)):
         return match.group(1)

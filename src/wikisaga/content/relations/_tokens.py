@@ -511,9 +511,11 @@ def _inside_a_name(tokens: Sequence[Token], i: int) -> bool:
 def _settle_opening_adverb(tokens: list[Token], lex: Lexicon) -> None:
     """A capitalised "-ly" word that opens a sentence before a verb or an adjective is an
     adverb, not a name: "Officially support Python 3.12", "Properly handle errors" (a
-    change log's items), "Notably absent is the context". Before a noun it stays a name
-    ("Early boot"), and one followed by a verb that agrees with it is made a name again
-    by :func:`_settle_initial` ("Plotly supports Dash")."""
+    change log's items), "Notably absent is the context", and before a word the lists do
+    not know and an article, which is then a verb that bids ("Temporarily bypass an
+    alias"). Before a noun it stays a name ("Early boot"), and one followed by a verb
+    that agrees with it is made a name again by :func:`_settle_initial` ("Plotly
+    supports Dash")."""
     first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
     if first is None or first + 1 >= len(tokens):
         return
@@ -522,6 +524,10 @@ def _settle_opening_adverb(tokens: list[Token], lex: Lexicon) -> None:
         return
     if nxt.tag in (Tag.VERB, Tag.ADJ) or nxt.lower in lex.all_verb_forms:
         tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.ADV)
+    elif nxt.tag is Tag.NOUN and first + 2 < len(tokens) and tokens[first + 2].tag is Tag.DET:
+        # "Temporarily bypass an existing alias": a verb the lists do not know, bidding.
+        tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.ADV)
+        tokens[first + 1] = Token(nxt.text, nxt.start, nxt.end, nxt.lower, Tag.VERB)
 
 
 _REQUESTING = frozenset({"please", "kindly"})

@@ -369,3 +369,25 @@ def test_a_landing_page_is_about_what_it_welcomes_to() -> None:
     about = index.split("## About", 1)[1].split("##", 1)[0]
     assert "Flask is a lightweight WSGI web application framework." in about, about
     assert analyse(documents[0]).title_key == "flask"
+
+
+def test_a_title_with_a_short_form_in_brackets_names_what_is_before_it() -> None:
+    """ripgrep's README, titled "ripgrep (rg)", defines ripgrep; the About quoted a
+    weaker sentence of the FAQ's, as the README was about no name."""
+    documents = [
+        generator_support.document(
+            "README.md",
+            "# ripgrep (rg)\n\nripgrep is a line-oriented search tool that recursively"
+            " searches the current directory for a regex pattern. ripgrep uses Rust.\n",
+        ),
+        generator_support.document(
+            "FAQ.md",
+            "# FAQ\n\nripgrep is a project whose contributors are volunteers. ripgrep uses"
+            " PCRE2. ripgrep uses Rust.\n",
+        ),
+    ]
+    assert analyse(documents[0]).title_key == "ripgrep"
+    files = generator_support.files_of(generate_wiki(documents))
+    index = generator_support.split_page(files["wiki/index.md"])[1]
+    about = index.split("## About", 1)[1].split("##", 1)[0]
+    assert "ripgrep is a line-oriented search tool" in about, about

@@ -484,3 +484,19 @@ def test_examples_set_off_after_of_or_on_may_belong_to_the_noun_before() -> None
     assert ("region", "is_a", "target label") in typed(
         "Avoid names that clash with target labels, such as region and zone."
     )
+
+
+# -- read on ripgrep's docs -------------------------------------------------------------
+
+
+def test_an_activity_with_its_own_object_is_no_object() -> None:
+    assert not typed("ripgrep supports searching files in other text encodings.")
+    assert not typed("Sentry also supports catching errors from a worker queue.")
+    # A gerund alone, or after a modifier, is still a thing.
+    assert typed("Flask supports caching.") == {("flask", "supports", "caching")}
+    assert typed("Flask supports JSON logging.") == {("flask", "supports", "json logging")}
+
+
+def test_an_opening_adverb_before_an_unknown_word_and_an_article_bids() -> None:
+    assert _keys("Temporarily bypass an existing rg alias with the command.") == set()
+    assert "early boot" in _keys("Early boot is slow on Linux.")
