@@ -43,7 +43,7 @@ from wikisaga.content.generator._model import (
     TopicBody,
 )
 from wikisaga.content.generator._text import plural, slugify, unique_slugs, words
-from wikisaga.content.relations import Predicate, identity_key, normalise_key
+from wikisaga.content.relations import Entity, Predicate, identity_key, normalise_key
 
 __all__ = ["plan_pages"]
 
@@ -66,6 +66,35 @@ def _is_index(analysis: DocumentAnalysis) -> bool:
     """Whether the document is its folder's index (``deploying/index.rst``)."""
     name = posixpath.basename(analysis.source_path)
     return posixpath.splitext(name)[0].casefold() in _INDEX_STEMS
+
+
+# Words that, before a definition's subject, make the sentence about something else.
+_CLAUSE_WORDS = frozenset(
+    {"is", "are", "was", "were", "be", "that", "because", "if", "when", "but", "since"}
+    | {"while", "although", "though", "whereas", "unless", "whether"}
+)
+_ARTICLES = frozenset({"a", "an", "the"})
+_MAX_LEAD_WORDS = 6  # "In Flask 2.0 and later," before "a blueprint is ..."
+
+
+def _opens_with(text: str, entity: Entity | None) -> bool:
+    """Whether ``text`` opens with its subject, ``entity``: after an article, or after an
+    opening phrase set off by a comma ("In Flask, a blueprint is ..."), not inside a
+    clause about something else ("Indeed it does, but ... because PDFs are a binary
+    format", "The fact that RIP is an initialism never dawned on me")."""
+    if entity is None:
+        return True
+    lowered = text.casefold()
+    found = [lowered.find(n.casefold()) for n in (entity.name, *entity.aliases)]
+    at = min((i for i in found if i >= 0), default=-1)
+    if at < 0:
+        return True  # named by "it" or a topic: nothing to check it against
+    lead = [word.casefold() for word in text[:at].split()]
+    if any(word.strip(",") in _CLAUSE_WORDS for word in lead):
+        return False  # "While Kelvin is a better base unit in theory, ..."
+    if len(lead) <= 1 or (lead[0] in _ARTICLES and len(lead) <= 3):
+        return True  # "A sample is ...", "A native histogram sample is ..."
+    return len(lead) <= _MAX_LEAD_WORDS and lead[-1].endswith(",")
 
 
 _FOLDER_WORD = re.compile(r"[a-z]{4,}(?:-[a-z]{2,})*")
@@ -277,6 +306,8 @@ class _Planner:
                 continue
             if _MAY_BE.match(statement.text):
                 continue  # "CDNs can also be a low-effort way to ...": a use, not what it is
+            if not _opens_with(statement.text, corpus.entities.get(triple.subject)):
+                continue  # "The fact that RIP is also an initialism ... never dawned on me"
             own = identity_key(triple.subject) == self._about.get(triple.doc_id)
             rank = (not own, -strength[edge], triple.source_path, triple.start)
             if triple.subject not in found or rank < found[triple.subject][0]:

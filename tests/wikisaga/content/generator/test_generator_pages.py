@@ -391,3 +391,24 @@ def test_a_title_with_a_short_form_in_brackets_names_what_is_before_it() -> None
     index = generator_support.split_page(files["wiki/index.md"])[1]
     about = index.split("## About", 1)[1].split("##", 1)[0]
     assert "ripgrep is a line-oriented search tool" in about, about
+
+
+def test_a_definition_opens_with_what_it_defines() -> None:
+    """ripgrep's FAQ defined RIP by "The fact that RIP is also an initialism ... never
+    really dawned on me", and Prometheus' docs Kelvin by "While Kelvin is a better base
+    unit in theory, ...": a definition states what its subject is, from the start of
+    the sentence, after an article or an opening phrase set off by a comma."""
+    text = (
+        "# Notes\n\nThe fact that RIP is also an initialism for a phrase never dawned on me."
+        " While Kelvin is a better base unit in theory, most hardware exposes Celsius."
+        " In Flask, Jinja is a template engine for Python."
+        " The Pushgateway is an intermediary service for batch jobs.\n"
+    )
+    files = generator_support.files_of(
+        generate_wiki([generator_support.document("docs/notes.md", text)])
+    )
+    glossary = generator_support.split_page(files["wiki/glossary.md"])[1]
+    assert "The fact that RIP" not in glossary, glossary
+    assert "While Kelvin" not in glossary, glossary
+    assert "In Flask, Jinja is a template engine for Python." in glossary, glossary
+    assert "The Pushgateway is an intermediary service for batch jobs." in glossary, glossary
