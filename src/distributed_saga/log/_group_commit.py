@@ -1,8 +1,10 @@
 """Group commit: the writes that threads make at the same time, committed together.
 
 Each thread that writes hands its write to a :class:`GroupCommit` and waits. A thread
-that arrives while fewer than ``in_flight`` batches are being written becomes a *leader*:
-it has its write run and committed at once; otherwise its write queues. When a batch ends,
+that arrives while no batch is being written becomes a *leader*: it has its write run and
+committed at once. While fewer than ``in_flight`` batches are under way, one arriving
+when as many writes are queued as the batch taken last carried (its own included) leads
+too, taking them all; otherwise its write queues. When a batch ends,
 the oldest queued write's thread leads the next one: it takes every write queued so far
 (its own first), has them run and committed as one batch, hands each writer its own
 result, and lets the next leader take what queued up meanwhile. A writer returns only once
@@ -11,7 +13,10 @@ committed alone.
 
 With two batches in flight, one is executed by the server while the other waits for its
 commit to reach the disk: the server's CPU and its disk work at the same time, instead of
-in turn (``bench/concurrency.py``, ``pg_16_two_batches_vs_one``). Each batch has a
+in turn (``bench/concurrency.py``, ``pg_16_two_batches_vs_one``). The second batch waits
+for as many writes as the last batch took: where a commit is synced quickly, a lone
+write taking the free place would only thin the batches out (more commits, more CPU, for
+the same writes); where it is synced slowly, that many queue while it is. Each batch has a
 connection of its own, and the writes of one saga are never in two batches at once (its
 thread waits for each), so concurrent batches touch different sagas.
 
@@ -96,6 +101,7 @@ class GroupCommit(Generic[_R]):
         self._lock = threading.Lock()
         self._queue: deque[Write[_R]] = deque()
         self._leaders = 0  # batches under way, or about to be (a chosen leader waking)
+        self._last_size = 1  # writes in the batch taken last
         self.batches = 0
         """Batches run so far (for tests and benchmarks)."""
         self.writes = 0
@@ -111,9 +117,11 @@ class GroupCommit(Generic[_R]):
         """Run the write, committed (alone or with others); its result, or raise its error."""
         write: Write[_R] = Write(query, params)
         with self._lock:
-            if self._leaders < self.in_flight:
+            if self._leaders == 0 or (
+                self._leaders < self.in_flight and len(self._queue) + 1 >= self._last_size
+            ):
                 self._leaders += 1
-                batch = [write]
+                batch = self._take(write)
             else:
                 wake = write.wake = threading.Lock()
                 wake.acquire()
@@ -191,6 +199,7 @@ class GroupCommit(Generic[_R]):
         queue = self._queue
         while queue and len(batch) < self._max_batch:
             batch.append(queue.popleft())
+        self._last_size = len(batch)
         return batch
 
     def _run(self, batch: list[Write[_R]]) -> None:

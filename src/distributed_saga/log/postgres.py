@@ -19,8 +19,9 @@ Round trips
 
 Group commit
     Threads sharing one opened log write through a :class:`~._group_commit.GroupCommit`:
-    a write made while two batches are on their way (``batches_in_flight``) waits for one
-    of them, then goes with every write queued meanwhile, as one transaction sent in one
+    a write made while a batch is on its way waits for it, unless a second place
+    (``batches_in_flight``) is free and as many writes are queued as the last batch
+    carried; then it goes with every write queued meanwhile, as one transaction sent in one
     message (one round trip, one commit): ``BEGIN``, an ``EXECUTE`` of each write's
     statement, prepared once per connection, with its values bound by psycopg's
     client-side binding, then ``COMMIT``. Each caller returns only once its own write is
@@ -28,8 +29,9 @@ Group commit
     one statement) is rolled back whole and each of its writes runs again on its own. A
     lone write runs at once, as before. Batched writes cost the server about half the CPU
     of the same writes one by one. With two batches on their way, on two connections, the
-    server executes one while the other's commit is being synced: about a quarter more
-    sagas a second at 16 threads than one batch at a time (``bench/concurrency.py``);
+    server executes one while the other's commit is being synced: about a sixth more
+    sagas a second at 16 threads than one batch at a time where a commit's sync is slow,
+    as many where it is quick (``bench/concurrency.py``);
     ``batches_in_flight=1`` sends one at a time, ``group_commit=False`` turns batching
     off. While both batches wait on row locks in the server, the writes queued behind
     them wait too.

@@ -62,6 +62,25 @@ class Gate:
             self.run(write)
 
 
+class Held:
+    """A batch runner whose first ``count`` batches each wait until the test releases
+    them (``release[i]``), signalling ``inside`` as they start; ``sizes`` of every batch."""
+
+    def __init__(self, count: int) -> None:
+        self.inside = threading.Semaphore(0)
+        self.release = [threading.Event() for _ in range(count)]
+        self.sizes: list[int] = []
+
+    def __call__(self, batch: list[Write[str]]) -> None:
+        call = len(self.sizes)
+        self.sizes.append(len(batch))
+        if call < len(self.release):
+            self.inside.release()
+            self.release[call].wait(WAIT)
+        for write in batch:
+            echo(write)
+
+
 def start(target: Callable[[], Any], results: dict[int, Any], key: int) -> threading.Thread:
     def work() -> None:
         try:
@@ -169,19 +188,8 @@ def test_two_batches_run_at_once_and_writes_queue_for_either() -> None:
     """With two places, a second write runs beside the first batch instead of waiting for
     it; writes arriving while both run queue, and go together in the next batch, as soon
     as either place is free."""
-    inside = threading.Semaphore(0)
-    release = [threading.Event(), threading.Event()]
-    sizes: list[int] = []
-
-    def held(batch: list[Write[str]]) -> None:
-        call = len(sizes)
-        sizes.append(len(batch))
-        if call < 2:  # the first two batches wait for the test
-            inside.release()
-            release[call].wait(WAIT)
-        for write in batch:
-            echo(write)
-
+    held = Held(2)
+    inside, release, sizes = held.inside, held.release, held.sizes
     group: GroupCommit[str] = GroupCommit(held, in_flight=2)
     results: dict[int, Any] = {}
     threads = [start(lambda: group.submit("w", [0]), results, 0)]
@@ -201,6 +209,46 @@ def test_two_batches_run_at_once_and_writes_queue_for_either() -> None:
     assert sizes == [1, 1, 2]
     assert results[0] == "w:0"
     assert (group.batches, group.writes) == (3, 4)
+
+
+def test_a_second_batch_waits_until_as_many_writes_queue_as_the_last_batch_took() -> None:
+    """A free place beside a batch under way goes to the writes queued only once there are
+    as many of them as the batch taken last carried: where a commit is synced quickly, a
+    lone write taking the place would thin the batches out (more commits for the same
+    writes); where it is synced slowly, enough writes queue meanwhile."""
+    held = Held(3)
+    inside, release, sizes = held.inside, held.release, held.sizes
+    group: GroupCommit[str] = GroupCommit(held, in_flight=2)
+    results: dict[int, Any] = {}
+
+    def submit(i: int) -> threading.Thread:
+        return start(lambda: group.submit("w", [i]), results, i)
+
+    threads = [submit(0)]
+    assert inside.acquire(timeout=WAIT)
+    threads.append(submit(1))  # a batch of one under way: a lone write takes the place
+    assert inside.acquire(timeout=WAIT)
+    threads += [submit(i) for i in (2, 3, 4)]
+    wait_for(lambda: group.waiting == 3, "three writes queued behind both batches")
+    release[1].set()  # its place goes to the three queued writes, as one batch
+    assert inside.acquire(timeout=WAIT)
+    assert sizes == [1, 1, 3]
+    release[0].set()  # a place is free beside the batch of three ...
+    threads[0].join(WAIT)
+    threads += [submit(i) for i in (5, 6)]
+    wait_for(lambda: group.waiting == 2, "two writes queued though a place is free")
+    assert sizes == [1, 1, 3]  # ... but two writes are fewer than the last batch took
+    threads.append(submit(7))
+    wait_for(lambda: len(sizes) == 4, "the batch of the third write")
+    for i in (5, 6, 7):
+        threads[i].join(WAIT)
+    assert sizes == [1, 1, 3, 3]
+    assert all(results[i] == f"w:{i}" for i in (0, 1, 5, 6, 7))
+    release[2].set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert results == {i: f"w:{i}" for i in range(8)}
+    assert (group.batches, group.writes) == (4, 8)
 
 
 def test_in_flight_must_be_positive() -> None:
