@@ -142,7 +142,7 @@ def read_sentence(
     reader = SentenceReader(tokens, topic, previous)
     found: list[Found] = []
     types: list[tuple[str, str]] = []
-    if tokens[-1].lower != "?" and _english(tokens):
+    if not _question(tokens) and _english(tokens):
         for hit in reader.hits:
             if hit.trigger.frame != "verb" or not _inside_noun_phrase(reader, hit):
                 found.extend(_trigger(reader, hit))
@@ -309,6 +309,16 @@ def _subjects(reader: SentenceReader, found: tuple[Found, ...]) -> tuple[Mention
         for leading in reader.leading_subjects():
             subjects.setdefault(leading.key, leading)
     return tuple(subjects.values())
+
+
+# What opens a question, asked ("What is Black?") or as a heading ("How Black wraps lines").
+_QUESTION_WORDS = frozenset({"how", "why", "what"})
+
+
+def _question(tokens: tuple[Token, ...]) -> bool:
+    """Whether a sentence asks rather than states: it ends with "?" or opens with "how",
+    "why" or "what" ("How Black wraps lines", a heading, says nothing of Black)."""
+    return tokens[-1].lower == "?" or tokens[0].lower in _QUESTION_WORDS
 
 
 def _english(tokens: tuple[Token, ...]) -> bool:

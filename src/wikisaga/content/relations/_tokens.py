@@ -402,17 +402,32 @@ def _ends_a_subordinate_clause(tokens: Sequence[Token], i: int, lex: Lexicon) ->
 _CLAUSE_STARTERS = frozenset({Tag.VERB, Tag.AUX, Tag.MODAL, Tag.PUNCT, Tag.REL})
 
 
+# Words that open what a verb governs besides a noun phrase: "needs to", "controls how".
+_CLAUSE_OBJECTS = frozenset({"to", "how", "why", "what", "whether"})
+
+
 def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
     """A verb form right after a name is the name's verb, not the end of a compound: in
     -s before what it governs ("pip needs to work", "Django needs a backend", "PyPI hosts
     wheels"), in -ing before a preposition ("an instance of systemd running in an
     image"). After a common noun, a verb form in -s is the noun's verb only before an
     article or a pronoun ("the Router class maps a URL"). Either way it is the verb when
-    it ends a clause that a conjunction opens: "When the server starts, ..."."""
-    for i in range(1, len(tokens) - 1):
-        token, after = tokens[i], tokens[i + 1]
+    it ends a clause that a conjunction opens: "When the server starts, ..."; and when it
+    ends a clause that "how" or "why" opens ("How Django works", "similar to how Django
+    works."; but "Swarm hosts." ends a statement with a noun)."""
+    asks = False
+    for i in range(1, len(tokens)):
+        token = tokens[i]
+        asks = asks or tokens[i - 1].lower in ("how", "why")
         if token.tag is not Tag.NOUN:
             continue
+        if i + 1 == len(tokens) or tokens[i + 1].lower in (".", ",", ";"):
+            last = token.lower.endswith("s") and token.lower in lex.all_verb_forms
+            if asks and last and tokens[i - 1].tag in NOMINAL:
+                tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
+            if i + 1 == len(tokens):
+                continue
+        after = tokens[i + 1]
         if _ends_a_subordinate_clause(tokens, i, lex):
             tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
             continue
@@ -424,7 +439,11 @@ def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
             if not (after_noun and token.lower.endswith("s") and token.lower in lex.all_verb_forms):
                 continue
         # "PyPI hosts wheels" too: a plural rarely modifies the noun after it
-        governs = after.tag in _VERB_OBJECTS or after.lower == "to" or after.tag is Tag.NOUN
+        governs = (
+            after.tag in _VERB_OBJECTS
+            or after.tag is Tag.NOUN
+            or after.lower in _CLAUSE_OBJECTS  # "to", "controls how many"
+        )
         finite = token.lower.endswith("s") and token.lower in lex.all_verb_forms and governs
         if finite or (token.lower.endswith("ing") and after.tag is Tag.PREP):
             tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
@@ -511,18 +530,18 @@ def _inside_a_name(tokens: Sequence[Token], i: int) -> bool:
 def _settle_opening_adverb(tokens: list[Token], lex: Lexicon) -> None:
     """A capitalised "-ly" word that opens a sentence before a verb or an adjective is an
     adverb, not a name: "Officially support Python 3.12", "Properly handle errors" (a
-    change log's items), "Notably absent is the context", and before a word the lists do
-    not know and an article, which is then a verb that bids ("Temporarily bypass an
-    alias"). Before a noun it stays a name ("Early boot"), and one followed by a verb
-    that agrees with it is made a name again by :func:`_settle_initial` ("Plotly
-    supports Dash")."""
+    change log's items), "Notably absent is the context", "Exactly how ...", and before a
+    word the lists do not know and an article, which is then a verb that bids
+    ("Temporarily bypass an alias"). Before a noun it stays a name ("Early boot"), and
+    one followed by a verb that agrees with it is made a name again by
+    :func:`_settle_initial` ("Plotly supports Dash")."""
     first = next((i for i, t in enumerate(tokens) if t.tag is not Tag.PUNCT), None)
     if first is None or first + 1 >= len(tokens):
         return
     token, nxt = tokens[first], tokens[first + 1]
     if token.tag is not Tag.NAME or not token.capitalised or not _is_adverb(token.lower, lex):
         return
-    if nxt.tag in (Tag.VERB, Tag.ADJ) or nxt.lower in lex.all_verb_forms:
+    if nxt.tag in (Tag.VERB, Tag.ADJ, Tag.ADV) or nxt.lower in lex.all_verb_forms:
         tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.ADV)
     elif nxt.tag is Tag.NOUN and first + 2 < len(tokens) and tokens[first + 2].tag is Tag.DET:
         # "Temporarily bypass an existing alias": a verb the lists do not know, bidding.

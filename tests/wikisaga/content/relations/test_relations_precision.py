@@ -500,3 +500,16 @@ def test_an_activity_with_its_own_object_is_no_object() -> None:
 def test_an_opening_adverb_before_an_unknown_word_and_an_article_bids() -> None:
     assert _keys("Temporarily bypass an existing rg alias with the command.") == set()
     assert "early boot" in _keys("Early boot is slow on Linux.")
+
+
+# -- read on Black's docs ----------------------------------------------------------------
+
+
+def test_a_heading_that_asks_how_states_nothing_and_names_no_how() -> None:
+    assert not typed("How Black wraps lines")
+    assert _keys("How Black wraps lines") == {"black"}
+    assert _keys("Why Blueprints?") == {"blueprints"}
+    # "how" inside a sentence opens a clause whose verb it keeps.
+    assert _keys("This is similar to how Django works.") == {"django"}
+    assert "exactly" not in _keys("Exactly how the metrics are made varies by language.")
+    assert ("flask", "uses", "werkzeug") in typed("Flask uses Werkzeug, and how it does is clear.")
