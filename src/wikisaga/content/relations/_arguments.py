@@ -438,13 +438,17 @@ def _titled(phrase: Phrase) -> bool:
 
 
 def _activity(reader: SentenceReader, j: int) -> bool:
-    """Whether the object at ``j`` is a gerund of a listed verb with an object of its
-    own ("searching files", "calling ripgrep"), not a noun's modifier."""
+    """Whether the object at ``j`` is a gerund with an object of its own ("searching
+    files", "calling ripgrep", "formatting Jupyter Notebooks"), not a noun's modifier:
+    a listed verb's before any noun phrase, any other before a name or an article (not
+    "the logging module" nor "JSON logging")."""
     tokens = reader.tokens
     if j + 1 >= len(tokens) or not _gerund(reader, j):
         return False
-    verb = tokens[j].lower in lexicon().all_verb_forms
-    return verb and tokens[j + 1].tag in (Tag.NOUN, Tag.NAME, Tag.CODE, Tag.DET)
+    after = tokens[j + 1].tag
+    if after in (Tag.NAME, Tag.CODE, Tag.DET):
+        return True
+    return after is Tag.NOUN and tokens[j].lower in lexicon().all_verb_forms
 
 
 def _gerund(reader: SentenceReader, index: int) -> bool:

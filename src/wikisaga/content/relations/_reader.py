@@ -11,7 +11,7 @@ import itertools
 from collections.abc import KeysView, Sequence
 from dataclasses import dataclass
 
-from wikisaga.content.relations._lexicon import Trigger, lexicon
+from wikisaga.content.relations._lexicon import Lexicon, Trigger, lexicon
 from wikisaga.content.relations._phrases import (
     Phrase,
     chunk,
@@ -77,6 +77,20 @@ def _triggers_by_first_word() -> dict[str, list[Trigger]]:
     return by_first
 
 
+def _common_modifier(word: str, lex: Lexicon) -> bool:
+    """A common word, or common words hyphenated into a participle ("user-reported",
+    "well-known"; not a flag, "--host", nor a name, "Set-Cookie")."""
+    if lex.is_common_word(word):
+        return True
+    parts = word.split("-")
+    return (
+        len(parts) > 1
+        and all(parts)
+        and parts[-1].endswith(("ed", "wn", "en"))
+        and all(lex.is_common_word(part) for part in parts)
+    )
+
+
 def _vague(key: str, phrase: Phrase) -> bool:
     """Whether a phrase names no entity of its own: a generic noun ("features"), alone or
     with common modifiers ("performance improvements", "breaking changes"), a
@@ -84,7 +98,7 @@ def _vague(key: str, phrase: Phrase) -> bool:
     "a 3 MB request")."""
     lex = lexicon()
     *modifiers, head = key.split()
-    if head in lex.generic_nouns and all(lex.is_common_word(word) for word in modifiers):
+    if head in lex.generic_nouns and all(_common_modifier(word, lex) for word in modifiers):
         return True
     words = phrase.words
     if any(

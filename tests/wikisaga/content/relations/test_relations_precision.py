@@ -513,3 +513,11 @@ def test_a_heading_that_asks_how_states_nothing_and_names_no_how() -> None:
     assert _keys("This is similar to how Django works.") == {"django"}
     assert "exactly" not in _keys("Exactly how the metrics are made varies by language.")
     assert ("flask", "uses", "werkzeug") in typed("Flask uses Werkzeug, and how it does is clear.")
+
+
+def test_a_gerund_before_a_name_the_latter_and_a_vague_hyphened_kind_name_nothing() -> None:
+    assert not typed("Black supports formatting Jupyter Notebooks natively.")
+    assert not typed("Black is an alternative to the latter.")
+    assert not typed("It is one of the most popular user-reported features.", topic="Black")
+    # A flag before a vague head still names the flag's option.
+    assert "--host option" in _keys("Flask supports the --host option.")
