@@ -81,15 +81,18 @@ def _opens_with(text: str, entity: Entity | None) -> bool:
     """Whether ``text`` opens with its subject, ``entity``: after an article, or after an
     opening phrase set off by a comma ("In Flask, a blueprint is ..."), not inside a
     clause about something else ("Indeed it does, but ... because PDFs are a binary
-    format", "The fact that RIP is an initialism never dawned on me")."""
+    format", "The fact that RIP is an initialism never dawned on me") nor as one of a
+    list after other words ("The Counter, Gauge, Summary and Histogram types are ...")."""
     if entity is None:
         return True
     lowered = text.casefold()
-    found = [lowered.find(n.casefold()) for n in (entity.name, *entity.aliases)]
-    at = min((i for i in found if i >= 0), default=-1)
+    found = [(lowered.find(n.casefold()), n) for n in (entity.name, *entity.aliases)]
+    at, name = min(((i, n) for i, n in found if i >= 0), default=(-1, ""))
     if at < 0:
         return True  # named by "it" or a topic: nothing to check it against
     lead = [word.casefold() for word in text[:at].split()]
+    if lead and lowered[at + len(name) :].startswith((",", " and ", " or ")):
+        return False  # one of a list: "The Counter, Gauge, Summary and Histogram types are"
     if any(word.strip(",") in _CLAUSE_WORDS for word in lead):
         return False  # "While Kelvin is a better base unit in theory, ..."
     if len(lead) <= 1 or (lead[0] in _ARTICLES and len(lead) <= 3):

@@ -402,7 +402,8 @@ def test_a_definition_opens_with_what_it_defines() -> None:
         "# Notes\n\nThe fact that RIP is also an initialism for a phrase never dawned on me."
         " While Kelvin is a better base unit in theory, most hardware exposes Celsius."
         " In Flask, Jinja is a template engine for Python."
-        " The Pushgateway is an intermediary service for batch jobs.\n"
+        " The Pushgateway is an intermediary service for batch jobs."
+        " The Counter, Gauge, Summary and Histogram metric types are the primary interface.\n"
     )
     files = generator_support.files_of(
         generate_wiki([generator_support.document("docs/notes.md", text)])
@@ -412,3 +413,4 @@ def test_a_definition_opens_with_what_it_defines() -> None:
     assert "While Kelvin" not in glossary, glossary
     assert "In Flask, Jinja is a template engine for Python." in glossary, glossary
     assert "The Pushgateway is an intermediary service for batch jobs." in glossary, glossary
+    assert "metric types are the primary interface" not in glossary, glossary
