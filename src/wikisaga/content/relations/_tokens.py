@@ -593,7 +593,8 @@ def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
     if token.tag is Tag.VERB and token.lower.endswith("ed") and nxt.tag is Tag.AUX:
         name = False  # "Included are the header and the body": they are included
     elif token.tag in (Tag.ADJ, Tag.ADV, Tag.VERB):
-        name = True
+        # A listed adverb is none: "Next are the match arms" (but "Plotly supports").
+        name = token.tag is not Tag.ADV or token.lower not in lex.adverbs
     elif token.tag is Tag.NOUN:
         common = singular(token.lower)  # "Users can ...": people, not a name
         name = (

@@ -521,3 +521,12 @@ def test_a_gerund_before_a_name_the_latter_and_a_vague_hyphened_kind_name_nothin
     assert not typed("It is one of the most popular user-reported features.", topic="Black")
     # A flag before a vague head still names the flag's option.
     assert "--host option" in _keys("Flask supports the --host option.")
+
+
+def test_a_listed_adverb_opening_a_copula_is_no_name() -> None:
+    # The Rust book: "Next are the match arms." made an entity Next, a kind of match arm.
+    assert not typed("Next are the match arms.")
+    assert _keys("However is a word here, and Flask uses Werkzeug.") >= {"flask", "werkzeug"}
+    assert "however" not in _keys("However is a word here, and Flask uses Werkzeug.")
+    # An "-ly" name before its verb is still a name.
+    assert typed("Plotly supports Dash.") == {("plotly", "supports", "dash")}
