@@ -18,23 +18,22 @@ Round trips
     would. Statements are prepared by psycopg after a few uses (``prepare_threshold``).
 
 Group commit
-    Threads sharing one opened log write through a :class:`~._group_commit.GroupCommit`:
-    a write made while a batch is on its way waits for it, unless a second place
-    (``batches_in_flight``) is free and as many writes are queued as the last batch
-    carried; then it goes with every write queued meanwhile, as one transaction sent in one
-    message (one round trip, one commit): ``BEGIN``, an ``EXECUTE`` of each write's
-    statement, prepared once per connection, with its values bound by psycopg's
-    client-side binding, then ``COMMIT``. Each caller returns only once its own write is
-    committed, with its own result; a batch the server refuses (a deadlock, an error in
-    one statement) is rolled back whole and each of its writes runs again on its own. A
-    lone write runs at once, as before. Batched writes cost the server about half the CPU
-    of the same writes one by one. With two batches on their way, on two connections, the
-    server executes one while the other's commit is being synced: about a sixth more
-    sagas a second at 16 threads than one batch at a time where a commit's sync is slow,
-    as many where it is quick (``bench/concurrency.py``);
-    ``batches_in_flight=1`` sends one at a time, ``group_commit=False`` turns batching
-    off. While both batches wait on row locks in the server, the writes queued behind
-    them wait too.
+    Threads sharing one opened log write through a :class:`~._group_commit.GroupCommit`: a
+    write made while a batch is on its way queues, unless a second place
+    (``batches_in_flight``) is free and as many writes are queued as the last batch carried,
+    in which case it leads them at once. Queued writes go together in the next batch, as one
+    transaction sent in one message (one round trip, one commit): ``BEGIN``, an ``EXECUTE``
+    of each write's statement, prepared once per connection, with its values bound by
+    psycopg's client-side binding, then ``COMMIT``. Each caller returns only once its own
+    write is committed, with its own result; a batch the server refuses (a deadlock, an
+    error in one statement) is rolled back whole and each of its writes runs again on its
+    own. A lone write runs at once, as before. Batched writes cost the server about half the
+    CPU of the same writes one by one. With two batches on their way, on two connections,
+    the server executes one while the other's commit is being synced: about a sixth more
+    sagas a second at 16 threads than one batch at a time where a commit's sync is slow, as
+    many where it is quick (``bench/concurrency.py``); ``batches_in_flight=1`` sends one at
+    a time, ``group_commit=False`` turns batching off. While both batches wait on row locks
+    in the server, the writes queued behind them wait too.
 
 Frozen processes
     A call the shared SQL runs as a transaction of several statements (a write whose
