@@ -39,7 +39,7 @@ from wikisaga.content.relations._lexicon import lexicon, singular
 from wikisaga.content.relations._phrases import Phrase
 from wikisaga.content.relations._reader import Hit, Mention, SentenceReader
 from wikisaga.content.relations._records import EntityKind, Predicate
-from wikisaga.content.relations._tokens import NOMINAL, Tag, Token
+from wikisaga.content.relations._tokens import NOMINAL, WH_ADVERBS, Tag, Token
 
 __all__ = ["Found", "SentenceFindings", "read_sentence"]
 
@@ -312,7 +312,7 @@ def _subjects(reader: SentenceReader, found: tuple[Found, ...]) -> tuple[Mention
 
 
 # What opens a question, asked ("What is Black?") or as a heading ("How Black wraps lines").
-_QUESTION_WORDS = frozenset({"how", "why", "what"})
+_QUESTION_WORDS = WH_ADVERBS | {"what"}
 
 
 def _question(tokens: tuple[Token, ...]) -> bool:
@@ -479,14 +479,9 @@ def _copula_object(reader: SentenceReader, index: int) -> tuple[Phrase, float] |
     j = index + 1
     while j < len(tokens) and tokens[j].tag is Tag.ADV:
         j += 1
-    if (
-        j >= len(tokens)
-        or tokens[j].tag is Tag.NEG
-        or j in reader.hit_at
-        or (
-            _correlative(tokens, index)  # "the more public a library is the better ...": how much
-        )
-    ):
+    # After "the more public a library is", what follows says how much, not what.
+    stop = j >= len(tokens) or tokens[j].tag is Tag.NEG or j in reader.hit_at
+    if stop or _correlative(tokens, index):
         return None
     base = 0.9
     if reader.words_at(j, ("one", "of")):

@@ -192,6 +192,12 @@ _ADJECTIVE_ENDINGS = frozenset(
 )
 
 
+def _retag(tokens: list[Token], i: int, tag: Tag) -> None:
+    """Give the token at ``i`` the word class ``tag``."""
+    old = tokens[i]
+    tokens[i] = Token(old.text, old.start, old.end, old.lower, tag)
+
+
 def _word_tag(text: str, word: str, initial: bool, lex: Lexicon) -> Tag:
     if text.startswith(("`", "-")):
         return Tag.CODE
@@ -221,7 +227,7 @@ def _settle_relative_verbs(tokens: list[Token], lex: Lexicon) -> None:
         if not token.lower.endswith("s") or token.lower not in lex.all_verb_forms:
             continue
         if tokens[i + 1].tag in _VERB_OBJECTS:
-            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
+            _retag(tokens, i, Tag.VERB)
 
 
 def _settle_that(tokens: list[Token]) -> None:
@@ -234,7 +240,7 @@ def _settle_that(tokens: list[Token]) -> None:
         after = tokens[i + 1].tag if i + 1 < len(tokens) else None
         determiner = after in (Tag.NOUN, Tag.ADJ) and before not in NOMINAL
         tag = Tag.DET if determiner else Tag.REL
-        tokens[i] = Token(token.text, token.start, token.end, token.lower, tag)
+        _retag(tokens, i, tag)
 
 
 def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[Token, ...]:
@@ -265,8 +271,7 @@ def tokenize(sentence: str, offset: int = 0, *, initial: bool = True) -> tuple[T
     _settle_relative_verbs(tokens, lex)
     for i in range(1, len(tokens)):
         if tokens[i].tag is Tag.DET and tokens[i - 1].tag is Tag.DET:
-            old = tokens[i]  # "a few tricks", "all the libraries"
-            tokens[i] = Token(old.text, old.start, old.end, old.lower, Tag.ADJ)
+            _retag(tokens, i, Tag.ADJ)  # "a few tricks", "all the libraries"
     _settle_imperatives(tokens, lex)
     _settle_participles(tokens)
     _settle_verbs_after_names(tokens, lex)
@@ -402,8 +407,10 @@ def _ends_a_subordinate_clause(tokens: Sequence[Token], i: int, lex: Lexicon) ->
 _CLAUSE_STARTERS = frozenset({Tag.VERB, Tag.AUX, Tag.MODAL, Tag.PUNCT, Tag.REL})
 
 
+WH_ADVERBS = frozenset({"how", "why"})
+"""What opens a clause that asks: "How Django works", "similar to how Django works"."""
 # Words that open what a verb governs besides a noun phrase: "needs to", "controls how".
-_CLAUSE_OBJECTS = frozenset({"to", "how", "why", "what", "whether"})
+_CLAUSE_OBJECTS = WH_ADVERBS | {"to", "what", "whether"}
 
 
 def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
@@ -418,18 +425,19 @@ def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
     asks = False
     for i in range(1, len(tokens)):
         token = tokens[i]
-        asks = asks or tokens[i - 1].lower in ("how", "why")
+        asks = asks or tokens[i - 1].lower in WH_ADVERBS
         if token.tag is not Tag.NOUN:
             continue
-        if i + 1 == len(tokens) or tokens[i + 1].lower in (".", ",", ";"):
-            last = token.lower.endswith("s") and token.lower in lex.all_verb_forms
-            if asks and last and tokens[i - 1].tag in NOMINAL:
-                tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
-            if i + 1 == len(tokens):
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if asks and (after is None or after.lower in (".", ",", ";")):
+            finite = token.lower.endswith("s") and token.lower in lex.all_verb_forms
+            if finite and tokens[i - 1].tag in NOMINAL:
+                _retag(tokens, i, Tag.VERB)
                 continue
-        after = tokens[i + 1]
+        if after is None:
+            continue
         if _ends_a_subordinate_clause(tokens, i, lex):
-            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
+            _retag(tokens, i, Tag.VERB)
             continue
         if not _after_a_name(tokens, i):
             # After a common noun, only before an article or a pronoun: "the Router class
@@ -446,7 +454,7 @@ def _settle_verbs_after_names(tokens: list[Token], lex: Lexicon) -> None:
         )
         finite = token.lower.endswith("s") and token.lower in lex.all_verb_forms and governs
         if finite or (token.lower.endswith("ing") and after.tag is Tag.PREP):
-            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
+            _retag(tokens, i, Tag.VERB)
 
 
 def _settle_imperatives(tokens: list[Token], lex: Lexicon) -> None:
@@ -463,7 +471,7 @@ def _settle_imperatives(tokens: list[Token], lex: Lexicon) -> None:
         )
         infinitive = before == "to" and after is not None and after.tag is not Tag.PUNCT
         if infinitive or (before in (";", ":", ",", "(") and named):
-            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.VERB)
+            _retag(tokens, i, Tag.VERB)
 
 
 _VERBAL_ING = frozenset(
@@ -487,12 +495,12 @@ def _settle_participles(tokens: list[Token]) -> None:
         after = tokens[i + 1] if i + 1 < len(tokens) else None
         if token.lower.endswith("ing"):
             if after is None or after.tag not in _OBJECT_TAGS:
-                tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
+                _retag(tokens, i, Tag.NOUN)
         elif token.lower.endswith("ed") and after is not None and after.tag is Tag.NOUN:
             before = tokens[i - 1].tag if i > 0 else None
             if before not in (Tag.AUX, Tag.NOUN, Tag.NAME, Tag.CODE, Tag.PRON):
                 # a modifier that classifies, kept in the key: "embedded database"
-                tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
+                _retag(tokens, i, Tag.NOUN)
 
 
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -511,7 +519,7 @@ def _settle_nominal_verbs(tokens: list[Token]) -> None:
             j -= 1  # "a new build", "a ground-up rewrite"
         after_article = j >= 0 and tokens[j].tag is Tag.DET and tokens[j].lower in _ARTICLES
         if after_article or _inside_a_name(tokens, i):
-            tokens[i] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
+            _retag(tokens, i, Tag.NOUN)
 
 
 def _inside_a_name(tokens: Sequence[Token], i: int) -> bool:
@@ -542,11 +550,11 @@ def _settle_opening_adverb(tokens: list[Token], lex: Lexicon) -> None:
     if token.tag is not Tag.NAME or not token.capitalised or not _is_adverb(token.lower, lex):
         return
     if nxt.tag in (Tag.VERB, Tag.ADJ, Tag.ADV) or nxt.lower in lex.all_verb_forms:
-        tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.ADV)
+        _retag(tokens, first, Tag.ADV)
     elif nxt.tag is Tag.NOUN and first + 2 < len(tokens) and tokens[first + 2].tag is Tag.DET:
         # "Temporarily bypass an existing alias": a verb the lists do not know, bidding.
-        tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.ADV)
-        tokens[first + 1] = Token(nxt.text, nxt.start, nxt.end, nxt.lower, Tag.VERB)
+        _retag(tokens, first, Tag.ADV)
+        _retag(tokens, first + 1, Tag.VERB)
 
 
 _REQUESTING = frozenset({"please", "kindly"})
@@ -581,7 +589,7 @@ def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
         return
     token, nxt = tokens[first], tokens[first + 1]
     if _plural_subject(tokens, first, lex):
-        tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.NOUN)
+        _retag(tokens, first, Tag.NOUN)
         return
     if token.lower in _REQUESTING:
         return  # "Please never use dup()" asks; nobody is called Please
@@ -606,7 +614,7 @@ def _settle_initial(tokens: list[Token], lex: Lexicon) -> None:
     else:
         name = False
     if name:
-        tokens[first] = Token(token.text, token.start, token.end, token.lower, Tag.NAME)
+        _retag(tokens, first, Tag.NAME)
 
 
 TITLE_JOINS = frozenset({"the", "a", "an", "of"})
@@ -661,8 +669,7 @@ def _settle_titles(tokens: list[Token], lex: Lexicon, *, initial: bool) -> None:
         elif before.tag is not Tag.NAME or heading:
             continue
         for k in (i - 1, i):
-            old = tokens[k]
-            tokens[k] = Token(old.text, old.start, old.end, old.lower, Tag.NAME)
+            _retag(tokens, k, Tag.NAME)
 
 
 _CLAUSE_TAGS = frozenset({Tag.VERB, Tag.AUX, Tag.MODAL, Tag.NEG})
