@@ -10,7 +10,10 @@ Run from the repository root with the project's interpreter::
 Systems (``--systems``; default all): ``<log>-t<N>`` runs the saga on ``N`` threads sharing
 one opened log, ``<log>-p4`` on 4 processes with a log each, where ``<log>`` is
 
-``sqlite``  ``sqlite:///...?synchronous=FULL`` (WAL), a file per system
+``sqlite``  ``sqlite:///...?synchronous=FULL`` (WAL), a file per system; threads share the
+            log's one connection, and their writes go in group-commit batches, except
+            ``sqlite-t16-alone``, which turns group commit off (``group_commit=False``:
+            every write its own transaction and sync, as before group commit)
 ``pg``      ``postgresql://``, a database (or schema) per system on one server: the one
             ``--url`` names, or a throwaway cluster started for the run; threads get a
             pool of one connection each (``pool_size=N``), except ``pg-t16-pool4``, which
@@ -29,15 +32,17 @@ the PostgreSQL server, per second.
 
 After the timed rounds one more round per system is played, untimed, to say what the
 threads waited for (``_waits.py``): the share of their time spent waiting for the log's
-lock (SQLite: one connection behind a lock) or a pooled connection (PostgreSQL), and, on
-PostgreSQL, what the backends were doing (sampled from ``pg_stat_activity``) and how many
-writes each commit carried (group commit).
+lock (SQLite: one connection behind a lock, which batched writers wait for in the group
+commit's queue instead) or a pooled connection (PostgreSQL), how many writes each commit
+carried (group commit), and, on PostgreSQL, what the backends were doing (sampled from
+``pg_stat_activity``).
 
 The last line of standard output is one JSON object (progress goes to standard error):
 ``pg_16_vs_1`` is PostgreSQL's 16-thread throughput over its 1-thread throughput (group
 commit lets concurrent commits share a WAL flush), with the same ratios for SQLite, and
-``pg_16_group_vs_alone`` is 16 threads with group commit over 16 without, and
-``pg_16_two_batches_vs_one`` two batches on their way at once over one at a time.
+``pg_16_group_vs_alone`` (and ``sqlite_16_group_vs_alone``) is 16 threads with group
+commit over 16 without, and ``pg_16_two_batches_vs_one`` two batches on their way at once
+over one at a time.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ RATIOS = {  # headline name: (numerator, denominator)
     "pg_16_group_vs_alone": ("pg-t16", "pg-t16-alone"),
     "pg_16_two_batches_vs_one": ("pg-t16", "pg-t16-b1"),
     "sqlite_16_vs_1": ("sqlite-t16", "sqlite-t1"),
+    "sqlite_16_group_vs_alone": ("sqlite-t16", "sqlite-t16-alone"),
     "sqlite_4_vs_1": ("sqlite-t4", "sqlite-t1"),
     "sqlite_p4_vs_1": ("sqlite-p4", "sqlite-t1"),
 }
@@ -101,6 +107,7 @@ SHAPES = {
         Shape("sqlite-t1", "sqlite", 1),
         Shape("sqlite-t4", "sqlite", 4),
         Shape("sqlite-t16", "sqlite", 16),
+        Shape("sqlite-t16-alone", "sqlite", 16, group_commit=False),
         Shape("sqlite-p4", "sqlite", 4, processes=True),
         Shape("pg-t1", "pg", 1),
         Shape("pg-t4", "pg", 4),
@@ -125,10 +132,10 @@ class Load:
         if shape.processes:
             self.pool = WorkerPool(shape.workers, url, options)
         else:
+            if not shape.group_commit:
+                options = {**options, "group_commit": False}
             if shape.backend == "pg":
                 options = {**options, "pool_size": shape.pool_size or shape.workers}
-                if not shape.group_commit:
-                    options["group_commit"] = False
                 if shape.batches_in_flight:
                     options["batches_in_flight"] = shape.batches_in_flight
             self.log = open_saga_log(url, **options)

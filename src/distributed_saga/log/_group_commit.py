@@ -44,10 +44,14 @@ _R = TypeVar("_R")
 
 @dataclass(slots=True, eq=False)
 class Write(Generic[_R]):
-    """One queued write: the statement and its parameters, then its outcome."""
+    """One queued write: the statement and its parameters (or the work to run), then its
+    outcome."""
 
     query: str
     params: Sequence[Any]
+    work: Callable[[Any], Any] | None = None
+    """For a log whose writes are not one statement each (SQLite): the write itself, a
+    function of the batch's cursor that returns the write's result."""
     result: _R | None = field(default=None, init=False)
     error: BaseException | None = field(default=None, init=False)
     settled: bool = field(default=False, init=False)
@@ -108,25 +112,57 @@ class GroupCommit(Generic[_R]):
         """Writes run so far."""
 
     @property
+    def under_way(self) -> int:
+        """Batches (or writes run ``alone``) under way, or about to be."""
+        with self._lock:
+            return self._leaders
+
+    @property
     def waiting(self) -> int:
         """Writes queued for the next batch (not yet taken by a leader)."""
         with self._lock:
             return len(self._queue)
 
-    def submit(self, query: str, params: Sequence[Any]) -> _R:
-        """Run the write, committed (alone or with others); its result, or raise its error."""
-        write: Write[_R] = Write(query, params)
+    def submit(
+        self,
+        query: str,
+        params: Sequence[Any],
+        work: Callable[[Any], _R] | None = None,
+        *,
+        alone: Callable[[], _R] | None = None,
+    ) -> _R:
+        """Run the write, committed (alone or with others); its result, or raise its error.
+
+        ``work`` is the write as a function of the batch's cursor, for a ``run_batch`` that
+        runs functions rather than statements (``query`` then only names it). ``alone``,
+        when given, runs the write when no batch is under way: called at once in this
+        thread instead of a batch of one, with nothing built around it (a log's own
+        single-write path, cheaper where every microsecond between two syncs counts);
+        writes arriving meanwhile queue behind it as behind a batch."""
+        write: Write[_R] | None
         with self._lock:
-            if self._leaders == 0 or (
-                self._leaders < self.in_flight and len(self._queue) + 1 >= self._last_size
-            ):
-                self._leaders += 1
-                batch = self._take(write)
+            if self._leaders == 0 and alone is not None:
+                self._leaders = 1
+                self._last_size = 1
+                write = None
             else:
-                wake = write.wake = threading.Lock()
-                wake.acquire()
-                self._queue.append(write)
-                batch = None
+                write = Write(query, params, work)
+                if self._leaders == 0 or (
+                    self._leaders < self.in_flight and len(self._queue) + 1 >= self._last_size
+                ):
+                    self._leaders += 1
+                    batch = self._take(write)
+                else:
+                    wake = write.wake = threading.Lock()
+                    wake.acquire()
+                    self._queue.append(write)
+                    batch = None
+        if write is None:
+            assert alone is not None
+            try:
+                return alone()
+            finally:
+                self._hand_over([])
         if batch is None:
             try:
                 wake.acquire()  # released when its batch is over, or when it is to lead
@@ -147,10 +183,11 @@ class GroupCommit(Generic[_R]):
         return self._outcome(write)
 
     def _hand_over(self, batch: list[Write[_R]]) -> None:
-        """End ``batch``: wake the next leader, if writes queued meanwhile, else its writers."""
+        """End ``batch`` (empty: a write run ``alone``): wake the next leader, if writes
+        queued meanwhile, else its writers."""
         with self._lock:
             self.batches += 1
-            self.writes += len(batch)
+            self.writes += len(batch) or 1
             for item in batch:
                 item.done = True
             successor = self._next_leader(batch)

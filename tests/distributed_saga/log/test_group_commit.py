@@ -3,15 +3,18 @@
 The first tests drive :class:`GroupCommit` with a batch runner of their own; the rest run
 real sagas on a real PostgreSQL, where a table lock held by another connection keeps the
 first batch waiting inside the server while the next writes queue up behind it, so that a
-batch of several writes is certain, not a matter of timing.
+batch of several writes is certain, not a matter of timing, and on a real SQLite file,
+where another connection holding the database's write lock does the same.
 """
 
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +24,14 @@ from distributed_saga import (
     DistributedSaga,
     SagaLockedError,
     SagaLogError,
+    SagaNotFoundError,
     SagaState,
     compensation,
 )
+from distributed_saga.log._base import SagaLog
 from distributed_saga.log._group_commit import GroupCommit, Write
 from distributed_saga.log.postgres import PostgresSagaLog
+from distributed_saga.log.sqlite import SQLiteSagaLog
 
 WAIT = 10.0
 UNDO = "tests.group_commit.undo"
@@ -119,6 +125,47 @@ def test_writes_queued_behind_a_batch_go_in_the_next_one_each_with_its_own_outco
     assert [results[i] for i in (1, 2, 4, 5)] == ["w:1", "w:2", "w:4", "w:5"]
     assert isinstance(results[3], ValueError)
     assert str(results[3]) == "refused 3"
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_write_run_alone_is_a_batch_to_those_queued_behind_it(fails: bool) -> None:
+    """``alone`` runs a write in its own thread when nothing is under way, with no batch
+    built for it; writes arriving meanwhile queue and go together in the next batch, as
+    behind any batch, whether the lone write returned or raised."""
+    sizes: list[int] = []
+
+    def run_batch(batch: list[Write[str]]) -> None:
+        sizes.append(len(batch))
+        echo_batch(batch)
+
+    group: GroupCommit[str] = GroupCommit(run_batch)
+    inside, release = threading.Event(), threading.Event()
+
+    def lone() -> str:
+        inside.set()
+        release.wait(WAIT)
+        if fails:
+            raise ValueError("the lone write failed")
+        return "alone"
+
+    results: dict[int, Any] = {}
+    threads = [start(lambda: group.submit("x", [0], alone=lone), results, 0)]
+    inside.wait(WAIT)
+    assert group.under_way == 1
+    for i in (1, 2, 3):
+        threads.append(start(lambda i=i: group.submit("w", [i], alone=lone), results, i))
+    wait_for(lambda: group.waiting == 3, "three writes queued behind the lone one")
+    release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert sizes == [3]  # the lone write was no batch; the three went in one
+    assert (group.batches, group.writes) == (2, 4)
+    assert group.under_way == 0
+    if fails:
+        assert isinstance(results[0], ValueError)
+    else:
+        assert results[0] == "alone"
+    assert [results[i] for i in (1, 2, 3)] == ["w:1", "w:2", "w:3"]
 
 
 def test_a_failed_batch_fails_its_writes_only_and_the_next_batch_runs() -> None:
@@ -301,7 +348,18 @@ class TableLock:
         self.conn.close()
 
 
-def two_steps(log: PostgresSagaLog, saga_id: str, lock_key: str | None = None) -> None:
+def assert_whole(log: SagaLog, saga_ids: list[str]) -> None:
+    """Each saga committed, with both of :func:`two_steps`'s steps completed."""
+    for saga_id in saga_ids:
+        record = log.get_saga(saga_id)
+        assert record.state is SagaState.COMMITTED
+        assert [(s.name, s.state.value, s.compensation_args) for s in record.steps] == [
+            ("a", "completed", {"i": 1}),
+            ("b", "completed", {"i": 2}),
+        ]
+
+
+def two_steps(log: SagaLog, saga_id: str, lock_key: str | None = None) -> None:
     saga = DistributedSaga(saga_id=saga_id, user_id="u", log=log, lock_key=lock_key)
     saga.execute_step(name="a", action=lambda: 1, rollback=Compensation(UNDO, {"i": 1}))
     saga.execute_step(name="b", action=lambda: 2, rollback=Compensation(UNDO, {"i": 2}))
@@ -354,13 +412,7 @@ def test_sagas_written_at_once_share_commits_and_each_is_whole(
     assert group.in_flight == 2  # the default: a second batch held a place too
     assert group.writes == (8 + 1) * 3
     assert group.batches < group.writes
-    for saga_id in ["first", *(f"s{i}" for i in range(1, 8))]:
-        record = pg_log.get_saga(saga_id)
-        assert record.state is SagaState.COMMITTED
-        assert [(s.name, s.state.value, s.compensation_args) for s in record.steps] == [
-            ("a", "completed", {"i": 1}),
-            ("b", "completed", {"i": 2}),
-        ]
+    assert_whole(pg_log, ["first", *(f"s{i}" for i in range(1, 8))])
 
 
 @pytest.mark.postgres
@@ -373,6 +425,13 @@ def test_two_sagas_asking_for_one_lock_in_one_batch_one_gets_it(
         postgres_schema,
         [lambda i=i: first_step(pg_log, f"want{i}", "k") for i in (1, 2)],
     )
+    assert_one_holds_the_lock(pg_log, results)
+    assert pg_log.get_saga("first").state is SagaState.COMMITTED
+
+
+def assert_one_holds_the_lock(log: SagaLog, results: dict[int, Any]) -> int:
+    """Of sagas ``want1`` and ``want2`` (results 1 and 2), both after lock ``k``, one holds
+    it and the other was told who does; the loser's number."""
     assert results[0] is None
     outcomes = sorted(type(results[i]).__name__ for i in (1, 2))
     assert outcomes == ["NoneType", "SagaLockedError"]
@@ -380,12 +439,12 @@ def test_two_sagas_asking_for_one_lock_in_one_batch_one_gets_it(
     loser = 3 - winner
     assert isinstance(results[loser], SagaLockedError)
     assert results[loser].holder_saga_id == f"want{winner}"
-    holders = pg_log.list_sagas(lock_key="k")
+    holders = log.list_sagas(lock_key="k")
     assert [(s.saga_id, s.state) for s in holders] == [(f"want{winner}", SagaState.EXECUTING)]
-    assert pg_log.get_saga("first").state is SagaState.COMMITTED
+    return loser
 
 
-def first_step(log: PostgresSagaLog, saga_id: str, lock_key: str) -> None:
+def first_step(log: SagaLog, saga_id: str, lock_key: str) -> None:
     saga = DistributedSaga(saga_id=saga_id, user_id="u", log=log, lock_key=lock_key)
     saga.execute_step(name="a", action=lambda: 1, rollback=Compensation(UNDO, {}))
 
@@ -595,3 +654,147 @@ def _each_write_gets_whether_it_wrote(
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         rows = conn.execute(f"SELECT n FROM {table} ORDER BY n").fetchall()
     assert rows == [(1,), (2,), (3,)]
+
+
+# -- on SQLite ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_log(tmp_path: Path) -> Iterator[SQLiteSagaLog]:
+    log = SQLiteSagaLog(tmp_path / "log.db", busy_timeout=WAIT)
+    try:
+        yield log
+    finally:
+        log.close()
+
+
+class WriteLock:
+    """SQLite's write lock, held by another connection: every write transaction waits."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __enter__(self) -> WriteLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.execute("COMMIT")
+        self.conn.close()
+
+
+def behind_a_waiting_write(
+    log: SQLiteSagaLog, queued: list[Callable[[], Any]], first: str = "first"
+) -> dict[int, Any]:
+    """Run saga ``first`` until its creation waits for SQLite's write lock, held by another
+    connection; start ``queued``, each in a thread, and wait until all their writes are
+    queued behind it; then let SQLite go. Each one's result or exception: 0 for ``first``,
+    then 1, 2, ... for ``queued``."""
+    group = log.group_commit
+    assert group is not None
+    results: dict[int, Any] = {}
+    with WriteLock(log.path):
+        threads = [start(lambda: two_steps(log, first), results, 0)]
+        wait_for(lambda: group.under_way == 1, "the first creation waiting for SQLite")
+        threads += [start(write, results, i) for i, write in enumerate(queued, start=1)]
+        wait_for(lambda: group.waiting == len(queued), "every write queued behind it")
+    for thread in threads:
+        thread.join(WAIT)
+    return results
+
+
+def test_a_lone_sqlite_writer_commits_each_write_at_once(sqlite_log: SQLiteSagaLog) -> None:
+    group = sqlite_log.group_commit
+    assert group is not None
+    writes, batches = group.writes, group.batches
+    two_steps(sqlite_log, "alone")
+    assert group.writes - writes == 3  # creation with the first intent, the second, commit
+    assert group.batches - batches == 3  # each committed on its own
+    assert sqlite_log.get_saga("alone").state is SagaState.COMMITTED
+
+
+def test_sqlite_sagas_written_at_once_share_commits_and_each_is_whole(
+    sqlite_log: SQLiteSagaLog,
+) -> None:
+    results = behind_a_waiting_write(
+        sqlite_log, [lambda i=i: two_steps(sqlite_log, f"s{i}") for i in range(1, 8)]
+    )
+    group = sqlite_log.group_commit
+    assert group is not None
+    assert results == dict.fromkeys(range(8))
+    assert group.writes == 1 + 8 * 3  # opening the log (its schema), then three per saga
+    assert group.batches < group.writes
+    assert_whole(sqlite_log, ["first", *(f"s{i}" for i in range(1, 8))])
+
+
+def test_two_sqlite_sagas_asking_for_one_lock_in_one_batch_one_gets_it(
+    sqlite_log: SQLiteSagaLog,
+) -> None:
+    results = behind_a_waiting_write(
+        sqlite_log, [lambda i=i: first_step(sqlite_log, f"want{i}", "k") for i in (1, 2)]
+    )
+    loser = assert_one_holds_the_lock(sqlite_log, results)
+    with pytest.raises(SagaNotFoundError):
+        sqlite_log.get_saga(f"want{loser}")  # its creation was rolled back, alone
+
+
+def test_a_sqlite_write_that_fails_in_a_batch_is_rolled_back_alone(
+    sqlite_log: SQLiteSagaLog,
+) -> None:
+    """Each write of a batch runs in a savepoint of its own: one that raises, after
+    writing, is undone to it and gets its error; one that SQLite refuses gets a
+    :class:`SagaLogError`; the others are committed, each with its own result."""
+    group = sqlite_log.group_commit
+    assert group is not None
+    setup = sqlite3.connect(sqlite_log.path)
+    setup.execute("CREATE TABLE probe (n INTEGER)")
+    setup.commit()
+    setup.close()
+
+    def insert(n: int, then: Exception | None = None) -> Callable[[Any], str]:
+        def work(cur: Any) -> str:
+            cur.execute("INSERT INTO probe VALUES (?)", (n,))
+            if then is not None:
+                raise then
+            return f"wrote {n}"
+
+        return work
+
+    def refused(cur: Any) -> str:
+        cur.execute("INSERT INTO no_such_table VALUES (3)")
+        return "unreachable"
+
+    batches = group.batches
+    results = behind_a_waiting_write(
+        sqlite_log,
+        [
+            lambda: group.submit("one", (), insert(1)),
+            lambda: group.submit("two", (), insert(2, ValueError("refused two"))),
+            lambda: group.submit("three", (), refused),
+            lambda: group.submit("four", (), insert(4)),
+        ],
+    )
+    assert results[0] is None
+    assert results[1] == "wrote 1"
+    assert isinstance(results[2], ValueError)
+    assert str(results[2]) == "refused two"
+    assert isinstance(results[3], SagaLogError)
+    assert "no_such_table" in str(results[3])
+    assert results[4] == "wrote 4"
+    # The first saga's three writes, each alone or with the four, which went in one batch.
+    assert group.batches - batches <= 4
+    check = sqlite3.connect(sqlite_log.path)
+    try:
+        assert check.execute("SELECT n FROM probe ORDER BY n").fetchall() == [(1,), (4,)]
+    finally:
+        check.close()
+
+
+def test_sqlite_group_commit_can_be_turned_off(tmp_path: Path) -> None:
+    log = SQLiteSagaLog(tmp_path / "log.db", group_commit=False)
+    try:
+        assert log.group_commit is None
+        two_steps(log, "alone")
+        assert log.get_saga("alone").state is SagaState.COMMITTED
+    finally:
+        log.close()
