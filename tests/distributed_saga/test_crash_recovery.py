@@ -488,3 +488,80 @@ def test_saga_interrupted_while_ending_stops_renewing_its_lease(
         finally:
             # What dropping the object does: stop renewing, so nothing renews after the test.
             saga._finalizer()
+
+
+# -- many sagas on one log, killed while their writes are batched -------------------------
+
+THREADS = 8
+THREADED = "threaded"
+"""The prefix of the sagas one child runs at once: ``threaded-0`` ... ``threaded-7``."""
+
+
+def threaded_ids() -> list[str]:
+    return [f"{THREADED}-{k}" for k in range(THREADS)]
+
+
+def threaded_child(tmp_path: Path) -> tuple[str, Path, dict[str, dict[str, str]]]:
+    """A SQLite log and a ledger seeded for every saga of a threaded child: the log's URL,
+    the ledger's path, and each saga's initial keys."""
+    ledger = tmp_path / "ledger.db"
+    with EffectLedger(ledger) as seeded:
+        initial = {s: seed_previous_generation(seeded, s, STEPS) for s in threaded_ids()}
+    return f"sqlite:///{tmp_path / 'sagas.db'}", ledger, initial
+
+
+def test_sagas_run_at_once_on_one_sqlite_log_share_commits(tmp_path: Path) -> None:
+    """The threaded child's sagas do write in shared batches: fewer commits than writes."""
+    url, ledger, _ = threaded_child(tmp_path)
+    done = run_child(
+        child_command(
+            url, ledger, saga_id=THREADED, steps=STEPS, lease_seconds=CHILD_LEASE, threads=THREADS
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["states"] == dict.fromkeys(threaded_ids(), "committed")
+    assert report["batches"] < report["writes"]
+    close_ledgers()
+
+
+@pytest.mark.parametrize(
+    "crash_at",
+    ["after_intent:1", "after_action:2", "after_step:0", "before_commit"],
+)
+def test_sagas_killed_while_their_writes_are_batched_are_each_all_or_nothing(
+    tmp_path: Path, crash_at: str
+) -> None:
+    """Eight sagas write through one SQLite log's group commit when the first to reach
+    ``crash_at`` kills the process: whatever of the others was queued, in a batch or
+    committed, recovery leaves every saga committed with every effect or rolled back to
+    its initial keys, each effect undone exactly once, none without its intent logged."""
+    url, ledger_path, initial = threaded_child(tmp_path)
+    run_killed_child(
+        child_command(
+            url,
+            ledger_path,
+            saga_id=THREADED,
+            steps=STEPS,
+            lease_seconds=CHILD_LEASE,
+            threads=THREADS,
+        ),
+        crash_at=crash_at,
+    )
+    with EffectLedger(ledger_path) as ledger, open_log(url) as log:
+        logged = {record.saga_id: record for record in log.list_sagas()}
+        in_flight = [r for r in logged.values() if r.state in IN_FLIGHT_STATES]
+        assert in_flight, "the kill left no saga in flight"
+        for record in in_flight:
+            wait_for_expiry(record)
+        assert sorted(recover(log)) == sorted(r.saga_id for r in in_flight)
+        assert log.list_sagas(states=IN_FLIGHT_STATES) == []
+        for saga_id in threaded_ids():
+            if saga_id not in logged:
+                # Killed before its first intent was committed: nothing of it happened.
+                assert ledger.journal(saga_id) == []
+                assert ledger.snapshot(f"{saga_id}/") == initial[saga_id]
+                continue
+            record = log.get_saga(saga_id)
+            assert saga_problems(record, ledger, steps=STEPS, initial=initial[saga_id]) == []
+    close_ledgers()

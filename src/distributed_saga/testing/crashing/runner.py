@@ -9,8 +9,12 @@ its command line::
 
 It runs one saga (optionally failing step ``K`` before or after it wrote) and prints one
 JSON line; with ``DISTRIBUTED_SAGA_CRASH_AT=point:step`` in its environment the engine
-kills it at that point. With ``--recover`` it runs recovery passes instead (until one
-claims nothing), and the same variable kills it at a compensation point.
+kills it at that point. With ``--threads N`` it runs ``N`` such sagas at once, on one
+opened log (``<saga-id>-0`` ... ``<saga-id>-<N-1>``), so that their writes are committed
+in shared batches: the first saga to reach the crash point kills the process with the
+others' writes wherever they are, queued, in a batch, or committed. With ``--recover`` it
+runs recovery passes instead (until one claims nothing), and the same variable kills it at
+a compensation point.
 
 A planned crash must be seen to happen. A crash point that never fires lets the child
 finish on its own, rolling back in-process, and the log can end just as recovery would
@@ -29,6 +33,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -197,6 +202,7 @@ def child_command(
     recover: bool = False,
     limit: int = 100,
     barrier: tuple[str | os.PathLike[str], int] | None = None,
+    threads: int = 1,
 ) -> list[str]:
     """The command line that runs :func:`main` in a child process with these options."""
     argv = [sys.executable, "-m", _MODULE, "--log-url", log_url, "--ledger", str(ledger)]
@@ -220,6 +226,8 @@ def child_command(
         argv.append("--recover")
     if barrier is not None:
         argv += ["--barrier", str(barrier[0]), "--parties", str(barrier[1])]
+    if threads != 1:
+        argv += ["--threads", str(threads)]
     return argv
 
 
@@ -366,6 +374,12 @@ def _parser() -> argparse.ArgumentParser:
         "--barrier", help="a directory where PARTIES processes meet before they start"
     )
     parser.add_argument("--parties", type=int, default=1, help="processes at the barrier")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="run this many sagas at once on the one log: <saga-id>-0, <saga-id>-1, ...",
+    )
     return parser
 
 
@@ -407,22 +421,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         if not args.saga_id:
             _parser().error("--saga-id is required to run a saga")
-        if args.seed:
-            seed_previous_generation(ledger, args.saga_id, args.steps)
-        state = run_saga(
-            log,
-            ledger,
-            saga_id=args.saga_id,
-            steps=args.steps,
-            fail_at=args.fail_at,
-            fail_mode=args.fail_mode,
-            lease_seconds=args.lease_seconds,
-            concurrent=args.concurrent,
-            abort=args.abort,
-            lock_key=args.lock_key,
-        )
-        report.update(saga_id=args.saga_id, state=state.value)
+        if args.threads < 1:
+            _parser().error("--threads must be at least 1")
+        if args.threads == 1:
+            state = _one_saga(log, ledger, args, args.saga_id)
+            report.update(saga_id=args.saga_id, state=state.value)
+        else:
+            report["states"] = _many_sagas(log, ledger, args)
+            group = getattr(log, "group_commit", None)
+            if group is not None:
+                report.update(writes=group.writes, batches=group.batches)
     print(json.dumps(report), flush=True)
     ledger.close()
     log.close()
     return 0
+
+
+def _one_saga(
+    log: SagaLog, ledger: EffectLedger, args: argparse.Namespace, saga_id: str
+) -> SagaState:
+    if args.seed:
+        seed_previous_generation(ledger, saga_id, args.steps)
+    return run_saga(
+        log,
+        ledger,
+        saga_id=saga_id,
+        steps=args.steps,
+        fail_at=args.fail_at,
+        fail_mode=args.fail_mode,
+        lease_seconds=args.lease_seconds,
+        concurrent=args.concurrent,
+        abort=args.abort,
+        lock_key=args.lock_key,
+    )
+
+
+def _many_sagas(log: SagaLog, ledger: EffectLedger, args: argparse.Namespace) -> dict[str, str]:
+    """Run ``--threads`` sagas at once, each in a thread, started together; their states."""
+    saga_ids = [f"{args.saga_id}-{k}" for k in range(args.threads)]
+    start = threading.Barrier(len(saga_ids))
+    states: dict[str, str] = {}
+
+    def one(saga_id: str) -> None:
+        start.wait()
+        try:
+            states[saga_id] = _one_saga(log, ledger, args, saga_id).value
+        except Exception as exc:  # noqa: BLE001 - reported in the JSON line
+            states[saga_id] = f"raised {type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=one, args=(saga_id,)) for saga_id in saga_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {saga_id: states[saga_id] for saga_id in saga_ids}
