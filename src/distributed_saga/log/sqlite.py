@@ -88,7 +88,8 @@ class SQLiteSagaLog(_SqlSagaLog):
         self._busy_timeout = busy_timeout
         self._prepare_queries()
         # One connection behind a lock: as fast as a connection per thread for sequential
-        # use, and in-process writers queue on the lock instead of SQLite's busy sleeps.
+        # use, and in-process writers queue for the next group-commit batch (or, with
+        # batching off, on the lock) instead of in SQLite's busy sleeps.
         self._lock = threading.Lock()
         self._group: GroupCommit[Any] | None = (
             GroupCommit(self._write_batch) if group_commit else None
@@ -212,7 +213,11 @@ class SQLiteSagaLog(_SqlSagaLog):
                     raise  # SQLite rolled the whole transaction back: the batch fails
                 cur.execute("ROLLBACK TO saga_write")
                 cur.execute("RELEASE saga_write")
-                error = _translate(exc, self.url) if isinstance(exc, sqlite3.Error) else exc
+                if isinstance(exc, sqlite3.Error):
+                    error: BaseException = _translate(exc, self.url)
+                    error.__cause__ = exc
+                else:
+                    error = exc
                 outcomes.append((None, error))
             else:
                 cur.execute("RELEASE saga_write")

@@ -780,6 +780,7 @@ def test_a_sqlite_write_that_fails_in_a_batch_is_rolled_back_alone(
     assert str(results[2]) == "refused two"
     assert isinstance(results[3], SagaLogError)
     assert "no_such_table" in str(results[3])
+    assert isinstance(results[3].__cause__, sqlite3.OperationalError)
     assert results[4] == "wrote 4"
     # The first saga's three writes, each alone or with the four, which went in one batch.
     assert group.batches - batches <= 4
