@@ -13,7 +13,7 @@ Group commit
     its own thread while the others are committed. Each caller returns only once the
     transaction holding its write has committed, with its own result: a write is exactly
     as durable as when it was committed alone. At 16 threads a commit carries about 8
-    writes, and the log runs 2.7 times the sagas per second it does without batching
+    writes, and the log runs 2.3-2.7 times the sagas per second it does without batching
     (``bench/concurrency.py``, ``sqlite_16_group_vs_alone``). ``group_commit=False`` turns
     batching off. Processes sharing the file still queue on SQLite's own lock, one
     transaction at a time.
