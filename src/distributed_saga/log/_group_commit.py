@@ -21,12 +21,19 @@ connection of its own, and the writes of one saga are never in two batches at on
 thread waits for each), so concurrent batches touch different sagas.
 
 Alone, a write is a batch of one: it runs at once, in the writer's own thread, with
-nothing added but an uncontended lock. Under concurrency, ``n`` writes cost one round trip
-and one commit instead of ``n`` of each, which is what lets a log on a server (PostgreSQL)
-serve more writers than it has CPU for one commit each.
+nothing added but an uncontended lock. A log whose lone writes must cost nothing more (a
+saga on SQLite, where the work between two syncs is what a saga costs beyond them) hands
+``submit`` its own single-write path as ``alone``: a write made while nothing is under way
+runs through it, with no batch built around it, and writes arriving meanwhile queue
+behind it as behind a batch. Under concurrency, ``n`` writes cost one round trip and one
+commit instead of ``n`` of each, which is what lets a log on a server (PostgreSQL) serve
+more writers than it has CPU for one commit each, and a log in a file (SQLite) sync once
+for many writers.
 
 How a batch runs is the log's business (``run_batch``): it must give every write its own
-result or its own exception, all or nothing per write, as if each had run alone.
+result or its own exception, all or nothing per write, as if each had run alone. Writes
+are statements with their values (PostgreSQL) or functions of the batch's cursor
+(``work``, SQLite).
 """
 
 from __future__ import annotations
