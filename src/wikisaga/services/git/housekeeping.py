@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from wikisaga.services.git._sync import fsync_all
+
 __all__ = [
     "PACK_LIMIT",
     "PRUNE_MARKER",
@@ -75,14 +77,6 @@ def exclusive(git_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def mark_prune_needed(git_dir: Path) -> None:
     """Record, durably, that the repository may hold objects to prune."""
     marker = git_dir / PRUNE_MARKER
@@ -93,7 +87,7 @@ def mark_prune_needed(git_dir: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(git_dir)
+    fsync_all([git_dir])
 
 
 def prune_needed(git_dir: Path) -> bool:

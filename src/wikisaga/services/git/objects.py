@@ -41,12 +41,12 @@ import hashlib
 import os
 import secrets
 import struct
-import threading
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from wikisaga.services.git._sync import ProcessThreads, create_file, fsync_all
 
 __all__ = [
     "GitObject",
@@ -64,6 +64,7 @@ _PACK_COMPRESSION = zlib.Z_BEST_SPEED
 """zlib level of what is written here: the fastest, as git's own default for loose objects
 (``core.looseCompression``); a repack recompresses only what it deltifies."""
 _MEM_LEVEL = 7  # see _deflate
+_TEMPORARY = ("tmp_pack_", "tmp_idx_")
 
 
 def _deflate(data: bytes) -> bytes:
@@ -188,9 +189,20 @@ def write_pack(git_dir: Path, objects: Iterable[GitObject]) -> Path | None:
     final = directory / f"{name}.pack"
     if (directory / f"{name}.idx").exists():
         return final
-    _write_synced(directory, "tmp_pack_", bytes(pack), final)
-    _write_synced(directory, "tmp_idx_", index, directory / f"{name}.idx")
-    _fsync_directory(directory)
+    # Both synced (at once) before either is renamed, the pack renamed first; then the
+    # names. Temporary files a failure leaves are removed here, those of a crash at start.
+    temporaries = [directory / f"{prefix}{secrets.token_hex(8)}" for prefix in _TEMPORARY]
+    try:
+        for temporary, data in zip(temporaries, (bytes(pack), index), strict=True):
+            create_file(temporary, data, 0o444, sync=False)  # read-only, as git leaves them
+        fsync_all(temporaries)
+        os.replace(temporaries[0], final)
+        os.replace(temporaries[1], directory / f"{name}.idx")
+    except BaseException:
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
+        raise
+    fsync_all([directory])
     return final
 
 
@@ -200,27 +212,7 @@ def write_pack(git_dir: Path, objects: Iterable[GitObject]) -> Path | None:
 # 4 KB: 1.6 ms on two CPUs instead of 2.1). The entries are the same bytes either way.
 _SHARE_BYTES = 64 * 1024
 _HELPERS = max(0, min(3, (os.cpu_count() or 1) - 1))
-_helpers: ThreadPoolExecutor | None = None
-_helpers_lock = threading.Lock()
-
-
-def _helper_pool() -> ThreadPoolExecutor:
-    global _helpers  # noqa: PLW0603 - one pool per process, made when first needed
-    with _helpers_lock:
-        if _helpers is None:
-            _helpers = ThreadPoolExecutor(_HELPERS, thread_name_prefix="pack-deflate")
-        return _helpers
-
-
-def _forget_helpers() -> None:
-    # A forked child has none of its parent's threads: it makes a pool of its own, under a
-    # lock of its own (the parent's may have been held by a thread that is not there).
-    global _helpers, _helpers_lock  # noqa: PLW0603
-    _helpers = None
-    _helpers_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_helpers)
+_helpers = ProcessThreads(_HELPERS, "pack-deflate")
 
 
 def _pack_entries(objects: Sequence[GitObject]) -> list[bytes]:
@@ -238,7 +230,7 @@ def _pack_entries(objects: Sequence[GitObject]) -> list[bytes]:
             shares.append(objects[start:end])
             start = end
     shares.append(objects[start:])
-    pool = _helper_pool()
+    pool = _helpers.get()
     later = [pool.submit(_entries_of, share) for share in shares[1:]]
     entries = _entries_of(shares[0])
     for future in later:
@@ -292,33 +284,6 @@ def _pack_index(entries: list[tuple[bytes, int, int]], checksum: bytes) -> bytes
     index += checksum
     index += hashlib.sha1(index, usedforsecurity=False).digest()
     return bytes(index)
-
-
-def _write_synced(directory: Path, prefix: str, data: bytes, final: Path) -> None:
-    """Write ``data`` to a temporary file in ``directory``, sync it, rename it to
-    ``final`` (read-only, as git leaves its objects)."""
-    temporary = directory / f"{prefix}{secrets.token_hex(8)}"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, final)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_loose(git_dir: Path, objects: Iterable[GitObject]) -> int:

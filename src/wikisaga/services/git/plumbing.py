@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from wikisaga.services.git._sync import fsync_all
 from wikisaga.services.git.errors import GitCommandFailed, GitRepositoryError
 
 __all__ = ["GIT_EMAIL", "GIT_IDENTITY", "GIT_NAME", "ZERO_OID", "Git", "RawObject", "commit_fields"]
@@ -37,6 +38,11 @@ def _git_env() -> dict[str, str]:
         GIT_CONFIG_NOSYSTEM="1",
         GIT_CONFIG_GLOBAL=os.devnull,
         GIT_TERMINAL_PROMPT="0",
+        # Every ref git writes is synced in its lock file before it is renamed into
+        # place (git leaves refs out of core.fsync by default), as ``refs`` does.
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0="core.fsync",
+        GIT_CONFIG_VALUE_0="reference",
         GIT_AUTHOR_NAME=GIT_NAME,
         GIT_AUTHOR_EMAIL=GIT_EMAIL,
         GIT_COMMITTER_NAME=GIT_NAME,
@@ -117,10 +123,25 @@ class Git:
         return result.stdout.decode().strip()
 
     def update_refs(self, git_dir: Path, commands: Iterable[str]) -> bool:
-        """Apply ref commands as one atomic transaction; ``False`` if a CAS check failed."""
+        """Apply ref commands as one atomic transaction; ``False`` if a CAS check failed.
+
+        Once it is applied, the directories of the refs it changed are synced (and the
+        repository's own, where ``packed-refs`` is rewritten when a ref is deleted), so
+        that it survives a power loss: git syncs each ref's value but not its name.
+        """
+        commands = list(commands)
         script = "".join(f"{c}\n" for c in commands).encode()
         result = self.run(git_dir, "update-ref", "--stdin", stdin=script, check=False)
-        return result.returncode == 0
+        if result.returncode != 0:
+            return False
+        changed = [c.split()[:2] for c in commands]
+        fsync_all(
+            [
+                *((git_dir / name).parent for verb, name in changed if verb != "verify"),
+                *(git_dir for verb, _ in changed if verb == "delete"),
+            ]
+        )
+        return True
 
     def read_commits(self, git_dir: Path, names: Iterable[str]) -> dict[str, bytes | None]:
         """Raw commit objects by name (any revision), ``None`` for those that are absent."""

@@ -25,10 +25,16 @@ ref they touch:
    service's repositories have ``core.logAllRefUpdates = always``) and its lock file
    renamed onto the ref; then the remaining locks are removed.
 
-Like git by default (``core.fsync`` does not name refs), neither the ref files nor the
-reflogs are synced; the objects a ref names were synced before (``objects``). Like git's
-files backend, the renames of step 3 are one at a time: a crash in between leaves the
-refs renamed so far, and stale ``*.lock`` files that start-up removes (``housekeeping``).
+**Durability.** A transaction that returned survives a power loss, not only a crash of
+the process: each new value is synced in its lock file before the lock file is renamed
+(git's ``core.fsync=reference``, which git leaves off by default; without it a ref renamed
+into place can come back empty after a power loss), and the directories of the refs
+renamed are synced before :func:`update` returns (:func:`sync_ref_directories`), so the
+renames are on disk too. The objects a ref names were synced before (``objects``). The
+reflogs are appended but not synced: a power loss may cost the last line of a log, never
+a ref. Like git's files backend, the renames of step 3 are one at a time: a crash in
+between leaves the refs renamed so far, and stale ``*.lock`` files that start-up removes
+(``housekeeping``).
 
 :class:`NotHandled` means "ask git": a symlinked, broken or otherwise unusual ref, or a
 file in the way of a ref's directory. :func:`update` raises it with nothing changed (the
@@ -46,9 +52,10 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from wikisaga.services.git._sync import fsync_all
 from wikisaga.services.git.plumbing import ZERO_OID
 
-__all__ = ["LOCK_TIMEOUT", "NotHandled", "RefUpdate", "read", "update"]
+__all__ = ["LOCK_TIMEOUT", "NotHandled", "RefUpdate", "read", "sync_ref_directories", "update"]
 
 LOCK_TIMEOUT = 0.1
 """Seconds a held ref lock is waited for (git's ``core.filesRefLockTimeout``)."""
@@ -249,6 +256,12 @@ def _append_reflog(git_dir: Path, name: str, line: bytes) -> None:
         os.close(fd)
 
 
+def sync_ref_directories(git_dir: Path, names: Iterable[str]) -> None:
+    """Sync the directory of each ref in ``names`` (``refs/heads``, ``refs/tags``...), so
+    that refs just renamed into place or deleted stay so after a power loss."""
+    fsync_all((git_dir / name).parent for name in names)
+
+
 def _head_branch(git_dir: Path) -> str | None:
     """The branch ``HEAD`` names (``None``: a detached ``HEAD``), read without its lock,
     as git reads it to decide whether a branch's move is logged in ``HEAD``'s reflog."""
@@ -291,6 +304,8 @@ def update(git_dir: Path, updates: Sequence[RefUpdate], committer: str) -> bool:
                     step.written = True
             finally:
                 os.close(fd)
+        # Every new value on disk before any of its names can reach the disk.
+        fsync_all(git_dir / f"{step.name}.lock" for step in steps if step.written)
         # Every ref is locked and checked: log, then publish, each in turn, as git does.
         timestamp = int(time.time())
         signature = f"{committer} {timestamp} {_zone(timestamp)}"
@@ -301,6 +316,7 @@ def update(git_dir: Path, updates: Sequence[RefUpdate], committer: str) -> bool:
             if step.written:
                 os.rename(git_dir / f"{step.name}.lock", git_dir / step.name)
                 step.locked = False
+        sync_ref_directories(git_dir, [step.name for step in steps if step.written])
         return True
     finally:
         for step in steps:

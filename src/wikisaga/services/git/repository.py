@@ -62,6 +62,7 @@ from pathlib import Path
 
 from wikisaga.ids import git_reserved_name, is_valid_snapshot_id
 from wikisaga.services.git import housekeeping, refs
+from wikisaga.services.git._sync import create_file, fsync_all
 from wikisaga.services.git.errors import (
     GitCommandFailed,
     GitRepositoryError,
@@ -292,14 +293,21 @@ class ProjectRepositories:
             # running git: HEAD on main, the config, and empty object and ref directories.
             for directory in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
                 (staging / directory).mkdir(parents=True)
-            (staging / "HEAD").write_bytes(b"ref: refs/heads/main\n")
-            (staging / "config").write_bytes(_REPOSITORY_CONFIG)
+            create_file(staging / "HEAD", b"ref: refs/heads/main\n", sync=False)
+            create_file(staging / "config", _REPOSITORY_CONFIG, sync=False)
+            # Synced before it is renamed into place, and its name after: a repository
+            # that a power loss leaves half made (an empty HEAD) would be no repository.
+            fsync_all(
+                [*(staging / name for name in ("HEAD", "config", "objects", "refs")), staging]
+            )
             try:
                 staging.rename(final)
             except OSError:
                 # Another writer created it first; ours is discarded.
                 if not self.exists(project_id):
                     raise
+            else:
+                fsync_all([self.root])
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,223 @@
+"""What the git service answers as made is on disk, so that it survives a power loss.
+
+A saga records its snapshot step as done when the git service answers, in a log synced
+to disk; after a power loss the snapshot must still be there (DESIGN §9, invariant 2),
+and a snapshot a compensation deleted must stay deleted (invariant 3). A power loss
+cannot be made here, so these tests read the order of the system calls instead, with
+``strace``: every file is synced before the rename that gives it its name, and the
+directory holding that name is synced after the rename, before the operation returns.
+Without that, a ref renamed into place can come back empty or vanish after a power loss
+(git itself leaves refs out of ``core.fsync`` by default).
+
+Each operation runs in a child process under ``strace -f`` (following git's own
+processes), on a repository root of the test's own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+OPERATION = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from wikisaga.services.git.repository import ProjectRepositories
+
+    root, operation, snapshot_id = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    repositories = ProjectRepositories(root)
+    if operation == "create":
+        files = {f"wiki/page-{i}.md": f"# Page {i} of {snapshot_id}\\n".encode() for i in range(5)}
+        repositories.create_snapshot("p", "u", snapshot_id, "m", files)
+    else:
+        repositories.delete_snapshot("p", "u", snapshot_id)
+    """
+)
+_CALL = re.compile(r"^(?:\d+ +)?(\w+)\((.*)\) += (-?\d+)")
+_FD_PATH = re.compile(r"^\d+<(.*)>$")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_RESUMED = re.compile(r"^<\.\.\. \w+ resumed>(.*)$")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One traced system call that succeeded: ``fsync`` (of ``path``), ``rename``
+    (``path`` to ``target``) or ``unlink`` (of ``path``)."""
+
+    kind: str
+    path: str
+    target: str = ""
+
+
+@pytest.fixture(scope="module")
+def strace() -> str:
+    found = shutil.which("strace")
+    if found is None:
+        message = "strace is not installed (scripts/test installs Debian's strace)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: the durability tests must not be skipped in CI")
+        pytest.skip(message)
+    return found
+
+
+def _parse(line: str, cwd: str) -> Call | None:
+    match = _CALL.match(line)
+    if match is None or int(match[3]) < 0:
+        return None
+    name, arguments = match[1], match[2]
+    if name in ("fsync", "fdatasync"):
+        fd_path = _FD_PATH.match(arguments)
+        return Call("fsync", fd_path[1]) if fd_path else None
+    paths = [os.path.normpath(os.path.join(cwd, p)) for p in _QUOTED.findall(arguments)]
+    if name.startswith("rename") and len(paths) == 2:
+        return Call("rename", paths[0], paths[1])
+    if name.startswith("unlink") and len(paths) == 1:
+        return Call("unlink", paths[0])
+    return None
+
+
+def traced(strace: str, root: Path, operation: str, snapshot_id: str) -> list[Call]:
+    """The fsyncs, renames and unlinks that ``operation`` made, in order."""
+    trace = root.parent / f"trace-{operation}-{snapshot_id}.txt"
+    command = [strace, "-f", "-qq", "-y", "-o", str(trace)]
+    command += ["-e", "trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat"]
+    command += [sys.executable, "-c", OPERATION, str(root), operation, snapshot_id]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    # git works from the repository (relative names): its renames are read from there.
+    git_dir = str(root / "p.git")
+    calls = []
+    for line in _whole_calls(trace.read_text().splitlines()):
+        call = _parse(line, git_dir)
+        if call is not None:
+            calls.append(call)
+    return calls
+
+
+def _whole_calls(lines: list[str]) -> list[str]:
+    """The trace's lines, with each call that another thread interrupted (``<unfinished
+    ...>``, then ``<... fsync resumed>``) put back together, where it ended."""
+    pending: dict[str, str] = {}
+    whole = []
+    for line in lines:
+        pid, _, rest = line.partition(" ")
+        if rest.endswith("<unfinished ...>"):
+            pending[pid] = rest.removesuffix("<unfinished ...>").rstrip()
+        elif (resumed := _RESUMED.match(rest)) is not None and pid in pending:
+            whole.append(f"{pid} {pending.pop(pid)}{resumed[1]}")
+        else:
+            whole.append(line)
+    return whole
+
+
+def _index(calls: list[Call], predicate: Callable[[Call], bool]) -> list[int]:
+    return [i for i, call in enumerate(calls) if predicate(call)]
+
+
+def assert_synced_before_renamed(calls: list[Call], renamed: Call) -> None:
+    at = calls.index(renamed)
+    synced = {c.path for c in calls[:at] if c.kind == "fsync"}
+    assert renamed.path in synced, f"{renamed.path} was renamed into place unsynced"
+
+
+def assert_directory_synced_after(calls: list[Call], at: int, directory: Path) -> None:
+    later = {c.path for c in calls[at + 1 :] if c.kind == "fsync"}
+    assert str(directory) in later, f"{directory} was not synced after its change"
+
+
+def ref_changes(calls: list[Call], repo: Path) -> list[int]:
+    """Where a ref (under ``refs/``) was renamed into place or removed."""
+    refs = str(repo / "refs") + os.sep
+    return _index(
+        calls,
+        lambda c: (
+            (c.kind == "rename" and c.target.startswith(refs))
+            or (c.kind == "unlink" and c.path.startswith(refs) and not c.path.endswith(".lock"))
+        ),
+    )
+
+
+def test_a_first_snapshot_is_on_disk_before_it_is_answered(strace: str, tmp_path: Path) -> None:
+    """The new repository, its pack and the refs that name the snapshot: each file synced
+    before its rename, each name's directory synced after it, the objects before any ref
+    names them."""
+    root = tmp_path / "git"
+    calls = traced(strace, root, "create", "s1")
+    repo = root / "p.git"
+
+    [made] = [c for c in calls if c.kind == "rename" and c.target == str(repo)]
+    staging = Path(made.path)
+    before = {c.path for c in calls[: calls.index(made)] if c.kind == "fsync"}
+    for name in ("HEAD", "config"):
+        assert str(staging / name) in before, f"the new repository's {name} was not synced"
+    assert str(staging) in before, "the new repository's names were not synced"
+    assert_directory_synced_after(calls, calls.index(made), root)
+
+    packs = [c for c in calls if c.kind == "rename" and "/objects/pack/" in c.target]
+    assert sorted(Path(c.target).suffix for c in packs) == [".idx", ".pack"]
+    for renamed in packs:
+        assert_synced_before_renamed(calls, renamed)
+    objects_synced = max(
+        i for i, c in enumerate(calls) if c.kind == "fsync" and c.path == str(repo / "objects/pack")
+    )
+
+    changes = ref_changes(calls, repo)
+    assert sorted(calls[i].target for i in changes) == [
+        str(repo / "refs/heads/main"),
+        str(repo / "refs/tags/s1"),
+    ]
+    assert objects_synced < min(changes), "a ref named objects not yet on disk"
+    for i in changes:
+        assert_synced_before_renamed(calls, calls[i])
+    for directory in ("refs/heads", "refs/tags"):
+        assert_directory_synced_after(calls, max(changes), repo / directory)
+
+
+def test_a_later_snapshot_syncs_its_refs(strace: str, tmp_path: Path) -> None:
+    """The second snapshot moves ``main`` and adds a tag: both synced, both directories
+    synced after the renames."""
+    root = tmp_path / "git"
+    traced(strace, root, "create", "s1")
+    calls = traced(strace, root, "create", "s2")
+    repo = root / "p.git"
+    changes = ref_changes(calls, repo)
+    assert sorted(calls[i].target for i in changes) == [
+        str(repo / "refs/heads/main"),
+        str(repo / "refs/tags/s2"),
+    ]
+    for i in changes:
+        assert_synced_before_renamed(calls, calls[i])
+    for directory in ("refs/heads", "refs/tags"):
+        assert_directory_synced_after(calls, max(changes), repo / directory)
+
+
+def test_a_deleted_snapshot_stays_deleted(strace: str, tmp_path: Path) -> None:
+    """Deleting the head snapshot (the compensation, through ``git update-ref``): git
+    syncs each ref it writes, ``main`` moved back and the deleted id's ref, before
+    renaming it, and the service syncs the directories of every ref changed, the tag's
+    removal included, before it answers."""
+    root = tmp_path / "git"
+    traced(strace, root, "create", "s1")
+    traced(strace, root, "create", "s2")
+    calls = traced(strace, root, "delete", "s2")
+    repo = root / "p.git"
+    changes = ref_changes(calls, repo)
+    renamed = sorted(calls[i].target for i in changes if calls[i].kind == "rename")
+    assert renamed == [str(repo / "refs/heads/main"), str(repo / "refs/wikisaga/deleted/s2")]
+    assert [calls[i].path for i in changes if calls[i].kind == "unlink"] == [
+        str(repo / "refs/tags/s2")
+    ]
+    for i in changes:
+        if calls[i].kind == "rename":
+            assert_synced_before_renamed(calls, calls[i])
+    for directory in ("refs/heads", "refs/tags", "refs/wikisaga/deleted"):
+        assert_directory_synced_after(calls, max(changes), repo / directory)
