@@ -35,7 +35,12 @@ OPERATION = textwrap.dedent(
 
     root, operation, snapshot_id = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     repositories = ProjectRepositories(root)
-    if operation == "create":
+    if operation == "loose":  # what a writer that lost the race for main writes
+        from wikisaga.services.git.objects import commit_object, write_loose
+
+        tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
+        write_loose(root / "p.git", [commit_object(tree, None, snapshot_id, b"w <w@h>", 0)])
+    elif operation == "create":
         files = {f"wiki/page-{i}.md": f"# Page {i} of {snapshot_id}\\n".encode() for i in range(5)}
         repositories.create_snapshot("p", "u", snapshot_id, "m", files)
     else:
@@ -45,6 +50,7 @@ OPERATION = textwrap.dedent(
 _CALL = re.compile(r"^(?:\d+ +)?(\w+)\((.*)\) += (-?\d+)")
 _FD_PATH = re.compile(r"^\d+<(.*)>$")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_PID = re.compile(r"^(\d*) *(.*)$")  # strace pads the thread id with spaces
 _RESUMED = re.compile(r"^<\.\.\. \w+ resumed>(.*)$")
 
 
@@ -109,7 +115,9 @@ def _whole_calls(lines: list[str]) -> list[str]:
     pending: dict[str, str] = {}
     whole = []
     for line in lines:
-        pid, _, rest = line.partition(" ")
+        split = _PID.match(line)
+        assert split is not None  # the pattern matches any line
+        pid, rest = split.groups()
         if rest.endswith("<unfinished ...>"):
             pending[pid] = rest.removesuffix("<unfinished ...>").rstrip()
         elif (resumed := _RESUMED.match(rest)) is not None and pid in pending:
@@ -221,3 +229,15 @@ def test_a_deleted_snapshot_stays_deleted(strace: str, tmp_path: Path) -> None:
             assert_synced_before_renamed(calls, calls[i])
     for directory in ("refs/heads", "refs/tags", "refs/wikisaga/deleted"):
         assert_directory_synced_after(calls, max(changes), repo / directory)
+
+
+def test_a_loose_commit_is_on_disk_before_a_ref_can_name_it(strace: str, tmp_path: Path) -> None:
+    """The commit a writer that lost the race writes alone, as a loose object, is synced
+    with its name before the ref that names it (synced too) is written."""
+    root = tmp_path / "git"
+    traced(strace, root, "create", "s1")
+    calls = traced(strace, root, "loose", "again")
+    objects = root / "p.git" / "objects"
+    [renamed] = [c for c in calls if c.kind == "rename" and c.target.startswith(str(objects))]
+    assert_synced_before_renamed(calls, renamed)
+    assert_directory_synced_after(calls, calls.index(renamed), Path(renamed.target).parent)

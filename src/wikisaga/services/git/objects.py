@@ -26,9 +26,9 @@ again; an object stored twice all the same (the head was made elsewhere) goes wh
 ``housekeeping.consolidate`` merges the packs into one, once there are more than
 ``housekeeping.PACK_LIMIT``.
 :func:`write_loose` stores single objects (the new commit of a writer that lost a race)
-as loose object files. Either way an object goes to a temporary file first (``tmp_pack_*``,
-``tmp_idx_*``, ``tmp_obj_*``; start-up removes those a crash left behind, see
-``housekeeping``) and is renamed into place, so it is either whole or absent.
+as loose object files, synced too. Either way an object goes to a temporary file first
+(``tmp_pack_*``, ``tmp_idx_*``, ``tmp_obj_*``; start-up removes those a crash left behind,
+see ``housekeeping``) and is renamed into place, so it is either whole or absent.
 
 Nothing written here is reachable until the caller's ref transaction publishes the
 commit; the caller holds the repository's writer lock from the first object written to
@@ -288,25 +288,29 @@ def _pack_index(entries: list[tuple[bytes, int, int]], checksum: bytes) -> bytes
 
 def write_loose(git_dir: Path, objects: Iterable[GitObject]) -> int:
     """Store ``objects`` as loose objects of the repository at ``git_dir`` unless they are
-    there already (as loose objects); return how many files were written. Not synced,
-    as git does not sync loose objects by default."""
+    there already (as loose objects); return how many files were written. Synced, files
+    and names, as a pack is: the ref that will name them is synced too (``refs``), and it
+    must not reach the disk before they do."""
     store = git_dir / "objects"
-    written = 0
-    for obj in {obj.oid: obj for obj in objects}.values():
-        directory = store / obj.oid[:2]
-        final = directory / obj.oid[2:]
-        if final.exists():
-            continue
-        directory.mkdir(exist_ok=True)
-        temporary = directory / f"tmp_obj_{secrets.token_hex(8)}"
-        raw = b"%s %d\0%s" % (obj.kind, len(obj.body), obj.body)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(_deflate(raw))
+    written: list[tuple[Path, Path]] = []  # (temporary, final)
+    try:
+        for obj in {obj.oid: obj for obj in objects}.values():
+            directory = store / obj.oid[:2]
+            final = directory / obj.oid[2:]
+            if final.exists():
+                continue
+            directory.mkdir(exist_ok=True)
+            temporary = directory / f"tmp_obj_{secrets.token_hex(8)}"
+            raw = b"%s %d\0%s" % (obj.kind, len(obj.body), obj.body)
+            written.append((temporary, final))
+            create_file(temporary, _deflate(raw), 0o444, sync=False)  # read-only, as git's
+        fsync_all(temporary for temporary, _ in written)
+        for temporary, final in written:
             os.replace(temporary, final)
-        except BaseException:
+    except BaseException:
+        for temporary, _ in written:
             temporary.unlink(missing_ok=True)
-            raise
-        written += 1
-    return written
+        raise
+    if written:
+        fsync_all([*(final.parent for _, final in written), store])
+    return len(written)
