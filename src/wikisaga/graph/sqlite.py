@@ -1,4 +1,7 @@
-"""``sqlite:///path`` — the graph in one SQLite file (WAL): the embedded default.
+"""``sqlite:///path`` — the graph in one SQLite file (WAL, ``synchronous=FULL``): the
+embedded default. A write that returned is on disk (one sync of the WAL per transaction,
+a batch of :attr:`~wikisaga.graph.GraphStore.batch_size` rows), so it survives a power
+loss, as the saga that recorded it as done expects.
 
 A read is one deferred transaction, which in WAL mode reads one snapshot of the file: the
 pointer and the rows it leads to are always of the same moment. Each write takes the
@@ -71,7 +74,9 @@ class SQLiteGraphStore(GraphStore):
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
+            # Each write synced before it returns: a saga records "staged" and "made
+            # current" in a log synced to disk, and a power loss must not undo them here.
+            self._conn.execute("PRAGMA synchronous = FULL")
             self._write(self._migrate)
         except OSError as exc:
             self.close()

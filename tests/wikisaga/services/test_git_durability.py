@@ -16,16 +16,13 @@ processes), on a repository root of the test's own.
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from strace_support import Call, require_strace, traced_python
 
 OPERATION = textwrap.dedent(
     """
@@ -37,9 +34,11 @@ OPERATION = textwrap.dedent(
     repositories = ProjectRepositories(root)
     if operation == "loose":  # what a writer that lost the race for main writes
         from wikisaga.services.git.objects import commit_object, write_loose
+        from wikisaga.services.git.plumbing import GIT_IDENTITY
 
         tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
-        write_loose(root / "p.git", [commit_object(tree, None, snapshot_id, b"w <w@h>", 0)])
+        commit = commit_object(tree, None, snapshot_id, GIT_IDENTITY, 0)
+        write_loose(root / "p.git", [commit])
     elif operation == "create":
         files = {f"wiki/page-{i}.md": f"# Page {i} of {snapshot_id}\\n".encode() for i in range(5)}
         repositories.create_snapshot("p", "u", snapshot_id, "m", files)
@@ -47,84 +46,19 @@ OPERATION = textwrap.dedent(
         repositories.delete_snapshot("p", "u", snapshot_id)
     """
 )
-_CALL = re.compile(r"^(?:\d+ +)?(\w+)\((.*)\) += (-?\d+)")
-_FD_PATH = re.compile(r"^\d+<(.*)>$")
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
-_PID = re.compile(r"^(\d*) *(.*)$")  # strace pads the thread id with spaces
-_RESUMED = re.compile(r"^<\.\.\. \w+ resumed>(.*)$")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One traced system call that succeeded: ``fsync`` (of ``path``), ``rename``
-    (``path`` to ``target``) or ``unlink`` (of ``path``)."""
-
-    kind: str
-    path: str
-    target: str = ""
 
 
 @pytest.fixture(scope="module")
 def strace() -> str:
-    found = shutil.which("strace")
-    if found is None:
-        message = "strace is not installed (scripts/test installs Debian's strace)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: the durability tests must not be skipped in CI")
-        pytest.skip(message)
-    return found
-
-
-def _parse(line: str, cwd: str) -> Call | None:
-    match = _CALL.match(line)
-    if match is None or int(match[3]) < 0:
-        return None
-    name, arguments = match[1], match[2]
-    if name in ("fsync", "fdatasync"):
-        fd_path = _FD_PATH.match(arguments)
-        return Call("fsync", fd_path[1]) if fd_path else None
-    paths = [os.path.normpath(os.path.join(cwd, p)) for p in _QUOTED.findall(arguments)]
-    if name.startswith("rename") and len(paths) == 2:
-        return Call("rename", paths[0], paths[1])
-    if name.startswith("unlink") and len(paths) == 1:
-        return Call("unlink", paths[0])
-    return None
+    return require_strace()
 
 
 def traced(strace: str, root: Path, operation: str, snapshot_id: str) -> list[Call]:
     """The fsyncs, renames and unlinks that ``operation`` made, in order."""
     trace = root.parent / f"trace-{operation}-{snapshot_id}.txt"
-    command = [strace, "-f", "-qq", "-y", "-o", str(trace)]
-    command += ["-e", "trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat"]
-    command += [sys.executable, "-c", OPERATION, str(root), operation, snapshot_id]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
     # git works from the repository (relative names): its renames are read from there.
-    git_dir = str(root / "p.git")
-    calls = []
-    for line in _whole_calls(trace.read_text().splitlines()):
-        call = _parse(line, git_dir)
-        if call is not None:
-            calls.append(call)
-    return calls
-
-
-def _whole_calls(lines: list[str]) -> list[str]:
-    """The trace's lines, with each call that another thread interrupted (``<unfinished
-    ...>``, then ``<... fsync resumed>``) put back together, where it ended."""
-    pending: dict[str, str] = {}
-    whole = []
-    for line in lines:
-        split = _PID.match(line)
-        assert split is not None  # the pattern matches any line
-        pid, rest = split.groups()
-        if rest.endswith("<unfinished ...>"):
-            pending[pid] = rest.removesuffix("<unfinished ...>").rstrip()
-        elif (resumed := _RESUMED.match(rest)) is not None and pid in pending:
-            whole.append(f"{pid} {pending.pop(pid)}{resumed[1]}")
-        else:
-            whole.append(line)
-    return whole
+    args = [str(root), operation, snapshot_id]
+    return traced_python(strace, OPERATION, args, trace, cwd=root / "p.git")
 
 
 def _index(calls: list[Call], predicate: Callable[[Call], bool]) -> list[int]:
