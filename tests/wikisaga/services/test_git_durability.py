@@ -89,21 +89,34 @@ def ref_changes(calls: list[Call], repo: Path) -> list[int]:
 
 
 def test_a_first_snapshot_is_on_disk_before_it_is_answered(strace: str, tmp_path: Path) -> None:
-    """The new repository, its pack and the refs that name the snapshot: each file synced
-    before its rename, each name's directory synced after it, the objects before any ref
-    names them."""
+    """A project's first snapshot is made with its repository, in a directory of its own:
+    every file and directory of the repository (HEAD, config, the pack and its index,
+    ``main``, the tag; not the reflogs, which are never synced) is synced before the one
+    rename that makes it the project's repository, and that name is synced after."""
     root = tmp_path / "git"
     calls = traced(strace, root, "create", "s1")
     repo = root / "p.git"
-
     [made] = [c for c in calls if c.kind == "rename" and c.target == str(repo)]
     staging = Path(made.path)
     before = {c.path for c in calls[: calls.index(made)] if c.kind == "fsync"}
-    for name in ("HEAD", "config"):
-        assert str(staging / name) in before, f"the new repository's {name} was not synced"
-    assert str(staging) in before, "the new repository's names were not synced"
+    everything = [repo, *(p for p in repo.rglob("*") if p.relative_to(repo).parts[0] != "logs")]
+    assert {repo / "HEAD", repo / "refs/heads/main", repo / "refs/tags/s1"} <= set(everything)
+    assert [p.suffix for p in sorted((repo / "objects/pack").iterdir())] == [".idx", ".pack"]
+    for path in everything:
+        synced = staging / path.relative_to(repo)
+        assert str(synced) in before, f"{path.relative_to(repo)} was not synced before use"
     assert_directory_synced_after(calls, calls.index(made), root)
 
+
+def test_a_later_snapshot_is_on_disk_before_it_is_answered(strace: str, tmp_path: Path) -> None:
+    """The second snapshot writes a pack and moves ``main`` and adds a tag: the pack and
+    its index synced before they are renamed and their directory after, all of that
+    before a ref names them; the refs synced before they are renamed, their directories
+    after."""
+    root = tmp_path / "git"
+    traced(strace, root, "create", "s1")
+    calls = traced(strace, root, "create", "s2")
+    repo = root / "p.git"
     packs = [c for c in calls if c.kind == "rename" and "/objects/pack/" in c.target]
     assert sorted(Path(c.target).suffix for c in packs) == [".idx", ".pack"]
     for renamed in packs:
@@ -111,31 +124,13 @@ def test_a_first_snapshot_is_on_disk_before_it_is_answered(strace: str, tmp_path
     objects_synced = max(
         i for i, c in enumerate(calls) if c.kind == "fsync" and c.path == str(repo / "objects/pack")
     )
-
-    changes = ref_changes(calls, repo)
-    assert sorted(calls[i].target for i in changes) == [
-        str(repo / "refs/heads/main"),
-        str(repo / "refs/tags/s1"),
-    ]
-    assert objects_synced < min(changes), "a ref named objects not yet on disk"
-    for i in changes:
-        assert_synced_before_renamed(calls, calls[i])
-    for directory in ("refs/heads", "refs/tags"):
-        assert_directory_synced_after(calls, max(changes), repo / directory)
-
-
-def test_a_later_snapshot_syncs_its_refs(strace: str, tmp_path: Path) -> None:
-    """The second snapshot moves ``main`` and adds a tag: both synced, both directories
-    synced after the renames."""
-    root = tmp_path / "git"
-    traced(strace, root, "create", "s1")
-    calls = traced(strace, root, "create", "s2")
-    repo = root / "p.git"
+    assert objects_synced > max(calls.index(renamed) for renamed in packs)
     changes = ref_changes(calls, repo)
     assert sorted(calls[i].target for i in changes) == [
         str(repo / "refs/heads/main"),
         str(repo / "refs/tags/s2"),
     ]
+    assert objects_synced < min(changes), "a ref named objects not yet on disk"
     for i in changes:
         assert_synced_before_renamed(calls, calls[i])
     for directory in ("refs/heads", "refs/tags"):

@@ -90,27 +90,48 @@ def test_paths_git_cannot_store_are_refused_before_anything_is_written(tmp_path:
     assert not repositories.exists("p")
 
 
-def test_writers_sharing_no_lock_never_lose_an_update(tmp_path: Path) -> None:
-    """Eight writers with separate repository objects (no shared lock, as in separate
-    processes) all succeed through compare-and-swap, in one linear chain."""
-    ProjectRepositories(tmp_path).create_snapshot("p", "u", "first", "m", {"a": b"0"})
-    barrier = threading.Barrier(8)
+def racing_snapshots(root: Path, count: int) -> list[str]:
+    """``count`` writers snapshot project ``p`` at once, each with repository objects of
+    its own (no shared lock, as in separate processes); each snapshot's commit."""
+    barrier = threading.Barrier(count)
 
     def write(i: int) -> str:
-        repositories = ProjectRepositories(tmp_path)
+        repositories = ProjectRepositories(root)
         barrier.wait()
         snapshot, created = repositories.create_snapshot("p", "u", f"s{i}", "m", {"a": b"%d" % i})
         assert created
         return snapshot.commit
 
-    with ThreadPoolExecutor(8) as pool:
-        commits = list(pool.map(write, range(8)))
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(write, range(count)))
+
+
+def test_writers_sharing_no_lock_never_lose_an_update(tmp_path: Path) -> None:
+    """Eight writers with separate repository objects (no shared lock, as in separate
+    processes) all succeed through compare-and-swap, in one linear chain."""
+    ProjectRepositories(tmp_path).create_snapshot("p", "u", "first", "m", {"a": b"0"})
+    commits = racing_snapshots(tmp_path, 8)
     repo = tmp_path / "p.git"
     chain = bare(repo, "rev-list", "--first-parent", "main").split()
     assert bare(repo, "rev-list", "--count", "main") == "9"
     assert sorted(chain[:8]) == sorted(commits)
     bare(repo, "fsck", "--full", "--strict")
     assert bare(repo, "for-each-ref", "refs/wikisaga/pending/") == ""
+
+
+def test_racing_first_snapshots_all_land_whole(tmp_path: Path) -> None:
+    """Eight writers make a new project's first snapshot at once: one of them places the
+    repository (made with its first snapshot, in a directory of its own), the others find
+    it there and snapshot on top of it. All eight succeed, in one linear history git finds
+    whole, and no half-built repository is left."""
+    commits = racing_snapshots(tmp_path, 8)
+    repo = tmp_path / "p.git"
+    assert sorted(bare(repo, "rev-list", "main").split()) == sorted(commits)
+    assert bare(repo, "rev-list", "--count", "main") == "8"
+    for i, commit in enumerate(commits):
+        assert bare(repo, "rev-parse", f"refs/tags/s{i}") == commit
+    bare(repo, "fsck", "--full", "--strict")
+    assert [p.name for p in tmp_path.iterdir()] == ["p.git"]
 
 
 def test_racing_first_writers_leave_exactly_one_owner(tmp_path: Path) -> None:

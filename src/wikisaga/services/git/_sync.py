@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["ProcessThreads", "create_file", "fsync_all"]
+__all__ = ["ProcessThreads", "create_file", "fsync_all", "fsync_built"]
 
 
 class ProcessThreads:
@@ -82,6 +82,17 @@ def fsync_all(paths: Iterable[Path]) -> None:
     for error in errors:
         if error is not None:
             raise error
+
+
+def fsync_built(root: Path, paths: Iterable[Path]) -> None:
+    """Sync ``paths`` (files and directories below ``root``) and every directory from
+    ``root`` down to each of them, all at once: what a directory built privately needs
+    on disk before the one rename that makes it visible. Only what is named is synced,
+    and its ancestors (a whole tree is more syncs than it needs)."""
+    wanted = [root]
+    for path in paths:
+        wanted += [path, *(root / above for above in path.relative_to(root).parents[:-1])]
+    fsync_all(wanted)
 
 
 def create_file(path: Path, data: bytes, mode: int = 0o644, *, sync: bool = True) -> None:

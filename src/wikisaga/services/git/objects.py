@@ -161,10 +161,15 @@ def commit_object(
     return GitObject.make(b"commit", "\n".join(lines).encode("utf-8") + message.encode("utf-8"))
 
 
-def write_pack(git_dir: Path, objects: Iterable[GitObject]) -> Path | None:
+def write_pack(git_dir: Path, objects: Iterable[GitObject], *, sync: bool = True) -> Path | None:
     """Store ``objects`` as one new pack (``objects/pack/pack-<id>.pack`` and its
-    ``.idx``) of the repository at ``git_dir``, both synced to disk; return the pack's
-    path (``None`` when there is nothing to store).
+    ``.idx``) of the repository at ``git_dir``; return the pack's path (``None`` when there
+    is nothing to store).
+
+    Both files are synced before they are renamed into place (unless ``sync`` is false:
+    a repository still being built, which its builder syncs whole). Their names, the
+    directory that holds them, are the caller's to sync, with whatever else must reach the
+    disk before a ref names the pack (``refs.update``'s ``also_sync``), in one round.
 
     Each object is stored whole (no deltas; a repack makes them). The pack is written
     first, then its index: git only sees a pack through its index, so a pack is either
@@ -195,14 +200,14 @@ def write_pack(git_dir: Path, objects: Iterable[GitObject]) -> Path | None:
     try:
         for temporary, data in zip(temporaries, (bytes(pack), index), strict=True):
             create_file(temporary, data, 0o444, sync=False)  # read-only, as git leaves them
-        fsync_all(temporaries)
+        if sync:
+            fsync_all(temporaries)
         os.replace(temporaries[0], final)
         os.replace(temporaries[1], directory / f"{name}.idx")
     except BaseException:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
         raise
-    fsync_all([directory])
     return final
 
 

@@ -29,12 +29,11 @@ ref they touch:
 the process: each new value is synced in its lock file before the lock file is renamed
 (git's ``core.fsync=reference``, which git leaves off by default; without it a ref renamed
 into place can come back empty after a power loss), and the directories of the refs
-renamed are synced before :func:`update` returns (:func:`sync_ref_directories`), so the
-renames are on disk too. The objects a ref names were synced before (``objects``). The
-reflogs are appended but not synced: a power loss may cost the last line of a log, never
-a ref. Like git's files backend, the renames of step 3 are one at a time: a crash in
-between leaves the refs renamed so far, and stale ``*.lock`` files that start-up removes
-(``housekeeping``).
+renamed are synced before :func:`update` returns, so the renames are on disk too. The
+objects a ref names were synced before (``objects``). The reflogs are appended but not
+synced: a power loss may cost the last line of a log, never a ref. Like git's files
+backend, the renames of step 3 are one at a time: a crash in between leaves the refs
+renamed so far, and stale ``*.lock`` files that start-up removes (``housekeeping``).
 
 :class:`NotHandled` means "ask git": a symlinked, broken or otherwise unusual ref, or a
 file in the way of a ref's directory. :func:`update` raises it with nothing changed (the
@@ -55,7 +54,7 @@ from pathlib import Path
 from wikisaga.services.git._sync import fsync_all
 from wikisaga.services.git.plumbing import ZERO_OID
 
-__all__ = ["LOCK_TIMEOUT", "NotHandled", "RefUpdate", "read", "sync_ref_directories", "update"]
+__all__ = ["LOCK_TIMEOUT", "NotHandled", "RefUpdate", "read", "update"]
 
 LOCK_TIMEOUT = 0.1
 """Seconds a held ref lock is waited for (git's ``core.filesRefLockTimeout``)."""
@@ -256,10 +255,8 @@ def _append_reflog(git_dir: Path, name: str, line: bytes) -> None:
         os.close(fd)
 
 
-def sync_ref_directories(git_dir: Path, names: Iterable[str]) -> None:
-    """Sync the directory of each ref in ``names`` (``refs/heads``, ``refs/tags``...), so
-    that refs just renamed into place or deleted stay so after a power loss."""
-    fsync_all((git_dir / name).parent for name in names)
+def _no_sync(paths: Iterable[Path]) -> None:
+    del paths  # a repository still being built: its builder syncs it whole
 
 
 def _head_branch(git_dir: Path) -> str | None:
@@ -280,12 +277,25 @@ def _plan(git_dir: Path, updates: Sequence[RefUpdate]) -> list[_Step]:
     return steps
 
 
-def update(git_dir: Path, updates: Sequence[RefUpdate], committer: str) -> bool:
+def update(
+    git_dir: Path,
+    updates: Sequence[RefUpdate],
+    committer: str,
+    *,
+    sync: bool = True,
+    also_sync: Iterable[Path] = (),
+) -> bool:
     """Apply ``updates`` as one transaction (module docstring); ``False``, with nothing
     changed, when a ref does not hold its expected old value or someone else keeps it
     locked. ``committer`` (``Name <email>``) signs the reflog lines. Unlike
     ``git update-ref``, the new values are not checked to name existing objects (commits,
     for a branch): the caller has just written them.
+
+    ``also_sync`` (the directory of a pack just written, say) is synced with the new
+    values, before any ref is renamed: what the refs will name reaches the disk first,
+    in the same round of syncs. ``sync`` false leaves every sync to the caller: for a
+    repository still being built, that nobody else can see yet, and that its builder
+    syncs whole.
 
     Raises :class:`NotHandled`, with nothing changed, for what is left to git.
     """
@@ -305,7 +315,8 @@ def update(git_dir: Path, updates: Sequence[RefUpdate], committer: str) -> bool:
             finally:
                 os.close(fd)
         # Every new value on disk before any of its names can reach the disk.
-        fsync_all(git_dir / f"{step.name}.lock" for step in steps if step.written)
+        flush = fsync_all if sync else _no_sync
+        flush([*also_sync, *(git_dir / f"{s.name}.lock" for s in steps if s.written)])
         # Every ref is locked and checked: log, then publish, each in turn, as git does.
         timestamp = int(time.time())
         signature = f"{committer} {timestamp} {_zone(timestamp)}"
@@ -316,7 +327,8 @@ def update(git_dir: Path, updates: Sequence[RefUpdate], committer: str) -> bool:
             if step.written:
                 os.rename(git_dir / f"{step.name}.lock", git_dir / step.name)
                 step.locked = False
-        sync_ref_directories(git_dir, [step.name for step in steps if step.written])
+        # ... and their names, before the transaction is said to be done.
+        flush((git_dir / step.name).parent for step in steps if step.written)
         return True
     finally:
         for step in steps:

@@ -62,7 +62,7 @@ from pathlib import Path
 
 from wikisaga.ids import git_reserved_name, is_valid_snapshot_id
 from wikisaga.services.git import housekeeping, refs
-from wikisaga.services.git._sync import create_file, fsync_all
+from wikisaga.services.git._sync import create_file, fsync_all, fsync_built
 from wikisaga.services.git.errors import (
     GitCommandFailed,
     GitRepositoryError,
@@ -112,6 +112,9 @@ UPLOAD_PACK_CONFIG = (
 the service's refs stay hidden, and a want must name an advertised tip (protocol v0)."""
 
 _CAS_ATTEMPTS = 8
+_LAYOUT_SYNCED = ("HEAD", "config", "objects/info", "objects/pack", "refs/heads", "refs/tags")
+"""What of a new repository's layout is synced before it is renamed into place (with the
+directories above them)."""
 _REMEMBERED_TREES = 1024
 """Projects whose last snapshot's tree objects a repository object keeps in memory."""
 
@@ -285,29 +288,38 @@ class ProjectRepositories:
         return self.path(project_id)
 
     def _create_repository(self, project_id: str) -> None:
+        self._place(project_id, lambda staging: [])
+
+    def _place(self, project_id: str, build: Callable[[Path], list[Path]]) -> bool:
+        """Lay out a new repository in a directory of its own, let ``build`` add to it
+        (it returns the files it wrote that must be on disk), sync it and rename it into
+        place as the project's repository; ``False`` when another writer created the
+        repository first (ours is then discarded).
+
+        The layout is what ``git init --bare --template=`` makes (gitrepository-layout),
+        without running git: HEAD on main, the config, and empty object and ref
+        directories. Everything is synced before the rename and the name after it: a
+        repository that a power loss left half made (an empty HEAD) would be no
+        repository, and one that is there at all is whole.
+        """
         final = self.path(project_id)
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{project_id}.", suffix=".new", dir=self.root))
         try:
-            # What ``git init --bare --template=`` makes (gitrepository-layout), without
-            # running git: HEAD on main, the config, and empty object and ref directories.
             for directory in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
                 (staging / directory).mkdir(parents=True)
             create_file(staging / "HEAD", b"ref: refs/heads/main\n", sync=False)
             create_file(staging / "config", _REPOSITORY_CONFIG, sync=False)
-            # Synced before it is renamed into place, and its name after: a repository
-            # that a power loss leaves half made (an empty HEAD) would be no repository.
-            fsync_all(
-                [*(staging / name for name in ("HEAD", "config", "objects", "refs")), staging]
-            )
+            built = build(staging)
+            fsync_built(staging, [*(staging / name for name in _LAYOUT_SYNCED), *built])
             try:
                 staging.rename(final)
             except OSError:
-                # Another writer created it first; ours is discarded.
                 if not self.exists(project_id):
                     raise
-            else:
-                fsync_all([self.root])
+                return False
+            fsync_all([self.root])
+            return True
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
@@ -356,7 +368,9 @@ class ProjectRepositories:
         transaction in this process (``refs.update``, git's lock protocol) publishes it.
         A writer that loses the compare-and-swap reads the refs again and writes a new
         commit only, as a loose object. The snapshot that leaves more than
-        ``housekeeping.PACK_LIMIT`` packs merges them.
+        ``housekeeping.PACK_LIMIT`` packs merges them. A project's first snapshot is made
+        with its repository, which appears with it, whole (:meth:`_create_first`). What
+        is answered as made is on disk (``refs``, ``objects``: synced files and names).
 
         Raises :class:`NotProjectOwner`, :class:`ProjectNotFound` (nobody owns the
         project), :class:`SnapshotConflict`, :class:`SnapshotDeleted`,
@@ -389,9 +403,50 @@ class ProjectRepositories:
                 self._owned(project_id, user_id)  # no file: perhaps nobody owns it
             _check_tree_paths(files)
         tree = snapshot_tree(files)
+        if not self.exists(project_id):
+            first = self._create_first(project_id, snapshot_id, message, tree, now)
+            if first is not None:
+                return first, True
+            # Another writer created the repository meanwhile: snapshot on top of it.
         git_dir = self._ensure_repository(project_id)
         with housekeeping.exclusive(git_dir):
             return self._create(git_dir, project_id, snapshot_id, message, tree, known, now)
+
+    def _create_first(
+        self,
+        project_id: str,
+        snapshot_id: str,
+        message: str,
+        tree: SnapshotObjects,
+        now: float | None,
+    ) -> Snapshot | None:
+        """A project's first snapshot, made with its repository: the objects, ``main``
+        and the tag are written into the new repository before it is renamed into place
+        (:meth:`_place`), so that the repository and its first snapshot appear, and reach
+        the disk, together, in one rename and one round of syncs. ``None`` when another
+        writer created the repository first (nothing of ours is left)."""
+        timestamp = int(time.time() if now is None else now)
+        commit = commit_object(tree.tree, None, message, GIT_IDENTITY, timestamp)
+        tag = TAG_PREFIX + snapshot_id
+
+        def build(staging: Path) -> list[Path]:
+            pack = write_pack(staging, [*tree.objects, commit], sync=False)
+            assert pack is not None  # a commit at least
+            updates = [
+                refs.RefUpdate(MAIN_REF, None, commit.oid),
+                refs.RefUpdate(tag, None, commit.oid),
+            ]
+            if not refs.update(staging, updates, GIT_IDENTITY, sync=False):
+                raise GitRepositoryError("the refs of a repository being built were taken")
+            # The reflogs are left out, as everywhere (``refs``).
+            return [pack, pack.with_suffix(".idx"), *(staging / u.name for u in updates)]
+
+        if not self._place(project_id, build):
+            return None
+        git_dir = self.path(project_id)
+        self._remember_tree(git_dir, commit.oid, tree)
+        created_at = datetime.fromtimestamp(timestamp, tz=UTC)
+        return Snapshot(snapshot_id, project_id, commit.oid, message, created_at)
 
     def _create(
         self,
@@ -408,15 +463,18 @@ class ProjectRepositories:
         tag = TAG_PREFIX + snapshot_id
         tombstone = DELETED_PREFIX + snapshot_id
         native = _native(git_dir)
+        pending: list[Path] = []  # names to sync before a ref can name what they hold
         for attempt in range(_CAS_ATTEMPTS):
             commit = commit_object(tree.tree, known.head, message, GIT_IDENTITY, timestamp)
             if attempt == 0:
                 present = self._objects_of_head(git_dir, known.head, native)
                 new = [obj for obj in tree.objects if obj.oid not in present]
-                write_pack(git_dir, [*new, commit])
+                pack = write_pack(git_dir, [*new, commit])
+                if pack is not None:
+                    pending.append(pack.parent)
             else:
-                write_loose(git_dir, [commit])
-            if self._publish(git_dir, native, commit.oid, known.head, tag, tombstone):
+                write_loose(git_dir, [commit])  # synced, names and all
+            if self._publish(git_dir, native, commit.oid, known.head, tag, tombstone, pending):
                 self._remember_tree(git_dir, commit.oid, tree)
                 if housekeeping.too_many_packs(git_dir):
                     housekeeping.consolidate(self._git.run, git_dir)
@@ -462,11 +520,19 @@ class ProjectRepositories:
                 self._last_trees.popitem(last=False)
 
     def _publish(
-        self, git_dir: Path, native: bool, commit: str, head: str | None, tag: str, tombstone: str
+        self,
+        git_dir: Path,
+        native: bool,
+        commit: str,
+        head: str | None,
+        tag: str,
+        tombstone: str,
+        pending: list[Path],
     ) -> bool:
         """Move ``main`` from ``head`` to ``commit``, create ``tag`` on it and check that
         ``tombstone`` does not exist, as one compare-and-swap transaction; ``False`` when
-        another writer moved a ref first.
+        another writer moved a ref first. ``pending`` (the directory of the pack just
+        written) is synced before any ref is changed.
 
         In this process (``refs``, git's own lock protocol and reflog format) when the
         repository is one this service laid out (``native``, read once per snapshot), else
@@ -479,9 +545,10 @@ class ProjectRepositories:
                 refs.RefUpdate(tombstone, None),
             ]
             try:
-                return refs.update(git_dir, updates, GIT_IDENTITY)
+                return refs.update(git_dir, updates, GIT_IDENTITY, also_sync=pending)
             except refs.NotHandled:
                 pass
+        fsync_all(pending)
         return self._git.update_refs(
             git_dir,
             [
