@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from ci_support import unavailable
+
 # -- PostgreSQL -------------------------------------------------------------------------
 #
 # Tests marked ``postgres`` need a server: run scripts/provision-postgres and export
@@ -22,10 +24,9 @@ def postgres_url() -> str:
     """The URL of the test PostgreSQL database (skips locally when unset, fails in CI)."""
     url = os.environ.get(POSTGRES_URL_ENV)
     if not url:
-        message = f"{POSTGRES_URL_ENV} is not set; run scripts/provision-postgres"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (PostgreSQL tests must not be skipped in CI)")
-        pytest.skip(message)
+        unavailable(
+            f"{POSTGRES_URL_ENV} is not set; run scripts/provision-postgres", "PostgreSQL tests"
+        )
     return url
 
 
@@ -60,10 +61,11 @@ def neo4j_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     missing = missing_tools()
     if missing:
-        message = f"{' and '.join(missing)} not found: cannot run the Neo4j test server"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (Neo4j tests must not be skipped in CI)")
-        pytest.skip(f"{message}; or set {NEO4J_URI_ENV}")
+        unavailable(
+            f"{' and '.join(missing)} not found: cannot run the Neo4j test server",
+            "Neo4j tests",
+            hint=f"; or set {NEO4J_URI_ENV}",
+        )
     with Neo4jTestServer(tmp_path_factory.mktemp("neo4j")) as server:
         yield server.url
 

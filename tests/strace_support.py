@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from ci_support import unavailable
 
 SYSCALLS = "fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,openat"
 """What is traced: syncs, renames, removals, and opens (for the child's markers)."""
@@ -48,10 +48,10 @@ def require_strace() -> str:
     """The ``strace`` executable; the test skips without it, and fails in CI."""
     found = shutil.which("strace")
     if found is None:
-        message = "strace is not installed (scripts/test installs Debian's strace)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: the durability tests must not be skipped in CI")
-        pytest.skip(message)
+        unavailable(
+            "strace is not installed (scripts/test installs Debian's strace)",
+            "the durability tests",
+        )
     return found
 
 

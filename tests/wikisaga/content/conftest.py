@@ -8,7 +8,6 @@ stopped at the end of the session. When it cannot start, its tests skip, except 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,12 +15,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
 from content_support import OpenStore, free_port
 
+from ci_support import unavailable
 from wikisaga.content.documents import DocumentStore, open_document_store
 
 STARTUP_SECONDS = 30.0
@@ -35,10 +35,8 @@ def chroma_binary() -> str | None:
     return shutil.which("chroma")
 
 
-def _cannot_start(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (Chroma server tests must not be skipped in CI)")
-    pytest.skip(message)
+def _cannot_start(message: str) -> NoReturn:
+    unavailable(message, "Chroma server tests")
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,13 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 from dashboard_support import Dashboard
 
 import wikisaga
+from ci_support import unavailable
 from wikisaga.testing.proxy import FaultKind, FaultRule
 
 if TYPE_CHECKING:
@@ -41,10 +42,8 @@ CHROMIUM_ARGS = [
 WAIT_MS = 60_000
 
 
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (the browser tests must not be skipped in CI)")
-    pytest.skip(message)
+def _unavailable(message: str) -> NoReturn:
+    unavailable(message, "the browser tests")
 
 
 @pytest.fixture(scope="module")
