@@ -95,15 +95,13 @@ def fsync_built(root: Path, paths: Iterable[Path]) -> None:
     fsync_all(wanted)
 
 
-def create_file(path: Path, data: bytes, mode: int = 0o644, *, sync: bool = True) -> None:
-    """Create ``path`` (it must not exist) holding ``data``; synced to disk unless ``sync``
-    is false (for a caller that syncs several files at once with :func:`fsync_all`)."""
+def create_file(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Create ``path`` (it must not exist) holding ``data``, not synced: the caller syncs
+    it with whatever else must reach the disk at the same time (:func:`fsync_all`)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        if sync:
-            os.fsync(fd)
     finally:
         os.close(fd)

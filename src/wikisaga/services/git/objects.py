@@ -199,7 +199,7 @@ def write_pack(git_dir: Path, objects: Iterable[GitObject], *, sync: bool = True
     temporaries = [directory / f"{prefix}{secrets.token_hex(8)}" for prefix in _TEMPORARY]
     try:
         for temporary, data in zip(temporaries, (bytes(pack), index), strict=True):
-            create_file(temporary, data, 0o444, sync=False)  # read-only, as git leaves them
+            create_file(temporary, data, 0o444)  # read-only, as git leaves them
         if sync:
             fsync_all(temporaries)
         os.replace(temporaries[0], final)
@@ -308,7 +308,7 @@ def write_loose(git_dir: Path, objects: Iterable[GitObject]) -> int:
             temporary = directory / f"tmp_obj_{secrets.token_hex(8)}"
             raw = b"%s %d\0%s" % (obj.kind, len(obj.body), obj.body)
             written.append((temporary, final))
-            create_file(temporary, _deflate(raw), 0o444, sync=False)  # read-only, as git's
+            create_file(temporary, _deflate(raw), 0o444)  # read-only, as git's
         fsync_all(temporary for temporary, _ in written)
         for temporary, final in written:
             os.replace(temporary, final)

@@ -308,8 +308,8 @@ class ProjectRepositories:
         try:
             for directory in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
                 (staging / directory).mkdir(parents=True)
-            create_file(staging / "HEAD", b"ref: refs/heads/main\n", sync=False)
-            create_file(staging / "config", _REPOSITORY_CONFIG, sync=False)
+            create_file(staging / "HEAD", b"ref: refs/heads/main\n")
+            create_file(staging / "config", _REPOSITORY_CONFIG)
             built = build(staging)
             fsync_built(staging, [*(staging / name for name in _LAYOUT_SYNCED), *built])
             try:
