@@ -47,7 +47,8 @@ def _pytest(directory: Path, *args: str, ci: bool) -> subprocess.CompletedProces
 def suite(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / "tests").mkdir()
-    shutil.copy(ROOT / "tests" / "conftest.py", tmp_path / "tests" / "conftest.py")
+    for name in ("conftest.py", "ci_support.py"):  # the conftest and what it imports
+        shutil.copy(ROOT / "tests" / name, tmp_path / "tests" / name)
     (tmp_path / "tests" / "test_sample.py").write_text(SAMPLE)
     return tmp_path
 
